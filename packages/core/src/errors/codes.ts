@@ -1,0 +1,131 @@
+/**
+ * The kind of failure a code belongs to; it picks the error class and the HTTP status family.
+ *
+ * - `config`: a startup error (bad options, bad guard, unguarded route); never sent to a client.
+ * - `authentication`: 401 (or 400 for a malformed request), RFC 6750 §3.1.
+ * - `authorization`: 403.
+ * - `rate-limit`: 429.
+ * - `dependency`: 503, a dependency the guard needs is unavailable (JWKS, Redis).
+ * - `response`: 500, a response the guard refused to let out.
+ * - `internal`: 500, anything else; nothing about it reaches the client.
+ */
+export type ErrorKind =
+  | 'config'
+  | 'authentication'
+  | 'authorization'
+  | 'rate-limit'
+  | 'dependency'
+  | 'response'
+  | 'internal'
+
+/** RFC 6750 §3.1 error codes carried in `WWW-Authenticate`. */
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+
+/** One row of the error table. */
+export interface ErrorCodeSpec {
+  readonly kind: ErrorKind
+  readonly status: number
+  /** Short, safe, human title: the problem+json `title`. Never holds request data. */
+  readonly title: string
+  /** RFC 6750 error for `WWW-Authenticate`, when the code is about the access token. */
+  readonly bearerError?: BearerErrorCode
+}
+
+/**
+ * The one table of Portcullis error codes. Codes are stable: they are part of the public
+ * contract (problem+json `code`, audit events, logs) and documented in `docs/errors.md`,
+ * which a test keeps in step with this table.
+ */
+export const errorCodes = {
+  PCL_INVALID_OPTIONS: { kind: 'config', status: 500, title: 'Invalid Portcullis options' },
+  PCL_INVALID_GUARD: { kind: 'config', status: 500, title: 'Invalid route guard' },
+  PCL_UNGUARDED_ROUTE: { kind: 'config', status: 500, title: 'Route without a guard' },
+
+  PCL_INVALID_REQUEST: {
+    kind: 'authentication',
+    status: 400,
+    title: 'Malformed authentication request',
+    bearerError: 'invalid_request',
+  },
+  PCL_TOKEN_MISSING: { kind: 'authentication', status: 401, title: 'Authentication required' },
+  PCL_TOKEN_INVALID: {
+    kind: 'authentication',
+    status: 401,
+    title: 'Invalid access token',
+    bearerError: 'invalid_token',
+  },
+  PCL_TOKEN_EXPIRED: {
+    kind: 'authentication',
+    status: 401,
+    title: 'Access token expired',
+    bearerError: 'invalid_token',
+  },
+  PCL_TOKEN_TOO_LARGE: {
+    kind: 'authentication',
+    status: 401,
+    title: 'Access token too large',
+    bearerError: 'invalid_token',
+  },
+  PCL_TOKEN_REVOKED: {
+    kind: 'authentication',
+    status: 401,
+    title: 'Access token revoked',
+    bearerError: 'invalid_token',
+  },
+
+  PCL_INSUFFICIENT_SCOPE: {
+    kind: 'authorization',
+    status: 403,
+    title: 'Insufficient scope',
+    bearerError: 'insufficient_scope',
+  },
+  PCL_CALLER_NOT_ALLOWED: { kind: 'authorization', status: 403, title: 'Forbidden' },
+  PCL_CLAIM_MISMATCH: { kind: 'authorization', status: 403, title: 'Forbidden' },
+  PCL_CHECK_DENIED: { kind: 'authorization', status: 403, title: 'Forbidden' },
+  PCL_ROUTE_NOT_GUARDED: { kind: 'authorization', status: 403, title: 'Forbidden' },
+
+  PCL_RATE_LIMITED: { kind: 'rate-limit', status: 429, title: 'Too many requests' },
+
+  PCL_KEYS_UNAVAILABLE: {
+    kind: 'dependency',
+    status: 503,
+    title: 'Token verification temporarily unavailable',
+  },
+  PCL_REVOCATION_UNAVAILABLE: {
+    kind: 'dependency',
+    status: 503,
+    title: 'Token revocation check temporarily unavailable',
+  },
+  PCL_STORE_UNAVAILABLE: {
+    kind: 'dependency',
+    status: 503,
+    title: 'Rate limit store temporarily unavailable',
+  },
+
+  PCL_RESPONSE_REJECTED: { kind: 'response', status: 500, title: 'Response refused by guard' },
+  PCL_TOO_MANY_ITEMS: { kind: 'response', status: 500, title: 'Response refused by guard' },
+
+  PCL_INTERNAL: { kind: 'internal', status: 500, title: 'Internal server error' },
+} as const satisfies Record<`PCL_${string}`, ErrorCodeSpec>
+
+/** Every stable Portcullis error code. */
+export type PortcullisErrorCode = keyof typeof errorCodes
+
+/** The codes of one kind, e.g. `CodeOfKind<'authorization'>`. */
+export type CodeOfKind<K extends ErrorKind> = {
+  [C in PortcullisErrorCode]: (typeof errorCodes)[C]['kind'] extends K ? C : never
+}[PortcullisErrorCode]
+
+/** Base URL of the error reference; the problem+json `type` is this plus `#` and the code in lower case. */
+export const ERROR_DOCS_URL =
+  'https://github.com/portcullis-dev/portcullis/blob/main/docs/errors.md'
+
+/** True when `code` is a known Portcullis code (an own key of the table). */
+export function isErrorCode(code: unknown): code is PortcullisErrorCode {
+  return typeof code === 'string' && Object.hasOwn(errorCodes, code)
+}
+
+/** The problem+json `type` URI for a code: a link to its entry in the error reference. */
+export function problemType(code: PortcullisErrorCode): string {
+  return `${ERROR_DOCS_URL}#${code.toLowerCase()}`
+}

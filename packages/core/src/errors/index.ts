@@ -1,0 +1,24 @@
+export {
+  errorCodes,
+  isErrorCode,
+  problemType,
+  ERROR_DOCS_URL,
+  type BearerErrorCode,
+  type CodeOfKind,
+  type ErrorCodeSpec,
+  type ErrorKind,
+  type PortcullisErrorCode,
+} from './codes.js'
+export {
+  AuthenticationError,
+  AuthorizationError,
+  DependencyError,
+  isPortcullisConfigError,
+  isPortcullisError,
+  PortcullisConfigError,
+  PortcullisError,
+  RateLimitError,
+  ResponseError,
+  type ConfigErrorLocation,
+  type PortcullisErrorOptions,
+} from './portcullis-error.js'

@@ -1,0 +1,38 @@
+/**
+ * `@portcullis/core`: the framework-free pieces every Portcullis package shares.
+ *
+ * @packageDocumentation
+ */
+export {
+  AuthenticationError,
+  AuthorizationError,
+  DependencyError,
+  ERROR_DOCS_URL,
+  errorCodes,
+  isErrorCode,
+  isPortcullisConfigError,
+  isPortcullisError,
+  PortcullisConfigError,
+  PortcullisError,
+  problemType,
+  RateLimitError,
+  ResponseError,
+  type BearerErrorCode,
+  type CodeOfKind,
+  type ConfigErrorLocation,
+  type ErrorCodeSpec,
+  type ErrorKind,
+  type PortcullisErrorCode,
+  type PortcullisErrorOptions,
+} from './errors/index.js'
+export {
+  formatChallenge,
+  renderProblem,
+  type ChallengeParams,
+  type ProblemBody,
+  type RenderedProblem,
+  type RenderProblemOptions,
+} from './problem/index.js'
+export type { Principal, PrincipalClaims } from './principal.js'
+export type { RouteGuard } from './guard.js'
+export type { AuditEvent, AuditReason, AuditSink } from './audit.js'

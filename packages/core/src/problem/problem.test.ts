@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest'
+import {
+  AuthenticationError,
+  AuthorizationError,
+  DependencyError,
+  formatChallenge,
+  PortcullisConfigError,
+  RateLimitError,
+  renderProblem,
+} from '../index.js'
+
+const HEADER_SAFE = /^[\x20-\x7e]*$/
+
+describe('renderProblem', () => {
+  it('renders a 401 without credentials: challenge without error code (RFC 6750 §3.1)', () => {
+    const { status, headers, body } = renderProblem(new AuthenticationError('PCL_TOKEN_MISSING'), {
+      realm: 'videos',
+    })
+    expect(status).toBe(401)
+    expect(headers['content-type']).toBe('application/problem+json')
+    expect(headers['www-authenticate']).toBe('Bearer realm="videos"')
+    expect(body).toEqual({
+      type: expect.stringMatching(/errors\.md#pcl_token_missing$/),
+      title: 'Authentication required',
+      status: 401,
+      code: 'PCL_TOKEN_MISSING',
+    })
+  })
+
+  it('renders invalid_token with a description', () => {
+    const { headers, body } = renderProblem(new AuthenticationError('PCL_TOKEN_EXPIRED'))
+    expect(headers['www-authenticate']).toBe(
+      'Bearer error="invalid_token", error_description="Access token expired"',
+    )
+    expect(body.status).toBe(401)
+  })
+
+  it('renders insufficient_scope with the scopes the route needs', () => {
+    const err = new AuthorizationError('PCL_INSUFFICIENT_SCOPE', {
+      scope: ['videos:read', 'videos:write'],
+    })
+    const { status, headers } = renderProblem(err, { realm: 'api' })
+    expect(status).toBe(403)
+    expect(headers['www-authenticate']).toBe(
+      'Bearer realm="api", error="insufficient_scope", error_description="Insufficient scope", scope="videos:read videos:write"',
+    )
+  })
+
+  it('sends no challenge for 403s that are not about scope, nor for 429/503', () => {
+    expect(
+      renderProblem(new AuthorizationError('PCL_CALLER_NOT_ALLOWED')).headers['www-authenticate'],
+    ).toBeUndefined()
+    expect(
+      renderProblem(new RateLimitError('PCL_RATE_LIMITED')).headers['www-authenticate'],
+    ).toBeUndefined()
+    expect(renderProblem(new DependencyError('PCL_KEYS_UNAVAILABLE')).status).toBe(503)
+  })
+
+  it('renders invalid_request as 400', () => {
+    const r = renderProblem(new AuthenticationError('PCL_INVALID_REQUEST'))
+    expect(r.status).toBe(400)
+    expect(r.headers['www-authenticate']).toMatch(/^Bearer error="invalid_request"/)
+  })
+
+  it('never renders foreign errors: bare 500 without message or stack', () => {
+    const err = new Error('connect ECONNREFUSED 10.0.0.5:6379 password=hunter2')
+    const r = renderProblem(err)
+    expect(r.status).toBe(500)
+    expect(r.body).toEqual({
+      type: expect.any(String),
+      title: 'Internal server error',
+      status: 500,
+      code: 'PCL_INTERNAL',
+    })
+    expect(JSON.stringify(r)).not.toContain('hunter2')
+    expect(JSON.stringify(r)).not.toContain('ECONNREFUSED')
+    expect(renderProblem(undefined).status).toBe(500)
+    expect(renderProblem({ code: 'PCL_TOKEN_INVALID', status: 401 }).status).toBe(500)
+  })
+
+  it('never sends startup errors to a client', () => {
+    const r = renderProblem(new PortcullisConfigError('PCL_INVALID_GUARD', 'GET /admin: secret'))
+    expect(r.status).toBe(500)
+    expect(r.body.code).toBe('PCL_INTERNAL')
+    expect(JSON.stringify(r)).not.toContain('/admin')
+  })
+
+  it('keeps the developer message out of the body; only `detail` is rendered', () => {
+    const err = new AuthorizationError('PCL_CLAIM_MISMATCH', {
+      message: 'tenant_id acme != globex',
+      detail: 'This token may not access this object.',
+    })
+    const r = renderProblem(err)
+    expect(r.body.detail).toBe('This token may not access this object.')
+    expect(JSON.stringify(r)).not.toContain('acme')
+  })
+
+  it('passes safe extra headers (Retry-After) and drops unsafe ones', () => {
+    const err = new RateLimitError('PCL_RATE_LIMITED', {
+      headers: {
+        'Retry-After': '30',
+        'X-Evil': 'a\r\nSet-Cookie: x=1',
+        'Bad Name': 'x',
+        'Content-Type': 'text/html',
+        'WWW-Authenticate': 'Basic',
+      },
+    })
+    const { headers } = renderProblem(err)
+    expect(headers['retry-after']).toBe('30')
+    expect(headers['x-evil']).toBeUndefined()
+    expect(headers['bad name']).toBeUndefined()
+    expect(headers['content-type']).toBe('application/problem+json')
+    expect(headers['www-authenticate']).toBeUndefined()
+  })
+})
+
+describe('formatChallenge resists header injection', () => {
+  const nasty = [
+    'x"\r\nSet-Cookie: admin=1',
+    'a\nb',
+    'a\u0000b',
+    'quote " and backslash \\',
+    'ünïcödé\u2028line',
+    '", error="invalid_token',
+  ]
+
+  it.each(nasty)('realm %j stays one quoted-string on one line', (realm) => {
+    const value = formatChallenge({ realm })
+    expect(value).toMatch(HEADER_SAFE)
+    expect(value).not.toMatch(/[\r\n]/)
+    // Exactly one parameter: the realm. An injected `", error="..."` must stay inside it.
+    const match = /^Bearer realm="((?:[^"\\]|\\.)*)"$/.exec(value)
+    expect(match).not.toBeNull()
+  })
+
+  it.each(nasty)('scope %j cannot add parameters', (scope) => {
+    const value = formatChallenge({ error: 'insufficient_scope', scope: [scope, 'ok:scope'] })
+    expect(value).toMatch(HEADER_SAFE)
+    expect(value.match(/"/g)?.length).toBe(4)
+    expect(value).toContain('ok:scope')
+  })
+
+  it('drops `"` and `\\` from error_description instead of escaping them (RFC 6750 §3)', () => {
+    const value = formatChallenge({ error: 'invalid_token', errorDescription: 'bad "x" \\ y\r\n' })
+    expect(value).toBe('Bearer error="invalid_token", error_description="bad x  y"')
+  })
+
+  it('falls back to Bearer for a scheme that is not a token', () => {
+    expect(formatChallenge({ scheme: 'DPoP' })).toBe('DPoP')
+    expect(formatChallenge({ scheme: 'Bearer\r\nX: y' })).toBe('Bearer')
+  })
+
+  it('bounds parameter length', () => {
+    const value = formatChallenge({ realm: 'r'.repeat(10_000) })
+    expect(value.length).toBeLessThan(600)
+  })
+})

@@ -1,0 +1,51 @@
+import { AuthenticationError } from '@portcullis/core'
+
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/
+
+function malformed(message: string): AuthenticationError {
+  return new AuthenticationError('PCL_TOKEN_INVALID', { message })
+}
+
+/**
+ * Reads the token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1).
+ *
+ * Returns `null` when the request carries no bearer credentials (no header, an empty one, or
+ * another scheme such as `Basic`): the caller answers 401 with a challenge and no error code
+ * (RFC 6750 §3.1). Throws `AuthenticationError` `PCL_INVALID_REQUEST` for several Authorization
+ * headers, and `PCL_TOKEN_INVALID` for a `Bearer` credential that is not exactly one space and
+ * one token68 (missing token, extra spaces, several tokens, invalid characters).
+ *
+ * @example
+ * ```ts
+ * const token = extractBearerToken(request.headers.authorization)
+ * if (token === null) throw new AuthenticationError('PCL_TOKEN_MISSING')
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ */
+export function extractBearerToken(authorization: string | string[] | undefined): string | null {
+  let header: string | undefined
+  if (Array.isArray(authorization)) {
+    // RFC 9110 §11.6.2: one credential per request; several headers are ambiguous by design.
+    if (authorization.length > 1) {
+      throw new AuthenticationError('PCL_INVALID_REQUEST', {
+        message: 'Several Authorization headers',
+      })
+    }
+    header = authorization[0]
+  } else {
+    header = authorization
+  }
+  if (header === undefined || header === '') return null
+  const space = header.indexOf(' ')
+  const scheme = space === -1 ? header : header.slice(0, space)
+  // RFC 9110 §11.1: the scheme is case-insensitive. Another scheme, or a list that starts with
+  // one (`Basic x, Bearer y`), carries no bearer credentials.
+  if (scheme.toLowerCase() !== 'bearer') return null
+  if (space === -1) throw malformed('Bearer scheme without a token')
+  const token = header.slice(space + 1)
+  if (!TOKEN68.test(token)) {
+    throw malformed('Bearer credentials are not exactly one token68 after one space')
+  }
+  return token
+}

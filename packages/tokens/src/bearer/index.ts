@@ -1,0 +1,1 @@
+export { extractBearerToken } from './extract-bearer-token.js'

@@ -1,0 +1,26 @@
+/**
+ * `@portcullis/tokens`: access-token verification on jose. `createVerifier` and
+ * `extractBearerToken` are framework-free; `tokensPlugin` is the Fastify plugin that sets
+ * `request.principal`.
+ *
+ * @packageDocumentation
+ */
+import './plugin/augment.js'
+
+export { extractBearerToken } from './bearer/index.js'
+export {
+  tokensOptionsSchema,
+  type TokensIssuerOptions,
+  type TokensJwksOptions,
+  type TokensOptions,
+} from './options/index.js'
+export { createVerifier, type Verifier } from './verifier/index.js'
+export {
+  deny,
+  emitAudit,
+  kGuardStart,
+  routeOf,
+  tokensPlugin,
+  type DecisionContext,
+  type TokensPluginOptions,
+} from './plugin/index.js'

@@ -1,0 +1,81 @@
+import type { FetchImplementation } from 'jose'
+import { JwksFetchError } from './key-source.js'
+
+type FetchInit = Parameters<FetchImplementation>[1]
+
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length'))
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined)
+    throw new JwksFetchError('too-large', `JWKS response larger than ${maxBytes} bytes`)
+  }
+  if (response.body === null) return new Uint8Array()
+  // Count while streaming: Content-Length may be absent or lie, and fetch decompresses, so only
+  // the bytes actually read bound the memory a JWKS endpoint can make us hold. Leaving the loop
+  // early cancels the stream.
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength
+    if (total > maxBytes) {
+      throw new JwksFetchError('too-large', `JWKS response larger than ${maxBytes} bytes`)
+    }
+    chunks.push(chunk)
+  }
+  const body = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    body.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return body
+}
+
+/**
+ * Fetches a JWKS document for jose's remote key set and checks everything jose would otherwise
+ * accept or reject later: status 200, at most `maxBytes`, UTF-8 JSON, a `keys` array of objects
+ * (RFC 7517 §5). Returns the body text; every failure is a {@link JwksFetchError}.
+ */
+export async function fetchJwks(url: string, init: FetchInit, maxBytes: number): Promise<string> {
+  let response: Response
+  try {
+    response = await fetch(url, init)
+  } catch (cause) {
+    const timeout = (cause as { name?: unknown } | null)?.name === 'TimeoutError'
+    throw timeout
+      ? new JwksFetchError('timeout', 'JWKS request timed out', { cause })
+      : new JwksFetchError('network', 'JWKS request failed', { cause })
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel().catch(() => undefined)
+    throw new JwksFetchError('status', `JWKS endpoint answered HTTP ${response.status}`)
+  }
+  let bytes: Uint8Array
+  try {
+    bytes = await readLimited(response, maxBytes)
+  } catch (cause) {
+    if (cause instanceof JwksFetchError) throw cause
+    const timeout = (cause as { name?: unknown } | null)?.name === 'TimeoutError'
+    throw timeout
+      ? new JwksFetchError('timeout', 'JWKS response timed out', { cause })
+      : new JwksFetchError('network', 'JWKS response was cut off', { cause })
+  }
+  let text: string
+  let json: unknown
+  try {
+    text = decoder.decode(bytes)
+    json = JSON.parse(text)
+  } catch (cause) {
+    throw new JwksFetchError('not-json', 'JWKS response is not UTF-8 JSON', { cause })
+  }
+  if (!isObject(json) || !Array.isArray(json.keys) || !json.keys.every(isObject)) {
+    throw new JwksFetchError('not-jwks', 'JWKS response is not a JSON Web Key Set')
+  }
+  return text
+}

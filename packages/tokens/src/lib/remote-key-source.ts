@@ -1,0 +1,142 @@
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  errors,
+  jwksCache,
+  type CompactJWSHeaderParameters,
+  type JSONWebKeySet,
+  type JWKSCacheInput,
+  type KeyInput,
+} from 'jose'
+import { fetchJwks } from './fetch-jwks.js'
+import { JwksFetchError, type KeySource } from './key-source.js'
+
+/** Settings of one remote key set, all durations in milliseconds. */
+export interface RemoteKeySourceOptions {
+  readonly url: string
+  readonly cooldown: number
+  readonly cacheMaxAge: number
+  readonly timeout: number
+  readonly maxBytes: number
+  readonly staleIfError: number
+}
+
+type LocalKeySet = ReturnType<typeof createLocalJWKSet>
+
+/**
+ * A `jwksUri` key set: jose's `createRemoteJWKSet` (caching, refetch on an unknown `kid` at most
+ * once per cooldown, timeout, concurrent fetches shared), wrapped to close what it leaves open:
+ *
+ * - a failed fetch is remembered for `cooldown` and not retried before (jose retries on every
+ *   call while its cache is stale, so an outage would turn each request into a fetch);
+ * - the response is size-limited while it streams (jose reads any length);
+ * - keys fetched earlier keep verifying for `staleIfError` past `cacheMaxAge` when a refresh
+ *   fails (jose throws as soon as a refresh after `cacheMaxAge` fails).
+ */
+export class RemoteKeySource implements KeySource {
+  readonly #options: RemoteKeySourceOptions
+  // jose writes the last applied JWKS and its time here (its `jwksCache` option).
+  readonly #cache: { uat?: number; jwks?: JSONWebKeySet } = {}
+  readonly #remote: ReturnType<typeof createRemoteJWKSet>
+  #failure: { at: number; error: JwksFetchError } | undefined
+  #seenUat: number | undefined
+  #seenKeys: ReadonlySet<string> | undefined
+  #generation = 0
+  #stale: { uat: number; keys: LocalKeySet } | undefined
+
+  constructor(options: RemoteKeySourceOptions) {
+    this.#options = options
+    this.#remote = createRemoteJWKSet(new URL(options.url), {
+      timeoutDuration: options.timeout,
+      cooldownDuration: options.cooldown,
+      cacheMaxAge: options.cacheMaxAge,
+      [jwksCache]: this.#cache as JWKSCacheInput,
+      [customFetch]: (url, init) => this.#fetch(url, init),
+    })
+  }
+
+  async getKey(header: CompactJWSHeaderParameters): Promise<KeyInput> {
+    try {
+      return await this.#remote(header)
+    } catch (err) {
+      if (!(err instanceof JwksFetchError)) throw err
+      const stale = this.#staleKeys(Date.now())
+      if (stale === undefined) throw err
+      try {
+        return await stale(header)
+      } catch (staleError) {
+        // The key may be in the set we could not fetch: keys are unavailable, not the token bad.
+        if (staleError instanceof errors.JWKSNoMatchingKey) throw err
+        throw staleError
+      }
+    }
+  }
+
+  generation(): number {
+    const uat = this.#cache.uat
+    if (uat !== this.#seenUat) this.#observe(uat)
+    return this.#generation
+  }
+
+  isCurrent(now: number): boolean {
+    const uat = this.#cache.uat
+    if (uat === undefined) return false
+    const { cacheMaxAge, cooldown, staleIfError } = this.#options
+    if (now < uat + cacheMaxAge) return true
+    // Past cacheMaxAge a hit must go through jose so that it refreshes; while a failed refresh is
+    // cooling down there is nothing to gain from that, and the stale keys are still allowed.
+    const failure = this.#failure
+    return (
+      failure !== undefined && now < failure.at + cooldown && now < uat + cacheMaxAge + staleIfError
+    )
+  }
+
+  #observe(uat: number | undefined): void {
+    this.#seenUat = uat
+    const keys = new Set((this.#cache.jwks?.keys ?? []).map((jwk) => JSON.stringify(jwk)))
+    const previous = this.#seenKeys
+    this.#seenKeys = keys
+    if (previous === undefined) return
+    for (const jwk of previous) {
+      if (!keys.has(jwk)) {
+        this.#generation++
+        return
+      }
+    }
+  }
+
+  #staleKeys(now: number): LocalKeySet | undefined {
+    const { uat, jwks } = this.#cache
+    if (uat === undefined || jwks === undefined) return undefined
+    if (now >= uat + this.#options.cacheMaxAge + this.#options.staleIfError) return undefined
+    if (this.#stale?.uat !== uat) this.#stale = { uat, keys: createLocalJWKSet(jwks) }
+    return this.#stale.keys
+  }
+
+  async #fetch(url: string, init: Parameters<typeof fetchJwks>[1]): Promise<Response> {
+    const { cooldown, maxBytes } = this.#options
+    const failure = this.#failure
+    if (failure !== undefined && Date.now() < failure.at + cooldown) {
+      throw new JwksFetchError(
+        failure.error.reason,
+        'JWKS endpoint failed recently; cooling down',
+        {
+          cause: failure.error,
+        },
+      )
+    }
+    try {
+      const body = await fetchJwks(url, init, maxBytes)
+      this.#failure = undefined
+      return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } })
+    } catch (err) {
+      const error =
+        err instanceof JwksFetchError
+          ? err
+          : new JwksFetchError('network', 'JWKS request failed', { cause: err })
+      this.#failure = { at: Date.now(), error }
+      throw error
+    }
+  }
+}

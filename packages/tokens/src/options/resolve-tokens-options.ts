@@ -1,0 +1,145 @@
+import { PortcullisConfigError, type Principal } from '@portcullis/core'
+import type { JWTVerifyOptions } from 'jose'
+import type { z } from 'zod'
+import { isSupportedAlgorithm, type SupportedAlgorithm } from '../lib/algorithms.js'
+import { inspectKey, type InspectedKey } from '../lib/inspect-key.js'
+import type { RemoteKeySourceOptions } from '../lib/remote-key-source.js'
+import { spanSeconds } from '../lib/time-span.js'
+import { tokensDefaults, tokensOptionsSchema } from './tokens-options-schema.js'
+
+/** One issuer, resolved: what the verifier needs and nothing to re-check per request. */
+export interface ResolvedIssuer {
+  readonly issuer: string
+  readonly algorithms: ReadonlySet<SupportedAlgorithm>
+  readonly keys:
+    | { readonly kind: 'remote'; readonly options: RemoteKeySourceOptions }
+    | { readonly kind: 'static'; readonly keys: readonly InspectedKey[] }
+  /** Passed to jose's `jwtVerify` as is. */
+  readonly verifyOptions: Readonly<JWTVerifyOptions>
+  /** `maxTokenAge` in seconds, when set. */
+  readonly maxTokenAge: number | undefined
+}
+
+/** The options with defaults applied, validated and frozen. */
+export interface ResolvedTokensOptions {
+  readonly issuers: readonly ResolvedIssuer[]
+  readonly clockTolerance: number
+  readonly maxTokenBytes: number
+  /** `0` when caching is off. */
+  readonly cacheMax: number
+  readonly isRevoked: ((principal: Principal) => boolean | Promise<boolean>) | undefined
+  readonly realm: string | undefined
+}
+
+function fieldPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`
+    else out += out === '' ? String(part) : `.${String(part)}`
+  }
+  return out
+}
+
+interface Located {
+  field: string
+  message: string
+}
+
+// zod reports a failed union as one issue holding every branch's issues; the branch that got
+// furthest (not a type mismatch at the union's own path) says what is actually wrong.
+function locate(issue: z.core.$ZodIssue, prefix: string, base: readonly PropertyKey[]): Located[] {
+  const path = [...base, ...issue.path]
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({
+      field: fieldPath(prefix, [...path, key]),
+      message: 'is not a known option',
+    }))
+  }
+  if (issue.code === 'invalid_union') {
+    const branch = issue.errors.find(
+      (issues) => issues.length > 0 && issues.every((inner) => inner.path.length > 0),
+    )
+    if (branch !== undefined) return branch.flatMap((inner) => locate(inner, prefix, path))
+  }
+  return [{ field: fieldPath(prefix, path), message: issue.message }]
+}
+
+/**
+ * Validates `input` and applies the defaults; throws a `PortcullisConfigError`
+ * (`PCL_INVALID_OPTIONS`) naming the first bad field, e.g. `tokens.issuers[0].algorithms`.
+ */
+export function resolveTokensOptions(input: unknown, prefix = 'tokens'): ResolvedTokensOptions {
+  const result = tokensOptionsSchema.safeParse(input)
+  if (!result.success) {
+    const located = result.error.issues.flatMap((issue) => locate(issue, prefix, []))
+    const [first] = located
+    const message = located
+      .slice(0, 5)
+      .map(({ field, message: text }) => `${field}: ${text}`)
+      .join('; ')
+    throw new PortcullisConfigError('PCL_INVALID_OPTIONS', message, {
+      ...(first === undefined ? {} : { field: first.field }),
+      cause: result.error,
+    })
+  }
+  const options = result.data
+  const defaults = tokensDefaults.jwks
+  const jwks = {
+    cooldown: options.jwks?.cooldown ?? defaults.cooldown,
+    cacheMaxAge: options.jwks?.cacheMaxAge ?? defaults.cacheMaxAge,
+    timeout: options.jwks?.timeout ?? defaults.timeout,
+    maxBytes: options.jwks?.maxBytes ?? defaults.maxBytes,
+    staleIfError: options.jwks?.staleIfError ?? defaults.staleIfError,
+  }
+  const clockTolerance = options.clockTolerance ?? tokensDefaults.clockTolerance
+
+  const issuers = options.issuers.map((issuer): ResolvedIssuer => {
+    const algorithms = issuer.algorithms.filter(isSupportedAlgorithm)
+    // `exp` always: a token without an end is a credential forever (RFC 9068 §2.2). `sub` always:
+    // it is the principal's subject.
+    const requiredClaims = [...new Set(['exp', 'sub', ...(issuer.requiredClaims ?? [])])]
+    const verifyOptions: JWTVerifyOptions = {
+      algorithms,
+      issuer: issuer.issuer,
+      audience: Array.isArray(issuer.audience) ? [...issuer.audience] : issuer.audience,
+      clockTolerance,
+      requiredClaims,
+      ...(issuer.typ === undefined ? {} : { typ: issuer.typ }),
+      ...(issuer.maxTokenAge === undefined ? {} : { maxTokenAge: issuer.maxTokenAge }),
+    }
+    const keyInputs = issuer.jwks?.keys ?? issuer.keys
+    const keys: ResolvedIssuer['keys'] =
+      issuer.jwksUri !== undefined
+        ? Object.freeze({
+            kind: 'remote',
+            options: Object.freeze({ url: issuer.jwksUri, ...jwks }),
+          })
+        : Object.freeze({
+            kind: 'static',
+            keys: Object.freeze(
+              (keyInputs ?? []).map((key) => {
+                const inspection = inspectKey(key)
+                // The schema refused every key inspectKey refuses.
+                if (!inspection.ok) throw new TypeError(inspection.message)
+                return inspection.value
+              }),
+            ),
+          })
+    return Object.freeze({
+      issuer: issuer.issuer,
+      algorithms: new Set(algorithms),
+      keys,
+      verifyOptions: Object.freeze(verifyOptions),
+      maxTokenAge: issuer.maxTokenAge === undefined ? undefined : spanSeconds(issuer.maxTokenAge),
+    })
+  })
+
+  return Object.freeze({
+    issuers: Object.freeze(issuers),
+    clockTolerance,
+    maxTokenBytes: options.maxTokenBytes ?? tokensDefaults.maxTokenBytes,
+    cacheMax: options.cache === false ? 0 : (options.cache?.max ?? tokensDefaults.cacheMax),
+    isRevoked: options.isRevoked,
+    realm: options.realm,
+  })
+}

@@ -1,0 +1,243 @@
+import type { Principal } from '@portcullis/core'
+import type { KeyInput } from 'jose'
+import { z } from 'zod'
+import {
+  familiesFor,
+  isSupportedAlgorithm,
+  isSymmetricAlgorithm,
+  supportedAlgorithms,
+  type SupportedAlgorithm,
+} from '../lib/algorithms.js'
+import { spanSeconds, TIME_SPAN } from '../lib/time-span.js'
+import { inspectKey, keyCanVerify, keyWeakness, type InspectedKey } from '../lib/inspect-key.js'
+
+/** Defaults of every optional setting, documented on `TokensOptions`. */
+export const tokensDefaults = Object.freeze({
+  clockTolerance: 5,
+  maxTokenBytes: 8192,
+  cacheMax: 10_000,
+  jwks: Object.freeze({
+    cooldown: 30_000,
+    cacheMaxAge: 600_000,
+    timeout: 5_000,
+    maxBytes: 256 * 1024,
+    staleIfError: 3_600_000,
+  }),
+})
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
+
+const nonEmptyString = z.string({ error: 'must be a string' }).min(1, 'must not be empty')
+
+function integer(min: number, max: number): z.ZodNumber {
+  return z
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+}
+
+const algorithmsSchema = z
+  .array(z.string({ error: 'must be a string' }), { error: 'must be an array of algorithms' })
+  .min(1, 'must list at least one algorithm: there is no default (RFC 8725 §3.1)')
+  .superRefine((algorithms, ctx) => {
+    const seen = new Set<string>()
+    algorithms.forEach((alg, index) => {
+      if (alg.toLowerCase() === 'none') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: '"none" is never accepted: an unsecured JWT proves nothing (RFC 8725 §3.1)',
+        })
+      } else if (!isSupportedAlgorithm(alg)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `unsupported algorithm; use one of ${supportedAlgorithms.join(', ')}`,
+        })
+      } else if (seen.has(alg)) {
+        ctx.addIssue({ code: 'custom', path: [index], message: 'is listed twice' })
+      }
+      seen.add(alg)
+    })
+    const symmetric = algorithms.filter(isSymmetricAlgorithm).length
+    if (symmetric > 0 && symmetric < algorithms.length) {
+      // RFC 8725 §2.1: an issuer accepting both kinds invites HMAC-with-a-public-key forgeries.
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must not mix HMAC (HS*) and asymmetric algorithms in one issuer (RFC 8725 §2.1)',
+      })
+    }
+  })
+
+const jwksUriSchema = z.string({ error: 'must be a URL string' }).superRefine((value, ctx) => {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an absolute URL' })
+    return
+  }
+  if (url.username !== '' || url.password !== '') {
+    ctx.addIssue({ code: 'custom', message: 'must not carry credentials' })
+  } else if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    // Keys fetched in clear text could be swapped in transit; loopback only for tests and sidecars.
+    ctx.addIssue({ code: 'custom', message: 'must use https: (http: only for a loopback host)' })
+  } else if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    ctx.addIssue({ code: 'custom', message: 'must use https:' })
+  }
+})
+
+const keySchema = z.custom<KeyInput>(() => true)
+
+const issuerSchema = z
+  .strictObject({
+    issuer: nonEmptyString,
+    audience: z.union([nonEmptyString, z.array(nonEmptyString).min(1, 'must not be empty')], {
+      error: 'must be a non-empty string or a non-empty array of strings',
+    }),
+    algorithms: algorithmsSchema,
+    jwksUri: jwksUriSchema.optional(),
+    jwks: z
+      // RFC 7517 §5: unknown members of a JWK Set are ignored, so they are allowed here.
+      .looseObject(
+        { keys: z.array(keySchema, { error: 'must be an array' }).min(1, 'must not be empty') },
+        { error: 'must be a JWKS object { keys: [...] }' },
+      )
+      .optional(),
+    keys: z.array(keySchema, { error: 'must be an array' }).min(1, 'must not be empty').optional(),
+    typ: nonEmptyString.optional(),
+    requiredClaims: z
+      .array(nonEmptyString, { error: 'must be an array of claim names' })
+      .optional(),
+    maxTokenAge: z
+      .union(
+        [
+          z.number().positive().finite(),
+          z
+            .string()
+            .regex(TIME_SPAN)
+            .refine((span) => spanSeconds(span) > 0),
+        ],
+        { error: 'must be a positive number of seconds or a time span such as "1h"' },
+      )
+      .optional(),
+  })
+  .superRefine((issuer, ctx) => {
+    const sources = (['jwksUri', 'jwks', 'keys'] as const).filter(
+      (name) => issuer[name] !== undefined,
+    )
+    if (sources.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          sources.length === 0
+            ? 'needs keys: exactly one of jwksUri, jwks or keys'
+            : `must have exactly one of jwksUri, jwks or keys, not ${sources.join(' and ')}`,
+      })
+      return
+    }
+    const algorithms = issuer.algorithms.filter(isSupportedAlgorithm)
+    if (issuer.jwksUri !== undefined) {
+      if (algorithms.some(isSymmetricAlgorithm)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['algorithms'],
+          message: 'HMAC (HS*) cannot be used with jwksUri: a published JWKS holds public keys',
+        })
+      }
+      return
+    }
+    const [field, keys] =
+      issuer.jwks !== undefined
+        ? (['jwks', issuer.jwks.keys] as const)
+        : (['keys', issuer.keys ?? []] as const)
+    keys.forEach((key, index) => {
+      const path = field === 'jwks' ? ['jwks', 'keys', index] : ['keys', index]
+      const problem = keyProblem(key, algorithms)
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path, message: problem })
+    })
+  })
+
+/** Why `input` cannot serve an issuer accepting `algorithms`, or `undefined` when it can. */
+function keyProblem(input: unknown, algorithms: readonly SupportedAlgorithm[]): string | undefined {
+  const inspection = inspectKey(input)
+  if (!inspection.ok) return inspection.message
+  const key: InspectedKey = inspection.value
+  if (algorithms.length === 0) return undefined
+  const symmetricAlgorithms = algorithms.every(isSymmetricAlgorithm)
+  // RFC 8725 §2.1 / §3.1: a key is used with one kind of algorithm only.
+  if (key.symmetric && !symmetricAlgorithms) {
+    return 'is a secret, but algorithms are asymmetric: HMAC keys only verify HS*'
+  }
+  if (!key.symmetric && symmetricAlgorithms) {
+    return 'is an asymmetric key, but algorithms are HMAC (HS*): use a secret'
+  }
+  const family = key.family
+  if (family === undefined || !algorithms.some((alg) => familiesFor(alg).includes(family))) {
+    return `cannot verify any of ${algorithms.join(', ')}`
+  }
+  const usable = algorithms.filter((alg) => keyCanVerify(key, alg))
+  if (usable.length === 0) return 'is bound to an algorithm ("alg") that is not in algorithms'
+  for (const alg of usable) {
+    const weakness = keyWeakness(key, alg)
+    if (weakness !== undefined) return weakness
+  }
+  return undefined
+}
+
+const jwksSchema = z.strictObject(
+  {
+    cooldown: integer(1000, 3_600_000).optional(),
+    cacheMaxAge: integer(1000, 86_400_000).optional(),
+    timeout: integer(100, 60_000).optional(),
+    maxBytes: integer(1024, 4 * 1024 * 1024).optional(),
+    staleIfError: integer(0, 604_800_000).optional(),
+  },
+  { error: 'must be an object' },
+)
+
+/**
+ * The zod schema of `TokensOptions`: unknown keys refused, every bound and cross-field rule
+ * (one key source per issuer, no `none`, no HMAC with asymmetric keys, key `alg`/`use`, unique
+ * issuers) checked. Embed it to validate `tokens` inside a larger options object.
+ *
+ * @example
+ * ```ts
+ * const result = tokensOptionsSchema.safeParse(options)
+ * if (!result.success) console.error(result.error.issues)
+ * ```
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#options
+ */
+export const tokensOptionsSchema = z.strictObject(
+  {
+    issuers: z
+      .array(issuerSchema, { error: 'must be an array of issuers' })
+      .min(1, 'must list at least one issuer')
+      .superRefine((issuers, ctx) => {
+        const seen = new Set<string>()
+        issuers.forEach((issuer, index) => {
+          if (seen.has(issuer.issuer)) {
+            ctx.addIssue({ code: 'custom', path: [index, 'issuer'], message: 'is listed twice' })
+          }
+          seen.add(issuer.issuer)
+        })
+      }),
+    clockTolerance: integer(0, 300).optional(),
+    maxTokenBytes: integer(256, 65_536).optional(),
+    cache: z
+      .union([z.literal(false), z.strictObject({ max: integer(1, 1_000_000) })], {
+        error: 'must be { max: number } or false',
+      })
+      .optional(),
+    jwks: jwksSchema.optional(),
+    isRevoked: z
+      .custom<(principal: Principal) => boolean | Promise<boolean>>(
+        (value) => typeof value === 'function',
+        { error: 'must be a function' },
+      )
+      .optional(),
+    realm: nonEmptyString.optional(),
+  },
+  { error: 'must be an object' },
+)

@@ -1,0 +1,279 @@
+import { generateKeyPairSync } from 'node:crypto'
+import { isPortcullisConfigError, type PortcullisConfigError } from '@portcullis/core'
+import { exportJWK, generateKeyPair, type CryptoKey } from 'jose'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { createVerifier } from '../verifier/index.js'
+import { tokensOptionsSchema } from './tokens-options-schema.js'
+import type { TokensIssuerOptions, TokensOptions } from './tokens-options.js'
+
+const base: TokensIssuerOptions = {
+  issuer: 'https://auth.test',
+  audience: 'api',
+  algorithms: ['ES256'],
+  jwksUri: 'https://auth.test/jwks.json',
+}
+
+function configError(options: unknown): PortcullisConfigError {
+  try {
+    createVerifier(options as TokensOptions)
+  } catch (err) {
+    if (isPortcullisConfigError(err)) return err
+    throw err
+  }
+  throw new Error('expected a PortcullisConfigError')
+}
+
+function expectField(options: unknown, field: string, message?: RegExp): void {
+  const err = configError(options)
+  expect(err.code).toBe('PCL_INVALID_OPTIONS')
+  expect(err.field).toBe(field)
+  expect(err.message).toContain(`${field}: `)
+  if (message !== undefined) expect(err.message).toMatch(message)
+}
+
+const issuer = (overrides: Record<string, unknown>): { issuers: unknown[] } => {
+  const merged: Record<string, unknown> = { ...base, ...overrides }
+  for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key]
+  return { issuers: [merged] }
+}
+
+let ecPublicJwk: Record<string, unknown>
+let ecPrivateJwk: Record<string, unknown>
+let rsaPublic: CryptoKey
+let hmacSecret: Uint8Array
+
+beforeAll(async () => {
+  const ec = await generateKeyPair('ES256', { extractable: true })
+  ecPublicJwk = { ...(await exportJWK(ec.publicKey)) }
+  ecPrivateJwk = { ...(await exportJWK(ec.privateKey)) }
+  rsaPublic = (await generateKeyPair('RS256')).publicKey
+  hmacSecret = new Uint8Array(32).fill(3)
+})
+
+describe('valid options', () => {
+  it('accepts each key source and the documented settings', () => {
+    expect(() => createVerifier({ issuers: [base] })).not.toThrow()
+    expect(() =>
+      createVerifier({
+        issuers: [
+          {
+            issuer: base.issuer,
+            audience: 'api',
+            algorithms: ['ES256'],
+            jwks: { keys: [ecPublicJwk] },
+          },
+          {
+            issuer: 'https://hmac.test',
+            audience: ['api', 'other'],
+            algorithms: ['HS256'],
+            keys: [hmacSecret],
+            typ: 'at+jwt',
+            requiredClaims: ['jti'],
+            maxTokenAge: '1h',
+          },
+          { issuer: 'https://rsa.test', audience: 'api', algorithms: ['RS256'], keys: [rsaPublic] },
+        ],
+        clockTolerance: 0,
+        maxTokenBytes: 256,
+        cache: false,
+        jwks: { cooldown: 1000, cacheMaxAge: 1000, timeout: 100, maxBytes: 1024, staleIfError: 0 },
+        isRevoked: () => false,
+        realm: 'api',
+      }),
+    ).not.toThrow()
+  })
+
+  it('allows http: only for loopback hosts', () => {
+    for (const host of ['127.0.0.1', '[::1]', 'localhost']) {
+      expect(() =>
+        createVerifier(issuer({ jwksUri: `http://${host}:8080/jwks` }) as TokensOptions),
+      ).not.toThrow()
+    }
+    expectField(issuer({ jwksUri: 'http://auth.test/jwks' }), 'tokens.issuers[0].jwksUri', /https/)
+  })
+
+  it('exposes realm and maxTokenBytes with defaults', () => {
+    const verifier = createVerifier({ issuers: [base] })
+    expect(verifier.realm).toBeUndefined()
+    expect(verifier.maxTokenBytes).toBe(8192)
+    expect(createVerifier({ issuers: [base], realm: 'x', maxTokenBytes: 300 })).toMatchObject({
+      realm: 'x',
+      maxTokenBytes: 300,
+    })
+  })
+
+  it('is usable as a plain zod schema', () => {
+    expect(tokensOptionsSchema.safeParse({ issuers: [base] }).success).toBe(true)
+    expect(tokensOptionsSchema.safeParse({ issuers: [] }).success).toBe(false)
+  })
+})
+
+describe('option errors name the field', () => {
+  it.each([
+    [{}, 'tokens.issuers'],
+    [{ issuers: [] }, 'tokens.issuers'],
+    [{ issuers: [base], extra: 1 }, 'tokens.extra'],
+    [issuer({ extra: 1 }), 'tokens.issuers[0].extra'],
+    [issuer({ issuer: '' }), 'tokens.issuers[0].issuer'],
+    [issuer({ audience: [] }), 'tokens.issuers[0].audience'],
+    [issuer({ audience: '' }), 'tokens.issuers[0].audience'],
+    [issuer({ audience: 42 }), 'tokens.issuers[0].audience'],
+    [issuer({ algorithms: [] }), 'tokens.issuers[0].algorithms'],
+    [issuer({ algorithms: undefined }), 'tokens.issuers[0].algorithms'],
+    [issuer({ algorithms: ['ES256', 'ES257'] }), 'tokens.issuers[0].algorithms[1]'],
+    [issuer({ algorithms: ['ES256', 'ES256'] }), 'tokens.issuers[0].algorithms[1]'],
+    [issuer({ jwksUri: 'not a url' }), 'tokens.issuers[0].jwksUri'],
+    [issuer({ jwksUri: 'ftp://auth.test/jwks' }), 'tokens.issuers[0].jwksUri'],
+    [issuer({ jwksUri: 'https://user:pw@auth.test/jwks' }), 'tokens.issuers[0].jwksUri'],
+    [issuer({ typ: '' }), 'tokens.issuers[0].typ'],
+    [issuer({ requiredClaims: [''] }), 'tokens.issuers[0].requiredClaims[0]'],
+    [issuer({ maxTokenAge: -1 }), 'tokens.issuers[0].maxTokenAge'],
+    [issuer({ maxTokenAge: '1 hour ago' }), 'tokens.issuers[0].maxTokenAge'],
+    [{ issuers: [base], clockTolerance: 301 }, 'tokens.clockTolerance'],
+    [{ issuers: [base], clockTolerance: 1.5 }, 'tokens.clockTolerance'],
+    [{ issuers: [base], maxTokenBytes: 100 }, 'tokens.maxTokenBytes'],
+    [{ issuers: [base], maxTokenBytes: 70_000 }, 'tokens.maxTokenBytes'],
+    [{ issuers: [base], cache: { max: 0 } }, 'tokens.cache.max'],
+    [{ issuers: [base], cache: { max: Infinity } }, 'tokens.cache.max'],
+    [{ issuers: [base], cache: true }, 'tokens.cache'],
+    [{ issuers: [base], cache: {} }, 'tokens.cache.max'],
+    [{ issuers: [base], jwks: { cooldown: 0 } }, 'tokens.jwks.cooldown'],
+    [{ issuers: [base], jwks: { maxBytes: 5 * 1024 * 1024 } }, 'tokens.jwks.maxBytes'],
+    [{ issuers: [base], jwks: { retries: 3 } }, 'tokens.jwks.retries'],
+    [{ issuers: [base], isRevoked: true }, 'tokens.isRevoked'],
+    [{ issuers: [base], realm: '' }, 'tokens.realm'],
+    [{ issuers: [base, base] }, 'tokens.issuers[1].issuer'],
+  ])('%j -> %s', (options, field) => {
+    expectField(options, field)
+  })
+
+  it('refuses "none" in any case', () => {
+    for (const none of ['none', 'None', 'NONE', 'nOnE']) {
+      expectField(
+        issuer({ algorithms: ['ES256', none] }),
+        'tokens.issuers[0].algorithms[1]',
+        /never accepted/,
+      )
+    }
+  })
+
+  it('requires exactly one key source', () => {
+    expectField(
+      issuer({ jwksUri: undefined }),
+      'tokens.issuers[0]',
+      /exactly one of jwksUri, jwks or keys/,
+    )
+    expectField(
+      issuer({ jwks: { keys: [ecPublicJwk] } }),
+      'tokens.issuers[0]',
+      /not jwksUri and jwks/,
+    )
+  })
+
+  it('refuses HMAC with jwksUri and mixed algorithm kinds', () => {
+    expectField(issuer({ algorithms: ['HS256'] }), 'tokens.issuers[0].algorithms', /jwksUri/)
+    expectField(issuer({ algorithms: ['ES256', 'HS256'] }), 'tokens.issuers[0].algorithms', /mix/)
+  })
+
+  it('refuses a secret for asymmetric algorithms and an asymmetric key for HMAC', () => {
+    expectField(
+      issuer({ jwksUri: undefined, keys: [hmacSecret] }),
+      'tokens.issuers[0].keys[0]',
+      /secret/,
+    )
+    expectField(
+      issuer({ jwksUri: undefined, algorithms: ['HS256'], keys: [rsaPublic] }),
+      'tokens.issuers[0].keys[0]',
+      /asymmetric/,
+    )
+    expectField(
+      issuer({ jwksUri: undefined, algorithms: ['HS256'], jwks: { keys: [ecPublicJwk] } }),
+      'tokens.issuers[0].jwks.keys[0]',
+      /asymmetric/,
+    )
+  })
+
+  it('refuses keys that cannot verify any configured algorithm', () => {
+    expectField(
+      issuer({ jwksUri: undefined, algorithms: ['ES384'], jwks: { keys: [ecPublicJwk] } }),
+      'tokens.issuers[0].jwks.keys[0]',
+      /cannot verify/,
+    )
+    expectField(
+      issuer({ jwksUri: undefined, algorithms: ['ES256'], keys: [rsaPublic] }),
+      'tokens.issuers[0].keys[0]',
+      /cannot verify/,
+    )
+  })
+
+  it('checks a JWK’s own alg, use and key_ops, and refuses private keys', () => {
+    const field = 'tokens.issuers[0].jwks.keys[0]'
+    const withJwk = (jwk: Record<string, unknown>): unknown =>
+      issuer({ jwksUri: undefined, jwks: { keys: [jwk] } })
+    expectField(withJwk({ ...ecPublicJwk, alg: 'ES384' }), field, /bound to an algorithm/)
+    expectField(withJwk({ ...ecPublicJwk, use: 'enc' }), field, /"use"/)
+    expectField(withJwk({ ...ecPublicJwk, key_ops: ['sign'] }), field, /key_ops/)
+    expectField(withJwk(ecPrivateJwk), field, /private/)
+    expectField(withJwk({ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }), field, /valid/)
+    expectField(withJwk({ kid: 'no-kty' }), field, /kty/)
+    expect(() =>
+      createVerifier(
+        withJwk({ ...ecPublicJwk, alg: 'ES256', use: 'sig', key_ops: ['verify'] }) as TokensOptions,
+      ),
+    ).not.toThrow()
+  })
+
+  it('refuses private KeyObjects and CryptoKeys, and things that are not keys', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    expectField(
+      issuer({ jwksUri: undefined, keys: [privateKey] }),
+      'tokens.issuers[0].keys[0]',
+      /private/,
+    )
+    const pair = await generateKeyPair('ES256')
+    expectField(
+      issuer({ jwksUri: undefined, keys: [pair.privateKey] }),
+      'tokens.issuers[0].keys[0]',
+      /private/,
+    )
+    expectField(
+      issuer({ jwksUri: undefined, keys: ['secret'] }),
+      'tokens.issuers[0].keys[0]',
+      /must be/,
+    )
+    expectField(
+      issuer({ jwksUri: undefined, keys: [new Date()] }),
+      'tokens.issuers[0].keys[0]',
+      /must be/,
+    )
+  })
+
+  it('refuses weak keys (RFC 7518 §3.2, §3.3)', () => {
+    const hs = (keys: unknown[], algorithms = ['HS256']): unknown =>
+      issuer({ jwksUri: undefined, algorithms, keys })
+    expectField(hs([new Uint8Array(16)]), 'tokens.issuers[0].keys[0]', /32 bytes/)
+    expectField(
+      hs([new Uint8Array(32)], ['HS256', 'HS512']),
+      'tokens.issuers[0].keys[0]',
+      /64 bytes/,
+    )
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 })
+    expectField(
+      issuer({ jwksUri: undefined, algorithms: ['RS256'], keys: [publicKey] }),
+      'tokens.issuers[0].keys[0]',
+      /2048/,
+    )
+  })
+
+  it('never freezes or keeps the caller’s JWK objects', () => {
+    const jwk = { ...ecPublicJwk }
+    createVerifier(issuer({ jwksUri: undefined, jwks: { keys: [jwk] } }) as TokensOptions)
+    expect(Object.isFrozen(jwk)).toBe(false)
+  })
+
+  it('lists several problems in one message', () => {
+    const err = configError({ issuers: [base], clockTolerance: -1, maxTokenBytes: 1 })
+    expect(err.message).toContain('tokens.clockTolerance')
+    expect(err.message).toContain('tokens.maxTokenBytes')
+  })
+})

@@ -1,0 +1,97 @@
+import {
+  renderProblem,
+  type AuditEvent,
+  type AuditReason,
+  type AuditSink,
+  type Principal,
+} from '@portcullis/core'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { kGuardStart } from './symbols.js'
+
+/** What every Portcullis Fastify hook needs to answer and report a decision. */
+export interface DecisionContext {
+  /** `realm` for `WWW-Authenticate` (RFC 6750 §3). */
+  readonly realm: string | undefined
+  /** Where audit events go; the request's logger when absent. */
+  readonly audit: AuditSink | undefined
+}
+
+/** Milliseconds the guard has spent on this request so far. */
+function elapsed(request: FastifyRequest): number {
+  const start = request[kGuardStart]
+  return start > 0 ? performance.now() - start : 0
+}
+
+/**
+ * Emits one audit event for a decision, to the configured sink or the request's logger.
+ * A sink that throws is logged and ignored: auditing never changes a response.
+ */
+export function emitAudit(
+  request: FastifyRequest,
+  context: DecisionContext,
+  decision: AuditEvent['decision'],
+  reason: AuditReason,
+  details: {
+    route: string | null
+    status?: number | null
+    reportOnly?: boolean
+    principal?: Principal | null
+  },
+): void {
+  const principal = details.principal ?? request.principal ?? null
+  const event: AuditEvent = {
+    type: 'portcullis.decision',
+    decision,
+    reason,
+    reportOnly: details.reportOnly ?? false,
+    status: details.status ?? null,
+    method: request.method,
+    route: details.route,
+    subject: principal?.subject ?? null,
+    issuer: principal?.issuer ?? null,
+    clientId: principal?.clientId ?? null,
+    requestId: typeof request.id === 'string' ? request.id : String(request.id),
+    ip: request.ip ?? null,
+    durationMs: elapsed(request),
+    time: Date.now(),
+  }
+  if (context.audit !== undefined) {
+    try {
+      context.audit(event)
+    } catch (err) {
+      request.log.error({ err }, 'portcullis: the audit sink threw; event dropped')
+    }
+    return
+  }
+  if (decision === 'allow') request.log.info({ audit: event }, 'portcullis: allowed')
+  else request.log.warn({ audit: event }, 'portcullis: denied')
+}
+
+/** The route template of a request, or `null` when no route matched. */
+export function routeOf(request: FastifyRequest): string | null {
+  return request.is404 ? null : (request.routeOptions.url ?? null)
+}
+
+/**
+ * Refuses a request: problem+json straight to the client, bypassing the app's error handler so
+ * that no handler can turn a guard decision into a stack trace, and a `deny` audit event.
+ * Errors that are not Portcullis errors are logged here (server side only) and sent as a bare 500.
+ */
+export function deny(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  context: DecisionContext,
+  err: unknown,
+  route: string | null,
+): void {
+  const { status, headers, body } = renderProblem(err, { realm: context.realm })
+  if (body.code === 'PCL_INTERNAL') {
+    request.log.error({ err }, 'portcullis: unexpected error while guarding a request')
+  }
+  emitAudit(request, context, 'deny', body.code, { route, status })
+  // A Buffer, so Fastify sends the media type as is (RFC 9457 defines no charset parameter).
+  void reply
+    .code(status)
+    .headers(headers)
+    .send(Buffer.from(JSON.stringify(body)))
+}

@@ -1,0 +1,92 @@
+import type { AuditSink } from '@portcullis/core'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { extractBearerToken } from '../bearer/index.js'
+import type { TokensOptions } from '../options/index.js'
+import { createVerifier, type Verifier } from '../verifier/index.js'
+import { deny, routeOf, type DecisionContext } from './fastify-support.js'
+import { kGuardStart } from './symbols.js'
+
+/** Options of the tokens plugin: the verifier's options plus where audit events go. */
+export type TokensPluginOptions = TokensOptions & {
+  /** Audit sink for refused tokens; default: the request's logger. */
+  audit?: AuditSink
+}
+
+// Node keeps only the first of duplicate Authorization headers in `headers` (it discards
+// duplicates of that header), so duplicates are found in the raw header list.
+function authorizationOf(request: FastifyRequest): string | string[] | undefined {
+  const value = request.headers.authorization
+  if (value === undefined) return undefined
+  const raw = request.raw.rawHeaders
+  let seen = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if (name.length === 13 && name.toLowerCase() === 'authorization') seen++
+  }
+  return seen > 1
+    ? raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === 'authorization')
+    : value
+}
+
+function portcullisTokens(
+  fastify: FastifyInstance,
+  options: TokensPluginOptions,
+  next: (err?: Error) => void,
+): void {
+  const { audit, ...tokenOptions } = options
+  let verifier: Verifier
+  try {
+    verifier = createVerifier(tokenOptions)
+  } catch (err) {
+    next(err as Error)
+    return
+  }
+  const context: DecisionContext = { realm: verifier.realm, audit }
+
+  fastify.decorateRequest('principal', null)
+  fastify.decorateRequest(kGuardStart, 0)
+
+  // One global hook: it sets `request.principal` from a valid token, refuses an invalid one
+  // (also on public routes and unknown URLs: an invalid token is never ignored), and leaves
+  // requests without a token to the route's guard.
+  fastify.addHook('onRequest', function portcullisAuthenticate(request, reply, done) {
+    request[kGuardStart] = performance.now()
+    let result
+    try {
+      const token = extractBearerToken(authorizationOf(request))
+      if (token === null) {
+        done()
+        return
+      }
+      result = verifier.verify(token)
+    } catch (err) {
+      deny(request, reply, context, err, routeOf(request))
+      return
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (principal) => {
+          request.principal = principal
+          done()
+        },
+        (err: unknown) => deny(request, reply, context, err, routeOf(request)),
+      )
+      return
+    }
+    request.principal = result
+    done()
+  })
+  next()
+}
+
+/**
+ * The tokens plugin: verifies `Authorization: Bearer` tokens and sets `request.principal`.
+ * It never requires a token by itself: routes do, through their guard (`@portcullis/policy`).
+ *
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md
+ */
+export const tokensPlugin = fp(portcullisTokens, {
+  fastify: '5.x',
+  name: '@portcullis/tokens',
+})

@@ -1,0 +1,3 @@
+// Helpers for this package's own tests; never exported from the package.
+export { startJwksServer, type JwksBehavior, type JwksServer } from './jwks-server.js'
+export { claimsFor, makeKey, now, rawToken, segment, sign, type TestKey } from './keys.js'

@@ -1,0 +1,225 @@
+import { isPortcullisError, type Principal } from '@portcullis/core'
+import * as jose from 'jose'
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { TokensOptions } from '../options/index.js'
+import { claimsFor, makeKey, now, sign, type TestKey } from '../test-helpers/index.js'
+import { createVerifier, type Verifier } from './create-verifier.js'
+
+// Count the signature checks the verifier asks jose for.
+vi.mock('jose', async (importOriginal) => {
+  const original = await importOriginal<typeof jose>()
+  return { ...original, jwtVerify: vi.fn(original.jwtVerify) }
+})
+
+const ISSUER = 'https://auth.test'
+const AUDIENCE = 'api'
+const jwtVerify = vi.mocked(jose.jwtVerify)
+
+let key: TestKey
+
+beforeAll(async () => {
+  key = await makeKey('k1', 'ES256')
+})
+
+beforeEach(() => {
+  jwtVerify.mockClear()
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+function verifierWith(options: Omit<TokensOptions, 'issuers'> = {}): Verifier {
+  return createVerifier({
+    issuers: [
+      { issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], jwks: { keys: [key.jwk] } },
+    ],
+    ...options,
+  })
+}
+
+const token = (extra: jose.JWTPayload = {}): Promise<string> =>
+  sign(key, claimsFor(ISSUER, AUDIENCE, extra))
+
+function codeOfSync(run: () => unknown): string {
+  try {
+    run()
+  } catch (err) {
+    return isPortcullisError(err) ? err.code : String(err)
+  }
+  return 'accepted'
+}
+
+async function codeOf(run: () => unknown): Promise<string> {
+  try {
+    await run()
+  } catch (err) {
+    return isPortcullisError(err) ? err.code : String(err)
+  }
+  return 'accepted'
+}
+
+describe('verified-token cache', () => {
+  it('answers a token seen before synchronously, without jose', async () => {
+    const verifier = verifierWith()
+    const jwt = await token()
+    const first = verifier.verify(jwt)
+    expect(first).toBeInstanceOf(Promise)
+    const principal = await first
+    expect(jwtVerify).toHaveBeenCalledTimes(1)
+
+    const second = verifier.verify(jwt)
+    expect(second).not.toBeInstanceOf(Promise)
+    expect(second).toBe(principal)
+    for (let i = 0; i < 100; i++) expect(verifier.verify(jwt)).toBe(principal)
+    expect(jwtVerify).toHaveBeenCalledTimes(1)
+  })
+
+  it('shares one jose verification between concurrent calls for a new token', async () => {
+    const verifier = verifierWith()
+    const jwt = await token()
+    const results = await Promise.all([
+      verifier.verify(jwt),
+      verifier.verify(jwt),
+      verifier.verify(jwt),
+    ])
+    expect(new Set(results).size).toBe(1)
+    expect(jwtVerify).toHaveBeenCalledTimes(1)
+  })
+
+  it('ends an entry at exp minus the clock tolerance', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const t = now()
+    const verifier = verifierWith({ clockTolerance: 5 })
+    const jwt = await token({ iat: t, exp: t + 60 })
+    await verifier.verify(jwt)
+
+    vi.setSystemTime((t + 55) * 1000 - 1)
+    expect(verifier.verify(jwt)).not.toBeInstanceOf(Promise)
+    expect(jwtVerify).toHaveBeenCalledTimes(1)
+
+    // Inside the tolerance window the token is still valid, but only jose may say so.
+    vi.setSystemTime((t + 55) * 1000)
+    const late = verifier.verify(jwt)
+    expect(late).toBeInstanceOf(Promise)
+    await late
+    expect(verifier.verify(jwt)).toBeInstanceOf(Promise)
+    await verifier.verify(jwt)
+    expect(jwtVerify).toHaveBeenCalledTimes(3)
+
+    vi.setSystemTime((t + 65) * 1000)
+    expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_TOKEN_EXPIRED')
+  })
+
+  it('ends an entry when maxTokenAge runs out before exp', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const t = now()
+    const verifier = createVerifier({
+      issuers: [
+        {
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          algorithms: ['ES256'],
+          jwks: { keys: [key.jwk] },
+          maxTokenAge: 60,
+        },
+      ],
+      clockTolerance: 0,
+    })
+    const jwt = await token({ iat: t, exp: t + 3600 })
+    await verifier.verify(jwt)
+    vi.setSystemTime((t + 59) * 1000)
+    expect(verifier.verify(jwt)).not.toBeInstanceOf(Promise)
+    vi.setSystemTime((t + 61) * 1000)
+    expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_TOKEN_EXPIRED')
+  })
+
+  it('is bounded by max (least recently used out)', async () => {
+    const verifier = verifierWith({ cache: { max: 2 } })
+    const [a, b, c] = await Promise.all([token({ n: 1 }), token({ n: 2 }), token({ n: 3 })])
+    await verifier.verify(a)
+    await verifier.verify(b)
+    await verifier.verify(c)
+    expect(verifier.verify(c)).not.toBeInstanceOf(Promise)
+    expect(verifier.verify(b)).not.toBeInstanceOf(Promise)
+    const evicted = verifier.verify(a)
+    expect(evicted).toBeInstanceOf(Promise)
+    await evicted
+  })
+
+  it('never caches a failure, and failures cannot evict good entries', async () => {
+    const verifier = verifierWith({ cache: { max: 2 } })
+    const good = await token()
+    await verifier.verify(good)
+    const bad = await sign(key, claimsFor(ISSUER, 'other-audience'))
+    for (let i = 0; i < 3; i++)
+      expect(await codeOf(() => verifier.verify(bad))).toBe('PCL_TOKEN_INVALID')
+    expect(jwtVerify).toHaveBeenCalledTimes(4)
+    const forged = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) =>
+        sign(await makeKey('k1'), claimsFor(ISSUER, AUDIENCE, { i })),
+      ),
+    )
+    for (const jwt of forged)
+      expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_TOKEN_INVALID')
+    expect(verifier.verify(good)).not.toBeInstanceOf(Promise)
+  })
+
+  it('can be turned off', async () => {
+    const verifier = verifierWith({ cache: false })
+    const jwt = await token()
+    await verifier.verify(jwt)
+    const again = verifier.verify(jwt)
+    expect(again).toBeInstanceOf(Promise)
+    await again
+    expect(jwtVerify).toHaveBeenCalledTimes(2)
+  })
+})
+
+describe('isRevoked', () => {
+  it('is consulted on every call, cache hits included', async () => {
+    const revoked = new Set<string>()
+    const isRevoked = vi.fn((principal: Principal) => revoked.has(String(principal.claims.jti)))
+    const verifier = verifierWith({ isRevoked })
+    const jwt = await token({ jti: 'j1' })
+    await verifier.verify(jwt)
+    expect(verifier.verify(jwt)).not.toBeInstanceOf(Promise)
+    expect(isRevoked).toHaveBeenCalledTimes(2)
+
+    revoked.add('j1')
+    expect(codeOfSync(() => verifier.verify(jwt))).toBe('PCL_TOKEN_REVOKED')
+    expect(isRevoked).toHaveBeenCalledTimes(3)
+    expect(jwtVerify).toHaveBeenCalledTimes(1)
+
+    revoked.clear()
+    expect(codeOfSync(() => verifier.verify(jwt))).toBe('accepted')
+  })
+
+  it('refuses a revoked token on first sight, and supports async answers', async () => {
+    const verifier = verifierWith({
+      isRevoked: async (principal) => Promise.resolve(principal.subject === 'bad'),
+    })
+    expect(await codeOf(async () => verifier.verify(await token({ sub: 'bad' })))).toBe(
+      'PCL_TOKEN_REVOKED',
+    )
+    const jwt = await token()
+    await verifier.verify(jwt)
+    const hit = verifier.verify(jwt)
+    expect(hit).toBeInstanceOf(Promise)
+    expect((await hit).subject).toBe('user-1')
+  })
+
+  it('fails closed when it throws, rejects or answers something other than false', async () => {
+    const jwt = await token()
+    const throwing = verifierWith({
+      isRevoked: () => {
+        throw new Error('revocation store down')
+      },
+    })
+    expect(await codeOf(() => throwing.verify(jwt))).toBe('PCL_REVOCATION_UNAVAILABLE')
+    const rejecting = verifierWith({ isRevoked: () => Promise.reject(new Error('timeout')) })
+    expect(await codeOf(() => rejecting.verify(jwt))).toBe('PCL_REVOCATION_UNAVAILABLE')
+    const sloppy = verifierWith({ isRevoked: (() => undefined) as unknown as () => boolean })
+    expect(await codeOf(() => sloppy.verify(jwt))).toBe('PCL_TOKEN_REVOKED')
+  })
+})

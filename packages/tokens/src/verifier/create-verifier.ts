@@ -1,0 +1,249 @@
+import { AuthenticationError, DependencyError, type Principal } from '@portcullis/core'
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type CompactJWSHeaderParameters,
+  type JWTPayload,
+  type JWTVerifyOptions,
+  type KeyInput,
+} from 'jose'
+import { LRUCache } from 'lru-cache'
+import type { KeySource } from '../lib/key-source.js'
+import { mapJoseError } from '../lib/map-jose-error.js'
+import { buildPrincipal } from '../lib/principal.js'
+import { RemoteKeySource } from '../lib/remote-key-source.js'
+import { StaticKeySource } from '../lib/static-key-source.js'
+import { resolveTokensOptions, type ResolvedIssuer } from '../options/resolve-tokens-options.js'
+import type { TokensOptions } from '../options/tokens-options.js'
+
+/**
+ * Verifies access tokens against the configured issuers.
+ *
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#verifier
+ */
+export interface Verifier {
+  /**
+   * Verifies a compact JWS access token and returns its frozen {@link Principal}.
+   *
+   * A token verified before returns synchronously (a cache lookup, unless `isRevoked` is async);
+   * otherwise a promise. Failures decided without I/O (size, shape, unknown issuer, alg not
+   * allowed) throw synchronously, so call it as `await verifier.verify(token)` inside `try`.
+   * Throws `AuthenticationError` (`PCL_TOKEN_INVALID`, `PCL_TOKEN_EXPIRED`,
+   * `PCL_TOKEN_TOO_LARGE`, `PCL_TOKEN_REVOKED`) or `DependencyError` (`PCL_KEYS_UNAVAILABLE`,
+   * `PCL_REVOCATION_UNAVAILABLE`).
+   */
+  verify(token: string): Principal | Promise<Principal>
+  /** `realm` for the `WWW-Authenticate` challenge, from the options. */
+  readonly realm: string | undefined
+  /** Longest token accepted, in bytes. */
+  readonly maxTokenBytes: number
+}
+
+interface CompiledIssuer {
+  readonly source: KeySource
+  readonly algorithms: ReadonlySet<string>
+  readonly verifyOptions: Readonly<JWTVerifyOptions>
+  readonly maxTokenAge: number | undefined
+  readonly getKey: (header: CompactJWSHeaderParameters) => Promise<KeyInput> | KeyInput
+}
+
+interface Verified {
+  readonly principal: Principal
+  /** Milliseconds since the epoch after which the entry is not served. */
+  readonly expiresAt: number
+  readonly source: KeySource
+  /** The source's key generation before the token was verified. */
+  readonly generation: number
+}
+
+// RFC 7515 §7.1: three base64url segments. A JWE (five), a JWS JSON serialization, or an
+// unsecured JWT (empty signature) is refused here, before any decoding.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+function invalid(message: string): AuthenticationError {
+  return new AuthenticationError('PCL_TOKEN_INVALID', { message })
+}
+
+function compile(issuer: ResolvedIssuer): CompiledIssuer {
+  const source: KeySource =
+    issuer.keys.kind === 'remote'
+      ? new RemoteKeySource(issuer.keys.options)
+      : new StaticKeySource(issuer.keys.keys)
+  return {
+    source,
+    algorithms: issuer.algorithms,
+    verifyOptions: issuer.verifyOptions,
+    maxTokenAge: issuer.maxTokenAge,
+    // Only the protected header reaches the key source: jose's own getters (local and remote
+    // JWKS) never read `jku`, `x5u`, `jwk` or `x5c`, and neither does ours.
+    getKey: (header) => source.getKey(header),
+  }
+}
+
+// Several keys fit the token's alg and kid (jose's JWKSMultipleMatchingKeys, or ours for static
+// keys): the first whose signature checks wins; any other failure is about the token itself.
+async function verifyWithCandidates(
+  token: string,
+  candidates: AsyncIterable<KeyInput>,
+  options: Readonly<JWTVerifyOptions>,
+): Promise<JWTPayload> {
+  let lastError: unknown = new errors.JWKSNoMatchingKey()
+  for await (const key of candidates) {
+    try {
+      return (await jwtVerify(token, key, options)).payload
+    } catch (err) {
+      if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw err
+      lastError = err
+    }
+  }
+  throw lastError
+}
+
+/**
+ * Creates a token verifier: options are validated now (a `PortcullisConfigError` naming the field
+ * on any mistake), keys are fetched lazily.
+ *
+ * @example
+ * ```ts
+ * const verifier = createVerifier({
+ *   issuers: [{ issuer: 'https://auth.internal', audience: 'videos-api', algorithms: ['ES256'],
+ *               jwksUri: 'https://auth.internal/.well-known/jwks.json' }],
+ * })
+ * const principal = await verifier.verify(token)
+ * ```
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#verifier
+ */
+export function createVerifier(options: TokensOptions): Verifier {
+  const config = resolveTokensOptions(options)
+  const issuers = new Map<string, CompiledIssuer>()
+  for (const issuer of config.issuers) issuers.set(issuer.issuer, compile(issuer))
+  const { maxTokenBytes, clockTolerance, isRevoked } = config
+  const cache =
+    config.cacheMax > 0 ? new LRUCache<string, Verified>({ max: config.cacheMax }) : undefined
+  // Concurrent verifications of one new token share one jose verification.
+  const pending = new Map<string, Promise<Verified>>()
+
+  const revoked = (): AuthenticationError =>
+    new AuthenticationError('PCL_TOKEN_REVOKED', { message: 'Token revoked (isRevoked)' })
+  // The core table has no revocation-specific 503 code yet: the keys' one stands in for it.
+  const revocationFailed = (cause: unknown): DependencyError =>
+    new DependencyError('PCL_REVOCATION_UNAVAILABLE', { message: 'isRevoked failed', cause })
+
+  // Revocation is checked on every call, cache hits included, and fails closed: anything but
+  // `false` (a throw, a rejection, a non-boolean) refuses the token.
+  function admit(principal: Principal): Principal | Promise<Principal> {
+    if (isRevoked === undefined) return principal
+    let answer: boolean | Promise<boolean>
+    try {
+      answer = isRevoked(principal)
+    } catch (err) {
+      throw revocationFailed(err)
+    }
+    if (isThenable(answer)) {
+      return Promise.resolve(answer).then(
+        (result) => {
+          if (result !== false) throw revoked()
+          return principal
+        },
+        (err: unknown) => {
+          throw revocationFailed(err)
+        },
+      )
+    }
+    if (answer !== false) throw revoked()
+    return principal
+  }
+
+  function cached(token: string): Verified | undefined {
+    const entry = cache?.get(token)
+    if (entry === undefined) return undefined
+    const now = Date.now()
+    if (now >= entry.expiresAt || entry.generation !== entry.source.generation()) {
+      cache?.delete(token)
+      return undefined
+    }
+    // A key set past its refresh age is not trusted without going through jose again.
+    return entry.source.isCurrent(now) ? entry : undefined
+  }
+
+  // Decoding only picks the issuer (and refuses an alg it does not allow before any key lookup,
+  // so `none` or HS256 against an RSA issuer never causes a JWKS fetch); jwtVerify checks it all.
+  function preflight(token: string): CompiledIssuer {
+    if (!COMPACT_JWS.test(token)) {
+      throw invalid('Token is not a compact JWS (three non-empty base64url segments)')
+    }
+    let header: CompactJWSHeaderParameters
+    let claims: JWTPayload
+    try {
+      header = decodeProtectedHeader(token) as CompactJWSHeaderParameters
+      claims = decodeJwt(token)
+    } catch (err) {
+      throw mapJoseError(err)
+    }
+    const issuer = typeof claims.iss === 'string' ? issuers.get(claims.iss) : undefined
+    if (issuer === undefined) throw invalid('Token issuer (iss) is not configured')
+    if (typeof header.alg !== 'string' || !issuer.algorithms.has(header.alg)) {
+      throw invalid('Token alg is not allowed for its issuer')
+    }
+    return issuer
+  }
+
+  function expiryOf(claims: JWTPayload, issuer: CompiledIssuer): number {
+    // jose required `exp` and checked it is a number. The entry ends at exp minus the tolerance,
+    // and no later than the end of maxTokenAge, so the cache never serves what jose would refuse.
+    let seconds = (claims.exp ?? 0) - clockTolerance
+    if (issuer.maxTokenAge !== undefined && typeof claims.iat === 'number') {
+      seconds = Math.min(seconds, claims.iat + issuer.maxTokenAge - clockTolerance)
+    }
+    return seconds * 1000
+  }
+
+  async function verifyFresh(token: string, issuer: CompiledIssuer): Promise<Verified> {
+    const generation = issuer.source.generation()
+    let claims: JWTPayload
+    try {
+      try {
+        claims = (await jwtVerify(token, issuer.getKey, issuer.verifyOptions)).payload
+      } catch (err) {
+        if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err
+        claims = await verifyWithCandidates(token, err, issuer.verifyOptions)
+      }
+    } catch (err) {
+      throw mapJoseError(err)
+    }
+    const verified: Verified = {
+      principal: buildPrincipal(claims),
+      expiresAt: expiryOf(claims, issuer),
+      source: issuer.source,
+      generation,
+    }
+    if (cache !== undefined && verified.expiresAt > Date.now()) cache.set(token, verified)
+    return verified
+  }
+
+  function verify(token: string): Principal | Promise<Principal> {
+    if (typeof token !== 'string' || token.length === 0) throw invalid('Token is empty')
+    if (token.length > maxTokenBytes) {
+      throw new AuthenticationError('PCL_TOKEN_TOO_LARGE', {
+        message: `Token longer than maxTokenBytes (${maxTokenBytes})`,
+      })
+    }
+    const hit = cached(token)
+    if (hit !== undefined) return admit(hit.principal)
+    let work = pending.get(token)
+    if (work === undefined) {
+      const issuer = preflight(token)
+      work = verifyFresh(token, issuer).finally(() => pending.delete(token))
+      pending.set(token, work)
+    }
+    return work.then((verified) => admit(verified.principal))
+  }
+
+  return Object.freeze({ verify, realm: config.realm, maxTokenBytes })
+}

@@ -1,0 +1,1 @@
+export { createVerifier, type Verifier } from './create-verifier.js'

@@ -1,0 +1,277 @@
+import { isPortcullisError } from '@portcullis/core'
+import { exportJWK } from 'jose'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { TokensJwksOptions } from '../options/index.js'
+import {
+  claimsFor,
+  makeKey,
+  sign,
+  startJwksServer,
+  type JwksBehavior,
+  type JwksServer,
+  type TestKey,
+} from '../test-helpers/index.js'
+import { createVerifier, type Verifier } from './create-verifier.js'
+
+const ISSUER = 'https://auth.test'
+const AUDIENCE = 'api'
+const COOLDOWN = 1000
+const MAX_AGE = 10_000
+const STALE = 60_000
+
+let k1: TestKey
+let k2: TestKey
+let rogue: TestKey
+let server: JwksServer
+
+beforeAll(async () => {
+  ;[k1, k2, rogue] = await Promise.all([makeKey('k1'), makeKey('k2'), makeKey('k9')])
+  server = await startJwksServer()
+})
+
+afterAll(async () => {
+  await server.close()
+})
+
+beforeEach(() => {
+  server.setJwks({ keys: [k1.jwk] })
+  server.setBehavior({ kind: 'ok' })
+  vi.useFakeTimers({ toFake: ['Date'] })
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+function remoteVerifier(jwks: TokensJwksOptions = {}): Verifier {
+  return createVerifier({
+    issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], jwksUri: server.url }],
+    // Tokens must outlive the clock jumps below.
+    jwks: {
+      cooldown: COOLDOWN,
+      cacheMaxAge: MAX_AGE,
+      timeout: 200,
+      maxBytes: 4096,
+      staleIfError: STALE,
+      ...jwks,
+    },
+  })
+}
+
+const tokenBy = (key: TestKey, extra: Record<string, unknown> = {}): Promise<string> =>
+  sign(key, claimsFor(ISSUER, AUDIENCE, { exp: Math.floor(Date.now() / 1000) + 86_400, ...extra }))
+
+async function codeOf(run: () => unknown): Promise<string> {
+  try {
+    await run()
+  } catch (err) {
+    return isPortcullisError(err) ? err.code : `not a PortcullisError: ${String(err)}`
+  }
+  return 'accepted'
+}
+
+const advance = (ms: number): void => {
+  vi.setSystemTime(Date.now() + ms)
+}
+
+function requestsDuring(): () => number {
+  const before = server.requests
+  return () => server.requests - before
+}
+
+describe('remote JWKS', () => {
+  it('fetches lazily once, then verifies new tokens from the cached key set', async () => {
+    const requests = requestsDuring()
+    const verifier = remoteVerifier()
+    expect(requests()).toBe(0)
+    for (let i = 0; i < 5; i++)
+      expect(await codeOf(async () => verifier.verify(await tokenBy(k1, { i })))).toBe('accepted')
+    expect(requests()).toBe(1)
+  })
+
+  it('refetches for an unknown kid at most once per cooldown', async () => {
+    const verifier = remoteVerifier()
+    await verifier.verify(await tokenBy(k1))
+    const requests = requestsDuring()
+    const unknown = await Promise.all(Array.from({ length: 10 }, (_, i) => tokenBy(rogue, { i })))
+    for (const jwt of unknown)
+      expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_TOKEN_INVALID')
+    expect(requests()).toBe(0) // the first fetch just happened: still cooling down
+    advance(COOLDOWN + 1)
+    for (const jwt of unknown)
+      expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_TOKEN_INVALID')
+    expect(requests()).toBe(1)
+    await Promise.all(unknown.map((jwt) => codeOf(() => verifier.verify(jwt))))
+    expect(requests()).toBe(1)
+  })
+
+  it('picks up a key published later without a restart', async () => {
+    const verifier = remoteVerifier()
+    await verifier.verify(await tokenBy(k1))
+    server.setJwks({ keys: [k1.jwk, k2.jwk] })
+    advance(COOLDOWN + 1)
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k2)))).toBe('accepted')
+  })
+
+  it('stops verifying a removed key, cached tokens included, once a refresh drops it', async () => {
+    const verifier = remoteVerifier()
+    const old = await tokenBy(k1)
+    await verifier.verify(old)
+    expect(verifier.verify(old)).not.toBeInstanceOf(Promise)
+
+    // Rotation: k1 removed. A token with the new kid makes the verifier refetch (cooldown over).
+    server.setJwks({ keys: [k2.jwk] })
+    advance(COOLDOWN + 1)
+    expect(verifier.verify(old)).not.toBeInstanceOf(Promise) // nothing refreshed yet
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k2)))).toBe('accepted')
+    expect(await codeOf(() => verifier.verify(old))).toBe('PCL_TOKEN_INVALID')
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1)))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it('bounds a cached token by cacheMaxAge when only cached tokens arrive', async () => {
+    const verifier = remoteVerifier()
+    const old = await tokenBy(k1)
+    await verifier.verify(old)
+    server.setJwks({ keys: [k2.jwk] })
+    advance(MAX_AGE - 1)
+    expect(verifier.verify(old)).not.toBeInstanceOf(Promise)
+    const requests = requestsDuring()
+    advance(2)
+    expect(await codeOf(() => verifier.verify(old))).toBe('PCL_TOKEN_INVALID')
+    expect(requests()).toBe(1)
+  })
+
+  it('keeps serving cached tokens whose key survived a refresh', async () => {
+    const verifier = remoteVerifier()
+    const jwt = await tokenBy(k1)
+    await verifier.verify(jwt)
+    server.setJwks({ keys: [k1.jwk, k2.jwk] })
+    advance(MAX_AGE + 1)
+    await verifier.verify(jwt) // past cacheMaxAge: goes through jose, which refreshes
+    expect(verifier.verify(jwt)).not.toBeInstanceOf(Promise)
+  })
+
+  it('tries each matching key for a token without kid (jose JWKSMultipleMatchingKeys)', async () => {
+    server.setJwks({ keys: [k1.jwk, k2.jwk] })
+    const verifier = remoteVerifier()
+    const noKid = await sign(
+      { alg: 'ES256', privateKey: k2.privateKey },
+      claimsFor(ISSUER, AUDIENCE, { exp: Math.floor(Date.now() / 1000) + 600 }),
+    )
+    expect(await codeOf(() => verifier.verify(noKid))).toBe('accepted')
+    const rogueNoKid = await sign(
+      { alg: 'ES256', privateKey: rogue.privateKey },
+      claimsFor(ISSUER, AUDIENCE),
+    )
+    expect(await codeOf(() => verifier.verify(rogueNoKid))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it('refuses a JWKS that publishes private keys as unavailable keys', async () => {
+    server.setJwks({ keys: [{ ...(await exportJWK(k1.privateKey)), kid: 'k1' }] })
+    const verifier = remoteVerifier()
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1)))).toBe(
+      'PCL_KEYS_UNAVAILABLE',
+    )
+  })
+})
+
+describe('JWKS outages', () => {
+  const outages: [string, JwksBehavior][] = [
+    ['connection reset', { kind: 'reset' }],
+    ['slower than the timeout', { kind: 'slow', ms: 1000 }],
+    ['HTTP 500', { kind: 'status', status: 500 }],
+    ['HTTP 404', { kind: 'status', status: 404 }],
+    ['a redirect', { kind: 'status', status: 302 }],
+    ['garbage JSON', { kind: 'garbage' }],
+    ['JSON that is not a JWKS', { kind: 'not-jwks' }],
+    ['a body over maxBytes (streamed)', { kind: 'huge', bytes: 64 * 1024, contentLength: false }],
+    ['a body over maxBytes (declared)', { kind: 'huge', bytes: 64 * 1024, contentLength: true }],
+  ]
+
+  it.each(outages)(
+    '%s with no cached key: PCL_KEYS_UNAVAILABLE, one request per cooldown',
+    async (_, behavior) => {
+      server.setBehavior(behavior)
+      const verifier = remoteVerifier()
+      const requests = requestsDuring()
+      const jwt = await tokenBy(k1)
+      for (let i = 0; i < 5; i++)
+        expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_KEYS_UNAVAILABLE')
+      expect(requests()).toBe(1)
+    },
+  )
+
+  it('is not hammered by many requests while down, sequential or concurrent', async () => {
+    server.setBehavior({ kind: 'status', status: 503 })
+    const verifier = remoteVerifier()
+    const requests = requestsDuring()
+    const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => tokenBy(k1, { i })))
+    const codes = await Promise.all(tokens.map((jwt) => codeOf(() => verifier.verify(jwt))))
+    expect(new Set(codes)).toEqual(new Set(['PCL_KEYS_UNAVAILABLE']))
+    for (const jwt of tokens) await codeOf(() => verifier.verify(jwt))
+    expect(requests()).toBe(1)
+    advance(COOLDOWN + 1)
+    for (const jwt of tokens) await codeOf(() => verifier.verify(jwt))
+    expect(requests()).toBe(2)
+  })
+
+  it('recovers once the endpoint is back and the cooldown is over', async () => {
+    server.setBehavior({ kind: 'reset' })
+    const verifier = remoteVerifier()
+    const jwt = await tokenBy(k1)
+    expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_KEYS_UNAVAILABLE')
+    server.setBehavior({ kind: 'ok' })
+    expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_KEYS_UNAVAILABLE')
+    advance(COOLDOWN + 1)
+    expect(await codeOf(() => verifier.verify(jwt))).toBe('accepted')
+  })
+
+  it('keeps verifying with cached keys past cacheMaxAge, within staleIfError', async () => {
+    const verifier = remoteVerifier()
+    const cachedToken = await tokenBy(k1, { n: 1 })
+    await verifier.verify(cachedToken)
+    const requests = requestsDuring()
+    server.setBehavior({ kind: 'status', status: 500 })
+
+    advance(MAX_AGE + 1)
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1, { n: 2 })))).toBe('accepted')
+    expect(await codeOf(() => verifier.verify(cachedToken))).toBe('accepted')
+    expect(requests()).toBe(1)
+    // While the failed refresh cools down, cached tokens are hits again.
+    expect(verifier.verify(cachedToken)).not.toBeInstanceOf(Promise)
+
+    for (let i = 0; i < 10; i++) {
+      advance(COOLDOWN + 1)
+      expect(await codeOf(async () => verifier.verify(await tokenBy(k1, { i })))).toBe('accepted')
+    }
+    expect(requests()).toBe(11)
+
+    vi.setSystemTime(Date.now() + STALE)
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1, { n: 3 })))).toBe(
+      'PCL_KEYS_UNAVAILABLE',
+    )
+    expect(await codeOf(() => verifier.verify(cachedToken))).toBe('PCL_KEYS_UNAVAILABLE')
+  })
+
+  it('refuses stale keys past cacheMaxAge when staleIfError is 0', async () => {
+    const verifier = remoteVerifier({ staleIfError: 0 })
+    await verifier.verify(await tokenBy(k1))
+    server.setBehavior({ kind: 'reset' })
+    advance(MAX_AGE + 1)
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1)))).toBe(
+      'PCL_KEYS_UNAVAILABLE',
+    )
+  })
+
+  it('answers an unknown kid while the endpoint is down as unavailable keys, not a bad token', async () => {
+    const verifier = remoteVerifier()
+    await verifier.verify(await tokenBy(k1))
+    server.setBehavior({ kind: 'reset' })
+    advance(COOLDOWN + 1)
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k2)))).toBe(
+      'PCL_KEYS_UNAVAILABLE',
+    )
+    // Tokens of the keys it holds keep verifying meanwhile.
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1)))).toBe('accepted')
+  })
+})

@@ -1,0 +1,281 @@
+import { isPortcullisError, type Principal } from '@portcullis/core'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { claimsFor, makeKey, now, sign, type TestKey } from '../test-helpers/index.js'
+import type { TokensIssuerOptions, TokensOptions } from '../options/index.js'
+import { createVerifier } from './create-verifier.js'
+
+const ISSUER = 'https://auth.test'
+const AUDIENCE = 'videos-api'
+
+let key: TestKey
+let other: TestKey
+
+beforeAll(async () => {
+  key = await makeKey('k1', 'ES256')
+  other = await makeKey('o1', 'EdDSA')
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+function issuerWith(overrides: Partial<TokensIssuerOptions> = {}): TokensIssuerOptions {
+  return {
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    algorithms: ['ES256'],
+    jwks: { keys: [key.jwk] },
+    ...overrides,
+  }
+}
+
+function verifierWith(
+  overrides: Partial<TokensIssuerOptions> = {},
+  options: Omit<TokensOptions, 'issuers'> = {},
+): ReturnType<typeof createVerifier> {
+  return createVerifier({ issuers: [issuerWith(overrides)], cache: false, ...options })
+}
+
+async function codeOf(run: () => unknown): Promise<string> {
+  try {
+    await run()
+  } catch (err) {
+    return isPortcullisError(err) ? err.code : `not a PortcullisError: ${String(err)}`
+  }
+  return 'accepted'
+}
+
+describe('a valid token', () => {
+  it('yields a frozen principal', async () => {
+    const verifier = verifierWith()
+    const token = await sign(
+      key,
+      claimsFor(ISSUER, AUDIENCE, {
+        scope: 'videos:read  videos:write',
+        scp: ['videos:read', 'admin'],
+        client_id: 'search-svc',
+        azp: 'ignored',
+        nested: { list: [1, { deep: true }] },
+      }),
+    )
+    const principal: Principal = await verifier.verify(token)
+    expect(principal.subject).toBe('user-1')
+    expect(principal.issuer).toBe(ISSUER)
+    expect(principal.clientId).toBe('search-svc')
+    expect([...principal.scopes].sort()).toEqual(['admin', 'videos:read', 'videos:write'])
+    expect(principal.claims.sub).toBe('user-1')
+
+    expect(Object.isFrozen(principal)).toBe(true)
+    expect(Object.isFrozen(principal.claims)).toBe(true)
+    const nested = principal.claims.nested as { list: [number, { deep: boolean }] }
+    expect(Object.isFrozen(nested)).toBe(true)
+    expect(Object.isFrozen(nested.list)).toBe(true)
+    expect(Object.isFrozen(nested.list[1])).toBe(true)
+    expect(() => {
+      ;(principal as { subject: string }).subject = 'admin'
+    }).toThrow(TypeError)
+    const scopes = principal.scopes as Set<string>
+    expect(() => scopes.add('admin:all')).toThrow(TypeError)
+    expect(() => scopes.delete('videos:read')).toThrow(TypeError)
+    expect(() => scopes.clear()).toThrow(TypeError)
+    expect(principal.scopes.has('videos:read')).toBe(true)
+  })
+
+  it('takes clientId from azp when client_id is absent, else null', async () => {
+    const verifier = verifierWith()
+    const azp = await verifier.verify(
+      await sign(key, claimsFor(ISSUER, AUDIENCE, { azp: 'player' })),
+    )
+    expect(azp.clientId).toBe('player')
+    const none = await verifier.verify(await sign(key, claimsFor(ISSUER, AUDIENCE)))
+    expect(none.clientId).toBeNull()
+    expect(none.scopes.size).toBe(0)
+  })
+
+  it('accepts scp as a space-delimited string and an audience list', async () => {
+    const verifier = verifierWith({ audience: ['other', AUDIENCE] })
+    const principal = await verifier.verify(
+      await sign(key, claimsFor(ISSUER, AUDIENCE, { aud: ['x', AUDIENCE], scp: 'a b' })),
+    )
+    expect([...principal.scopes]).toEqual(['a', 'b'])
+  })
+
+  it('refuses scope, scp, client_id and sub of the wrong type', async () => {
+    const verifier = verifierWith()
+    for (const extra of [
+      { scope: ['ok', 1] },
+      { scope: 42 },
+      { scp: { a: 1 } },
+      { client_id: 7 },
+      { sub: 12 },
+      { sub: '' },
+    ]) {
+      const token = await sign(key, claimsFor(ISSUER, AUDIENCE, extra))
+      expect(await codeOf(() => verifier.verify(token))).toBe('PCL_TOKEN_INVALID')
+    }
+  })
+})
+
+describe('claims (RFC 7519 §4.1, RFC 9068)', () => {
+  it('refuses an expired token, within clock tolerance only', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const verifier = verifierWith({}, { clockTolerance: 5 })
+    const t = now()
+    const token = await sign(key, claimsFor(ISSUER, AUDIENCE, { iat: t - 100, exp: t }))
+    expect(await codeOf(() => verifier.verify(token))).toBe('accepted')
+    vi.setSystemTime((t + 4) * 1000)
+    expect(await codeOf(() => verifier.verify(token))).toBe('accepted')
+    vi.setSystemTime((t + 5) * 1000)
+    expect(await codeOf(() => verifier.verify(token))).toBe('PCL_TOKEN_EXPIRED')
+  })
+
+  it('refuses a token not yet valid (nbf) and one issued in the future beyond tolerance', async () => {
+    const verifier = verifierWith({ maxTokenAge: '1h' })
+    const t = now()
+    const nbf = await sign(key, claimsFor(ISSUER, AUDIENCE, { nbf: t + 60 }))
+    expect(await codeOf(() => verifier.verify(nbf))).toBe('PCL_TOKEN_INVALID')
+    const iat = await sign(key, claimsFor(ISSUER, AUDIENCE, { iat: t + 60 }))
+    expect(await codeOf(() => verifier.verify(iat))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it('applies maxTokenAge from iat, and then requires iat', async () => {
+    const verifier = verifierWith({ maxTokenAge: 600 })
+    const t = now()
+    const old = await sign(key, claimsFor(ISSUER, AUDIENCE, { iat: t - 3600, exp: t + 300 }))
+    expect(await codeOf(() => verifier.verify(old))).toBe('PCL_TOKEN_EXPIRED')
+    const noIat = await sign(key, claimsFor(ISSUER, AUDIENCE, { iat: undefined }))
+    expect(await codeOf(() => verifier.verify(noIat))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it.each([
+    ['wrong audience', { aud: 'someone-else' }],
+    ['no audience', { aud: undefined }],
+    ['no exp', { exp: undefined }],
+    ['exp not a number', { exp: 'tomorrow' }],
+    ['no sub', { sub: undefined }],
+  ])('refuses %s', async (_, extra) => {
+    const verifier = verifierWith()
+    const token = await sign(key, claimsFor(ISSUER, AUDIENCE, extra))
+    expect(await codeOf(() => verifier.verify(token))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it('refuses a token whose iss differs from the issuer that holds the key', async () => {
+    const verifier = verifierWith()
+    const token = await sign(key, claimsFor(`${ISSUER}/`, AUDIENCE))
+    expect(await codeOf(() => verifier.verify(token))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it('requires the configured claims', async () => {
+    const verifier = verifierWith({ requiredClaims: ['jti'] })
+    const without = await sign(key, claimsFor(ISSUER, AUDIENCE))
+    expect(await codeOf(() => verifier.verify(without))).toBe('PCL_TOKEN_INVALID')
+    const withJti = await sign(key, claimsFor(ISSUER, AUDIENCE, { jti: 'j1' }))
+    expect(await codeOf(() => verifier.verify(withJti))).toBe('accepted')
+  })
+
+  it('checks typ case-insensitively, with or without application/ (RFC 9068 §4)', async () => {
+    const verifier = verifierWith({ typ: 'at+jwt' })
+    for (const typ of ['at+jwt', 'AT+JWT', 'application/at+jwt', 'Application/At+JWT']) {
+      const token = await sign(key, claimsFor(ISSUER, AUDIENCE), { typ })
+      expect(await codeOf(() => verifier.verify(token))).toBe('accepted')
+    }
+    for (const typ of ['JWT', 'jwt', undefined, 'at+jwt2', 'application/jwt']) {
+      const token = await sign(key, claimsFor(ISSUER, AUDIENCE), typ === undefined ? {} : { typ })
+      expect(await codeOf(() => verifier.verify(token))).toBe('PCL_TOKEN_INVALID')
+    }
+  })
+})
+
+describe('several issuers', () => {
+  it('accepts each issuer’s tokens only with its own keys', async () => {
+    const verifier = createVerifier({
+      issuers: [
+        issuerWith(),
+        {
+          issuer: 'https://partner.test',
+          audience: AUDIENCE,
+          algorithms: ['EdDSA'],
+          keys: [other.publicKey],
+        },
+      ],
+    })
+    const first = await sign(key, claimsFor(ISSUER, AUDIENCE))
+    const second = await sign(other, claimsFor('https://partner.test', AUDIENCE))
+    expect((await verifier.verify(first)).issuer).toBe(ISSUER)
+    expect((await verifier.verify(second)).issuer).toBe('https://partner.test')
+
+    // Each issuer's key signing a token that claims the other issuer.
+    const crossA = await sign(key, claimsFor('https://partner.test', AUDIENCE), { alg: 'ES256' })
+    expect(await codeOf(() => verifier.verify(crossA))).toBe('PCL_TOKEN_INVALID')
+    const crossB = await sign(other, claimsFor(ISSUER, AUDIENCE))
+    expect(await codeOf(() => verifier.verify(crossB))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it('picks among several keys of one issuer by kid, and tries each without a kid', async () => {
+    const second = await makeKey('k2', 'ES256')
+    const verifier = verifierWith({ jwks: { keys: [key.jwk, second.jwk] } })
+    expect(
+      await codeOf(async () => verifier.verify(await sign(second, claimsFor(ISSUER, AUDIENCE)))),
+    ).toBe('accepted')
+    const noKid = await sign(
+      { alg: 'ES256', privateKey: second.privateKey },
+      claimsFor(ISSUER, AUDIENCE),
+    )
+    expect(await codeOf(() => verifier.verify(noKid))).toBe('accepted')
+    const unknownKid = await sign(second, claimsFor(ISSUER, AUDIENCE), { kid: 'k3' })
+    expect(await codeOf(() => verifier.verify(unknownKid))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it('verifies with every kind of configured key: KeyObject, CryptoKey, JWK, oct JWK', async () => {
+    const { KeyObject } = await import('node:crypto')
+    const rsa = await makeKey('r1', 'PS256')
+    const secret = new Uint8Array(48).fill(9)
+    const verifier = createVerifier({
+      issuers: [
+        {
+          issuer: 'https://ko.test',
+          audience: AUDIENCE,
+          algorithms: ['PS256'],
+          keys: [KeyObject.from(rsa.publicKey)],
+        },
+        {
+          issuer: 'https://ck.test',
+          audience: AUDIENCE,
+          algorithms: ['EdDSA'],
+          keys: [other.publicKey],
+        },
+        { issuer: 'https://jwk.test', audience: AUDIENCE, algorithms: ['ES256'], keys: [key.jwk] },
+        {
+          issuer: 'https://oct.test',
+          audience: AUDIENCE,
+          algorithms: ['HS384'],
+          jwks: { keys: [{ kty: 'oct', k: Buffer.from(secret).toString('base64url'), kid: 's1' }] },
+        },
+      ],
+    })
+    const tokens = await Promise.all([
+      sign(rsa, claimsFor('https://ko.test', AUDIENCE)),
+      sign(other, claimsFor('https://ck.test', AUDIENCE)),
+      sign(key, claimsFor('https://jwk.test', AUDIENCE)),
+      sign(
+        { alg: 'HS384', kid: 's1', privateKey: secret },
+        claimsFor('https://oct.test', AUDIENCE),
+      ),
+    ])
+    for (const token of tokens) expect(await codeOf(() => verifier.verify(token))).toBe('accepted')
+  })
+
+  it('verifies HMAC tokens with a configured secret', async () => {
+    const secret = new Uint8Array(32).fill(7)
+    const verifier = createVerifier({
+      issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], keys: [secret] }],
+    })
+    const token = await sign({ alg: 'HS256', privateKey: secret }, claimsFor(ISSUER, AUDIENCE))
+    expect((await verifier.verify(token)).subject).toBe('user-1')
+    const forged = await sign(
+      { alg: 'HS256', privateKey: new Uint8Array(32).fill(8) },
+      claimsFor(ISSUER, AUDIENCE),
+    )
+    expect(await codeOf(() => verifier.verify(forged))).toBe('PCL_TOKEN_INVALID')
+  })
+})

@@ -1,0 +1,55 @@
+import { createTestIssuer, bearer } from '@portcullis/testing'
+import { buildApp } from './app.js'
+import { runTour, tourPassed } from './tour.js'
+
+// The demo runs on an embedded default: a test issuer in this process, nothing outside.
+const issuer = await createTestIssuer({
+  issuer: 'https://auth.video-platform.internal',
+  audience: 'videos-api',
+})
+const app = await buildApp(issuer)
+await app.ready()
+
+console.log('\nPortcullis demo: an internal video-metadata service under attack\n')
+console.log('Route inventory (app.portcullis.routes()):')
+console.table(
+  app.portcullis.routes().map((r) => ({
+    method: r.method,
+    url: r.url,
+    requires: r.public === null ? r.policy : `public: ${r.public}`,
+  })),
+)
+
+const steps = await runTour(app, issuer)
+console.log('\nThe incident, replayed:')
+console.table(
+  steps.map((s) => ({
+    attempt: s.attempt,
+    request: s.request,
+    status: s.status,
+    code: s.code,
+    result: (s.expected === 'served' ? s.status < 300 : s.status >= 400)
+      ? 'as expected'
+      : 'UNEXPECTED',
+  })),
+)
+
+if (process.argv.includes('--serve')) {
+  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3000) })
+  const token = await issuer.token({ sub: 'search-svc', client_id: 'search-svc', expiresIn: '1h' })
+  console.log(`\nServing on ${address}. Try:\n`)
+  console.log(`  curl -i ${address}/v1/videos/1`)
+  console.log(
+    `  curl -i -H '${Object.entries(bearer(token))[0]!.join(': ')}' ${address}/v1/videos/1`,
+  )
+  console.log(`  curl -i ${address}/healthz\n`)
+} else {
+  await app.close()
+  await issuer.close()
+  if (!tourPassed(steps)) {
+    console.error('\nSome attempts did not end as expected.')
+    process.exitCode = 1
+  } else {
+    console.log('\nEvery attack was refused and every legitimate call served.')
+  }
+}

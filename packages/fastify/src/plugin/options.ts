@@ -1,0 +1,71 @@
+import { PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import type { TokensOptions } from '@portcullis/tokens'
+import { z } from 'zod'
+
+/**
+ * Options of the Portcullis Fastify plugin.
+ *
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/fastify.md
+ */
+export interface PortcullisOptions {
+  /** Token verification: issuers, algorithms, keys, cache (see `@portcullis/tokens`). Required. */
+  tokens: TokensOptions
+  /**
+   * Audit sink for every decision; default: the request's logger (`info` allow, `warn` deny).
+   * Must not throw and should be quick: it runs on the request path.
+   */
+  audit?: AuditSink
+  /**
+   * `'fail'` (default): `app.ready()` rejects when a route has no guard. `'deny'`: start, log
+   * the list, and refuse those routes with 403 at run time (for gradual adoption).
+   */
+  unguardedRoutes?: 'fail' | 'deny'
+  /**
+   * `'unauthorized'` (default): anonymous requests to unknown URLs get 401, so the route map
+   * cannot be enumerated. `'not-found'`: Fastify's usual 404.
+   */
+  unknownRoutes?: 'unauthorized' | 'not-found'
+}
+
+const schema = z
+  .object({
+    tokens: z.record(z.string(), z.unknown(), { error: 'is required (an object)' }),
+    audit: z.custom<AuditSink>((v) => typeof v === 'function', 'must be a function').optional(),
+    unguardedRoutes: z.enum(['fail', 'deny']).optional(),
+    unknownRoutes: z.enum(['unauthorized', 'not-found']).optional(),
+  })
+  .strict()
+
+// Options the design names but that arrive with later plugins: refused with a clear message
+// rather than accepted and ignored, since a silently ignored rate limit is no rate limit.
+const NOT_YET = ['rateLimit', 'policies', 'reportOnly'] as const
+
+/** Validates the top level of the options; `tokens` is validated by `@portcullis/tokens`. */
+export function resolveOptions(options: unknown): PortcullisOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new PortcullisConfigError('PCL_INVALID_OPTIONS', 'portcullis options must be an object')
+  }
+  for (const key of NOT_YET) {
+    if (key in options) {
+      throw new PortcullisConfigError(
+        'PCL_INVALID_OPTIONS',
+        `portcullis options: ${key} is not supported by this version of @portcullis/fastify`,
+        { field: key },
+      )
+    }
+  }
+  const parsed = schema.safeParse(options)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const field = issue?.path.map(String).join('.') ?? ''
+    const what =
+      issue?.code === 'unrecognized_keys'
+        ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
+        : `${field} ${issue?.message ?? 'is invalid'}`
+    throw new PortcullisConfigError('PCL_INVALID_OPTIONS', `portcullis options: ${what}`, {
+      field,
+      cause: parsed.error,
+    })
+  }
+  return options as PortcullisOptions
+}

@@ -1,0 +1,2 @@
+export { compareEntries, type InventoryEntry, type PortcullisApi } from './inventory.js'
+export { parseRouteTree, type PrintedRoute } from './route-tree.js'

@@ -1,0 +1,32 @@
+/**
+ * One row of the route inventory: what a route requires, as `app.portcullis.routes()` and
+ * `portcullis audit` show it. One row per method (a HEAD route Fastify adds for GET is a row).
+ */
+export interface InventoryEntry {
+  readonly method: string
+  readonly url: string
+  /** Route constraints (`version`, `host`, ...), or `null`. */
+  readonly constraints: Readonly<Record<string, unknown>> | null
+  /** False when the route has no valid guard: it fails startup, or is refused at run time. */
+  readonly guarded: boolean
+  /** The reason when the route is public, else `null`. */
+  readonly public: string | null
+  /** A readable summary of the compiled policy (`null` for public and unguarded routes). */
+  readonly policy: string | null
+  /** The rate limit summary, once a rate-limit plugin reports one. */
+  readonly rateLimit: string | null
+  /** The response allowlist summary, once an allowlist plugin reports one. */
+  readonly response: string | null
+}
+
+/** The `app.portcullis` decoration. */
+export interface PortcullisApi {
+  /** The route inventory: every route the app serves and what it requires, sorted by URL. */
+  routes(): readonly InventoryEntry[]
+}
+
+/** Orders inventory rows by URL, then method. */
+export function compareEntries(a: InventoryEntry, b: InventoryEntry): number {
+  if (a.url !== b.url) return a.url < b.url ? -1 : 1
+  return a.method < b.method ? -1 : a.method > b.method ? 1 : 0
+}

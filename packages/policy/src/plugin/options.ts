@@ -1,0 +1,65 @@
+import { PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import { z } from 'zod'
+
+/** Options of the policy plugin (passed through by `@portcullis/fastify`). */
+export interface PolicyPluginOptions {
+  /** `realm` of `WWW-Authenticate` challenges. */
+  realm?: string
+  /** Audit sink; default: the request's logger (`info` for allow, `warn` for deny). */
+  audit?: AuditSink
+  /**
+   * What to do with routes that have no `config.guard`.
+   * - `'fail'` (default): `app.ready()` rejects with `PCL_UNGUARDED_ROUTE` listing them.
+   * - `'deny'`: start anyway (logging the list) and refuse every request to them with 403
+   *   `PCL_ROUTE_NOT_GUARDED`. For adopting Portcullis route by route; never serves them.
+   */
+  unguardedRoutes?: 'fail' | 'deny'
+  /**
+   * What an anonymous request to a URL no route matches gets.
+   * - `'unauthorized'` (default): 401, so the route map cannot be enumerated without a token.
+   * - `'not-found'`: Fastify's 404 handler, as without Portcullis.
+   * Requests with a valid token always reach the 404 handler.
+   */
+  unknownRoutes?: 'unauthorized' | 'not-found'
+}
+
+const schema = z
+  .object({
+    realm: z.string().max(200).optional(),
+    audit: z.custom<AuditSink>((v) => typeof v === 'function', 'must be a function').optional(),
+    unguardedRoutes: z.enum(['fail', 'deny']).optional(),
+    unknownRoutes: z.enum(['unauthorized', 'not-found']).optional(),
+  })
+  .strict()
+
+/** The resolved, frozen policy options. */
+export interface ResolvedPolicyOptions {
+  readonly realm: string | undefined
+  readonly audit: AuditSink | undefined
+  readonly unguardedRoutes: 'fail' | 'deny'
+  readonly unknownRoutes: 'unauthorized' | 'not-found'
+}
+
+/** Validates policy plugin options once; a bad option throws `PCL_INVALID_OPTIONS` naming it. */
+export function resolvePolicyOptions(options: unknown): ResolvedPolicyOptions {
+  const parsed = schema.safeParse(options ?? {})
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const field = issue?.path.map(String).join('.') ?? ''
+    const what =
+      issue?.code === 'unrecognized_keys'
+        ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
+        : `${field} ${issue?.message ?? 'is invalid'}`
+    throw new PortcullisConfigError('PCL_INVALID_OPTIONS', `portcullis policy options: ${what}`, {
+      field,
+      cause: parsed.error,
+    })
+  }
+  const o = parsed.data
+  return Object.freeze({
+    realm: o.realm,
+    audit: o.audit,
+    unguardedRoutes: o.unguardedRoutes ?? 'fail',
+    unknownRoutes: o.unknownRoutes ?? 'unauthorized',
+  })
+}

@@ -1,0 +1,261 @@
+import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
+import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { compileGuard, type CompiledGuard } from '../guard/index.js'
+import {
+  compareEntries,
+  parseRouteTree,
+  type InventoryEntry,
+  type PortcullisApi,
+} from '../inventory/index.js'
+import {
+  resolvePolicyOptions,
+  type PolicyPluginOptions,
+  type ResolvedPolicyOptions,
+} from './options.js'
+import {
+  ROUTE_GUARD_HOOK,
+  routeGuardHook,
+  unguardedRouteHook,
+  unknownRouteHook,
+} from './route-hooks.js'
+
+interface RouteRecord {
+  readonly methods: readonly string[]
+  readonly url: string
+  readonly constraints: Readonly<Record<string, unknown>> | null
+  readonly label: string
+  readonly declared: boolean
+  readonly compiled: CompiledGuard | null
+  readonly error: PortcullisConfigError | null
+}
+
+function routeLabel(methods: readonly string[], url: string, constraints: unknown): string {
+  const suffix =
+    constraints !== null && typeof constraints === 'object' && Object.keys(constraints).length > 0
+      ? ` ${JSON.stringify(constraints)}`
+      : ''
+  return `${methods.join(',')} ${url}${suffix}`
+}
+
+type Compilation =
+  { compiled: CompiledGuard; error: null } | { compiled: null; error: PortcullisConfigError }
+
+function prependHook(routeOptions: RouteOptions, hook: onRequestHookHandler): void {
+  const existing = routeOptions.onRequest
+  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]
+  routeOptions.onRequest = [hook, ...list]
+}
+
+function portcullisPolicy(
+  fastify: FastifyInstance,
+  options: PolicyPluginOptions,
+  next: (err?: Error) => void,
+): void {
+  let resolved: ResolvedPolicyOptions
+  try {
+    resolved = resolvePolicyOptions(options)
+  } catch (err) {
+    next(err as Error)
+    return
+  }
+  const context = { realm: resolved.realm, audit: resolved.audit }
+  const records: RouteRecord[] = []
+  const unseen: InventoryEntry[] = []
+  // The HEAD route Fastify adds for a GET shares the GET route's guard object: compile it once
+  // per guard and URL, so an invalid guard is reported once, under the route that declared it.
+  const compilations = new WeakMap<object, Map<string, Compilation>>()
+  function compile(guard: unknown, url: string, label: string): Compilation {
+    const key = `${url}\0${label.slice(label.indexOf(' '))}`
+    const cache = typeof guard === 'object' && guard !== null ? compilations.get(guard) : undefined
+    const hit = cache?.get(key)
+    if (hit !== undefined) return hit
+    let result: Compilation
+    try {
+      result = { compiled: compileGuard(guard, { route: label }), error: null }
+    } catch (err) {
+      if (!isPortcullisConfigError(err)) throw err
+      result = { compiled: null, error: err }
+    }
+    if (typeof guard === 'object' && guard !== null) {
+      const map = compilations.get(guard) ?? new Map<string, Compilation>()
+      map.set(key, result)
+      compilations.set(guard, map)
+    }
+    return result
+  }
+
+  fastify.addHook('onRoute', function portcullisCompileRoute(routeOptions) {
+    const methods = Array.isArray(routeOptions.method)
+      ? routeOptions.method.map(String)
+      : [String(routeOptions.method)]
+    const url = routeOptions.url ?? routeOptions.path ?? ''
+    const constraints = (routeOptions.constraints as Record<string, unknown> | undefined) ?? null
+    const label = routeLabel(methods, url, constraints)
+    const config = routeOptions.config as { guard?: unknown } | undefined
+    const declared = config !== undefined && config !== null && config.guard !== undefined
+    const { compiled, error } = declared
+      ? compile(config.guard, url, label)
+      : { compiled: null, error: null }
+    records.push({ methods, url, constraints, label, declared, compiled, error })
+    prependHook(
+      routeOptions,
+      compiled === null ? unguardedRouteHook(url, context) : routeGuardHook(compiled, url, context),
+    )
+  })
+
+  if (resolved.unknownRoutes === 'unauthorized') {
+    fastify.addHook('onRequest', unknownRouteHook(context))
+  }
+
+  const api: PortcullisApi = {
+    routes() {
+      const entries: InventoryEntry[] = []
+      for (const record of records) {
+        for (const method of record.methods) {
+          entries.push(
+            Object.freeze({
+              method,
+              url: record.url,
+              constraints: record.constraints,
+              guarded: record.compiled !== null,
+              public: record.compiled?.public ?? null,
+              policy:
+                record.compiled !== null && record.compiled.public === null
+                  ? record.compiled.summary
+                  : null,
+              rateLimit: null,
+              response: null,
+            }),
+          )
+        }
+      }
+      return Object.freeze([...entries, ...unseen].sort(compareEntries))
+    },
+  }
+  fastify.decorate('portcullis', api)
+
+  fastify.addHook('onReady', function portcullisCheckRoutes(done) {
+    try {
+      unseen.push(...routesNotSeen(this))
+      checkRoutes(this, records, unseen, resolved.unguardedRoutes)
+      done()
+    } catch (err) {
+      done(err as Error)
+    }
+  })
+  next()
+}
+
+/**
+ * Routes in Fastify's router that never passed through our `onRoute` hook (declared before the
+ * plugin was loaded, or in a context it does not reach): they carry no guard hook.
+ */
+function routesNotSeen(fastify: FastifyInstance): InventoryEntry[] {
+  const printed = fastify.printRoutes({ commonPrefix: false, includeMeta: ['onRequest'] })
+  const { routes, unparsed } = parseRouteTree(printed)
+  if (unparsed.length > 0) {
+    throw new PortcullisConfigError(
+      'PCL_UNGUARDED_ROUTE',
+      `portcullis could not read the route table, so it cannot prove every route is guarded (unexpected lines: ${unparsed.slice(0, 3).join(' | ')})`,
+    )
+  }
+  const entries: InventoryEntry[] = []
+  for (const route of routes) {
+    if (route.onRequest.includes(ROUTE_GUARD_HOOK)) continue
+    for (const method of route.methods) {
+      entries.push(
+        Object.freeze({
+          method,
+          url: route.url,
+          constraints: route.constraints === '' ? null : parseConstraints(route.constraints),
+          guarded: false,
+          public: null,
+          policy: null,
+          rateLimit: null,
+          response: null,
+        }),
+      )
+    }
+  }
+  return entries
+}
+
+function parseConstraints(text: string): Readonly<Record<string, unknown>> | null {
+  try {
+    return JSON.parse(text) as Record<string, unknown>
+  } catch {
+    return null
+  }
+}
+
+function checkRoutes(
+  fastify: FastifyInstance,
+  records: readonly RouteRecord[],
+  unseen: readonly InventoryEntry[],
+  mode: 'fail' | 'deny',
+): void {
+  const invalid = [...new Set(records.flatMap((r) => (r.error === null ? [] : [r.error])))]
+  const first = invalid[0]
+  if (invalid.length === 1 && first !== undefined) throw first
+  if (invalid.length > 1 && first !== undefined) {
+    throw new PortcullisConfigError(
+      'PCL_INVALID_GUARD',
+      `${invalid.length} route guards are invalid:\n${invalid.map((e) => `  - ${e.message}`).join('\n')}`,
+      {
+        ...(first.route === undefined ? {} : { route: first.route }),
+        ...(first.field === undefined ? {} : { field: first.field }),
+        routes: invalid.flatMap((e) => (e.route === undefined ? [] : [e.route])),
+      },
+    )
+  }
+
+  const undeclared = records
+    .filter((r) => !r.declared)
+    .flatMap((r) => r.methods.map((m) => routeLabel([m], r.url, r.constraints)))
+  const notSeen = unseen.map((e) => routeLabel([e.method], e.url, e.constraints))
+  if (notSeen.length > 0 || (undeclared.length > 0 && mode === 'fail')) {
+    const all = [...undeclared, ...notSeen]
+    const lines = [
+      `${all.length} route${all.length === 1 ? ' has' : 's have'} no guard (deny by default):`,
+      ...undeclared.map((r) => `  - ${r}`),
+      ...notSeen.map((r) => `  - ${r} (declared before Portcullis was registered)`),
+      `Declare config.guard on each route ({ public: '<reason>' } for a route that needs no token).`,
+    ]
+    if (notSeen.length > 0) {
+      lines.push(
+        'Register Portcullis with `await app.register(...)` before declaring routes or registering plugins that declare them.',
+      )
+    }
+    throw new PortcullisConfigError('PCL_UNGUARDED_ROUTE', lines.join('\n'), {
+      routes: all,
+    })
+  }
+  if (undeclared.length > 0) {
+    fastify.log.warn(
+      { routes: undeclared },
+      'portcullis: routes without a guard are refused with 403 (unguardedRoutes: deny)',
+    )
+  }
+
+  const needsToken = records.some((r) => r.compiled !== null && r.compiled.public === null)
+  if (needsToken && !fastify.hasRequestDecorator('principal')) {
+    throw new PortcullisConfigError(
+      'PCL_INVALID_OPTIONS',
+      'routes require a verified token but no token verifier is registered: register @portcullis/tokens (or use @portcullis/fastify, which does)',
+      { field: 'tokens' },
+    )
+  }
+}
+
+/**
+ * The policy plugin: compiles each route's `config.guard` once at registration, refuses
+ * unguarded routes at startup (`PCL_UNGUARDED_ROUTE`) and at run time, answers anonymous
+ * requests to unknown URLs with 401, and keeps the route inventory (`app.portcullis.routes()`).
+ *
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/policy.md
+ */
+export const policyPlugin = fp(portcullisPolicy, {
+  fastify: '5.x',
+  name: '@portcullis/policy',
+})

@@ -1,0 +1,63 @@
+import portcullis, { type AuditEvent, type PortcullisOptions } from '@portcullis/fastify'
+import { createTestIssuer, type TestIssuer } from '@portcullis/testing'
+import Fastify, { type FastifyInstance } from 'fastify'
+
+/** A Fastify app with Portcullis over an in-process test issuer, and what the tests inspect. */
+export interface GuardedApp {
+  app: FastifyInstance
+  issuer: TestIssuer
+  events: AuditEvent[]
+  logs: string[]
+}
+
+/**
+ * Builds an app: `before` runs before Portcullis is registered, `routes` after it.
+ * Logs are captured (as JSON lines) so tests can assert that tokens never reach them.
+ */
+export async function guardedApp(
+  routes: (app: FastifyInstance) => void | Promise<void>,
+  options: {
+    before?: (app: FastifyInstance) => void | Promise<void>
+    portcullis?: Partial<PortcullisOptions>
+    issuer?: TestIssuer
+    audit?: boolean
+  } = {},
+): Promise<GuardedApp> {
+  const issuer = options.issuer ?? (await createTestIssuer())
+  const logs: string[] = []
+  const app = Fastify({
+    logger: {
+      level: 'info',
+      stream: { write: (line: string) => void logs.push(line) },
+    },
+  })
+  const events: AuditEvent[] = []
+  await options.before?.(app)
+  await app.register(portcullis, {
+    tokens: {
+      issuers: [
+        {
+          issuer: issuer.issuer,
+          audience: issuer.audience,
+          algorithms: ['ES256'],
+          jwks: issuer.jwks,
+        },
+      ],
+      realm: 'test',
+    },
+    ...(options.audit === false ? {} : { audit: (event: AuditEvent) => void events.push(event) }),
+    ...options.portcullis,
+  })
+  await routes(app)
+  return { app, issuer, events, logs }
+}
+
+/** Resolves with the error `app.ready()` rejects with (fails the test when it does not). */
+export async function readyError(app: FastifyInstance): Promise<Error & Record<string, unknown>> {
+  try {
+    await app.ready()
+  } catch (err) {
+    return err as Error & Record<string, unknown>
+  }
+  throw new Error('expected app.ready() to reject')
+}

@@ -1,0 +1,45 @@
+// Compile-only type tests: `pnpm typecheck` fails if any expectation or @ts-expect-error breaks.
+import portcullis, {
+  type InventoryEntry,
+  type Principal,
+  type RouteGuard,
+} from '@portcullis/fastify'
+import Fastify from 'fastify'
+import { expectTypeOf } from 'vitest'
+
+const app = Fastify()
+await app.register(portcullis, {
+  tokens: {
+    issuers: [
+      { issuer: 'https://a', audience: 'api', algorithms: ['ES256'], jwksUri: 'https://a/jwks' },
+    ],
+  },
+})
+
+// config.guard is typed without any extra import than the plugin's.
+app.get('/ok', { config: { guard: { public: 'probe' } } }, () => 'ok')
+app.get('/auth', { config: { guard: { authenticated: true } } }, (request) => {
+  expectTypeOf(request.principal).toEqualTypeOf<Principal | null>()
+  if (request.principal !== null) {
+    expectTypeOf(request.principal.subject).toEqualTypeOf<string>()
+    expectTypeOf(request.principal.clientId).toEqualTypeOf<string | null>()
+    expectTypeOf(request.principal.scopes).toEqualTypeOf<ReadonlySet<string>>()
+    // @ts-expect-error the principal is read-only
+    request.principal.subject = 'someone-else'
+  }
+  return 'ok'
+})
+
+// @ts-expect-error public must be a string reason
+app.get('/bad1', { config: { guard: { public: true } } }, () => 'x')
+// @ts-expect-error authenticated is `true` or absent
+app.get('/bad2', { config: { guard: { authenticated: false } } }, () => 'x')
+// @ts-expect-error a misspelled requirement does not compile (and is refused at startup)
+const misspelled: RouteGuard = { scopez: ['a'] }
+void misspelled
+
+expectTypeOf<RouteGuard['public']>().toEqualTypeOf<string | undefined>()
+expectTypeOf(app.portcullis.routes()).toEqualTypeOf<readonly InventoryEntry[]>()
+
+// @ts-expect-error tokens are required
+await app.register(portcullis, {})

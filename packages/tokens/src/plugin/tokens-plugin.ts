@@ -1,4 +1,4 @@
-import type { AuditSink } from '@portcullis/core'
+import { AuthenticationError, type AuditSink } from '@portcullis/core'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { extractBearerToken } from '../bearer/index.js'
@@ -29,6 +29,14 @@ function authorizationOf(request: FastifyRequest): string | string[] | undefined
     : value
 }
 
+// RFC 6750 §2.3 allows `access_token` in the query; we refuse it, because URLs end up in access
+// logs, proxies and browser history. The substring test keeps the common case to one scan.
+function hasQueryToken(url: string | undefined): boolean {
+  if (url === undefined || !url.includes('access_token')) return false
+  const query = url.indexOf('?')
+  return query !== -1 && new URLSearchParams(url.slice(query + 1)).has('access_token')
+}
+
 function portcullisTokens(
   fastify: FastifyInstance,
   options: TokensPluginOptions,
@@ -54,6 +62,12 @@ function portcullisTokens(
     request[kGuardStart] = performance.now()
     let result
     try {
+      if (hasQueryToken(request.raw.url)) {
+        throw new AuthenticationError('PCL_INVALID_REQUEST', {
+          message: 'Access token in the query string',
+          detail: 'Send the access token in the Authorization header, never in the URL.',
+        })
+      }
       const token = extractBearerToken(authorizationOf(request))
       if (token === null) {
         done()

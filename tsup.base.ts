@@ -12,4 +12,6 @@ export default defineConfig({
   platform: 'node',
   splitting: false,
   treeshake: true,
+  // Packages build against each other's published types (no workspace `paths`), as users will.
+  tsconfig: 'tsconfig.build.json',
 })

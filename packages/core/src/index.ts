@@ -9,6 +9,9 @@ export {
   DependencyError,
   ERROR_DOCS_URL,
   errorCodes,
+  fieldPath,
+  invalidOptionsError,
+  locateIssues,
   isErrorCode,
   isPortcullisConfigError,
   isPortcullisError,
@@ -20,9 +23,12 @@ export {
   type BearerErrorCode,
   type CodeOfKind,
   type ConfigErrorLocation,
+  type KindErrorConstructor,
   type ErrorCodeSpec,
   type ErrorKind,
+  type LocatedIssue,
   type PortcullisErrorCode,
+  type SchemaIssue,
   type PortcullisErrorOptions,
 } from './errors/index.js'
 export {

@@ -20,5 +20,13 @@ export {
   RateLimitError,
   ResponseError,
   type ConfigErrorLocation,
+  type KindErrorConstructor,
   type PortcullisErrorOptions,
 } from './portcullis-error.js'
+export {
+  fieldPath,
+  invalidOptionsError,
+  locateIssues,
+  type LocatedIssue,
+  type SchemaIssue,
+} from './config-issues.js'

@@ -99,50 +99,53 @@ export class PortcullisConfigError extends PortcullisError {
   }
 }
 
-/** 401 (or 400 for a malformed request): no valid credential. */
-export class AuthenticationError extends PortcullisError {
-  constructor(code: CodeOfKind<'authentication'>, options?: PortcullisErrorOptions) {
-    checkKind(code, 'authentication', 'AuthenticationError')
-    super(code, options)
-    this.name = 'AuthenticationError'
-  }
+/** The constructor of the runtime error class of one kind (see {@link kindError}). */
+export interface KindErrorConstructor<K extends ErrorKind> {
+  new (
+    code: CodeOfKind<K>,
+    options?: PortcullisErrorOptions,
+  ): PortcullisError & { readonly kind: K }
+  readonly prototype: PortcullisError
 }
+
+// The runtime error classes differ only in their kind and name, both from the table's kinds:
+// one factory builds them, with literal names (never `constructor.name`, which minifiers mangle).
+function kindError<K extends ErrorKind>(kind: K, name: string): KindErrorConstructor<K> {
+  const ErrorOfKind = class extends PortcullisError {
+    constructor(code: CodeOfKind<K>, options?: PortcullisErrorOptions) {
+      checkKind(code, kind, name)
+      super(code, options)
+      this.name = name
+    }
+  }
+  Object.defineProperty(ErrorOfKind, 'name', { value: name })
+  return ErrorOfKind as unknown as KindErrorConstructor<K>
+}
+
+/** 401 (or 400 for a malformed request): no valid credential. */
+export const AuthenticationError = kindError('authentication', 'AuthenticationError')
+/** 401 (or 400 for a malformed request): no valid credential. */
+export type AuthenticationError = InstanceType<typeof AuthenticationError>
 
 /** 403: a valid credential that this route does not accept. */
-export class AuthorizationError extends PortcullisError {
-  constructor(code: CodeOfKind<'authorization'>, options?: PortcullisErrorOptions) {
-    checkKind(code, 'authorization', 'AuthorizationError')
-    super(code, options)
-    this.name = 'AuthorizationError'
-  }
-}
+export const AuthorizationError = kindError('authorization', 'AuthorizationError')
+/** 403: a valid credential that this route does not accept. */
+export type AuthorizationError = InstanceType<typeof AuthorizationError>
 
 /** 429: a rate limit was exceeded. */
-export class RateLimitError extends PortcullisError {
-  constructor(code: CodeOfKind<'rate-limit'>, options?: PortcullisErrorOptions) {
-    checkKind(code, 'rate-limit', 'RateLimitError')
-    super(code, options)
-    this.name = 'RateLimitError'
-  }
-}
+export const RateLimitError = kindError('rate-limit', 'RateLimitError')
+/** 429: a rate limit was exceeded. */
+export type RateLimitError = InstanceType<typeof RateLimitError>
 
 /** 503: a dependency the guard needs (JWKS, Redis) is unavailable; the guard fails closed. */
-export class DependencyError extends PortcullisError {
-  constructor(code: CodeOfKind<'dependency'>, options?: PortcullisErrorOptions) {
-    checkKind(code, 'dependency', 'DependencyError')
-    super(code, options)
-    this.name = 'DependencyError'
-  }
-}
+export const DependencyError = kindError('dependency', 'DependencyError')
+/** 503: a dependency the guard needs (JWKS, Redis) is unavailable; the guard fails closed. */
+export type DependencyError = InstanceType<typeof DependencyError>
 
 /** 500: a response the guard refused to let out (undeclared fields in reject mode, too many items). */
-export class ResponseError extends PortcullisError {
-  constructor(code: CodeOfKind<'response'>, options?: PortcullisErrorOptions) {
-    checkKind(code, 'response', 'ResponseError')
-    super(code, options)
-    this.name = 'ResponseError'
-  }
-}
+export const ResponseError = kindError('response', 'ResponseError')
+/** 500: a response the guard refused to let out (undeclared fields in reject mode, too many items). */
+export type ResponseError = InstanceType<typeof ResponseError>
 
 /**
  * True when `err` is a Portcullis error (of any copy of this package), optionally with `code`.

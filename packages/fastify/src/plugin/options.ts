@@ -1,4 +1,4 @@
-import { PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import { invalidOptionsError, PortcullisConfigError, type AuditSink } from '@portcullis/core'
 import type { TokensOptions } from '@portcullis/tokens'
 import { z } from 'zod'
 
@@ -56,16 +56,7 @@ export function resolveOptions(options: unknown): PortcullisOptions {
   }
   const parsed = schema.safeParse(options)
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    const field = issue?.path.map(String).join('.') ?? ''
-    const what =
-      issue?.code === 'unrecognized_keys'
-        ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
-        : `${field} ${issue?.message ?? 'is invalid'}`
-    throw new PortcullisConfigError('PCL_INVALID_OPTIONS', `portcullis options: ${what}`, {
-      field,
-      cause: parsed.error,
-    })
+    throw invalidOptionsError(parsed.error.issues, '', parsed.error)
   }
   return options as PortcullisOptions
 }

@@ -1,4 +1,4 @@
-import { PortcullisConfigError } from '@portcullis/core'
+import { locateIssues, PortcullisConfigError } from '@portcullis/core'
 import type { z } from 'zod'
 import { routeGuardSchema, type ParsedRouteGuard } from './guard-schema.js'
 
@@ -55,16 +55,19 @@ export function compileGuard(guard: unknown, site: GuardSite): CompiledGuard {
 }
 
 function guardError(site: GuardSite, error: z.ZodError): PortcullisConfigError {
-  const issue = error.issues[0]
-  const path = issue === undefined ? [] : issue.path.map(String)
-  const field = ['guard', ...path].join('.')
-  let message = issue?.message ?? 'is invalid'
-  if (issue?.code === 'unrecognized_keys') {
-    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} (a misspelled requirement would be no requirement)`
-  }
-  return new PortcullisConfigError('PCL_INVALID_GUARD', `${site.route}: ${field} ${message}`, {
+  const located = locateIssues(
+    error.issues,
+    'guard',
+    'is not a known guard key (a misspelled requirement would be no requirement)',
+  )
+  const first = located[0] ?? { field: 'guard', message: 'is invalid' }
+  const message = located
+    .slice(0, 5)
+    .map((issue) => `${issue.field} ${issue.message}`)
+    .join('; ')
+  return new PortcullisConfigError('PCL_INVALID_GUARD', `${site.route}: ${message}`, {
     route: site.route,
-    field,
+    field: first.field,
     cause: error,
   })
 }

@@ -1,4 +1,4 @@
-import { PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import { invalidOptionsError, type AuditSink } from '@portcullis/core'
 import { z } from 'zod'
 
 /** Options of the policy plugin (passed through by `@portcullis/fastify`). */
@@ -44,16 +44,7 @@ export interface ResolvedPolicyOptions {
 export function resolvePolicyOptions(options: unknown): ResolvedPolicyOptions {
   const parsed = schema.safeParse(options ?? {})
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    const field = issue?.path.map(String).join('.') ?? ''
-    const what =
-      issue?.code === 'unrecognized_keys'
-        ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
-        : `${field} ${issue?.message ?? 'is invalid'}`
-    throw new PortcullisConfigError('PCL_INVALID_OPTIONS', `portcullis policy options: ${what}`, {
-      field,
-      cause: parsed.error,
-    })
+    throw invalidOptionsError(parsed.error.issues, 'policy', parsed.error)
   }
   const o = parsed.data
   return Object.freeze({

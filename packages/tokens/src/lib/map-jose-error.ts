@@ -1,8 +1,13 @@
-import { AuthenticationError, DependencyError, isPortcullisError } from '@portcullis/core'
+import {
+  AuthenticationError,
+  DependencyError,
+  isPortcullisError,
+  type PortcullisError,
+} from '@portcullis/core'
 import { errors } from 'jose'
 import { JwksFetchError } from './key-source.js'
 
-type MappedError = AuthenticationError | DependencyError
+type MappedError = PortcullisError
 
 function invalid(message: string, cause: unknown): AuthenticationError {
   return new AuthenticationError('PCL_TOKEN_INVALID', { message, cause })

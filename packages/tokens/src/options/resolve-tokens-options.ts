@@ -1,6 +1,5 @@
-import { PortcullisConfigError, type Principal } from '@portcullis/core'
+import { invalidOptionsError, type Principal } from '@portcullis/core'
 import type { JWTVerifyOptions } from 'jose'
-import type { z } from 'zod'
 import { isSupportedAlgorithm, type SupportedAlgorithm } from '../lib/algorithms.js'
 import { inspectKey, type InspectedKey } from '../lib/inspect-key.js'
 import type { RemoteKeySourceOptions } from '../lib/remote-key-source.js'
@@ -31,39 +30,6 @@ export interface ResolvedTokensOptions {
   readonly realm: string | undefined
 }
 
-function fieldPath(prefix: string, path: readonly PropertyKey[]): string {
-  let out = prefix
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`
-    else out += out === '' ? String(part) : `.${String(part)}`
-  }
-  return out
-}
-
-interface Located {
-  field: string
-  message: string
-}
-
-// zod reports a failed union as one issue holding every branch's issues; the branch that got
-// furthest (not a type mismatch at the union's own path) says what is actually wrong.
-function locate(issue: z.core.$ZodIssue, prefix: string, base: readonly PropertyKey[]): Located[] {
-  const path = [...base, ...issue.path]
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => ({
-      field: fieldPath(prefix, [...path, key]),
-      message: 'is not a known option',
-    }))
-  }
-  if (issue.code === 'invalid_union') {
-    const branch = issue.errors.find(
-      (issues) => issues.length > 0 && issues.every((inner) => inner.path.length > 0),
-    )
-    if (branch !== undefined) return branch.flatMap((inner) => locate(inner, prefix, path))
-  }
-  return [{ field: fieldPath(prefix, path), message: issue.message }]
-}
-
 /**
  * Validates `input` and applies the defaults; throws a `PortcullisConfigError`
  * (`PCL_INVALID_OPTIONS`) naming the first bad field, e.g. `tokens.issuers[0].algorithms`.
@@ -71,16 +37,7 @@ function locate(issue: z.core.$ZodIssue, prefix: string, base: readonly Property
 export function resolveTokensOptions(input: unknown, prefix = 'tokens'): ResolvedTokensOptions {
   const result = tokensOptionsSchema.safeParse(input)
   if (!result.success) {
-    const located = result.error.issues.flatMap((issue) => locate(issue, prefix, []))
-    const [first] = located
-    const message = located
-      .slice(0, 5)
-      .map(({ field, message: text }) => `${field}: ${text}`)
-      .join('; ')
-    throw new PortcullisConfigError('PCL_INVALID_OPTIONS', message, {
-      ...(first === undefined ? {} : { field: first.field }),
-      cause: result.error,
-    })
+    throw invalidOptionsError(result.error.issues, prefix, result.error)
   }
   const options = result.data
   const defaults = tokensDefaults.jwks

@@ -1,9 +1,13 @@
 // `pnpm bench`: every benchmark side by side in one run, reported as ratios to its baseline,
 // because shared machines are noisy. Benchmarks report; they never fail the build.
+import { policyBench } from './micro/policy.bench.mjs'
 import { tokensBench } from './micro/tokens.bench.mjs'
 
 const time = Number(process.env.BENCH_TIME_MS ?? 2000)
-const suites = [['tokens', tokensBench]]
+const suites = [
+  ['tokens', tokensBench],
+  ['policy', policyBench],
+]
 const only = process.argv.slice(2)
 let failed = 0
 for (const [name, run] of suites) {

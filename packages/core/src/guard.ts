@@ -15,3 +15,17 @@ export interface RouteGuard {
   /** Why this route needs no token (shown in the inventory). Must be a non-empty reason. */
   public?: string
 }
+
+/**
+ * The request as a route guard's `check` sees it: what every adapter provides. Fastify's and
+ * Express's requests both satisfy it; cast to your framework's type for more.
+ */
+export interface GuardRequest {
+  readonly method: string
+  readonly url: string
+  /** Route parameters (`:id`). */
+  readonly params: unknown
+  /** Parsed query string. */
+  readonly query: unknown
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+}

@@ -40,5 +40,5 @@ export {
   type RenderProblemOptions,
 } from './problem/index.js'
 export type { Principal, PrincipalClaims } from './principal.js'
-export type { RouteGuard } from './guard.js'
+export type { GuardRequest, RouteGuard } from './guard.js'
 export type { AuditEvent, AuditReason, AuditSink } from './audit.js'

@@ -10,13 +10,20 @@ import { portcullisPlugin } from './plugin/portcullis-plugin.js'
 export { portcullisPlugin as portcullis }
 export default portcullisPlugin
 export type { PortcullisOptions } from './plugin/options.js'
-export type { InventoryEntry, PortcullisApi } from '@portcullis/policy'
+export type {
+  ClaimMatcher,
+  InventoryEntry,
+  KnownScopes,
+  PortcullisApi,
+  Scope,
+} from '@portcullis/policy'
 export {
   isPortcullisError,
   PortcullisConfigError,
   PortcullisError,
   type AuditEvent,
   type AuditSink,
+  type GuardRequest,
   type Principal,
   type RouteGuard,
 } from '@portcullis/core'

@@ -7,9 +7,20 @@ import './plugin/augment.js'
 
 export {
   compileGuard,
+  mergeGuards,
+  normalizeGuard,
+  parseGuard,
+  resolvePolicies,
   routeGuardSchema,
+  routeParams,
+  summarizeGuard,
   type CompiledGuard,
+  type Decision,
+  type Evaluate,
+  type GuardCheck,
   type GuardSite,
+  type NormalizedGuard,
+  type ParsedClaimMatcher,
   type ParsedRouteGuard,
 } from './guard/index.js'
 export {
@@ -19,5 +30,13 @@ export {
   type PortcullisApi,
   type PrintedRoute,
 } from './inventory/index.js'
-export { policyPlugin, ROUTE_GUARD_HOOK, type PolicyPluginOptions } from './plugin/index.js'
+export {
+  policyPlugin,
+  ROUTE_GUARD_HOOK,
+  type ClaimMatcher,
+  type KnownScopes,
+  type PolicyPluginOptions,
+  type ReportOnlySettings,
+  type Scope,
+} from './plugin/index.js'
 export { policyPlugin as default } from './plugin/index.js'

@@ -19,6 +19,7 @@ export {
   deny,
   emitAudit,
   kGuardStart,
+  reportDenial,
   routeOf,
   tokensPlugin,
   type DecisionContext,

@@ -1,4 +1,9 @@
-import { invalidOptionsError, PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import {
+  invalidOptionsError,
+  PortcullisConfigError,
+  type AuditSink,
+  type RouteGuard,
+} from '@portcullis/core'
 import type { TokensOptions } from '@portcullis/tokens'
 import { z } from 'zod'
 
@@ -25,6 +30,14 @@ export interface PortcullisOptions {
    * cannot be enumerated. `'not-found'`: Fastify's usual 404.
    */
   unknownRoutes?: 'unauthorized' | 'not-found'
+  /** Named guards routes can build on with `extends: '<name>'` (tighten only). */
+  policies?: Record<string, RouteGuard>
+  /**
+   * Report-only rollout: rules are evaluated and denials reported (audit events) but requests
+   * served; `guard.reportOnly` overrides it per route. Token failures stay enforced unless this
+   * is `'including-tokens'`. The inventory marks report-only routes. Default `false`.
+   */
+  reportOnly?: boolean | 'including-tokens'
 }
 
 const schema = z
@@ -33,12 +46,14 @@ const schema = z
     audit: z.custom<AuditSink>((v) => typeof v === 'function', 'must be a function').optional(),
     unguardedRoutes: z.enum(['fail', 'deny']).optional(),
     unknownRoutes: z.enum(['unauthorized', 'not-found']).optional(),
+    policies: z.record(z.string(), z.unknown()).optional(),
+    reportOnly: z.union([z.boolean(), z.literal('including-tokens')]).optional(),
   })
   .strict()
 
 // Options the design names but that arrive with later plugins: refused with a clear message
 // rather than accepted and ignored, since a silently ignored rate limit is no rate limit.
-const NOT_YET = ['rateLimit', 'policies', 'reportOnly'] as const
+const NOT_YET = ['rateLimit'] as const
 
 /** Validates the top level of the options; `tokens` is validated by `@portcullis/tokens`. */
 export function resolveOptions(options: unknown): PortcullisOptions {

@@ -11,6 +11,7 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
   await fastify.register(tokensPlugin, {
     ...resolved.tokens,
     ...(resolved.audit === undefined ? {} : { audit: resolved.audit }),
+    ...(resolved.reportOnly === 'including-tokens' ? { reportOnly: true } : {}),
   })
   await fastify.register(policyPlugin, {
     ...(resolved.tokens.realm === undefined ? {} : { realm: resolved.tokens.realm }),
@@ -19,6 +20,8 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
       ? {}
       : { unguardedRoutes: resolved.unguardedRoutes }),
     ...(resolved.unknownRoutes === undefined ? {} : { unknownRoutes: resolved.unknownRoutes }),
+    ...(resolved.policies === undefined ? {} : { policies: resolved.policies }),
+    ...(resolved.reportOnly === undefined ? {} : { reportOnly: resolved.reportOnly }),
   })
 }
 

@@ -6,15 +6,75 @@ const reason = z
   .min(1, { error: 'must be a non-empty reason (it shows in the route inventory)' })
   .max(500, { error: 'must be at most 500 characters' })
 
+// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). Guards are held to it, so a
+// lookalike character (a Cyrillic 'е', a non-breaking space) cannot hide in a declared scope:
+// scopes are compared exactly, with no case folding or Unicode normalisation.
+const scopeToken = z
+  .string({ error: 'must be a scope string' })
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/u, {
+    error:
+      'must be a scope token: printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)',
+  })
+const scopeList = z.array(scopeToken).min(1, { error: 'must list at least one scope' })
+
+const scopes = z.union(
+  [
+    scopeToken,
+    scopeList,
+    z
+      .object({ allOf: scopeList.optional(), anyOf: scopeList.optional() })
+      .strict()
+      .refine((v) => v.allOf !== undefined || v.anyOf !== undefined, {
+        error: 'needs allOf or anyOf',
+      }),
+  ],
+  { error: 'must be a scope, a list of scopes (all required), or { allOf, anyOf }' },
+)
+
+const scalar = z.union([z.string(), z.number(), z.boolean()], {
+  error: 'must be a string, number or boolean',
+})
+const name = z.string().min(1, { error: 'must be a non-empty name' })
+
+const claimMatcher = z.union(
+  [
+    scalar,
+    z.object({ oneOf: z.array(scalar).min(1, { error: 'must list at least one value' }) }).strict(),
+    z.object({ contains: scalar }).strict(),
+    z.object({ param: name }).strict(),
+    z.object({ query: name }).strict(),
+  ],
+  {
+    error:
+      'must be a value, { oneOf: [...] }, { contains: value }, { param: name } or { query: name }',
+  },
+)
+
 /**
- * The zod schema of `config.guard` as far as `@portcullis/policy` enforces it. Unknown keys are
- * refused: a misspelled requirement must never be read as "no requirement".
+ * The zod schema of `config.guard`. Unknown keys are refused: a misspelled requirement must
+ * never be read as "no requirement".
  */
 export const routeGuardSchema = z
   .object(
     {
       public: reason.optional(),
       authenticated: z.literal(true, { error: 'must be `true` when present' }).optional(),
+      scopes: scopes.optional(),
+      callers: z
+        .array(z.string().min(1, { error: 'must be a non-empty client id' }))
+        .min(1, { error: 'must list at least one caller' })
+        .optional(),
+      claims: z
+        .record(z.string().min(1), claimMatcher)
+        .refine((v) => Object.keys(v).length > 0, { error: 'must hold at least one claim rule' })
+        .optional(),
+      check: z
+        .custom<(...args: never[]) => unknown>((v) => typeof v === 'function', {
+          error: 'must be a function (principal, request) => boolean | Promise<boolean>',
+        })
+        .optional(),
+      extends: name.optional(),
+      reportOnly: z.boolean({ error: 'must be a boolean' }).optional(),
     },
     { error: 'must be an object (a route guard)' },
   )
@@ -22,3 +82,6 @@ export const routeGuardSchema = z
 
 /** A guard as validated by {@link routeGuardSchema}. */
 export type ParsedRouteGuard = z.infer<typeof routeGuardSchema>
+
+/** A claim rule as validated. */
+export type ParsedClaimMatcher = z.infer<typeof claimMatcher>

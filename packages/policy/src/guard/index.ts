@@ -1,2 +1,19 @@
-export { compileGuard, type CompiledGuard, type GuardSite } from './compile-guard.js'
-export { routeGuardSchema, type ParsedRouteGuard } from './guard-schema.js'
+export {
+  compileGuard,
+  parseGuard,
+  routeParams,
+  type CompiledGuard,
+  type GuardSite,
+} from './compile-guard.js'
+export type { Decision, Evaluate } from './evaluate-guard.js'
+export { routeGuardSchema, type ParsedClaimMatcher, type ParsedRouteGuard } from './guard-schema.js'
+export {
+  hasRequirement,
+  mergeGuards,
+  normalizeGuard,
+  type GuardCheck,
+  type MergeSite,
+  type NormalizedGuard,
+} from './normalized-guard.js'
+export { summarizeGuard } from './summarize-guard.js'
+export { resolvePolicies } from './named-policies.js'

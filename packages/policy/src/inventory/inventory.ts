@@ -13,6 +13,8 @@ export interface InventoryEntry {
   readonly public: string | null
   /** A readable summary of the compiled policy (`null` for public and unguarded routes). */
   readonly policy: string | null
+  /** True when the route's denials are only reported (not enforced): adopt, then enforce. */
+  readonly reportOnly: boolean
   /** The rate limit summary, once a rate-limit plugin reports one. */
   readonly rateLimit: string | null
   /** The response allowlist summary, once an allowlist plugin reports one. */

@@ -1,5 +1,34 @@
-import type { RouteGuard } from '@portcullis/core'
+import type { GuardRequest, Principal, RouteGuard } from '@portcullis/core'
 import type { PortcullisApi } from '../inventory/index.js'
+
+/**
+ * The scopes an application knows. Empty by default (any string is a scope); declare yours once
+ * and a misspelled scope in any guard fails to compile:
+ *
+ * @example
+ * ```ts
+ * declare module '@portcullis/policy' {
+ *   interface KnownScopes { 'videos:read': true; 'videos:write': true }
+ * }
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface KnownScopes {}
+
+/** A scope string: any string, or one of {@link KnownScopes} once the application declares them. */
+export type Scope = [keyof KnownScopes] extends [never]
+  ? string
+  : Extract<keyof KnownScopes, string>
+
+/** A claim rule of `guard.claims`. */
+export type ClaimMatcher =
+  | string
+  | number
+  | boolean
+  | { oneOf: readonly (string | number | boolean)[] }
+  | { contains: string | number | boolean }
+  | { param: string }
+  | { query: string }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -13,11 +42,36 @@ declare module 'fastify' {
     /** Portcullis: the route inventory and, later, other runtime views. */
     portcullis: PortcullisApi
   }
+  interface RegisterOptions {
+    /**
+     * Guard defaults for every route of this plugin (and its children): routes inherit them and
+     * may tighten them, never loosen them. Cannot be `public`.
+     */
+    guard?: Omit<RouteGuard, 'public'>
+  }
 }
 
 declare module '@portcullis/core' {
   interface RouteGuard {
     /** Any verified token, nothing more. */
     authenticated?: true
+    /**
+     * Scopes the token must carry: one scope, a list (all required), or `{ allOf, anyOf }`.
+     * Compared exactly (no case or Unicode normalisation). Missing: 403 `insufficient_scope`.
+     */
+    scopes?: Scope | readonly Scope[] | { allOf?: readonly Scope[]; anyOf?: readonly Scope[] }
+    /** Client ids (`principal.clientId`) allowed to call the route. Others: 403. */
+    callers?: readonly string[]
+    /**
+     * Rules on verified claims: equals a value, `{ oneOf }`, `{ contains }` (array claims), or
+     * equals a route parameter / query value (`{ param: 'tenantId' }`): the object-level check.
+     */
+    claims?: Readonly<Record<string, ClaimMatcher>>
+    /** Anything else, run last: only `true` allows; an exception is a 403, never a 500. */
+    check?: (principal: Principal, request: GuardRequest) => boolean | Promise<boolean>
+    /** Builds on a named policy of the plugin options (and may only tighten it). */
+    extends?: string
+    /** Report denials without enforcing them, overriding the plugin option either way. */
+    reportOnly?: boolean
   }
 }

@@ -1,5 +1,6 @@
 import './augment.js'
 
-export { policyPlugin } from './policy-plugin.js'
+export type { ClaimMatcher, KnownScopes, Scope } from './augment.js'
 export { type PolicyPluginOptions } from './options.js'
-export { ROUTE_GUARD_HOOK } from './route-hooks.js'
+export { policyPlugin } from './policy-plugin.js'
+export { ROUTE_GUARD_HOOK, type ReportOnlySettings } from './route-hooks.js'

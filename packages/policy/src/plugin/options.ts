@@ -1,5 +1,7 @@
-import { invalidOptionsError, type AuditSink } from '@portcullis/core'
+import { invalidOptionsError, type AuditSink, type RouteGuard } from '@portcullis/core'
 import { z } from 'zod'
+import { resolvePolicies, type NormalizedGuard } from '../guard/index.js'
+import type { ReportOnlySettings } from './route-hooks.js'
 
 /** Options of the policy plugin (passed through by `@portcullis/fastify`). */
 export interface PolicyPluginOptions {
@@ -21,6 +23,16 @@ export interface PolicyPluginOptions {
    * Requests with a valid token always reach the 404 handler.
    */
   unknownRoutes?: 'unauthorized' | 'not-found'
+  /** Named guards a route can build on with `extends: '<name>'` (and tighten, never loosen). */
+  policies?: Record<string, RouteGuard>
+  /**
+   * Report-only rollout: evaluate every rule and emit the audit events a denial would, but serve
+   * the request. A route's `guard.reportOnly` overrides it either way. Requests without a token
+   * are still refused unless this is `'including-tokens'` (the tokens plugin then needs its own
+   * `reportOnly: true` for invalid tokens; `@portcullis/fastify` passes it). The inventory marks
+   * report-only routes. Default `false`.
+   */
+  reportOnly?: boolean | 'including-tokens'
 }
 
 const schema = z
@@ -29,6 +41,8 @@ const schema = z
     audit: z.custom<AuditSink>((v) => typeof v === 'function', 'must be a function').optional(),
     unguardedRoutes: z.enum(['fail', 'deny']).optional(),
     unknownRoutes: z.enum(['unauthorized', 'not-found']).optional(),
+    policies: z.record(z.string().min(1), z.unknown()).optional(),
+    reportOnly: z.union([z.boolean(), z.literal('including-tokens')]).optional(),
   })
   .strict()
 
@@ -38,6 +52,8 @@ export interface ResolvedPolicyOptions {
   readonly audit: AuditSink | undefined
   readonly unguardedRoutes: 'fail' | 'deny'
   readonly unknownRoutes: 'unauthorized' | 'not-found'
+  readonly policies: ReadonlyMap<string, NormalizedGuard>
+  readonly reportOnly: ReportOnlySettings
 }
 
 /** Validates policy plugin options once; a bad option throws `PCL_INVALID_OPTIONS` naming it. */
@@ -52,5 +68,10 @@ export function resolvePolicyOptions(options: unknown): ResolvedPolicyOptions {
     audit: o.audit,
     unguardedRoutes: o.unguardedRoutes ?? 'fail',
     unknownRoutes: o.unknownRoutes ?? 'unauthorized',
+    policies: resolvePolicies(o.policies),
+    reportOnly: Object.freeze({
+      policy: o.reportOnly === true || o.reportOnly === 'including-tokens',
+      tokens: o.reportOnly === 'including-tokens',
+    }),
   })
 }

@@ -1,7 +1,15 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
 import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { compileGuard, type CompiledGuard } from '../guard/index.js'
+import {
+  compileGuard,
+  mergeGuards,
+  normalizeGuard,
+  parseGuard,
+  routeParams,
+  type CompiledGuard,
+  type NormalizedGuard,
+} from '../guard/index.js'
 import {
   compareEntries,
   parseRouteTree,
@@ -38,6 +46,16 @@ function routeLabel(methods: readonly string[], url: string, constraints: unknow
   return `${methods.join(',')} ${url}${suffix}`
 }
 
+/** Where an encapsulated context keeps the guard defaults of its prefix. */
+const kGuardDefaults = Symbol.for('portcullis.guardDefaults')
+
+interface GuardDefaults {
+  readonly guard: NormalizedGuard
+  readonly label: string
+}
+
+type WithDefaults = FastifyInstance & { [kGuardDefaults]?: GuardDefaults }
+
 type Compilation =
   { compiled: CompiledGuard; error: null } | { compiled: null; error: PortcullisConfigError }
 
@@ -65,14 +83,26 @@ function portcullisPolicy(
   // The HEAD route Fastify adds for a GET shares the GET route's guard object: compile it once
   // per guard and URL, so an invalid guard is reported once, under the route that declared it.
   const compilations = new WeakMap<object, Map<string, Compilation>>()
-  function compile(guard: unknown, url: string, label: string): Compilation {
+  function compile(
+    guard: unknown,
+    url: string,
+    label: string,
+    defaults: GuardDefaults | undefined,
+  ): Compilation {
     const key = `${url}\0${label.slice(label.indexOf(' '))}`
     const cache = typeof guard === 'object' && guard !== null ? compilations.get(guard) : undefined
     const hit = cache?.get(key)
     if (hit !== undefined) return hit
     let result: Compilation
     try {
-      result = { compiled: compileGuard(guard, { route: label }), error: null }
+      const compiled = compileGuard(guard, {
+        route: label,
+        params: routeParams(url),
+        policies: resolved.policies,
+        reportOnly: resolved.reportOnly.policy,
+        ...(defaults === undefined ? {} : { defaults }),
+      })
+      result = { compiled, error: null }
     } catch (err) {
       if (!isPortcullisConfigError(err)) throw err
       result = { compiled: null, error: err }
@@ -94,19 +124,61 @@ function portcullisPolicy(
     const label = routeLabel(methods, url, constraints)
     const config = routeOptions.config as { guard?: unknown } | undefined
     const declared = config !== undefined && config !== null && config.guard !== undefined
-    const { compiled, error } = declared
-      ? compile(config.guard, url, label)
-      : { compiled: null, error: null }
-    records.push({ methods, url, constraints, label, declared, compiled, error })
+    // Routes of a prefix with guard defaults inherit them, with or without a guard of their own.
+    const defaults = (this as WithDefaults)[kGuardDefaults]
+    const { compiled, error } =
+      declared || defaults !== undefined
+        ? compile(declared ? config.guard : {}, url, label, defaults)
+        : { compiled: null, error: null }
+    records.push({
+      methods,
+      url,
+      constraints,
+      label,
+      declared: declared || defaults !== undefined,
+      compiled,
+      error,
+    })
     prependHook(
       routeOptions,
-      compiled === null ? unguardedRouteHook(url, context) : routeGuardHook(compiled, url, context),
+      compiled === null
+        ? unguardedRouteHook(url, context)
+        : routeGuardHook(compiled, url, context, resolved.reportOnly),
     )
   })
 
   if (resolved.unknownRoutes === 'unauthorized') {
-    fastify.addHook('onRequest', unknownRouteHook(context))
+    fastify.addHook('onRequest', unknownRouteHook(context, resolved.reportOnly))
   }
+
+  // `app.register(plugin, { prefix: '/admin', guard: {...} })`: guard defaults for every route
+  // of that context and its children, which each route may tighten but not loosen.
+  fastify.addHook('onRegister', function portcullisPrefixDefaults(instance, opts) {
+    const guard = (opts as { guard?: unknown } | undefined)?.guard
+    if (guard === undefined) return
+    const target = instance as WithDefaults
+    const label = `the guard defaults of prefix ${instance.prefix === '' ? '/' : instance.prefix}`
+    const site = { route: `register(${instance.prefix === '' ? '/' : instance.prefix})` }
+    const parsed = parseGuard(guard, site)
+    if (parsed.public !== undefined) {
+      throw new PortcullisConfigError(
+        'PCL_INVALID_GUARD',
+        `${site.route}: guard.public cannot be a prefix default: each public route states its own reason`,
+        { route: site.route, field: 'guard.public' },
+      )
+    }
+    let normalized = normalizeGuard(parsed)
+    const inherited = target[kGuardDefaults]
+    if (inherited !== undefined) {
+      normalized = mergeGuards(inherited.guard, normalized, {
+        route: site.route,
+        base: inherited.label,
+        code: 'PCL_INVALID_GUARD',
+        prefix: 'guard',
+      })
+    }
+    target[kGuardDefaults] = { guard: normalized, label }
+  })
 
   const api: PortcullisApi = {
     routes() {
@@ -124,6 +196,7 @@ function portcullisPolicy(
                 record.compiled !== null && record.compiled.public === null
                   ? record.compiled.summary
                   : null,
+              reportOnly: record.compiled?.reportOnly ?? false,
               rateLimit: null,
               response: null,
             }),
@@ -172,6 +245,7 @@ function routesNotSeen(fastify: FastifyInstance): InventoryEntry[] {
           guarded: false,
           public: null,
           policy: null,
+          reportOnly: false,
           rateLimit: null,
           response: null,
         }),

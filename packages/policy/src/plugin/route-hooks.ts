@@ -1,10 +1,18 @@
-import { AuthenticationError, AuthorizationError } from '@portcullis/core'
-import { deny, emitAudit, type DecisionContext } from '@portcullis/tokens'
-import type { onRequestHookHandler } from 'fastify'
+import { AuthenticationError, AuthorizationError, type PortcullisError } from '@portcullis/core'
+import { deny, emitAudit, reportDenial, type DecisionContext } from '@portcullis/tokens'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { CompiledGuard } from '../guard/index.js'
 
 /** Name of the per-route hook; the startup check looks for it on every route. */
 export const ROUTE_GUARD_HOOK = 'portcullisRouteGuard'
+
+/** Report-only settings of the plugin. */
+export interface ReportOnlySettings {
+  /** Policy denials are reported, not enforced (unless a route says `reportOnly: false`). */
+  readonly policy: boolean
+  /** Requests without a token on non-public routes are reported, not refused. */
+  readonly tokens: boolean
+}
 
 /**
  * Builds the `onRequest` hook of one route from its compiled guard, once, at registration.
@@ -14,6 +22,7 @@ export function routeGuardHook(
   compiled: CompiledGuard,
   route: string,
   context: DecisionContext,
+  reportOnly: ReportOnlySettings,
 ): onRequestHookHandler {
   if (compiled.public !== null) {
     return function portcullisRouteGuard(request, _reply, done) {
@@ -21,15 +30,61 @@ export function routeGuardHook(
       done()
     }
   }
+  const { evaluate } = compiled
+  const report = compiled.reportOnly
+
+  function decided(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    denial: PortcullisError | null,
+    done: (err?: Error) => void,
+  ): void {
+    if (denial === null) {
+      emitAudit(request, context, 'allow', 'PCL_ALLOWED', { route })
+      done()
+      return
+    }
+    if (denial.cause !== undefined) {
+      // A `check` that threw: the client gets a plain 403; the exception stays server side.
+      request.log.warn({ err: denial.cause }, 'portcullis: a guard check threw; request denied')
+    }
+    if (report) {
+      reportDenial(request, context, denial, route)
+      done()
+      return
+    }
+    deny(request, reply, context, denial, route)
+  }
+
   return function portcullisRouteGuard(request, reply, done) {
     // `principal` is undefined when no token plugin is registered: fail closed all the same.
     const principal = request.principal
     if (principal == null) {
-      deny(request, reply, context, new AuthenticationError('PCL_TOKEN_MISSING'), route)
+      const missing = new AuthenticationError('PCL_TOKEN_MISSING')
+      if (reportOnly.tokens && report) {
+        reportDenial(request, context, missing, route)
+        done()
+        return
+      }
+      deny(request, reply, context, missing, route)
       return
     }
-    emitAudit(request, context, 'allow', 'PCL_ALLOWED', { route, principal })
-    done()
+    let decision
+    try {
+      decision = evaluate(principal, request)
+    } catch (err) {
+      decided(request, reply, new AuthorizationError('PCL_CHECK_DENIED', { cause: err }), done)
+      return
+    }
+    if (decision instanceof Promise) {
+      decision.then(
+        (denial) => decided(request, reply, denial, done),
+        (err: unknown) =>
+          decided(request, reply, new AuthorizationError('PCL_CHECK_DENIED', { cause: err }), done),
+      )
+      return
+    }
+    decided(request, reply, decision, done)
   }
 }
 
@@ -47,12 +102,21 @@ export function unguardedRouteHook(route: string, context: DecisionContext): onR
  * Anonymous requests to URLs no route matches get 401 instead of 404, so the route map cannot
  * be enumerated without a token (method mismatches land here too).
  */
-export function unknownRouteHook(context: DecisionContext): onRequestHookHandler {
+export function unknownRouteHook(
+  context: DecisionContext,
+  reportOnly: ReportOnlySettings,
+): onRequestHookHandler {
   return function portcullisUnknownRoute(request, reply, done) {
     if (!request.is404 || request.principal != null) {
       done()
       return
     }
-    deny(request, reply, context, new AuthenticationError('PCL_TOKEN_MISSING'), null)
+    const missing = new AuthenticationError('PCL_TOKEN_MISSING')
+    if (reportOnly.policy) {
+      reportDenial(request, context, missing, null)
+      done()
+      return
+    }
+    deny(request, reply, context, missing, null)
   }
 }

@@ -3,6 +3,7 @@ import {
   type AuditEvent,
   type AuditReason,
   type AuditSink,
+  type PortcullisError,
   type Principal,
 } from '@portcullis/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -94,4 +95,17 @@ export function deny(
     .code(status)
     .headers(headers)
     .send(Buffer.from(JSON.stringify(body)))
+}
+
+/**
+ * Report-only mode: the audit event a denial would emit (`decision: 'deny'`,
+ * `reportOnly: true`, the status it would have had), while the request is served.
+ */
+export function reportDenial(
+  request: FastifyRequest,
+  context: DecisionContext,
+  err: PortcullisError,
+  route: string | null,
+): void {
+  emitAudit(request, context, 'deny', err.code, { route, status: err.status, reportOnly: true })
 }

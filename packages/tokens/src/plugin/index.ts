@@ -1,5 +1,5 @@
 import './augment.js'
 
-export { deny, emitAudit, routeOf, type DecisionContext } from './fastify-support.js'
+export { deny, emitAudit, reportDenial, routeOf, type DecisionContext } from './fastify-support.js'
 export { kGuardStart } from './symbols.js'
 export { tokensPlugin, type TokensPluginOptions } from './tokens-plugin.js'

@@ -1,16 +1,22 @@
-import { AuthenticationError, type AuditSink } from '@portcullis/core'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { AuthenticationError, isPortcullisError, type AuditSink } from '@portcullis/core'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { extractBearerToken } from '../bearer/index.js'
 import type { TokensOptions } from '../options/index.js'
 import { createVerifier, type Verifier } from '../verifier/index.js'
-import { deny, routeOf, type DecisionContext } from './fastify-support.js'
+import { deny, reportDenial, routeOf, type DecisionContext } from './fastify-support.js'
 import { kGuardStart } from './symbols.js'
 
 /** Options of the tokens plugin: the verifier's options plus where audit events go. */
 export type TokensPluginOptions = TokensOptions & {
   /** Audit sink for refused tokens; default: the request's logger. */
   audit?: AuditSink
+  /**
+   * Report-only for tokens: an invalid token is reported (audit event) and the request goes on
+   * without a principal, instead of a 401. Only for adopting Portcullis on a live service;
+   * outages (503) stay enforced. Default `false`.
+   */
+  reportOnly?: boolean
 }
 
 // Node keeps only the first of duplicate Authorization headers in `headers` (it discards
@@ -42,7 +48,7 @@ function portcullisTokens(
   options: TokensPluginOptions,
   next: (err?: Error) => void,
 ): void {
-  const { audit, ...tokenOptions } = options
+  const { audit, reportOnly = false, ...tokenOptions } = options
   let verifier: Verifier
   try {
     verifier = createVerifier(tokenOptions)
@@ -51,6 +57,20 @@ function portcullisTokens(
     return
   }
   const context: DecisionContext = { realm: verifier.realm, audit }
+
+  function refuse(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    err: unknown,
+    done: (err?: Error) => void,
+  ): void {
+    if (reportOnly && isPortcullisError(err) && err.kind === 'authentication') {
+      reportDenial(request, context, err, routeOf(request))
+      done()
+      return
+    }
+    deny(request, reply, context, err, routeOf(request))
+  }
 
   fastify.decorateRequest('principal', null)
   fastify.decorateRequest(kGuardStart, 0)
@@ -75,7 +95,7 @@ function portcullisTokens(
       }
       result = verifier.verify(token)
     } catch (err) {
-      deny(request, reply, context, err, routeOf(request))
+      refuse(request, reply, err, done)
       return
     }
     if (result instanceof Promise) {
@@ -84,7 +104,7 @@ function portcullisTokens(
           request.principal = principal
           done()
         },
-        (err: unknown) => deny(request, reply, context, err, routeOf(request)),
+        (err: unknown) => refuse(request, reply, err, done),
       )
       return
     }

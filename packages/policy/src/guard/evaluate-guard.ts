@@ -1,0 +1,124 @@
+import {
+  AuthorizationError,
+  type GuardRequest,
+  type PortcullisError,
+  type Principal,
+} from '@portcullis/core'
+import type { ParsedClaimMatcher } from './guard-schema.js'
+import type { GuardCheck, NormalizedGuard } from './normalized-guard.js'
+
+/** A denial, or `null` to allow; a promise only when a `check` function is async. */
+export type Decision = PortcullisError | null | Promise<PortcullisError | null>
+
+/** Evaluates a compiled guard for a verified principal. */
+export type Evaluate = (principal: Principal, request: GuardRequest) => Decision
+
+type ClaimTest = (claims: Readonly<Record<string, unknown>>, request: GuardRequest) => boolean
+
+// A claim compared with a URL value: strings as they are, numbers by their decimal form
+// (`sub: 42` matches `/users/42`); anything else (objects, arrays, booleans) never matches.
+function sameAsText(claim: unknown, text: unknown): boolean {
+  if (typeof text !== 'string' || text.length === 0) return false
+  if (typeof claim === 'string') return claim === text
+  if (typeof claim === 'number') return Number.isFinite(claim) && String(claim) === text
+  return false
+}
+
+function field(source: unknown, name: string): unknown {
+  return typeof source === 'object' && source !== null && Object.hasOwn(source, name)
+    ? (source as Record<string, unknown>)[name]
+    : undefined
+}
+
+function claimTest(claim: string, matcher: ParsedClaimMatcher): ClaimTest {
+  if (typeof matcher !== 'object') return (claims) => field(claims, claim) === matcher
+  if ('oneOf' in matcher) {
+    const allowed = matcher.oneOf
+    return (claims) => {
+      const value = field(claims, claim)
+      return allowed.some((v) => v === value)
+    }
+  }
+  if ('contains' in matcher) {
+    const wanted = matcher.contains
+    return (claims) => {
+      const value = field(claims, claim)
+      return Array.isArray(value) && value.includes(wanted)
+    }
+  }
+  if ('param' in matcher) {
+    const param = matcher.param
+    return (claims, request) => sameAsText(field(claims, claim), field(request.params, param))
+  }
+  const query = matcher.query
+  return (claims, request) => sameAsText(field(claims, claim), field(request.query, query))
+}
+
+function checkDenied(cause?: unknown): AuthorizationError {
+  return new AuthorizationError('PCL_CHECK_DENIED', cause === undefined ? {} : { cause })
+}
+
+// `check` functions run last, in order; only `true` allows (fail closed on anything else), and
+// an exception is a denial that keeps the exception as `cause` for the server log only.
+function runChecks(
+  checks: readonly GuardCheck[],
+  principal: Principal,
+  request: GuardRequest,
+): Decision {
+  for (let i = 0; i < checks.length; i++) {
+    let result: unknown
+    try {
+      result = checks[i]!(principal, request)
+    } catch (err) {
+      return checkDenied(err)
+    }
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      const rest = checks.slice(i + 1)
+      return Promise.resolve(result).then(
+        (value): Decision =>
+          value === true
+            ? rest.length === 0
+              ? null
+              : runChecks(rest, principal, request)
+            : checkDenied(),
+        (err: unknown) => checkDenied(err),
+      )
+    }
+    if (result !== true) return checkDenied()
+  }
+  return null
+}
+
+/**
+ * Compiles a normalized guard into its evaluator, once: the hot path only walks arrays and sets
+ * built here. Order: scopes, callers, claims, then `check` functions last.
+ */
+export function buildEvaluator(guard: NormalizedGuard): Evaluate {
+  const allOf = guard.allOf
+  const anyOf = guard.anyOf
+  // RFC 6750 §3: the challenge's `scope` lists what the route needs.
+  const needed = [...new Set([...allOf, ...anyOf.flat()])]
+  const callers = guard.callers === null ? null : new Set(guard.callers)
+  const claims = Object.entries(guard.claims).map(([claim, matcher]) => claimTest(claim, matcher))
+  const checks = guard.checks
+  return function evaluate(principal, request) {
+    const scopes = principal.scopes
+    for (let i = 0; i < allOf.length; i++) {
+      if (!scopes.has(allOf[i]!))
+        return new AuthorizationError('PCL_INSUFFICIENT_SCOPE', { scope: needed })
+    }
+    for (let i = 0; i < anyOf.length; i++) {
+      if (!anyOf[i]!.some((s) => scopes.has(s))) {
+        return new AuthorizationError('PCL_INSUFFICIENT_SCOPE', { scope: needed })
+      }
+    }
+    if (callers !== null && (principal.clientId === null || !callers.has(principal.clientId))) {
+      return new AuthorizationError('PCL_CALLER_NOT_ALLOWED')
+    }
+    for (let i = 0; i < claims.length; i++) {
+      if (!claims[i]!(principal.claims, request))
+        return new AuthorizationError('PCL_CLAIM_MISMATCH')
+    }
+    return checks.length === 0 ? null : runChecks(checks, principal, request)
+  }
+}

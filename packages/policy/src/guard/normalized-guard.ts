@@ -1,0 +1,132 @@
+import { PortcullisConfigError, type GuardRequest, type Principal } from '@portcullis/core'
+import type { ParsedClaimMatcher, ParsedRouteGuard } from './guard-schema.js'
+
+/** A guard's `check` function. */
+export type GuardCheck = (principal: Principal, request: GuardRequest) => unknown
+
+/**
+ * A guard in one canonical form, so that `extends` and prefix defaults can be merged and
+ * compared: scopes as one all-of list plus any-of groups, checks as a list.
+ */
+export interface NormalizedGuard {
+  readonly public: string | null
+  readonly authenticated: boolean
+  /** Every one of these scopes is required. */
+  readonly allOf: readonly string[]
+  /** From each group, at least one scope is required. */
+  readonly anyOf: readonly (readonly string[])[]
+  readonly callers: readonly string[] | null
+  readonly claims: Readonly<Record<string, ParsedClaimMatcher>>
+  readonly checks: readonly GuardCheck[]
+  readonly reportOnly: boolean | undefined
+}
+
+/** Brings a validated guard to its canonical form. */
+export function normalizeGuard(guard: ParsedRouteGuard): NormalizedGuard {
+  const { scopes } = guard
+  let allOf: string[] = []
+  let anyOf: string[][] = []
+  if (typeof scopes === 'string') allOf = [scopes]
+  else if (Array.isArray(scopes)) allOf = [...scopes]
+  else if (scopes !== undefined) {
+    allOf = [...(scopes.allOf ?? [])]
+    anyOf = scopes.anyOf === undefined ? [] : [[...scopes.anyOf]]
+  }
+  return {
+    public: guard.public ?? null,
+    authenticated: guard.authenticated === true,
+    allOf: [...new Set(allOf)],
+    anyOf,
+    callers: guard.callers === undefined ? null : [...new Set(guard.callers)],
+    claims: { ...guard.claims },
+    checks: guard.check === undefined ? [] : [guard.check as GuardCheck],
+    reportOnly: guard.reportOnly,
+  }
+}
+
+/** True when the guard requires anything at all (a public guard requires nothing). */
+export function hasRequirement(guard: NormalizedGuard): boolean {
+  return (
+    guard.authenticated ||
+    guard.allOf.length > 0 ||
+    guard.anyOf.length > 0 ||
+    guard.callers !== null ||
+    Object.keys(guard.claims).length > 0 ||
+    guard.checks.length > 0
+  )
+}
+
+function sameMatcher(a: ParsedClaimMatcher, b: ParsedClaimMatcher): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+/** Where a merge happens, for error messages: the route and what it builds on. */
+export interface MergeSite {
+  readonly route: string
+  /** e.g. `the guard defaults of prefix /admin`, or `policy 'readVideos'`. */
+  readonly base: string
+  /** Error code to throw: a route guard, or plugin options (named policies). */
+  readonly code: 'PCL_INVALID_GUARD' | 'PCL_INVALID_OPTIONS'
+  /** Field prefix, `guard` or `policies.<name>`. */
+  readonly prefix: string
+}
+
+/**
+ * Combines a base guard (a named policy, a prefix default) with a guard that builds on it. The
+ * result requires everything both require: a guard may tighten its base, never loosen it, and
+ * an attempt to loosen is a startup error.
+ */
+export function mergeGuards(
+  base: NormalizedGuard,
+  over: NormalizedGuard,
+  site: MergeSite,
+): NormalizedGuard {
+  const fail = (field: string, message: string): never => {
+    throw new PortcullisConfigError(
+      site.code,
+      `${site.route}: ${site.prefix}.${field} ${message}`,
+      { route: site.route, field: `${site.prefix}.${field}` },
+    )
+  }
+  if (over.public !== null) {
+    if (base.public === null && hasRequirement(base)) {
+      fail(
+        'public',
+        `would loosen ${site.base}, which requires a token: a guard may tighten it only`,
+      )
+    }
+    return { ...base, public: over.public }
+  }
+  let callers = base.callers ?? over.callers
+  if (base.callers !== null && over.callers !== null) {
+    const widened = over.callers.filter((c) => !base.callers!.includes(c))
+    if (widened.length > 0) {
+      fail(
+        'callers',
+        `adds callers ${widened.map((c) => `'${c}'`).join(', ')} that ${site.base} does not allow: a guard may narrow callers, not widen them`,
+      )
+    }
+    callers = over.callers
+  }
+  const claims: Record<string, ParsedClaimMatcher> = { ...base.claims }
+  for (const [claim, matcher] of Object.entries(over.claims)) {
+    const existing = claims[claim]
+    if (existing !== undefined && !sameMatcher(existing, matcher)) {
+      fail(`claims.${claim}`, `conflicts with the rule ${site.base} sets for this claim`)
+    }
+    claims[claim] = matcher
+  }
+  if (base.reportOnly === false && over.reportOnly === true) {
+    fail('reportOnly', `would loosen ${site.base}, which enforces its rules`)
+  }
+  return {
+    public: null,
+    authenticated: base.authenticated || over.authenticated,
+    allOf: [...new Set([...base.allOf, ...over.allOf])],
+    anyOf: [...base.anyOf, ...over.anyOf],
+    callers,
+    claims,
+    checks: [...base.checks, ...over.checks],
+    reportOnly: over.reportOnly ?? base.reportOnly,
+  }
+}

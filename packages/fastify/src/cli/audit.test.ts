@@ -1,0 +1,320 @@
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { AUDIT_USAGE, runAudit } from './audit.js'
+import { calls } from './fixtures/stub-apps.js'
+
+const cwd = fileURLToPath(new URL('.', import.meta.url))
+
+async function audit(...argv: string[]) {
+  let stdout = ''
+  let stderr = ''
+  const code = await runAudit(argv, {
+    stdout: (text) => void (stdout += text),
+    stderr: (text) => void (stderr += text),
+    cwd,
+    env: {},
+  })
+  return { code, stdout, stderr }
+}
+
+function rowOf(table: string, method: string, url: string): string | undefined {
+  return table.split('\n').find((line) => line.startsWith(`${method} `) && line.includes(` ${url}`))
+}
+
+describe('portcullis audit: a fully guarded app', () => {
+  it('prints every route, HEAD rows, constraints and the public reason, and exits 0', async () => {
+    const { code, stdout, stderr } = await audit('./fixtures/guarded-app.ts')
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    const lines = stdout.split('\n')
+    expect(lines[0]).toMatch(/^METHOD +URL +ACCESS +RATE LIMIT +RESPONSE$/)
+    expect(rowOf(stdout, 'GET', '/healthz')).toMatch(
+      /^GET +\/healthz +public: liveness probe +- +-$/,
+    )
+    expect(rowOf(stdout, 'HEAD', '/healthz')).toContain('public: liveness probe')
+    expect(rowOf(stdout, 'GET', '/v1/videos/:id')).toMatch(/authenticated +- +-$/)
+    expect(rowOf(stdout, 'HEAD', '/v1/videos/:id')).toContain('authenticated')
+    expect(rowOf(stdout, 'POST', '/v1/videos')).toContain('authenticated')
+    expect(rowOf(stdout, 'GET', '/v1/stats')).toContain('/v1/stats {"version":"2.0.0"}')
+    expect(stdout).toContain('\n7 routes: 5 guarded, 2 public, 0 unguarded\n')
+    // Columns line up: ACCESS starts at the same offset on every row.
+    const accessAt = lines[0]!.indexOf('ACCESS')
+    for (const line of lines.slice(1, 8)) {
+      expect(line.slice(accessAt - 2, accessAt)).toBe('  ')
+      expect(line[accessAt]).not.toBe(' ')
+      expect(line).toBe(line.trimEnd())
+    }
+  })
+
+  it('accepts a sync factory as the default export', async () => {
+    const { code, stdout } = await audit('./fixtures/factories.ts')
+    expect(code).toBe(0)
+    expect(rowOf(stdout, 'GET', '/sync')).toContain('authenticated')
+  })
+
+  it('accepts an async factory through --export', async () => {
+    const { code, stdout } = await audit('./fixtures/factories.ts', '--export', 'buildAsync')
+    expect(code).toBe(0)
+    expect(rowOf(stdout, 'GET', '/async')).toContain('public: built by an async factory')
+  })
+
+  it('accepts a named instance through --export', async () => {
+    const { code, stdout } = await audit('./fixtures/factories.ts', '--export=instance')
+    expect(code).toBe(0)
+    expect(rowOf(stdout, 'GET', '/named')).toContain('authenticated')
+  })
+
+  it('prints { ok: true, routes } with --json', async () => {
+    const { code, stdout, stderr } = await audit('./fixtures/factories.ts', '--json')
+    expect(code).toBe(0)
+    expect(stderr).toBe('')
+    expect(JSON.parse(stdout)).toEqual({
+      ok: true,
+      routes: [
+        expect.objectContaining({ method: 'GET', url: '/sync', guarded: true, public: null }),
+        expect.objectContaining({ method: 'HEAD', url: '/sync', policy: 'authenticated' }),
+      ],
+    })
+  })
+})
+
+describe('portcullis audit: findings exit 1', () => {
+  it('an unguarded route in fail mode: the message and the route on stderr', async () => {
+    const { code, stdout, stderr } = await audit('./fixtures/unguarded-app.ts')
+    expect(code).toBe(1)
+    expect(stdout).toBe('')
+    expect(stderr).toContain('PCL_UNGUARDED_ROUTE')
+    expect(stderr).toContain('DELETE /v1/videos/:id')
+    expect(stderr).not.toContain('/healthz')
+    expect(stderr).not.toMatch(/^\s+at /m)
+  })
+
+  it('an unguarded route in fail mode, as JSON', async () => {
+    const { code, stdout, stderr } = await audit('./fixtures/unguarded-app.ts', '--json')
+    expect(code).toBe(1)
+    expect(stderr).toBe('')
+    const result = JSON.parse(stdout)
+    expect(result).toEqual({
+      ok: false,
+      error: {
+        code: 'PCL_UNGUARDED_ROUTE',
+        message: expect.stringContaining('DELETE /v1/videos/:id'),
+        routes: ['DELETE /v1/videos/:id'],
+      },
+    })
+  })
+
+  it("an unguarded route in 'deny' mode: the app starts, the table says UNGUARDED", async () => {
+    const { code, stdout, stderr } = await audit('./fixtures/deny-mode-app.ts')
+    expect(code).toBe(1)
+    expect(rowOf(stdout, 'POST', '/admin/reindex')).toMatch(/ UNGUARDED +- +-$/)
+    expect(rowOf(stdout, 'GET', '/v1/videos')).toContain('authenticated')
+    expect(stdout).toContain('3 routes: 2 guarded, 0 public, 1 unguarded')
+    expect(stderr).toBe('portcullis audit: 1 problem:\n  - POST /admin/reindex has no guard\n')
+  })
+
+  it("an unguarded route in 'deny' mode, as JSON", async () => {
+    const { code, stdout } = await audit('./fixtures/deny-mode-app.ts', '--json')
+    expect(code).toBe(1)
+    const result = JSON.parse(stdout)
+    expect(result.ok).toBe(false)
+    expect(result.routes).toContainEqual(
+      expect.objectContaining({ method: 'POST', url: '/admin/reindex', guarded: false }),
+    )
+  })
+
+  it('an invalid guard (PCL_INVALID_GUARD)', async () => {
+    const { code, stderr } = await audit('./fixtures/invalid-guard.ts')
+    expect(code).toBe(1)
+    expect(stderr).toContain('PCL_INVALID_GUARD')
+    expect(stderr).toContain('GET /v1/videos')
+  })
+
+  it('invalid plugin options, rejected while the module loads (PCL_INVALID_OPTIONS)', async () => {
+    const { code, stdout } = await audit('./fixtures/invalid-options.ts', '--json')
+    expect(code).toBe(1)
+    expect(JSON.parse(stdout)).toMatchObject({
+      ok: false,
+      error: { code: 'PCL_INVALID_OPTIONS', routes: [] },
+    })
+  })
+
+  it('a public route with an empty reason', async () => {
+    const { code, stdout, stderr } = await audit(
+      './fixtures/stub-apps.ts',
+      '--export',
+      'emptyReason',
+    )
+    expect(code).toBe(1)
+    expect(rowOf(stdout, 'GET', '/metrics')).toContain('public: (no reason)')
+    expect(stderr).toContain('GET /metrics is public without a reason')
+  })
+
+  it('lists routes the error message leaves out, and closes the app after a failed ready', async () => {
+    calls.length = 0
+    const { code, stderr } = await audit('./fixtures/stub-apps.ts', '--export', 'readyRejects')
+    expect(code).toBe(1)
+    expect(stderr).toBe(
+      'portcullis audit: PCL_UNGUARDED_ROUTE: 1 route has no guard\n  - GET /hidden\n',
+    )
+    // close() rejects in this stub: ignored, the verdict stands.
+    expect(calls).toEqual(['readyRejects.ready', 'readyRejects.close'])
+  })
+})
+
+describe('portcullis audit: the table', () => {
+  it('shows control characters in a reason as escapes, so a reason cannot rewrite the log', async () => {
+    const { code, stdout } = await audit('./fixtures/stub-apps.ts', '--export', 'controlCharacters')
+    expect(code).toBe(0)
+    expect(rowOf(stdout, 'GET', '/healthz')).toContain('public: probe\\x0a\\x1b[2Jcleared')
+    expect(stdout).not.toContain('\u001b')
+  })
+})
+
+describe('portcullis audit: report-only routes', () => {
+  it('are marked loudly and pass without --strict', async () => {
+    const { code, stdout } = await audit('./fixtures/stub-apps.ts', '--export', 'reportOnly')
+    expect(code).toBe(0)
+    expect(rowOf(stdout, 'GET', '/v1/videos')).toMatch(/ REPORT-ONLY authenticated +- +-$/)
+    expect(rowOf(stdout, 'GET', '/v1/users')).toMatch(
+      / authenticated +100 per 1 minute +allow: id, name$/,
+    )
+    expect(stdout).toContain('2 routes: 2 guarded, 0 public, 0 unguarded, 1 report-only')
+  })
+
+  it('are marked once in a real app with reportOnly: true, and fail with --strict', async () => {
+    const relaxed = await audit('./fixtures/report-only-app.ts')
+    expect(relaxed.code).toBe(0)
+    const row = rowOf(relaxed.stdout, 'GET', '/v1/videos')
+    expect(row).toMatch(/ REPORT-ONLY .*authenticated +- +-$/)
+    expect(row?.match(/REPORT-ONLY/g)).toHaveLength(1)
+    expect(rowOf(relaxed.stdout, 'GET', '/healthz')).not.toContain('REPORT-ONLY')
+    const strict = await audit('./fixtures/report-only-app.ts', '--strict')
+    expect(strict.code).toBe(1)
+    expect(strict.stderr).toContain('GET /v1/videos is report-only')
+  })
+
+  it('fail with --strict', async () => {
+    const { code, stderr } = await audit(
+      './fixtures/stub-apps.ts',
+      '--export',
+      'reportOnly',
+      '--strict',
+    )
+    expect(code).toBe(1)
+    expect(stderr).toContain('GET /v1/videos is report-only')
+  })
+
+  it('fail with --strict, as JSON', async () => {
+    const { code, stdout } = await audit(
+      './fixtures/stub-apps.ts',
+      '--strict',
+      '--json',
+      '--export',
+      'reportOnly',
+    )
+    expect(code).toBe(1)
+    const result = JSON.parse(stdout)
+    expect(result.ok).toBe(false)
+    expect(result.routes[0]).toMatchObject({ url: '/v1/videos', reportOnly: true })
+  })
+})
+
+describe('portcullis audit: the audit cannot run, exit 2', () => {
+  it('a default export that is not an app', async () => {
+    const { code, stdout, stderr } = await audit('./fixtures/not-an-app.ts')
+    expect(code).toBe(2)
+    expect(stdout).toBe('')
+    expect(stderr).toContain('the default export of ./fixtures/not-an-app.ts is not a Fastify app')
+  })
+
+  it('a named export that is not an app, or that does not exist', async () => {
+    const notApp = await audit('./fixtures/factories.ts', '--export', 'notAnApp')
+    expect(notApp.code).toBe(2)
+    expect(notApp.stderr).toContain('the export "notAnApp"')
+    const missing = await audit('./fixtures/factories.ts', '--export', 'nope')
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('has no export named "nope"')
+    expect(missing.stderr).toContain('buildAsync')
+  })
+
+  it('a factory that throws', async () => {
+    const { code, stderr } = await audit('./fixtures/factories.ts', '--export', 'throwingFactory')
+    expect(code).toBe(2)
+    expect(stderr).toContain('threw: DATABASE_URL is not set')
+  })
+
+  it('an app without Portcullis', async () => {
+    const { code, stderr } = await audit('./fixtures/no-portcullis.ts')
+    expect(code).toBe(2)
+    expect(stderr).toContain('Portcullis is not registered')
+  })
+
+  it('a module that throws on import, without a stack', async () => {
+    const { code, stderr } = await audit('./fixtures/throws-on-import.ts')
+    expect(code).toBe(2)
+    expect(stderr).toContain('cannot load ./fixtures/throws-on-import.ts: REDIS_URL is not set')
+    expect(stderr).not.toMatch(/^\s+at /m)
+    expect(stderr.trim().split('\n')).toHaveLength(1)
+  })
+
+  it('a module that throws on import, with the stack under PORTCULLIS_DEBUG=1', async () => {
+    let stderr = ''
+    const code = await runAudit(['./fixtures/throws-on-import.ts'], {
+      stdout: () => undefined,
+      stderr: (text) => void (stderr += text),
+      cwd,
+      env: { PORTCULLIS_DEBUG: '1' },
+    })
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/^\s+at /m)
+  })
+
+  it('a module that does not exist', async () => {
+    const { code, stderr } = await audit('./fixtures/nowhere.ts')
+    expect(code).toBe(2)
+    expect(stderr).toContain('cannot load ./fixtures/nowhere.ts')
+  })
+
+  it('a startup error that is not a Portcullis finding', async () => {
+    const { code, stdout, stderr } = await audit('./fixtures/ready-fails.ts', '--json')
+    expect(code).toBe(2)
+    expect(stdout).toBe('')
+    expect(stderr).toBe(
+      'portcullis audit: app.ready() failed: connect ECONNREFUSED 127.0.0.1:5432\n',
+    )
+  })
+})
+
+describe('portcullis audit: arguments', () => {
+  it('--help prints the usage on stdout and exits 0', async () => {
+    for (const flag of ['--help', '-h']) {
+      const { code, stdout, stderr } = await audit(flag)
+      expect(code).toBe(0)
+      expect(stdout).toBe(AUDIT_USAGE)
+      expect(stderr).toBe('')
+    }
+    expect(AUDIT_USAGE).toMatch(/^Usage: portcullis audit <app module>/)
+  })
+
+  it('an unknown flag: usage on stderr, exit 2', async () => {
+    const { code, stdout, stderr } = await audit('./fixtures/guarded-app.ts', '--verbose')
+    expect(code).toBe(2)
+    expect(stdout).toBe('')
+    expect(stderr).toContain("Unknown option '--verbose'")
+    expect(stderr).toContain(AUDIT_USAGE)
+  })
+
+  it('a missing module: usage on stderr, exit 2', async () => {
+    const { code, stderr } = await audit('--json')
+    expect(code).toBe(2)
+    expect(stderr).toContain('missing the app module')
+    expect(stderr).toContain(AUDIT_USAGE)
+  })
+
+  it('two modules, or --export without a name: exit 2', async () => {
+    expect((await audit('a.js', 'b.js')).code).toBe(2)
+    expect((await audit('a.js', '--export')).code).toBe(2)
+    expect((await audit('a.js', '--export=')).code).toBe(2)
+  })
+})

@@ -574,6 +574,29 @@ describe('invalid policies fail startup naming the route and the field', () => {
   })
 })
 
+describe('guard keys owned by other plugins', () => {
+  it.each([
+    ['rateLimit', { rateLimit: { max: 1, timeWindow: 1000 } }, '@portcullis/rate-limit'],
+    ['response', { response: { allow: ['id'] } }, '@portcullis/allowlist'],
+  ])('%s without its plugin fails startup', async (key, extra, plugin) => {
+    const { policyPlugin } = await import('@portcullis/policy')
+    const { tokensPlugin } = await import('@portcullis/tokens')
+    const Fastify = (await import('fastify')).default
+    const app = Fastify()
+    await app.register(tokensPlugin, {
+      issuers: [
+        { issuer: 'https://i', audience: 'a', algorithms: ['ES256'], jwksUri: 'https://i/j' },
+      ],
+    })
+    await app.register(policyPlugin)
+    app.get('/x', { config: { guard: { public: 'probe', ...extra } as never } }, () => 'x')
+    const err = await readyError(app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.field).toBe(`guard.${key}`)
+    expect(err.message).toContain(plugin)
+  })
+})
+
 describe('audit output', () => {
   it('every decision carries its reason code, route, subject and client', async () => {
     const t = await setup((app) => {

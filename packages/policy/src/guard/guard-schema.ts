@@ -75,6 +75,10 @@ export const routeGuardSchema = z
         .optional(),
       extends: name.optional(),
       reportOnly: z.boolean({ error: 'must be a boolean' }).optional(),
+      // Owned by the rate-limit and allowlist plugins, which validate them in their own onRoute
+      // hooks; a route that declares one without its plugin registered fails startup.
+      rateLimit: z.unknown().optional(),
+      response: z.unknown().optional(),
     },
     { error: 'must be an object (a route guard)' },
   )

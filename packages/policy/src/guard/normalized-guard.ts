@@ -19,6 +19,10 @@ export interface NormalizedGuard {
   readonly claims: Readonly<Record<string, ParsedClaimMatcher>>
   readonly checks: readonly GuardCheck[]
   readonly reportOnly: boolean | undefined
+  /** `guard.rateLimit` as declared (validated by the rate-limit plugin), or `undefined`. */
+  readonly rateLimit: unknown
+  /** `guard.response` as declared (validated by the allowlist plugin), or `undefined`. */
+  readonly response: unknown
 }
 
 /** Brings a validated guard to its canonical form. */
@@ -41,6 +45,8 @@ export function normalizeGuard(guard: ParsedRouteGuard): NormalizedGuard {
     claims: { ...guard.claims },
     checks: guard.check === undefined ? [] : [guard.check as GuardCheck],
     reportOnly: guard.reportOnly,
+    rateLimit: guard.rateLimit,
+    response: guard.response,
   }
 }
 
@@ -95,7 +101,12 @@ export function mergeGuards(
         `would loosen ${site.base}, which requires a token: a guard may tighten it only`,
       )
     }
-    return { ...base, public: over.public }
+    return {
+      ...base,
+      public: over.public,
+      rateLimit: over.rateLimit ?? base.rateLimit,
+      response: over.response ?? base.response,
+    }
   }
   let callers = base.callers ?? over.callers
   if (base.callers !== null && over.callers !== null) {
@@ -128,5 +139,8 @@ export function mergeGuards(
     claims,
     checks: [...base.checks, ...over.checks],
     reportOnly: over.reportOnly ?? base.reportOnly,
+    // A route's own limit or allowlist replaces its base's (their plugins check the result).
+    rateLimit: over.rateLimit ?? base.rateLimit,
+    response: over.response ?? base.response,
   }
 }

@@ -16,6 +16,7 @@ import {
   type InventoryEntry,
   type PortcullisApi,
 } from '../inventory/index.js'
+import { kRouteState, type AnnotatedField, type RouteState } from './route-state.js'
 import {
   resolvePolicyOptions,
   type PolicyPluginOptions,
@@ -35,8 +36,15 @@ interface RouteRecord {
   readonly label: string
   readonly declared: boolean
   readonly compiled: CompiledGuard | null
-  readonly error: PortcullisConfigError | null
+  readonly errors: PortcullisConfigError[]
+  readonly annotations: Partial<Record<AnnotatedField, string>>
 }
+
+// The plugin that owns each guard key outside the policy's own.
+const EXTENSIONS = [
+  { key: 'rateLimit', plugin: '@portcullis/rate-limit' },
+  { key: 'response', plugin: '@portcullis/allowlist' },
+] as const
 
 function routeLabel(methods: readonly string[], url: string, constraints: unknown): string {
   const suffix =
@@ -130,15 +138,30 @@ function portcullisPolicy(
       declared || defaults !== undefined
         ? compile(declared ? config.guard : {}, url, label, defaults)
         : { compiled: null, error: null }
-    records.push({
+    const record: RouteRecord = {
       methods,
       url,
       constraints,
       label,
       declared: declared || defaults !== undefined,
       compiled,
-      error,
-    })
+      errors: error === null ? [] : [error],
+      annotations: {},
+    }
+    records.push(record)
+    const state: RouteState = {
+      compiled,
+      url,
+      methods,
+      label,
+      annotate(field, summary) {
+        record.annotations[field] = summary
+      },
+      reportError(err) {
+        record.errors.push(err)
+      },
+    }
+    Object.defineProperty(routeOptions, kRouteState, { value: state, configurable: true })
     prependHook(
       routeOptions,
       compiled === null
@@ -197,8 +220,8 @@ function portcullisPolicy(
                   ? record.compiled.summary
                   : null,
               reportOnly: record.compiled?.reportOnly ?? false,
-              rateLimit: null,
-              response: null,
+              rateLimit: record.annotations.rateLimit ?? null,
+              response: record.annotations.response ?? null,
             }),
           )
         }
@@ -269,7 +292,22 @@ function checkRoutes(
   unseen: readonly InventoryEntry[],
   mode: 'fail' | 'deny',
 ): void {
-  const invalid = [...new Set(records.flatMap((r) => (r.error === null ? [] : [r.error])))]
+  for (const record of records) {
+    const guard = record.compiled?.guard
+    if (guard === undefined) continue
+    for (const { key, plugin } of EXTENSIONS) {
+      if (guard[key] !== undefined && !fastify.hasPlugin(plugin)) {
+        record.errors.push(
+          new PortcullisConfigError(
+            'PCL_INVALID_GUARD',
+            `${record.label}: guard.${key} needs ${plugin}, which is not registered (@portcullis/fastify registers it)`,
+            { route: record.label, field: `guard.${key}` },
+          ),
+        )
+      }
+    }
+  }
+  const invalid = [...new Set(records.flatMap((r) => r.errors))]
   const first = invalid[0]
   if (invalid.length === 1 && first !== undefined) throw first
   if (invalid.length > 1 && first !== undefined) {

@@ -1,0 +1,30 @@
+import type { PortcullisConfigError } from '@portcullis/core'
+import type { CompiledGuard } from '../guard/index.js'
+
+/** Where the policy plugin leaves a route's state on its route options, for later plugins. */
+export const kRouteState = Symbol.for('portcullis.routeState')
+
+/** An inventory column other plugins fill in. */
+export type AnnotatedField = 'rateLimit' | 'response'
+
+/**
+ * What the policy plugin knows of a route, handed to the plugins registered after it (rate
+ * limit, allowlist) through the route options their `onRoute` hooks receive.
+ */
+export interface RouteState {
+  /** The compiled guard (after `extends` and prefix defaults), or `null` for an unguarded route. */
+  readonly compiled: CompiledGuard | null
+  readonly url: string
+  readonly methods: readonly string[]
+  /** `METHOD /url`, as errors name the route. */
+  readonly label: string
+  /** Sets the inventory column a plugin owns (a readable summary). */
+  annotate(field: AnnotatedField, summary: string): void
+  /** Records a configuration error; `app.ready()` reports it with every other one. */
+  reportError(error: PortcullisConfigError): void
+}
+
+/** The route state the policy plugin left on these route options, if it saw the route. */
+export function routeStateOf(routeOptions: object): RouteState | undefined {
+  return (routeOptions as { [kRouteState]?: RouteState })[kRouteState]
+}

@@ -19,6 +19,8 @@ const expectedExport: Record<string, string> = {
   '@portcullis/policy': 'compileGuard',
   '@portcullis/fastify': 'portcullis',
   '@portcullis/testing': 'createTestIssuer',
+  '@portcullis/rate-limit': 'rateLimitPlugin',
+  '@portcullis/allowlist': 'compileAllowlist',
 }
 
 function node(args: string[]): string {

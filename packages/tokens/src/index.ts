@@ -23,5 +23,6 @@ export {
   routeOf,
   tokensPlugin,
   type DecisionContext,
+  type PreAuthLimiter,
   type TokensPluginOptions,
 } from './plugin/index.js'

@@ -1,4 +1,9 @@
-import { AuthenticationError, isPortcullisError, type AuditSink } from '@portcullis/core'
+import {
+  AuthenticationError,
+  isPortcullisError,
+  type AuditSink,
+  type PortcullisError,
+} from '@portcullis/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { extractBearerToken } from '../bearer/index.js'
@@ -17,6 +22,22 @@ export type TokensPluginOptions = TokensOptions & {
    * outages (503) stay enforced. Default `false`.
    */
   reportOnly?: boolean
+  /**
+   * Throttles clients whose tokens keep failing, before any signature work (brute force and
+   * token spraying must not burn CPU). `@portcullis/rate-limit` provides one.
+   */
+  preAuth?: PreAuthLimiter
+}
+
+/**
+ * A limiter consulted before a token is verified. Both calls are synchronous and must be cheap:
+ * cheaper than the verification they protect.
+ */
+export interface PreAuthLimiter {
+  /** An error (a 429) when this client must not get a verification now, else `null`. */
+  check(request: FastifyRequest): PortcullisError | null
+  /** Counts one failed authentication (a refused token) against this client. */
+  failed(request: FastifyRequest): void
 }
 
 // Node keeps only the first of duplicate Authorization headers in `headers` (it discards
@@ -48,7 +69,7 @@ function portcullisTokens(
   options: TokensPluginOptions,
   next: (err?: Error) => void,
 ): void {
-  const { audit, reportOnly = false, ...tokenOptions } = options
+  const { audit, reportOnly = false, preAuth, ...tokenOptions } = options
   let verifier: Verifier
   try {
     verifier = createVerifier(tokenOptions)
@@ -64,7 +85,9 @@ function portcullisTokens(
     err: unknown,
     done: (err?: Error) => void,
   ): void {
-    if (reportOnly && isPortcullisError(err) && err.kind === 'authentication') {
+    const authentication = isPortcullisError(err) && err.kind === 'authentication'
+    if (authentication) preAuth?.failed(request)
+    if (reportOnly && authentication) {
       reportDenial(request, context, err, routeOf(request))
       done()
       return
@@ -91,6 +114,11 @@ function portcullisTokens(
       const token = extractBearerToken(authorizationOf(request))
       if (token === null) {
         done()
+        return
+      }
+      const throttled = preAuth?.check(request) ?? null
+      if (throttled !== null) {
+        deny(request, reply, context, throttled, routeOf(request))
         return
       }
       result = verifier.verify(token)

@@ -21,6 +21,7 @@ const expectedExport: Record<string, string> = {
   '@portcullis/testing': 'createTestIssuer',
   '@portcullis/rate-limit': 'rateLimitPlugin',
   '@portcullis/allowlist': 'compileAllowlist',
+  portcullis: 'portcullis',
 }
 
 function node(args: string[]): string {

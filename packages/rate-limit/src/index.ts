@@ -1,1 +1,20 @@
-export {}
+/**
+ * `@portcullis/rate-limit`: rate limits keyed by the verified principal, per route template or
+ * named bucket, on `@fastify/rate-limit`'s in-memory or Redis store, and the pre-auth limiter
+ * that throttles failed authentications before any signature work.
+ *
+ * @packageDocumentation
+ */
+import './plugin/augment.js'
+
+export {
+  rateLimitOptionsSchema,
+  type PreAuthOptions,
+  type RateLimitKey,
+  type RateLimitOptions,
+  type RateLimitPluginOptions,
+  type RedisClient,
+} from './options/index.js'
+export { rateLimitPlugin } from './plugin/index.js'
+export { createPreAuthLimiter } from './pre-auth/index.js'
+export type { RateLimitOverride, RouteLimit, RouteRateLimit } from './route/index.js'

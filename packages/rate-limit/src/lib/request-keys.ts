@@ -1,0 +1,54 @@
+import { normalizeIP } from '@fastify/rate-limit'
+import type { FastifyRequest } from 'fastify'
+import type { RateLimitKey } from '../options/rate-limit-options.js'
+
+/**
+ * The counting key of a client address. IPv6 addresses count per /64 (`@fastify/rate-limit`'s
+ * `normalizeIP`), because one host usually holds a whole /64 and could rotate through it;
+ * IPv4-mapped addresses count as their IPv4 address. IPv4 skips the parsing.
+ */
+export function ipKey(ip: string | undefined): string {
+  if (ip === undefined || ip === '') return 'unknown'
+  return ip.includes(':') ? normalizeIP(ip) : ip
+}
+
+/** Builds the counting key of a request; it may throw (a key function that throws). */
+export type KeyOf = (request: FastifyRequest) => string
+
+// Each kind of key has its own tag, so a subject that happens to look like an IP or a client id
+// never shares a count with it; NUL cannot occur in a URL template or in an IP address.
+function byIp(request: FastifyRequest): string {
+  return `i\0${ipKey(request.ip)}`
+}
+
+function byPrincipal(request: FastifyRequest): string {
+  const principal = request.principal
+  // Only in report-only rollouts does a guarded route run without a principal: count by IP.
+  if (principal == null) return byIp(request)
+  return `p\0${principal.issuer}\0${principal.subject}`
+}
+
+function byClient(request: FastifyRequest): string {
+  const principal = request.principal
+  if (principal == null) return byIp(request)
+  if (principal.clientId === null) return byPrincipal(request)
+  // Client ids are unique per issuer only.
+  return `c\0${principal.issuer}\0${principal.clientId}`
+}
+
+/** The key builder of a `key` option, compiled once per route. */
+export function keyOf(key: RateLimitKey): KeyOf {
+  if (key === 'ip') return byIp
+  if (key === 'principal') return byPrincipal
+  if (key === 'client') return byClient
+  const custom = key
+  return function byKeyFunction(request) {
+    const principal = request.principal
+    if (principal == null) return byIp(request)
+    const value: unknown = custom(principal, request)
+    if (typeof value !== 'string') {
+      throw new TypeError(`the rate-limit key function returned ${typeof value}, not a string`)
+    }
+    return `f\0${value}`
+  }
+}

@@ -1,0 +1,3 @@
+import './augment.js'
+
+export { rateLimitPlugin } from './rate-limit-plugin.js'

@@ -1,0 +1,56 @@
+import LocalStore from '@fastify/rate-limit/store/LocalStore.js'
+import { invalidOptionsError, RateLimitError } from '@portcullis/core'
+import type { PreAuthLimiter } from '@portcullis/tokens'
+import type { FastifyRequest } from 'fastify'
+import { ipKey } from '../lib/request-keys.js'
+import { preAuthSchema, rateLimitDefaults, type PreAuthOptions } from '../options/index.js'
+
+function ignore(): void {
+  // `failed` only counts; the count is read by `check`.
+}
+
+/**
+ * Creates the pre-auth limiter the tokens plugin consults before verifying a token: once `max`
+ * authentications failed from one IP within `timeWindow`, further tokens from that IP are refused
+ * (429 `PCL_RATE_LIMITED`, `Retry-After`) without any signature work, so brute force and token
+ * spraying cannot burn CPU. A fixed window per IP (IPv6 per /64) in `@fastify/rate-limit`'s
+ * in-memory LRU store of at most `cache` addresses; both calls are synchronous map operations.
+ *
+ * Throws `PCL_INVALID_OPTIONS` naming the field (`rateLimit.preAuth.max`) for bad options.
+ *
+ * @example
+ * ```ts
+ * await app.register(tokensPlugin, {
+ *   issuers: [...],
+ *   preAuth: createPreAuthLimiter({ max: 20, timeWindow: '1 minute' }),
+ * })
+ * ```
+ * @see https://github.com/portcullis-dev/portcullis/tree/main/packages/rate-limit#pre-auth-limiter
+ */
+export function createPreAuthLimiter(options: PreAuthOptions): PreAuthLimiter {
+  const parsed = preAuthSchema.safeParse(options)
+  if (!parsed.success) {
+    throw invalidOptionsError(parsed.error.issues, 'rateLimit.preAuth', parsed.error)
+  }
+  const { max, timeWindow } = parsed.data
+  const store = new LocalStore(false, false, parsed.data.cache ?? rateLimitDefaults.cache)
+  // `read` answers synchronously; the holder carries its answer out of the callback.
+  const seen = { current: 0, ttl: 0 }
+  function record(err: Error | null, count: { current: number; ttl: number } | null): void {
+    seen.current = err === null && count !== null ? count.current : 0
+    seen.ttl = err === null && count !== null ? count.ttl : 0
+  }
+  return Object.freeze({
+    check(request: FastifyRequest) {
+      store.read(ipKey(request.ip), record, timeWindow)
+      if (seen.current < max || seen.ttl <= 0) return null
+      return new RateLimitError('PCL_RATE_LIMITED', {
+        message: 'too many failed authentications from this address',
+        headers: { 'Retry-After': String(Math.max(1, Math.ceil(seen.ttl / 1000))) },
+      })
+    },
+    failed(request: FastifyRequest) {
+      store.incr(ipKey(request.ip), ignore, timeWindow, max)
+    },
+  })
+}

@@ -1,0 +1,1 @@
+export { createPreAuthLimiter } from './create-pre-auth-limiter.js'

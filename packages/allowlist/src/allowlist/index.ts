@@ -1,0 +1,14 @@
+export {
+  compileAllowlist,
+  type CompileAllowlistOptions,
+  type CompiledAllowlist,
+  type ProjectionContext,
+  type ProjectionResult,
+} from './compile-allowlist.js'
+export {
+  responseSpecSchema,
+  type AllowlistSpec,
+  type FieldPathText,
+  type MaxItemsSpec,
+  type ResponseSpec,
+} from './response-spec.js'

@@ -1,0 +1,233 @@
+import { locateIssues, PortcullisConfigError } from '@portcullis/core'
+import type { z } from 'zod'
+import { formatPath, parsePath, type FieldPath } from './path-syntax.js'
+import { responseSpecSchema, type AllowlistSpec, type MaxItemsSpec } from './response-spec.js'
+import { isZodSchema, jsonSchemaPaths, ShapeError, zodPaths } from './schema-shapes.js'
+
+/** Where an allowlist is declared, for error messages. */
+export interface SpecSite {
+  readonly route: string | undefined
+}
+
+/** Caps resolved from `maxItems`, keyed by canonical array path (`'[]'`, `'items[]'`). */
+export interface NormalizedCaps {
+  readonly default: number | undefined
+  readonly paths: ReadonlyMap<string, number>
+  readonly byScope: ReadonlyMap<
+    string,
+    { readonly default: number | undefined; readonly paths: ReadonlyMap<string, number> }
+  >
+  /** For the summary: `100`, `100, items[] 50, raised by scope`. */
+  readonly display: string
+}
+
+/** An allowlist spec validated and reduced to parsed paths, whatever form it was declared in. */
+export interface NormalizedSpec {
+  readonly kind: 'paths' | 'zod' | 'schema'
+  readonly mode: 'strip' | 'reject'
+  readonly allow: readonly FieldPath[]
+  readonly byScope: ReadonlyMap<string, readonly FieldPath[]>
+  /** By status key: `'404'` or `'4xx'`. */
+  readonly byStatus: ReadonlyMap<string, readonly FieldPath[]>
+  readonly maxItems: NormalizedCaps | null
+}
+
+/** A validated `guard.response`: an allowlist, or a passthrough reason. */
+export type ValidatedSpec =
+  | { readonly kind: 'allowlist'; readonly spec: NormalizedSpec }
+  | { readonly kind: 'passthrough'; readonly reason: string }
+
+const PREFIX = 'guard.response'
+
+/** A `PCL_INVALID_GUARD` error naming the route (when known) and the field. */
+export function specError(site: SpecSite, field: string, message: string): PortcullisConfigError {
+  const text = `${field} ${message}`
+  return new PortcullisConfigError(
+    'PCL_INVALID_GUARD',
+    site.route === undefined ? text : `${site.route}: ${text}`,
+    site.route === undefined ? { field } : { route: site.route, field },
+  )
+}
+
+function zodError(site: SpecSite, error: z.ZodError): PortcullisConfigError {
+  const located = locateIssues(error.issues, PREFIX, 'is not a known key of guard.response')
+  const first = located[0] ?? { field: PREFIX, message: 'is invalid' }
+  const message = located
+    .slice(0, 5)
+    .map((issue) => `${issue.field} ${issue.message}`)
+    .join('; ')
+  return new PortcullisConfigError(
+    'PCL_INVALID_GUARD',
+    site.route === undefined ? message : `${site.route}: ${message}`,
+    site.route === undefined
+      ? { field: first.field, cause: error }
+      : { route: site.route, field: first.field, cause: error },
+  )
+}
+
+// Paths were checked by the zod schema; parsing again only turns them into segments.
+function parsed(text: string): FieldPath {
+  const result = parsePath(text)
+  if (!result.ok) throw new TypeError(`unreachable: '${text}' ${result.reason}`)
+  return result.path
+}
+
+function parsedList(list: readonly string[]): FieldPath[] {
+  return list.map(parsed)
+}
+
+function canonicalArrayPath(text: string): string {
+  return formatPath(parsed(text))
+}
+
+/**
+ * Validates `guard.response` (shape, path syntax) and reduces it to parsed paths. `'schema'`
+ * reads the route's response schema. Throws `PCL_INVALID_GUARD` naming the route and field.
+ */
+export function normalizeSpec(spec: unknown, site: SpecSite, schema: unknown): ValidatedSpec {
+  const result = responseSpecSchema.safeParse(spec)
+  if (!result.success) throw zodError(site, result.error)
+  const value = result.data
+  if (value === 'schema') return { kind: 'allowlist', spec: fromResponseSchema(schema, site) }
+  if ('passthrough' in value) return { kind: 'passthrough', reason: value.passthrough.trim() }
+  return { kind: 'allowlist', spec: fromAllowlist(value, site) }
+}
+
+function fromAllowlist(spec: AllowlistSpec, site: SpecSite): NormalizedSpec {
+  let allow: readonly FieldPath[]
+  let kind: NormalizedSpec['kind'] = 'paths'
+  if (isZodSchema(spec.allow)) {
+    kind = 'zod'
+    try {
+      allow = zodPaths(spec.allow)
+    } catch (err) {
+      if (err instanceof ShapeError)
+        throw specError(site, `${PREFIX}.allow`, `${err.at} ${err.message}`)
+      throw err
+    }
+  } else {
+    allow = parsedList(spec.allow)
+  }
+  const byScope = new Map(
+    Object.entries(spec.byScope ?? {}).map(([scope, list]) => [scope, parsedList(list)] as const),
+  )
+  const byStatus = new Map(
+    Object.entries(spec.byStatus ?? {}).map(
+      ([status, list]) => [status, parsedList(list)] as const,
+    ),
+  )
+  return {
+    kind,
+    mode: spec.mode ?? 'strip',
+    allow,
+    byScope,
+    byStatus,
+    maxItems: spec.maxItems === undefined ? null : normalizeCaps(spec.maxItems),
+  }
+}
+
+function capsMap(paths: Readonly<Record<string, number>> | undefined): Map<string, number> {
+  return new Map(
+    Object.entries(paths ?? {}).map(([path, cap]) => [canonicalArrayPath(path), cap] as const),
+  )
+}
+
+function normalizeCaps(spec: number | MaxItemsSpec): NormalizedCaps {
+  if (typeof spec === 'number') {
+    return { default: spec, paths: new Map(), byScope: new Map(), display: String(spec) }
+  }
+  const paths = capsMap(spec.paths)
+  const byScope = new Map(
+    Object.entries(spec.byScope ?? {}).map(([scope, caps]) => {
+      const entry =
+        typeof caps === 'number'
+          ? { default: caps, paths: new Map<string, number>() }
+          : { default: caps.default, paths: capsMap(caps.paths) }
+      return [scope, entry] as const
+    }),
+  )
+  const parts: string[] = []
+  if (spec.default !== undefined) parts.push(String(spec.default))
+  for (const [path, cap] of paths) parts.push(`${path} ${cap}`)
+  if (byScope.size > 0) parts.push(`raised for ${[...byScope.keys()].join(', ')}`)
+  return { default: spec.default, paths, byScope, display: parts.join(', ') }
+}
+
+const STATUS_KEY = /^(?:[1-5][0-9][0-9]|[1-5]xx)$/u
+
+function isSuccessKey(key: string): boolean {
+  return key.charCodeAt(0) < '4'.charCodeAt(0)
+}
+
+// Fastify's OpenAPI-style form: { 200: { content: { 'application/json': { schema } } } }.
+function unwrapContent(value: unknown, at: string): unknown {
+  if (typeof value !== 'object' || value === null || isZodSchema(value)) return value
+  const content = (value as { content?: unknown }).content
+  if (typeof content !== 'object' || content === null) return value
+  const entries = Object.entries(content)
+  const json = entries.find(([type]) => /^application\/(?:[\w.+-]+\+)?json\b/iu.test(type))
+  const schema = (json?.[1] as { schema?: unknown } | undefined)?.schema
+  if (schema === undefined) {
+    throw new ShapeError(at, 'has content types but no JSON one with a schema')
+  }
+  return schema
+}
+
+function fromResponseSchema(schema: unknown, site: SpecSite): NormalizedSpec {
+  if (schema === undefined || schema === null) {
+    throw specError(
+      site,
+      PREFIX,
+      "is 'schema', but the route declares no response schema (schema.response): declare one, or list the fields with { allow: [...] }",
+    )
+  }
+  try {
+    // A bare schema (not keyed by status) stands for every success response.
+    const byKey: Record<string, unknown> =
+      isZodSchema(schema) ||
+      (typeof schema === 'object' &&
+        ('type' in schema || 'properties' in schema) &&
+        !Object.keys(schema).some((key) => STATUS_KEY.test(key.toLowerCase())))
+        ? { default: schema }
+        : (schema as Record<string, unknown>)
+    if (typeof byKey !== 'object' || Array.isArray(byKey)) {
+      throw new ShapeError('schema.response', 'must map status codes to schemas')
+    }
+    let fallback: FieldPath[] | null = null
+    const success: FieldPath[] = []
+    const byStatus = new Map<string, FieldPath[]>()
+    for (const [rawKey, value] of Object.entries(byKey)) {
+      const key = rawKey.toLowerCase()
+      const at = `schema.response.${rawKey}`
+      if (key !== 'default' && !STATUS_KEY.test(key)) {
+        throw new ShapeError(at, "is not a status code, a class ('2xx') or 'default'")
+      }
+      const paths = jsonSchemaPaths(unwrapContent(value, at), at)
+      if (key === 'default') {
+        fallback = paths
+        continue
+      }
+      byStatus.set(key, paths)
+      if (isSuccessKey(key)) success.push(...paths)
+    }
+    if (fallback === null && success.length === 0 && ![...byStatus.keys()].some(isSuccessKey)) {
+      throw new ShapeError(
+        'schema.response',
+        "declares no success response schema (200, 2xx or 'default')",
+      )
+    }
+    return {
+      kind: 'schema',
+      mode: 'strip',
+      allow: fallback ?? success,
+      byScope: new Map(),
+      byStatus,
+      maxItems: null,
+    }
+  } catch (err) {
+    if (err instanceof ShapeError) {
+      throw specError(site, PREFIX, `is 'schema', but ${err.at} ${err.message}`)
+    }
+    throw err
+  }
+}

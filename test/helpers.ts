@@ -46,6 +46,8 @@ export async function guardedApp(
       realm: 'test',
     },
     ...(options.audit === false ? {} : { audit: (event: AuditEvent) => void events.push(event) }),
+    // These suites are about access; response allowlists have their own (test/allowlist).
+    response: { requireResponse: false },
     ...options.portcullis,
   })
   await routes(app)

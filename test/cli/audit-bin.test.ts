@@ -49,8 +49,12 @@ describe('the built portcullis bin', () => {
     expect(stderr).toBe('')
     expect(code).toBe(0)
     expect(stdout).toMatch(/^METHOD +URL +ACCESS +RATE LIMIT +RESPONSE\n/)
-    expect(stdout).toMatch(/^GET +\/healthz +public: liveness probe +- +-$/m)
-    expect(stdout).toMatch(/^HEAD +\/v1\/videos\/:id +authenticated +- +-$/m)
+    expect(stdout).toMatch(
+      /^GET +\/healthz +public: liveness probe +- +NONE: success bodies are not allowlisted$/m,
+    )
+    expect(stdout).toMatch(
+      /^HEAD +\/v1\/videos\/:id +authenticated +- +NONE: success bodies are not allowlisted$/m,
+    )
     expect(stdout).toContain('4 routes: 2 guarded, 2 public, 0 unguarded')
   })
 

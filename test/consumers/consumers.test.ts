@@ -164,9 +164,9 @@ function appBody(entry: string): string {
   }
   const app = Fastify()
   await app.register(portcullis, options)
-  app.get('/v1/videos/:id', { config: { guard: { scopes: ['videos:read'], callers: ['search-svc'] } } },
-    async (request) => ({ id: request.params.id, subject: request.principal.subject }))
-  app.get('/healthz', { config: { guard: { public: 'liveness probe' } } }, async () => ({ ok: true }))
+  app.get('/v1/videos/:id', { config: { guard: { scopes: ['videos:read'], callers: ['search-svc'], response: { allow: ['id', 'subject'] } } } },
+    async (request) => ({ id: request.params.id, subject: request.principal.subject, internal: 'dropped' }))
+  app.get('/healthz', { config: { guard: { public: 'liveness probe', response: { allow: ['ok'] } } } }, async () => ({ ok: true }))
   const token = await issuer.token({ scope: ['videos:read'], client_id: 'search-svc' })
   const allowed = await app.inject({ url: '/v1/videos/42', headers: bearer(token) })
   const refused = await app.inject({ url: '/v1/videos/42' })
@@ -252,7 +252,11 @@ const options: PortcullisOptions = {
 const app = Fastify()
 await app.register(portcullis, options)
 
-const videoGuard: RouteGuard = { scopes: ['videos:read'], callers: ['search-svc'] }
+const videoGuard: RouteGuard = {
+  scopes: ['videos:read'],
+  callers: ['search-svc'],
+  response: { allow: ['id', 'subject'] },
+}
 app.get<{ Params: { id: string } }>(
   '/v1/videos/:id',
   { config: { guard: videoGuard } },
@@ -263,8 +267,8 @@ app.get<{ Params: { id: string } }>(
     return { id: request.params.id, subject: principal?.subject ?? null }
   },
 )
-app.get('/healthz', { config: { guard: { public: 'liveness probe' } } }, async () => ({ ok: true }))
-app.get('/me', { config: { guard: { authenticated: true } } }, async (request) => ({
+app.get('/healthz', { config: { guard: { public: 'liveness probe', response: { allow: ['ok'] } } } }, async () => ({ ok: true }))
+app.get('/me', { config: { guard: { authenticated: true, response: { allow: ['scopes[]'] } } } }, async (request) => ({
   scopes: [...(request.principal?.scopes ?? [])],
 }))
 

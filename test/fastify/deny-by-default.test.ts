@@ -231,7 +231,7 @@ describe('invalid plugin options fail app.ready()', () => {
     ['an unknown option', { tokenz: {} }, /tokenz: is not a known option/],
     ['a wrong type', { unguardedRoutes: 'maybe' }, /unguardedRoutes/],
     ['a non-function audit sink', { audit: 'stdout' }, /audit/],
-    ['a not-yet-supported option', { rateLimit: { max: 1, timeWindow: 1000 } }, /rateLimit/],
+    ['an invalid rate limit', { rateLimit: { max: 0, timeWindow: 1000 } }, /rateLimit\.max/],
   ])('%s', async (_name, extra, message) => {
     // `await app.register()` rejects (and so would `app.ready()`).
     const err: unknown = await guardedApp(() => undefined, { portcullis: extra as never }).then(

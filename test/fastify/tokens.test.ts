@@ -53,6 +53,8 @@ async function harness(extra: Record<string, unknown> = {}): Promise<Harness> {
       ...extra,
     },
     audit: (event) => void events.push(event),
+    // This suite is about tokens; response allowlists have their own.
+    response: { requireResponse: false },
   })
   app.get('/v1/videos/:id', { config: { guard: { authenticated: true } } }, (req) => {
     runs++

@@ -1,11 +1,19 @@
 import portcullis, { type AuditEvent } from '@portcullis/fastify'
 import type { TestIssuer } from '@portcullis/testing'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { videos } from './data.js'
+import { history, videos } from './data.js'
+
+/** Service-to-service callers of this internal API. */
+export const CALLERS = {
+  search: 'search-svc',
+  player: 'player-svc',
+  moderation: 'moderation-console',
+} as const
 
 /**
- * The internal video-metadata service: the kind of microservice the incident was about.
- * Every route declares its guard; the health check is public, with a reason.
+ * The internal video-metadata service: the kind of microservice the incident was about. Every
+ * route declares who may call it, how often, and which fields may leave; the handlers return
+ * whole database rows, as the incident's did, and the guard trims them.
  */
 export async function buildApp(
   issuer: TestIssuer,
@@ -24,29 +32,84 @@ export async function buildApp(
       ],
       realm: 'video-platform',
     },
+    rateLimit: { max: 100, timeWindow: '1 minute', preAuth: { max: 20, timeWindow: '1 minute' } },
+    policies: {
+      readVideos: { scopes: ['videos:read'], callers: [CALLERS.search, CALLERS.player] },
+    },
     ...(options.audit === undefined ? {} : { audit: options.audit }),
   })
 
   app.get(
     '/healthz',
-    { config: { guard: { public: 'liveness probe for the orchestrator' } } },
-    () => ({
-      ok: true,
-    }),
+    {
+      config: {
+        guard: { public: 'liveness probe for the orchestrator', response: { allow: ['ok'] } },
+      },
+    },
+    () => ({ ok: true }),
   )
 
-  app.get('/v1/videos', { config: { guard: { authenticated: true } } }, () =>
-    videos.slice(0, 20).map((v) => ({ id: v.id, title: v.title })),
+  app.get<{ Querystring: { limit?: string } }>(
+    '/v1/videos',
+    {
+      config: {
+        guard: {
+          extends: 'readVideos',
+          response: { allow: ['[].id', '[].title', '[].durationSec'], maxItems: 50 },
+        },
+      },
+    },
+    (req) => videos.slice(0, Math.min(Number(req.query.limit ?? 20), videos.length)),
   )
 
   app.get<{ Params: { id: string } }>(
     '/v1/videos/:id',
-    { config: { guard: { authenticated: true } } },
+    {
+      config: {
+        guard: {
+          extends: 'readVideos',
+          rateLimit: { max: 20, timeWindow: '1 minute' },
+          response: {
+            allow: ['id', 'title', 'durationSec', 'owner.id', 'tags[]'],
+            byScope: { 'videos:read:internal': ['uploadIp', 'moderation.status'] },
+          },
+        },
+      },
+    },
     (req, reply) => {
       const video = videos.find((v) => v.id === req.params.id)
-      if (video === undefined) return reply.code(404).send({ error: 'not found' })
-      return { id: video.id, title: video.title, durationSec: video.durationSec }
+      // The whole row, internal fields included: the allowlist decides what leaves.
+      return video ?? reply.code(404).send({ type: 'about:blank', title: 'Not found', status: 404 })
     },
+  )
+
+  app.get<{ Params: { userId: string } }>(
+    '/v1/users/:userId/history',
+    {
+      config: {
+        guard: {
+          scopes: ['history:read'],
+          callers: [CALLERS.player],
+          claims: { sub: { param: 'userId' } },
+          response: { allow: ['[].videoId', '[].watchedAt'], maxItems: 100 },
+        },
+      },
+    },
+    (req) => history.filter((h) => h.userId === req.params.userId),
+  )
+
+  app.get(
+    '/internal/moderation/queue',
+    {
+      config: {
+        guard: {
+          scopes: ['moderation:read'],
+          callers: [CALLERS.moderation],
+          response: { allow: ['[].id', '[].title', '[].moderation.status', '[].moderation.notes'] },
+        },
+      },
+    },
+    () => videos.filter((v) => v.moderation.status === 'flagged'),
   )
 
   // Uncomment to see deny by default at work: startup fails with PCL_UNGUARDED_ROUTE,

@@ -10,6 +10,14 @@ export interface VideoRow {
   moderation: { status: 'ok' | 'flagged'; notes: string }
 }
 
+/** One entry of a user's viewing history. */
+export interface HistoryRow {
+  userId: string
+  videoId: string
+  watchedAt: string
+  device: { ip: string; userAgent: string }
+}
+
 const WORDS = [
   'river',
   'night',
@@ -23,12 +31,12 @@ const WORDS = [
   'retro',
 ]
 
-// Deterministic generator (no randomness) so the demo prints the same tour every run.
+// Deterministic generators (no randomness) so the demo prints the same tour every run.
 function word(i: number): string {
   return WORDS[i % WORDS.length]!
 }
 
-/** A few hundred generated videos. */
+/** Three hundred generated videos. */
 export const videos: VideoRow[] = Array.from({ length: 300 }, (_, i) => ({
   id: String(i + 1),
   title: `${word(i)} ${word(i * 7 + 3)} #${i + 1}`,
@@ -41,4 +49,12 @@ export const videos: VideoRow[] = Array.from({ length: 300 }, (_, i) => ({
     status: i % 17 === 0 ? 'flagged' : 'ok',
     notes: i % 17 === 0 ? 'reported twice' : '',
   },
+}))
+
+/** Viewing histories of forty users, a few hundred rows in all. */
+export const history: HistoryRow[] = Array.from({ length: 400 }, (_, i) => ({
+  userId: `user-${(i % 40) + 1}`,
+  videoId: String(((i * 13) % 300) + 1),
+  watchedAt: new Date(Date.UTC(2026, 10, 1) + i * 3_600_000).toISOString(),
+  device: { ip: `192.168.${i % 256}.${(i * 3) % 256}`, userAgent: 'tv-app/4.2' },
 }))

@@ -13,11 +13,16 @@ await app.ready()
 console.log('\nPortcullis demo: an internal video-metadata service under attack\n')
 console.log('Route inventory (app.portcullis.routes()):')
 console.table(
-  app.portcullis.routes().map((r) => ({
-    method: r.method,
-    url: r.url,
-    requires: r.public === null ? r.policy : `public: ${r.public}`,
-  })),
+  app.portcullis
+    .routes()
+    .map((r) => ({
+      method: r.method,
+      url: r.url,
+      requires: r.public === null ? r.policy : `public: ${r.public}`,
+      'rate limit': r.rateLimit ?? '-',
+      response: r.response ?? '-',
+    }))
+    .filter((r) => r.method !== 'HEAD'),
 )
 
 const steps = await runTour(app, issuer)

@@ -18,8 +18,11 @@ describe('the demo tour', () => {
       status: 401,
       code: 'PCL_TOKEN_INVALID',
     })
-    expect(steps.find((s) => s.attempt === 'expired token replayed')?.code).toBe(
-      'PCL_TOKEN_EXPIRED',
-    )
+    const code = (name: string) => steps.find((s) => s.attempt === name)?.code
+    expect(code("a billing service's token, stolen")).toBe('PCL_CALLER_NOT_ALLOWED')
+    expect(code("a valid token reading another user's history")).toBe('PCL_CLAIM_MISMATCH')
+    expect(code('bulk export in one request')).toBe('PCL_TOO_MANY_ITEMS')
+    expect(code('a scraping loop over every id')).toBe('PCL_RATE_LIMITED')
+    expect(steps.find((s) => s.attempt === 'a handler that returns the whole row')?.ok).toBe(true)
   })
 })

@@ -1,85 +1,148 @@
 import type { TestIssuer } from '@portcullis/testing'
 import { bearer } from '@portcullis/testing'
 import type { FastifyInstance } from 'fastify'
+import { CALLERS } from './app.js'
 
 /** One attempt of the tour and what happened to it. */
 export interface TourStep {
   attempt: string
   request: string
-  expected: 'refused' | 'served'
+  expected: 'refused' | 'served' | 'trimmed'
   status: number
   code: string
+  /** What the guard did, in words: the fields it removed, how many requests got through. */
+  note: string
+  /** True when the outcome is the expected one. */
+  ok: boolean
 }
 
-interface Attempt {
-  attempt: string
-  method?: 'GET' | 'POST'
-  url: string
-  token?: () => Promise<string>
-  expected: 'refused' | 'served'
+const INTERNAL_FIELDS = ['uploadIp', 'storagePath', 'moderation', 'email']
+
+function problemCode(headers: Record<string, unknown>, body: string): string {
+  const type = headers['content-type']
+  if (typeof type !== 'string' || !type.startsWith('application/problem+json')) return ''
+  return String((JSON.parse(body) as { code?: unknown }).code)
 }
 
 /** The incident's attempts, then legitimate calls, replayed against the service. */
 export async function runTour(app: FastifyInstance, issuer: TestIssuer): Promise<TourStep[]> {
-  const attempts: Attempt[] = [
-    { attempt: 'anonymous bulk query', url: '/v1/videos', expected: 'refused' },
-    { attempt: 'anonymous route enumeration', url: '/v1/internal/export', expected: 'refused' },
-    {
-      attempt: 'token signed with alg: none',
-      url: '/v1/videos/1',
-      token: () => issuer.bad.algNone({ sub: 'attacker' }),
-      expected: 'refused',
-    },
-    {
-      attempt: 'token signed by an unknown key',
-      url: '/v1/videos/1',
-      token: () => issuer.bad.wrongKey({ sub: 'attacker' }),
-      expected: 'refused',
-    },
-    {
-      attempt: 'expired token replayed',
-      url: '/v1/videos/1',
-      token: () => issuer.bad.expired({ sub: 'search-svc' }),
-      expected: 'refused',
-    },
-    {
-      attempt: 'token minted for another service',
-      url: '/v1/videos/1',
-      token: () => issuer.bad.wrongAudience({ sub: 'search-svc' }),
-      expected: 'refused',
-    },
-    { attempt: 'health check (public)', url: '/healthz', expected: 'served' },
-    {
-      attempt: 'search service reads a video',
-      url: '/v1/videos/42',
-      token: () => issuer.token({ sub: 'search-svc', client_id: 'search-svc' }),
-      expected: 'served',
-    },
-  ]
+  const token = (claims: Record<string, unknown>) => issuer.token(claims)
+  const search = await token({
+    sub: CALLERS.search,
+    client_id: CALLERS.search,
+    scope: 'videos:read',
+  })
   const steps: TourStep[] = []
-  for (const a of attempts) {
-    const token = a.token === undefined ? undefined : await a.token()
-    const res = await app.inject({
-      method: a.method ?? 'GET',
-      url: a.url,
-      ...(token === undefined ? {} : { headers: bearer(token) }),
-    })
-    let code = ''
-    if (res.headers['content-type']?.toString().startsWith('application/problem+json')) {
-      code = String(res.json<{ code?: unknown }>().code)
-    }
+
+  async function attempt(
+    name: string,
+    url: string,
+    auth: string | undefined,
+    expected: TourStep['expected'],
+    judge?: (body: string, status: number) => { ok: boolean; note: string },
+  ): Promise<void> {
+    const res = await app.inject({ url, ...(auth === undefined ? {} : { headers: bearer(auth) }) })
+    const code = problemCode(res.headers, res.body)
+    const judged = judge?.(res.body, res.statusCode)
+    const ok =
+      judged?.ok ??
+      (expected === 'refused'
+        ? res.statusCode >= 400
+        : res.statusCode >= 200 && res.statusCode < 300)
     steps.push({
-      attempt: a.attempt,
-      request: `${a.method ?? 'GET'} ${a.url}${token === undefined ? '' : ' (Bearer)'}`,
-      expected: a.expected,
+      attempt: name,
+      request: `GET ${url}${auth === undefined ? '' : ' (Bearer)'}`,
+      expected,
       status: res.statusCode,
       code,
+      note: judged?.note ?? '',
+      ok,
     })
   }
+
+  // The incident, step by step.
+  await attempt('anonymous bulk query', '/v1/videos?limit=300', undefined, 'refused')
+  await attempt('anonymous route enumeration', '/v1/internal/export', undefined, 'refused')
+  await attempt(
+    'token signed with alg: none',
+    '/v1/videos/1',
+    await issuer.bad.algNone({ sub: 'attacker', client_id: CALLERS.search, scope: 'videos:read' }),
+    'refused',
+  )
+  await attempt(
+    "a billing service's token, stolen",
+    '/v1/videos/1',
+    await token({ sub: 'billing-svc', client_id: 'billing-svc', scope: 'videos:read' }),
+    'refused',
+  )
+  await attempt(
+    "a valid token reading another user's history",
+    '/v1/users/user-2/history',
+    await token({ sub: 'user-1', client_id: CALLERS.player, scope: 'history:read' }),
+    'refused',
+  )
+  await attempt('bulk export in one request', '/v1/videos?limit=300', search, 'refused')
+  await attempt(
+    'a handler that returns the whole row',
+    '/v1/videos/7',
+    search,
+    'trimmed',
+    (body, status) => {
+      const leaked = INTERNAL_FIELDS.filter((f) => body.includes(`"${f}"`))
+      return {
+        ok: status === 200 && leaked.length === 0,
+        note:
+          leaked.length === 0
+            ? 'uploadIp, storagePath, moderation, owner.email removed'
+            : `LEAKED ${leaked.join(', ')}`,
+      }
+    },
+  )
+  // A scraping loop: one token, every id. The route allows 20 per minute per principal.
+  const scraper = await token({ sub: 'scraper', client_id: CALLERS.search, scope: 'videos:read' })
+  let served = 0
+  let last = { status: 0, code: '' }
+  for (let id = 1; id <= 30; id++) {
+    const res = await app.inject({ url: `/v1/videos/${id}`, headers: bearer(scraper) })
+    if (res.statusCode === 200) served++
+    last = { status: res.statusCode, code: problemCode(res.headers, res.body) }
+  }
+  steps.push({
+    attempt: 'a scraping loop over every id',
+    request: 'GET /v1/videos/1..30 (Bearer)',
+    expected: 'refused',
+    status: last.status,
+    code: last.code,
+    note: `${served} of 30 served, then throttled`,
+    ok: served === 20 && last.status === 429,
+  })
+  await attempt(
+    'the search service reads the moderation queue',
+    '/internal/moderation/queue',
+    search,
+    'refused',
+  )
+
+  // Legitimate calls.
+  await attempt('health check (public)', '/healthz', undefined, 'served')
+  await attempt('the search service reads a video', '/v1/videos/42', search, 'served')
+  await attempt('the search service lists videos', '/v1/videos?limit=20', search, 'served')
+  await attempt(
+    'a user reads their own history through the player',
+    '/v1/users/user-1/history',
+    await token({ sub: 'user-1', client_id: CALLERS.player, scope: 'history:read' }),
+    'served',
+  )
+  await attempt(
+    'the moderation console reads its queue',
+    '/internal/moderation/queue',
+    await token({ sub: 'mod-1', client_id: CALLERS.moderation, scope: 'moderation:read' }),
+    'served',
+  )
   return steps
 }
 
 /** True when every refused attempt was refused and every legitimate call served. */
 export function tourPassed(steps: readonly TourStep[]): boolean {
-  return steps.every((s) => (s.expected === 'served' ? s.status < 300 : s.status >= 400))
+  return steps.every((s) => s.ok)
 }

@@ -3,7 +3,9 @@
  *
  * @packageDocumentation
  */
+import '@portcullis/allowlist'
 import '@portcullis/policy'
+import '@portcullis/rate-limit'
 import '@portcullis/tokens'
 import { portcullisPlugin } from './plugin/portcullis-plugin.js'
 
@@ -17,6 +19,11 @@ export type {
   PortcullisApi,
   Scope,
 } from '@portcullis/policy'
+// Typed re-exports keep each plugin's declarations (and their `RouteGuard` augmentations) in
+// this package's types: a bare side-effect import would be dropped from the bundled .d.ts.
+export type { ResponseSpec } from '@portcullis/allowlist'
+export type { RateLimitOptions, RouteRateLimit } from '@portcullis/rate-limit'
+export type { TokensOptions } from '@portcullis/tokens'
 export {
   isPortcullisError,
   PortcullisConfigError,

@@ -29,10 +29,12 @@ describe('portcullis audit: a fully guarded app', () => {
     const lines = stdout.split('\n')
     expect(lines[0]).toMatch(/^METHOD +URL +ACCESS +RATE LIMIT +RESPONSE$/)
     expect(rowOf(stdout, 'GET', '/healthz')).toMatch(
-      /^GET +\/healthz +public: liveness probe +- +-$/,
+      /^GET +\/healthz +public: liveness probe +- +NONE: success bodies are not allowlisted$/,
     )
     expect(rowOf(stdout, 'HEAD', '/healthz')).toContain('public: liveness probe')
-    expect(rowOf(stdout, 'GET', '/v1/videos/:id')).toMatch(/authenticated +- +-$/)
+    expect(rowOf(stdout, 'GET', '/v1/videos/:id')).toMatch(
+      /authenticated +- +NONE: success bodies are not allowlisted$/,
+    )
     expect(rowOf(stdout, 'HEAD', '/v1/videos/:id')).toContain('authenticated')
     expect(rowOf(stdout, 'POST', '/v1/videos')).toContain('authenticated')
     expect(rowOf(stdout, 'GET', '/v1/stats')).toContain('/v1/stats {"version":"2.0.0"}')
@@ -186,7 +188,9 @@ describe('portcullis audit: report-only routes', () => {
     const relaxed = await audit('./fixtures/report-only-app.ts')
     expect(relaxed.code).toBe(0)
     const row = rowOf(relaxed.stdout, 'GET', '/v1/videos')
-    expect(row).toMatch(/ REPORT-ONLY .*authenticated +- +-$/)
+    expect(row).toMatch(
+      / REPORT-ONLY .*authenticated +- +NONE: success bodies are not allowlisted$/,
+    )
     expect(row?.match(/REPORT-ONLY/g)).toHaveLength(1)
     expect(rowOf(relaxed.stdout, 'GET', '/healthz')).not.toContain('REPORT-ONLY')
     const strict = await audit('./fixtures/report-only-app.ts', '--strict')

@@ -4,6 +4,7 @@ import {
   type AuditSink,
   type RouteGuard,
 } from '@portcullis/core'
+import type { RateLimitOptions } from '@portcullis/rate-limit'
 import type { TokensOptions } from '@portcullis/tokens'
 import { z } from 'zod'
 
@@ -38,6 +39,19 @@ export interface PortcullisOptions {
    * is `'including-tokens'`. The inventory marks report-only routes. Default `false`.
    */
   reportOnly?: boolean | 'including-tokens'
+  /**
+   * Rate limits keyed by the verified principal, per route template; `guard.rateLimit` overrides
+   * per route. `preAuth` throttles failed authentications per IP before any signature work.
+   * Without this option no default limit applies (routes may still not declare
+   * `guard.rateLimit`: that fails startup). See `@portcullis/rate-limit`.
+   */
+  rateLimit?: RateLimitOptions
+  /**
+   * Response allowlisting (`@portcullis/allowlist`): `requireResponse` (default `true`: every
+   * route declares `guard.response` or startup fails; `false` to adopt gradually, flagged in the
+   * inventory) and `maxBodyBytes` (largest serialized body parsed to project, default 1 MiB).
+   */
+  response?: { requireResponse?: boolean; maxBodyBytes?: number }
 }
 
 const schema = z
@@ -48,26 +62,15 @@ const schema = z
     unknownRoutes: z.enum(['unauthorized', 'not-found']).optional(),
     policies: z.record(z.string(), z.unknown()).optional(),
     reportOnly: z.union([z.boolean(), z.literal('including-tokens')]).optional(),
+    rateLimit: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+    response: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
   })
   .strict()
-
-// Options the design names but that arrive with later plugins: refused with a clear message
-// rather than accepted and ignored, since a silently ignored rate limit is no rate limit.
-const NOT_YET = ['rateLimit'] as const
 
 /** Validates the top level of the options; `tokens` is validated by `@portcullis/tokens`. */
 export function resolveOptions(options: unknown): PortcullisOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new PortcullisConfigError('PCL_INVALID_OPTIONS', 'portcullis options must be an object')
-  }
-  for (const key of NOT_YET) {
-    if (key in options) {
-      throw new PortcullisConfigError(
-        'PCL_INVALID_OPTIONS',
-        `portcullis options: ${key} is not supported by this version of @portcullis/fastify`,
-        { field: key },
-      )
-    }
   }
   const parsed = schema.safeParse(options)
   if (!parsed.success) {

@@ -1,4 +1,10 @@
+import { allowlistPlugin } from '@portcullis/allowlist'
 import { policyPlugin } from '@portcullis/policy'
+import {
+  createPreAuthLimiter,
+  rateLimitPlugin,
+  type RateLimitOptions,
+} from '@portcullis/rate-limit'
 import { tokensPlugin } from '@portcullis/tokens'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
@@ -6,16 +12,20 @@ import { resolveOptions, type PortcullisOptions } from './options.js'
 
 async function portcullis(fastify: FastifyInstance, options: PortcullisOptions): Promise<void> {
   const resolved = resolveOptions(options)
-  // Order matters: the token is verified before any policy decision (and, later, before rate
-  // limiting and body parsing).
+  // Order matters: the token is verified before any policy decision, the rate limit counts
+  // only requests the policy let through, and all of it runs before body parsing.
+  const audit = resolved.audit === undefined ? {} : { audit: resolved.audit }
+  const realm = resolved.tokens.realm === undefined ? {} : { realm: resolved.tokens.realm }
+  const { preAuth, ...rateLimit } = resolved.rateLimit ?? { preAuth: undefined }
   await fastify.register(tokensPlugin, {
     ...resolved.tokens,
-    ...(resolved.audit === undefined ? {} : { audit: resolved.audit }),
+    ...audit,
     ...(resolved.reportOnly === 'including-tokens' ? { reportOnly: true } : {}),
+    ...(preAuth === undefined ? {} : { preAuth: createPreAuthLimiter(preAuth) }),
   })
   await fastify.register(policyPlugin, {
-    ...(resolved.tokens.realm === undefined ? {} : { realm: resolved.tokens.realm }),
-    ...(resolved.audit === undefined ? {} : { audit: resolved.audit }),
+    ...realm,
+    ...audit,
     ...(resolved.unguardedRoutes === undefined
       ? {}
       : { unguardedRoutes: resolved.unguardedRoutes }),
@@ -23,6 +33,15 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
     ...(resolved.policies === undefined ? {} : { policies: resolved.policies }),
     ...(resolved.reportOnly === undefined ? {} : { reportOnly: resolved.reportOnly }),
   })
+  if (resolved.rateLimit !== undefined) {
+    await fastify.register(rateLimitPlugin, {
+      ...(rateLimit as Omit<RateLimitOptions, 'preAuth'>),
+      ...audit,
+      ...realm,
+    })
+  }
+  // Last, so it sees the final payload of every response.
+  await fastify.register(allowlistPlugin, { ...resolved.response, ...audit, ...realm })
 }
 
 /**

@@ -1,0 +1,263 @@
+import { Readable } from 'node:stream'
+import { isPortcullisError } from '@portcullis/fastify'
+import { bearer } from '@portcullis/testing'
+import type { FastifyInstance } from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
+import { guardedApp, readyError, type GuardedApp } from '../helpers.js'
+
+let current: GuardedApp | undefined
+afterEach(async () => {
+  await current?.app.close().catch(() => undefined)
+  current = undefined
+})
+
+const row = {
+  id: '7',
+  title: 'river night',
+  owner: { id: 'user-1', email: 'user1@corp.example' },
+  tags: ['jazz', 'city'],
+  uploadIp: '10.0.0.7',
+  storagePath: 's3://videos-internal/raw/7.mp4',
+  moderation: { status: 'ok', notes: 'internal' },
+}
+const allow = ['id', 'title', 'owner.id', 'tags[]']
+const expected = { id: '7', title: 'river night', owner: { id: 'user-1' }, tags: ['jazz', 'city'] }
+
+async function setup(routes: (app: FastifyInstance) => void, requireResponse = true) {
+  current = await guardedApp(routes, { portcullis: { response: { requireResponse } } })
+  const { app, issuer, events } = current
+  return {
+    app,
+    events,
+    async get(url: string, claims: Record<string, unknown> | null = { sub: 'user-1' }) {
+      const headers = claims === null ? {} : bearer(await issuer.token(claims))
+      return app.inject({ url, headers })
+    },
+  }
+}
+
+const guard = (response: unknown, extra: Record<string, unknown> = {}) => ({
+  config: { guard: { authenticated: true as const, response: response as never, ...extra } },
+})
+
+describe('every path out is projected', () => {
+  it('objects and arrays returned from handlers', async () => {
+    const t = await setup((app) => {
+      app.get('/obj', guard({ allow }), () => row)
+      app.get('/list', guard({ allow: allow.map((p) => `[].${p}`) }), () => [row, row])
+      app.get('/sent', guard({ allow }), (_req, reply) => reply.send(row))
+    })
+    expect((await t.get('/obj')).json()).toEqual(expected)
+    expect((await t.get('/list')).json()).toEqual([expected, expected])
+    expect((await t.get('/sent')).json()).toEqual(expected)
+  })
+
+  it('JSON strings and Buffers sent as they are', async () => {
+    const t = await setup((app) => {
+      app.get('/string', guard({ allow }), (_req, reply) =>
+        reply.type('application/json').send(JSON.stringify(row)),
+      )
+      app.get('/buffer', guard({ allow }), (_req, reply) =>
+        reply.type('application/json; charset=utf-8').send(Buffer.from(JSON.stringify(row))),
+      )
+    })
+    for (const url of ['/string', '/buffer']) {
+      const res = await t.get(url)
+      expect(res.statusCode, url).toBe(200)
+      expect(res.json()).toEqual(expected)
+      expect(res.body).not.toContain('10.0.0.7')
+    }
+  })
+
+  it('a custom reply.serializer sees the projected value', async () => {
+    const t = await setup((app) => {
+      app.get('/ser', guard({ allow }), (_req, reply) =>
+        reply.serializer((v) => `${JSON.stringify(v)}\n`).send(row),
+      )
+    })
+    expect(JSON.parse((await t.get('/ser')).body)).toEqual(expected)
+  })
+
+  it("error bodies from the app's error handler keep only problem+json fields", async () => {
+    const t = await setup((app) => {
+      app.setErrorHandler((err: Error, _req, reply) =>
+        reply.code(500).send({ title: 'Oops', status: 500, stack: err.stack, secret: 'hunter2' }),
+      )
+      app.get('/boom', guard({ allow }), () => {
+        throw new Error('db password=hunter2')
+      })
+    })
+    const res = await t.get('/boom')
+    expect(res.statusCode).toBe(500)
+    expect(res.json()).toEqual({ title: 'Oops', status: 500 })
+  })
+
+  it("Fastify's own errors are reduced too", async () => {
+    const t = await setup((app) => {
+      app.post('/p', guard({ allow }), () => row)
+    })
+    const token = await current!.issuer.token({ sub: 'u' })
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/p',
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      payload: '{not json',
+    })
+    expect(res.statusCode).toBe(400)
+    expect(
+      Object.keys(res.json<object>()).every((k) =>
+        ['type', 'title', 'status', 'code', 'detail', 'instance'].includes(k),
+      ),
+    ).toBe(true)
+  })
+
+  it('public routes are allowlisted too', async () => {
+    const t = await setup((app) => {
+      app.get(
+        '/healthz',
+        { config: { guard: { public: 'probe', response: { allow: ['ok'] } } } },
+        () => ({
+          ok: true,
+          version: '1.2.3',
+          hostname: 'pod-17',
+        }),
+      )
+    })
+    expect((await t.get('/healthz', null)).json()).toEqual({ ok: true })
+  })
+
+  it('byScope fields only for principals holding the scope', async () => {
+    const t = await setup((app) => {
+      app.get('/v', guard({ allow, byScope: { 'videos:internal': ['uploadIp'] } }), () => row)
+    })
+    expect((await t.get('/v', { sub: 'u' })).json()).toEqual(expected)
+    expect((await t.get('/v', { sub: 'u', scope: 'videos:internal' })).json()).toEqual({
+      ...expected,
+      uploadIp: '10.0.0.7',
+    })
+  })
+})
+
+describe('what the guard cannot inspect is refused', () => {
+  it('a stream: 500 with an audit event, unless the route declares passthrough', async () => {
+    const t = await setup((app) => {
+      app.get('/stream', guard({ allow }), (_req, reply) =>
+        reply.type('application/json').send(Readable.from([JSON.stringify(row)])),
+      )
+      app.get('/file', guard({ passthrough: 'video file download' }), (_req, reply) =>
+        reply.type('video/mp4').send(Readable.from([Buffer.from('binary')])),
+      )
+    })
+    const refused = await t.get('/stream')
+    expect(refused.statusCode).toBe(500)
+    expect(refused.json()).toMatchObject({ code: 'PCL_RESPONSE_REJECTED' })
+    expect(refused.body).not.toContain('10.0.0.7')
+    expect(
+      t.events.some((e) => e.reason === 'PCL_RESPONSE_REJECTED' && e.route === '/stream'),
+    ).toBe(true)
+    const allowed = await t.get('/file')
+    expect(allowed.statusCode).toBe(200)
+    expect(allowed.body).toBe('binary')
+    expect(t.app.portcullis.routes().find((r) => r.url === '/file')?.response).toBe(
+      'passthrough: video file download',
+    )
+  })
+
+  it('non-JSON content and bodies above maxBodyBytes', async () => {
+    const t = await setup((app) => {
+      app.get('/html', guard({ allow }), (_req, reply) =>
+        reply.type('text/html').send('<b>row</b>'),
+      )
+      app.get('/text', guard({ allow }), () => 'plain string')
+    })
+    expect((await t.get('/html')).statusCode).toBe(500)
+    expect((await t.get('/text')).statusCode).toBe(500)
+  })
+})
+
+describe('maxItems and reject mode', () => {
+  it('a list over maxItems fails with 500 and an audit event, never a partial body', async () => {
+    const t = await setup((app) => {
+      app.get<{ Querystring: { n: string } }>(
+        '/list',
+        guard({ allow: ['[].id'], maxItems: 3 }),
+        (req) => Array.from({ length: Number(req.query.n) }, (_, i) => ({ id: i })),
+      )
+    })
+    expect((await t.get('/list?n=3')).json()).toHaveLength(3)
+    const res = await t.get('/list?n=4')
+    expect(res.statusCode).toBe(500)
+    expect(res.json()).toMatchObject({ code: 'PCL_TOO_MANY_ITEMS' })
+    expect(t.events.at(-1)).toMatchObject({
+      decision: 'deny',
+      reason: 'PCL_TOO_MANY_ITEMS',
+      status: 500,
+    })
+  })
+
+  it("mode 'reject' refuses a body with undeclared fields", async () => {
+    const t = await setup((app) => {
+      app.get('/strict', guard({ allow, mode: 'reject' }), () => row)
+      app.get('/clean', guard({ allow, mode: 'reject' }), () => expected)
+    })
+    const res = await t.get('/strict')
+    expect(res.statusCode).toBe(500)
+    expect(res.json()).toMatchObject({ code: 'PCL_RESPONSE_REJECTED' })
+    expect(res.body).not.toContain('uploadIp')
+    expect((await t.get('/clean')).json()).toEqual(expected)
+  })
+})
+
+describe('deny by default for responses', () => {
+  it('a guarded route without guard.response fails startup', async () => {
+    await setup((app) => {
+      app.get('/v', { config: { guard: { authenticated: true } } }, () => row)
+    })
+    const err = await readyError(current!.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.field).toBe('guard.response')
+    expect(err.message).toContain('GET /v')
+  })
+
+  it('requireResponse: false serves success bodies as they are and flags the route', async () => {
+    const t = await setup((app) => {
+      app.get('/v', { config: { guard: { authenticated: true } } }, () => row)
+    }, false)
+    expect((await t.get('/v')).json()).toEqual(row)
+    expect(t.app.portcullis.routes()[0]?.response).toBe('NONE: success bodies are not allowlisted')
+  })
+
+  it.each([
+    ['bad path syntax', { allow: ['a..b'] }, /guard\.response\.allow\[0\]/],
+    ['schema without a response schema', 'schema', /guard\.response/],
+  ])('an invalid allowlist fails startup: %s', async (_name, response, message) => {
+    await setup((app) => {
+      app.get('/v', guard(response), () => row)
+    })
+    const err = await readyError(current!.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.message).toMatch(message)
+    expect(err.message).toContain('GET /v')
+  })
+
+  it("'schema' reuses the route's response schema", async () => {
+    const t = await setup((app) => {
+      app.get(
+        '/s',
+        {
+          ...guard('schema'),
+          schema: {
+            response: {
+              200: {
+                type: 'object',
+                properties: { id: { type: 'string' }, title: { type: 'string' } },
+              },
+            },
+          },
+        },
+        () => row,
+      )
+    })
+    expect((await t.get('/s')).json()).toEqual({ id: '7', title: 'river night' })
+  })
+})

@@ -240,6 +240,19 @@ describe('deny by default for responses', () => {
     expect(err.message).toContain('GET /v')
   })
 
+  it('a byScope for a scope the application never grants fails startup (knownScopes)', async () => {
+    current = await guardedApp(
+      (app) => {
+        app.get('/v', guard({ allow, byScope: { 'videos:internl': ['uploadIp'] } }), () => row)
+      },
+      { portcullis: { knownScopes: ['videos:read', 'videos:internal'] } },
+    )
+    const err = await readyError(current.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.message).toContain('GET /v')
+    expect(err.message).toContain('videos:internl')
+  })
+
   it("'schema' reuses the route's response schema", async () => {
     const t = await setup((app) => {
       app.get(

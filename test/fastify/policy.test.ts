@@ -574,6 +574,24 @@ describe('invalid policies fail startup naming the route and the field', () => {
   })
 })
 
+describe('knownScopes', () => {
+  it('a guard naming a scope outside knownScopes fails startup; known ones pass', async () => {
+    await setup(
+      (app) => {
+        app.get('/ok', { config: { guard: { scopes: ['videos:read'] } } }, () => 'ok')
+        app.get('/typo', { config: { guard: { scopes: { anyOf: ['videos:raed'] } } } }, () => 'x')
+      },
+      { knownScopes: ['videos:read', 'videos:write'] },
+    )
+    const err = await readyError(current!.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.field).toBe('guard.scopes')
+    expect(err.message).toMatch(
+      /GET \/typo: guard\.scopes names 'videos:raed', not among the knownScopes/,
+    )
+  })
+})
+
 describe('guard keys owned by other plugins', () => {
   it.each([
     ['rateLimit', { rateLimit: { max: 1, timeWindow: 1000 } }, '@portcullis/rate-limit'],

@@ -87,6 +87,7 @@ function portcullisAllowlist(
       try {
         compiled = compileAllowlist(spec, {
           route: state.label,
+          scopesGranted: state.knownScopes,
           schema: (routeOptions.schema as { response?: unknown } | undefined)?.response,
         })
       } catch (err) {

@@ -52,6 +52,12 @@ export interface PortcullisOptions {
    * inventory) and `maxBodyBytes` (largest serialized body parsed to project, default 1 MiB).
    */
   response?: { requireResponse?: boolean; maxBodyBytes?: number }
+  /**
+   * Every scope the application uses: a guard's `scopes` or a response `byScope` naming any
+   * other scope fails startup (a misspelled scope would lock everyone out, or show fields to
+   * nobody). The run-time counterpart of the `KnownScopes` type.
+   */
+  knownScopes?: readonly string[]
 }
 
 const schema = z
@@ -64,6 +70,7 @@ const schema = z
     reportOnly: z.union([z.boolean(), z.literal('including-tokens')]).optional(),
     rateLimit: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
     response: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+    knownScopes: z.array(z.string()).optional(),
   })
   .strict()
 

@@ -32,6 +32,7 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
     ...(resolved.unknownRoutes === undefined ? {} : { unknownRoutes: resolved.unknownRoutes }),
     ...(resolved.policies === undefined ? {} : { policies: resolved.policies }),
     ...(resolved.reportOnly === undefined ? {} : { reportOnly: resolved.reportOnly }),
+    ...(resolved.knownScopes === undefined ? {} : { knownScopes: resolved.knownScopes }),
   })
   if (resolved.rateLimit !== undefined) {
     await fastify.register(rateLimitPlugin, {

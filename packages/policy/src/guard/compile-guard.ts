@@ -36,6 +36,8 @@ export interface GuardSite {
   readonly defaults?: { readonly guard: NormalizedGuard; readonly label: string }
   /** The plugin-wide report-only default; a guard's own `reportOnly` overrides it. */
   readonly reportOnly?: boolean
+  /** The application's scopes (`knownScopes` option): a guard naming another one fails. */
+  readonly knownScopes?: ReadonlySet<string>
 }
 
 const REQUIREMENTS = ['authenticated', 'scopes', 'callers', 'claims', 'check', 'extends'] as const
@@ -118,6 +120,18 @@ export function compileGuard(guard: unknown, site: GuardSite): CompiledGuard {
       'guard',
       "is empty: declare what the route requires (e.g. { authenticated: true }) or { public: '<reason>' }",
     )
+  }
+  if (site.knownScopes !== undefined) {
+    const unknown = [...effective.allOf, ...effective.anyOf.flat()].filter(
+      (scope) => !site.knownScopes!.has(scope),
+    )
+    if (unknown.length > 0) {
+      throw configError(
+        site,
+        'guard.scopes',
+        `names ${unknown.map((s) => `'${s}'`).join(', ')}, not among the knownScopes of the plugin options (a misspelled scope would lock everyone out)`,
+      )
+    }
   }
   if (site.params !== undefined) {
     for (const [claim, matcher] of Object.entries(effective.claims)) {

@@ -33,6 +33,11 @@ export interface PolicyPluginOptions {
    * report-only routes. Default `false`.
    */
   reportOnly?: boolean | 'including-tokens'
+  /**
+   * Every scope the application uses. When given, a guard (or a response `byScope`) naming
+   * another scope fails startup: the run-time counterpart of the `KnownScopes` type.
+   */
+  knownScopes?: readonly string[]
 }
 
 const schema = z
@@ -43,6 +48,10 @@ const schema = z
     unknownRoutes: z.enum(['unauthorized', 'not-found']).optional(),
     policies: z.record(z.string().min(1), z.unknown()).optional(),
     reportOnly: z.union([z.boolean(), z.literal('including-tokens')]).optional(),
+    knownScopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/u, 'must be a scope token'))
+      .min(1)
+      .optional(),
   })
   .strict()
 
@@ -54,6 +63,7 @@ export interface ResolvedPolicyOptions {
   readonly unknownRoutes: 'unauthorized' | 'not-found'
   readonly policies: ReadonlyMap<string, NormalizedGuard>
   readonly reportOnly: ReportOnlySettings
+  readonly knownScopes: ReadonlySet<string> | undefined
 }
 
 /** Validates policy plugin options once; a bad option throws `PCL_INVALID_OPTIONS` naming it. */
@@ -73,5 +83,6 @@ export function resolvePolicyOptions(options: unknown): ResolvedPolicyOptions {
       policy: o.reportOnly === true || o.reportOnly === 'including-tokens',
       tokens: o.reportOnly === 'including-tokens',
     }),
+    knownScopes: o.knownScopes === undefined ? undefined : new Set(o.knownScopes),
   })
 }

@@ -109,6 +109,7 @@ function portcullisPolicy(
         policies: resolved.policies,
         reportOnly: resolved.reportOnly.policy,
         ...(defaults === undefined ? {} : { defaults }),
+        ...(resolved.knownScopes === undefined ? {} : { knownScopes: resolved.knownScopes }),
       })
       result = { compiled, error: null }
     } catch (err) {
@@ -151,6 +152,7 @@ function portcullisPolicy(
     records.push(record)
     const state: RouteState = {
       compiled,
+      knownScopes: resolved.knownScopes,
       url,
       methods,
       label,

@@ -14,6 +14,8 @@ export type AnnotatedField = 'rateLimit' | 'response'
 export interface RouteState {
   /** The compiled guard (after `extends` and prefix defaults), or `null` for an unguarded route. */
   readonly compiled: CompiledGuard | null
+  /** The application's scopes, when the plugin options declare them (`knownScopes`). */
+  readonly knownScopes: ReadonlySet<string> | undefined
   readonly url: string
   readonly methods: readonly string[]
   /** `METHOD /url`, as errors name the route. */

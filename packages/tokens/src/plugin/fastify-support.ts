@@ -17,6 +17,12 @@ export interface DecisionContext {
   readonly audit: AuditSink | undefined
 }
 
+function logs(request: FastifyRequest, level: 'info' | 'warn'): boolean {
+  const log = request.log as FastifyRequest['log'] & { isLevelEnabled?: (level: string) => boolean }
+  if (log.level === 'silent') return false
+  return typeof log.isLevelEnabled === 'function' ? log.isLevelEnabled(level) : true
+}
+
 /** Milliseconds the guard has spent on this request so far. */
 function elapsed(request: FastifyRequest): number {
   const start = request[kGuardStart]
@@ -39,6 +45,8 @@ export function emitAudit(
     principal?: Principal | null
   },
 ): void {
+  // Without a sink, events go to the logger: skip building one the logger would drop.
+  if (context.audit === undefined && !logs(request, decision === 'allow' ? 'info' : 'warn')) return
   const principal = details.principal ?? request.principal ?? null
   const event: AuditEvent = {
     type: 'portcullis.decision',

@@ -1,0 +1,267 @@
+// The HTTP benchmark: every scenario is a server in its own child process on loopback, driven
+// by autocannon from this process. Scenarios are measured interleaved (A B C ... A B C ...) over
+// several rounds so that machine drift hits all of them alike, and reported as medians over the
+// rounds, beside their ratio to bare Fastify.
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { load, probe, startServer, stopAll } from './harness.mjs'
+
+// Larger than the guard's token cache (10,000): cycling through the pool never hits the cache.
+const POOL = 20_000
+const PATH = '/t/acme/videos/42'
+
+const SERVERS = {
+  fastify: { file: 'fastify.mjs' },
+  guard: { file: 'guard.mjs', args: ['--pool', POOL] },
+  jose: { file: 'jose.mjs', args: ['--pool', POOL] },
+  'peer-cache-on': { file: 'peer.mjs', args: ['--cache', 'on'] },
+  'peer-cache-off': { file: 'peer.mjs', args: ['--cache', 'off', '--pool', POOL] },
+}
+
+/** `token`: none, the same token on every request (`warm`), or a new one each time (`pool`). */
+export const SCENARIOS = [
+  { id: 'fastify', label: '1  bare Fastify (baseline)', server: 'fastify' },
+  { id: 'guard-warm', label: '2  Portcullis guard, warm', server: 'guard', token: 'warm' },
+  { id: 'guard-cold', label: '3  Portcullis guard, cold', server: 'guard', token: 'pool' },
+  { id: 'jose-cold', label: '3b Fastify + jose jwtVerify', server: 'jose', token: 'pool' },
+  { id: 'peer-warm', label: '4a peer stack, cache on', server: 'peer-cache-on', token: 'warm' },
+  { id: 'peer-cold', label: '4b peer stack, cache off', server: 'peer-cache-off', token: 'pool' },
+  {
+    id: 'express',
+    label: '5a bare Express',
+    skip: 'pending: express is not a dependency of the workspace yet',
+  },
+  {
+    id: 'express-guard',
+    label: '5b Portcullis Express adapter',
+    skip: 'pending: the Express adapter does not exist yet',
+  },
+]
+
+const median = (values) => {
+  const sorted = values.filter((v) => v !== null).sort((a, b) => a - b)
+  if (sorted.length === 0) return null
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+const fixed = (value, digits) => (value === null ? '-' : value.toFixed(digits))
+const percent = (value) => (value === null ? '-' : `${(value * 100).toFixed(0)}%`)
+
+/**
+ * Runs the HTTP suite: `time` ms per scenario and round, `rounds` measured rounds after one
+ * warmup round (discarded). `profile`: server names to start under `--cpu-prof`; `only`: the
+ * scenarios to measure (default all; bare Fastify always).
+ */
+export async function httpBench({
+  time = 2000,
+  rounds = 9,
+  warmup = time,
+  connections = 10,
+  pipelining = 1,
+  profile = [],
+  only = [],
+  log = console.log,
+}) {
+  const unknown = only.filter((id) => !SCENARIOS.some((s) => s.id === id))
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`)
+  // Bare Fastify is always measured: every ratio is to it.
+  const active = SCENARIOS.filter(
+    (s) => s.skip === undefined && (only.length === 0 || s.id === 'fastify' || only.includes(s.id)),
+  )
+  const profileDir = join(tmpdir(), `portcullis-bench-profiles-${process.pid}`)
+  const servers = {}
+  const onSignal = () => {
+    void stopAll().then(() => process.exit(130))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    const names = [...new Set(active.map((s) => s.server))]
+    log(`starting ${names.length} servers (minting ${POOL} tokens for each cold one)`)
+    const started = await Promise.all(
+      names.map((name) =>
+        startServer(name, {
+          ...SERVERS[name],
+          execArgv: profile.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+        }),
+      ),
+    )
+    for (const server of started) servers[server.name] = server
+
+    // Before measuring anything: each scenario answers 200 with its token(s), and the guarded
+    // servers refuse a request without one (so a misconfigured guard cannot look fast).
+    for (const scenario of active) {
+      const server = servers[scenario.server]
+      const tokens =
+        scenario.token === 'pool' ? server.pool.slice(0, 2) : [server.warm ?? undefined]
+      for (const token of tokens) {
+        const status = await probe(server, PATH, token)
+        if (status !== 200) throw new Error(`${scenario.id}: expected 200, got ${status}`)
+      }
+      if (scenario.token !== undefined) {
+        const status = await probe(server, PATH, undefined)
+        if (status !== 401) throw new Error(`${scenario.id}: no token should be 401, got ${status}`)
+      }
+    }
+
+    const runs = Object.fromEntries(active.map((s) => [s.id, []]))
+    const settings = { connections, pipelining }
+    const total = (rounds + (warmup > 0 ? 1 : 0)) * active.length
+    log(
+      `${active.length} scenarios x (${warmup > 0 ? '1 warmup + ' : ''}${rounds} round${rounds === 1 ? '' : 's'}) of ${time} ms, ${connections} connections, pipelining ${pipelining}: about ${Math.ceil((total * (time + 300)) / 1000)} s`,
+    )
+    for (let round = warmup > 0 ? 0 : 1; round <= rounds; round++) {
+      const line = []
+      for (const scenario of active) {
+        const server = servers[scenario.server]
+        const result = await load({
+          server,
+          path: PATH,
+          ...(scenario.token === 'warm' ? { token: server.warm } : {}),
+          ...(scenario.token === 'pool' ? { pool: server.pool } : {}),
+          duration: round === 0 ? warmup : time,
+          ...settings,
+        })
+        if (round > 0) runs[scenario.id].push(result)
+        line.push(`${scenario.id} ${Math.round(result.rps)}`)
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+      log(`  ${round === 0 ? 'warmup ' : `round ${round}`}: ${line.join(', ')} req/s`)
+    }
+
+    const summary = {}
+    for (const scenario of active) {
+      const list = runs[scenario.id]
+      const rps = list.map((r) => r.rps)
+      summary[scenario.id] = {
+        rps: median(rps),
+        p50: median(list.map((r) => r.p50)),
+        p99: median(list.map((r) => r.p99)),
+        spread: (Math.max(...rps) - Math.min(...rps)) / median(rps),
+        clientCpu: median(list.map((r) => r.clientCpu)),
+        serverCpu: median(list.map((r) => r.serverCpu)),
+        otherCpu: median(list.map((r) => r.otherCpu)),
+        non2xx: list.reduce((n, r) => n + r.non2xx, 0),
+        errors: list.reduce((n, r) => n + r.errors, 0),
+      }
+    }
+    // Ratios are paired: each round's figure against the baseline measured in the same round,
+    // then the median over the rounds (steadier than a ratio of two medians under drift).
+    const ratio = (a, b) => median(runs[a].map((run, i) => run.rps / runs[b][i].rps))
+    for (const id of Object.keys(summary)) summary[id].xFastify = ratio(id, 'fastify')
+    const table = SCENARIOS.filter((s) => s.skip !== undefined || summary[s.id] !== undefined).map(
+      (scenario) => {
+        const s = summary[scenario.id]
+        if (s === undefined) {
+          return { scenario: scenario.label, 'req/s': '-', note: scenario.skip }
+        }
+        return {
+          scenario: scenario.label,
+          'req/s': Math.round(s.rps),
+          'p50 ms': fixed(s.p50, 2),
+          'p99 ms': fixed(s.p99, 2),
+          'x fastify': fixed(ratio(scenario.id, 'fastify'), 2),
+          spread: `±${percent(s.spread / 2)}`,
+          'cpu client/server/other': [s.clientCpu, s.serverCpu, s.otherCpu]
+            .map(percent)
+            .join(' / '),
+          note: s.non2xx + s.errors > 0 ? `${s.non2xx} non-2xx, ${s.errors} errors` : '',
+        }
+      },
+    )
+
+    const features = servers.guard?.features ?? {}
+    const missing = [
+      ...(features.rateLimit === false ? ['rate limit'] : []),
+      ...(features.response === false ? ['allowlist'] : []),
+    ]
+    const partial = missing.length === 0 ? '' : ` [measured without ${missing.join(' and ')}]`
+    const failing = active.filter((s) => summary[s.id].non2xx + summary[s.id].errors > 0)
+    const rps = (id) => Math.round(summary[id].rps)
+    // Each comparison, when both of its scenarios were measured in this run.
+    const comparisons = [
+      {
+        needs: ['guard-warm', 'fastify'],
+        check: () => ({
+          what: `full guard (warm) keeps >= 85% of bare Fastify's req/s${partial}`,
+          value: `${percent(ratio('guard-warm', 'fastify'))} (${rps('guard-warm')} vs ${rps('fastify')} req/s)`,
+          ok: ratio('guard-warm', 'fastify') >= 0.85,
+        }),
+      },
+      {
+        needs: ['guard-warm', 'peer-warm'],
+        check: () => ({
+          what: `full guard (warm) is faster than the peer stack with fast-jwt's cache on${partial}`,
+          value: `${fixed(ratio('guard-warm', 'peer-warm'), 2)}x (${rps('guard-warm')} vs ${rps('peer-warm')} req/s)`,
+          ok: ratio('guard-warm', 'peer-warm') > 1,
+        }),
+      },
+      {
+        needs: ['guard-cold', 'jose-cold'],
+        check: () => ({
+          what: `full guard (cold) keeps >= 90% of Fastify + one jose jwtVerify${partial}`,
+          value: `${percent(ratio('guard-cold', 'jose-cold'))} (${rps('guard-cold')} vs ${rps('jose-cold')} req/s)`,
+          ok: ratio('guard-cold', 'jose-cold') >= 0.9,
+        }),
+      },
+      {
+        needs: ['peer-cold', 'jose-cold', 'guard-cold'],
+        check: () => ({
+          info: true,
+          what: 'peer stack (cache off) beside the same baseline',
+          value: `${percent(ratio('peer-cold', 'jose-cold'))} of Fastify + jose jwtVerify; full guard cold is ${fixed(ratio('guard-cold', 'peer-cold'), 2)}x the peer's cold path`,
+        }),
+      },
+    ]
+    const pending = (what) => ({ pending: true, what, value: 'not in this build yet' })
+    const checks = [
+      {
+        what: 'every measured request answered 2xx',
+        value: failing.length === 0 ? 'yes' : `no: ${failing.map((s) => s.id).join(', ')}`,
+        ok: failing.length === 0,
+      },
+      ...comparisons
+        .filter(({ needs }) => needs.every((id) => summary[id] !== undefined))
+        .map(({ check }) => check()),
+      ...(features.rateLimit === false ? [pending('rate limit in the measured guard')] : []),
+      ...(features.response === false ? [pending('allowlist in the measured guard')] : []),
+      ...SCENARIOS.filter((s) => s.skip !== undefined).map((s) => ({
+        pending: true,
+        what: s.label.slice(3),
+        value: s.skip.replace(/^pending: /, ''),
+      })),
+    ]
+    const busiest = Math.max(...active.map((s) => summary[s.id].otherCpu ?? 0))
+    return {
+      table,
+      checks,
+      notes: [
+        ...(busiest > 0.2
+          ? [
+              `the machine was busy with other work during the runs (up to ${percent(busiest)} of a core besides client and server): treat these figures with care`,
+            ]
+          : []),
+        ...(servers.guard?.notes ?? []).map((n) => `guard: ${n}`),
+        ...(profile.length > 0 ? [`cpu profiles of ${profile.join(', ')}: ${profileDir}`] : []),
+      ],
+      data: {
+        settings: { time, rounds, warmup, connections, pipelining, pool: POOL, path: PATH },
+        guardFeatures: features,
+        scenarios: SCENARIOS.filter((s) => s.skip !== undefined || summary[s.id] !== undefined).map(
+          (s) => ({
+            id: s.id,
+            label: s.label,
+            ...(s.skip === undefined
+              ? { median: summary[s.id], rounds: runs[s.id] }
+              : { skipped: s.skip }),
+          }),
+        ),
+      },
+    }
+  } finally {
+    await stopAll()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

@@ -1,0 +1,90 @@
+// Scenarios 2 and 3: the full Portcullis guard on the same route. ES256 tokens verified through
+// the issuer's JWKS (served by this process on loopback, fetched like a real one), scopes +
+// callers + a claim matched against the URL, an in-memory rate limit keyed by subject and an
+// allowlist of 8 response fields.
+//
+// The rate limit and the allowlist arrive with @portcullis/rate-limit and @portcullis/allowlist.
+// Until this build of @portcullis/fastify accepts them, registration refuses them with a config
+// error naming the option; the server then starts without that feature and says so, so the
+// benchmark keeps running today and measures them as soon as they land.
+import portcullis from '@portcullis/fastify'
+import Fastify from 'fastify'
+import {
+  ALLOWED_FIELDS,
+  AUDIENCE,
+  CALLERS,
+  ISSUER,
+  issuerWithTokens,
+  main,
+  ROUTE,
+  SCOPES,
+  serve,
+  serverArgs,
+  video,
+} from './shared.mjs'
+
+// The verification cache, stated rather than left to the default: the cold scenario's token pool
+// must be larger than this, so that cycling through it never finds a token in the cache.
+const TOKEN_CACHE_MAX = 10_000
+
+const FEATURES = {
+  rateLimit: {
+    what: 'in-memory rate limit keyed by subject (plugin option rateLimit)',
+    refused: (err) => err.code === 'PCL_INVALID_OPTIONS' && mentions(err, 'rateLimit'),
+  },
+  response: {
+    what: 'response allowlist of 8 fields (guard.response)',
+    refused: (err) =>
+      (err.code === 'PCL_INVALID_GUARD' || err.code === 'PCL_INVALID_OPTIONS') &&
+      mentions(err, 'response'),
+  },
+}
+
+function mentions(err, key) {
+  return String(err.field ?? '').includes(key) || String(err.message).includes(key)
+}
+
+async function build(jwksUri, features) {
+  const app = Fastify()
+  await app.register(portcullis, {
+    tokens: {
+      issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], jwksUri }],
+      cache: { max: TOKEN_CACHE_MAX },
+    },
+    ...(features.rateLimit ? { rateLimit: { max: 1e9, timeWindow: '1 minute' } } : {}),
+  })
+  const guard = {
+    scopes: SCOPES,
+    callers: CALLERS,
+    claims: { tenant: { param: 'tenantId' } },
+    ...(features.response ? { response: { allow: ALLOWED_FIELDS } } : {}),
+  }
+  app.get(ROUTE, { config: { guard } }, (request) => video(request.params))
+  await app.ready()
+  return app
+}
+
+main(async () => {
+  const { pool } = serverArgs()
+  if (pool > 0 && pool <= TOKEN_CACHE_MAX) {
+    throw new Error(`--pool must exceed the token cache (${TOKEN_CACHE_MAX}) to stay cold`)
+  }
+  const tokens = await issuerWithTokens(pool)
+  const features = { rateLimit: true, response: true }
+  const notes = []
+  for (;;) {
+    let app
+    try {
+      app = await build(tokens.jwksUri, features)
+    } catch (err) {
+      const missing = Object.keys(FEATURES).find((k) => features[k] && FEATURES[k].refused(err))
+      if (missing === undefined) throw err
+      features[missing] = false
+      const reason = err.message.replace(/\s+/g, ' ').slice(0, 240)
+      notes.push(`${FEATURES[missing].what}: refused by this build, measured without (${reason})`)
+      continue
+    }
+    await serve(app, { tokens, features, notes, close: [() => tokens.issuer.close()] })
+    return
+  }
+})

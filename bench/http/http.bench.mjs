@@ -13,6 +13,8 @@ const PATH = '/t/acme/videos/42'
 const SERVERS = {
   fastify: { file: 'fastify.mjs' },
   guard: { file: 'guard.mjs', args: ['--pool', POOL] },
+  'guard-no-rate-limit': { file: 'guard.mjs', args: ['--pool', 0, '--without', 'rate-limit'] },
+  'guard-no-allowlist': { file: 'guard.mjs', args: ['--pool', 0, '--without', 'allowlist'] },
   jose: { file: 'jose.mjs', args: ['--pool', POOL] },
   'peer-cache-on': { file: 'peer.mjs', args: ['--cache', 'on'] },
   'peer-cache-off': { file: 'peer.mjs', args: ['--cache', 'off', '--pool', POOL] },
@@ -23,6 +25,18 @@ export const SCENARIOS = [
   { id: 'fastify', label: '1  bare Fastify (baseline)', server: 'fastify' },
   { id: 'guard-warm', label: '2  Portcullis guard, warm', server: 'guard', token: 'warm' },
   { id: 'guard-cold', label: '3  Portcullis guard, cold', server: 'guard', token: 'pool' },
+  {
+    id: 'guard-no-rl',
+    label: '2b guard, warm, without the rate limit',
+    server: 'guard-no-rate-limit',
+    token: 'warm',
+  },
+  {
+    id: 'guard-no-al',
+    label: '2c guard, warm, without the allowlist',
+    server: 'guard-no-allowlist',
+    token: 'warm',
+  },
   { id: 'jose-cold', label: '3b Fastify + jose jwtVerify', server: 'jose', token: 'pool' },
   { id: 'peer-warm', label: '4a peer stack, cache on', server: 'peer-cache-on', token: 'warm' },
   { id: 'peer-cold', label: '4b peer stack, cache off', server: 'peer-cache-off', token: 'pool' },
@@ -187,6 +201,22 @@ export async function httpBench({
           what: `full guard (warm) keeps >= 85% of bare Fastify's req/s${partial}`,
           value: `${percent(ratio('guard-warm', 'fastify'))} (${rps('guard-warm')} vs ${rps('fastify')} req/s)`,
           ok: ratio('guard-warm', 'fastify') >= 0.85,
+        }),
+      },
+      {
+        needs: ['guard-warm', 'guard-no-rl'],
+        check: () => ({
+          what: "the in-memory rate limit costs at most 10% of the guard's req/s",
+          value: `${percent(ratio('guard-warm', 'guard-no-rl'))} (${rps('guard-warm')} vs ${rps('guard-no-rl')} req/s)`,
+          ok: ratio('guard-warm', 'guard-no-rl') >= 0.9,
+        }),
+      },
+      {
+        needs: ['guard-warm', 'guard-no-al'],
+        check: () => ({
+          what: 'the response allowlist keeps >= 95% of the same route without it',
+          value: `${percent(ratio('guard-warm', 'guard-no-al'))} (${rps('guard-warm')} vs ${rps('guard-no-al')} req/s)`,
+          ok: ratio('guard-warm', 'guard-no-al') >= 0.95,
         }),
       },
       {

@@ -33,15 +33,19 @@ console.table(
     request: s.request,
     status: s.status,
     code: s.code,
-    result: (s.expected === 'served' ? s.status < 300 : s.status >= 400)
-      ? 'as expected'
-      : 'UNEXPECTED',
+    note: s.note,
+    result: s.ok ? 'as expected' : 'UNEXPECTED',
   })),
 )
 
 if (process.argv.includes('--serve')) {
   const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3000) })
-  const token = await issuer.token({ sub: 'search-svc', client_id: 'search-svc', expiresIn: '1h' })
+  const token = await issuer.token({
+    sub: 'search-svc',
+    client_id: 'search-svc',
+    scope: 'videos:read',
+    expiresIn: '1h',
+  })
   console.log(`\nServing on ${address}. Try:\n`)
   console.log(`  curl -i ${address}/v1/videos/1`)
   console.log(

@@ -111,6 +111,24 @@ function portcullisAllowlist(
       return Buffer.from(JSON.stringify(body))
     }
 
+    // A payload the guard cannot read is refused, never let out unchecked (unless passthrough).
+    function uninspectable(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      what: string,
+      cause?: unknown,
+    ): Buffer {
+      const message = `A response the guard cannot inspect (${what}) on an allowlisted route`
+      return refuse(
+        request,
+        reply,
+        new ResponseError(
+          'PCL_RESPONSE_REJECTED',
+          cause === undefined ? { message } : { message, cause },
+        ),
+      )
+    }
+
     function project(request: FastifyRequest, reply: FastifyReply, body: unknown) {
       const status = reply.statusCode
       if (!successBodies && status < 400) return { ok: true as const, value: body }
@@ -165,16 +183,7 @@ function portcullisAllowlist(
       }
       // A payload that skipped preSerialization: a JSON string or Buffer sent as is, or a stream.
       if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) {
-        done(
-          null,
-          refuse(
-            request,
-            reply,
-            new ResponseError('PCL_RESPONSE_REJECTED', {
-              message: 'A response the guard cannot inspect (a stream) on an allowlisted route',
-            }),
-          ),
-        )
+        done(null, uninspectable(request, reply, 'a stream'))
         return
       }
       const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
@@ -183,36 +192,16 @@ function portcullisAllowlist(
         return
       }
       if (!isJsonType(reply.getHeader('content-type')) || length > maxBodyBytes) {
-        done(
-          null,
-          refuse(
-            request,
-            reply,
-            new ResponseError('PCL_RESPONSE_REJECTED', {
-              message:
-                length > maxBodyBytes
-                  ? `A response body above maxBodyBytes (${maxBodyBytes}) on an allowlisted route`
-                  : 'A non-JSON response on an allowlisted route',
-            }),
-          ),
-        )
+        const what =
+          length > maxBodyBytes ? `a body above maxBodyBytes (${maxBodyBytes})` : 'not JSON'
+        done(null, uninspectable(request, reply, what))
         return
       }
       let body: unknown
       try {
         body = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'))
       } catch (cause) {
-        done(
-          null,
-          refuse(
-            request,
-            reply,
-            new ResponseError('PCL_RESPONSE_REJECTED', {
-              message: 'A response declared as JSON that does not parse',
-              cause,
-            }),
-          ),
-        )
+        done(null, uninspectable(request, reply, 'JSON that does not parse', cause))
         return
       }
       const result = project(request, reply, body)

@@ -17,7 +17,7 @@ export const CALLERS = {
  */
 export async function buildApp(
   issuer: TestIssuer,
-  options: { audit?: (event: AuditEvent) => void; logger?: boolean } = {},
+  options: { audit?: (event: AuditEvent) => void; logger?: boolean; redisUrl?: string } = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false })
   await app.register(portcullis, {
@@ -32,7 +32,13 @@ export async function buildApp(
       ],
       realm: 'video-platform',
     },
-    rateLimit: { max: 100, timeWindow: '1 minute', preAuth: { max: 20, timeWindow: '1 minute' } },
+    rateLimit: {
+      max: 100,
+      timeWindow: '1 minute',
+      preAuth: { max: 20, timeWindow: '1 minute' },
+      // With REDIS_URL set, every instance of the service shares one count.
+      ...(options.redisUrl === undefined ? {} : { redis: options.redisUrl }),
+    },
     policies: {
       readVideos: { scopes: ['videos:read'], callers: [CALLERS.search, CALLERS.player] },
     },

@@ -7,7 +7,8 @@ const issuer = await createTestIssuer({
   issuer: 'https://auth.video-platform.internal',
   audience: 'videos-api',
 })
-const app = await buildApp(issuer)
+const redisUrl = process.env.REDIS_URL
+const app = await buildApp(issuer, redisUrl === undefined ? {} : { redisUrl })
 await app.ready()
 
 console.log('\nPortcullis demo: an internal video-metadata service under attack\n')

@@ -282,6 +282,38 @@ describe('malformed and oversized input', () => {
   })
 })
 
+describe('query-string tokens, on a route that opts in', () => {
+  it('are accepted only there, only once, and never beside an Authorization header', async () => {
+    const h = await harness()
+    h.app.get(
+      '/v1/events',
+      { config: { guard: { authenticated: true, queryToken: true } } },
+      (req) => ({ sub: req.principal?.subject }),
+    )
+    const token = await issuer.token({ sub: 'user-5' })
+    const ok = await h.app.inject({ url: `/v1/events?access_token=${token}` })
+    expect(ok.statusCode).toBe(200)
+    expect(ok.json()).toEqual({ sub: 'user-5' })
+    const twice = await h.app.inject({
+      url: `/v1/events?access_token=${token}&access_token=${token}`,
+    })
+    expect(twice.statusCode).toBe(400)
+    const both = await h.app.inject({
+      url: `/v1/events?access_token=${token}`,
+      headers: bearer(token),
+    })
+    expect(both.statusCode).toBe(400)
+    expect(both.json()).toMatchObject({ code: 'PCL_INVALID_REQUEST' })
+    const forged = await h.app.inject({
+      url: `/v1/events?access_token=${await issuer.bad.wrongKey({ sub: 'x' })}`,
+    })
+    expect(forged.statusCode).toBe(401)
+    // Elsewhere, and on unknown URLs, a query token is still refused.
+    expect((await h.app.inject({ url: `/v1/videos/1?access_token=${token}` })).statusCode).toBe(400)
+    expect((await h.app.inject({ url: `/nowhere?access_token=${token}` })).statusCode).toBe(400)
+  })
+})
+
 describe('duplicate Authorization headers', () => {
   it('are 400 invalid_request over real HTTP, even when both hold valid tokens', async () => {
     const h = await harness()

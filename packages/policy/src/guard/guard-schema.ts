@@ -78,6 +78,8 @@ export const routeGuardSchema = z
       // Owned by the rate-limit and allowlist plugins, which validate them in their own onRoute
       // hooks; a route that declares one without its plugin registered fails startup.
       rateLimit: z.unknown().optional(),
+      // Read by the tokens plugin (RFC 6750 §2.3 query tokens); not a requirement.
+      queryToken: z.literal(true, { error: 'must be `true` when present' }).optional(),
       response: z.unknown().optional(),
     },
     { error: 'must be an object (a route guard)' },

@@ -12,3 +12,14 @@ declare module 'fastify' {
     [kGuardStart]: number
   }
 }
+
+declare module '@portcullis/core' {
+  interface RouteGuard {
+    /**
+     * Accept the access token in the query string (`?access_token=`, RFC 6750 §2.3) on this
+     * route, for clients that cannot set a header (an `<img>` or `EventSource` URL). Discouraged:
+     * URLs end up in logs. Never together with an Authorization header. Default: refused (400).
+     */
+    queryToken?: true
+  }
+}

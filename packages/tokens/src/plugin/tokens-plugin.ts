@@ -56,12 +56,45 @@ function authorizationOf(request: FastifyRequest): string | string[] | undefined
     : value
 }
 
-// RFC 6750 §2.3 allows `access_token` in the query; we refuse it, because URLs end up in access
-// logs, proxies and browser history. The substring test keeps the common case to one scan.
-function hasQueryToken(url: string | undefined): boolean {
-  if (url === undefined || !url.includes('access_token')) return false
+// RFC 6750 §2.3 allows `access_token` in the query. We refuse it unless the route opts in
+// (`guard.queryToken: true`), because URLs end up in access logs, proxies and browser history.
+// The substring test keeps the common case to one scan. Returns every value, or null.
+function queryTokens(url: string | undefined): string[] | null {
+  if (url === undefined || !url.includes('access_token')) return null
   const query = url.indexOf('?')
-  return query !== -1 && new URLSearchParams(url.slice(query + 1)).has('access_token')
+  if (query === -1) return null
+  const values = new URLSearchParams(url.slice(query + 1)).getAll('access_token')
+  return values.length === 0 ? null : values
+}
+
+function queryTokenAllowed(request: FastifyRequest): boolean {
+  if (request.is404) return false
+  const guard = (request.routeOptions.config as { guard?: { queryToken?: unknown } }).guard
+  return guard?.queryToken === true
+}
+
+// The token of a request whose query carries `access_token`: only on a route that accepts it,
+// only once, and never together with an Authorization header (RFC 6750 §2: one method only).
+function tokenFromQuery(request: FastifyRequest, values: string[]): string {
+  const refused = (message: string, detail: string): AuthenticationError =>
+    new AuthenticationError('PCL_INVALID_REQUEST', { message, detail })
+  if (!queryTokenAllowed(request)) {
+    throw refused(
+      'Access token in the query string',
+      'Send the access token in the Authorization header, never in the URL.',
+    )
+  }
+  if (values.length > 1 || request.headers.authorization !== undefined) {
+    throw refused(
+      'Access token sent more than once or in more than one way',
+      'Send exactly one access token.',
+    )
+  }
+  const token = values[0] ?? ''
+  if (!/^[A-Za-z0-9\-._~+/]+=*$/u.test(token)) {
+    throw new AuthenticationError('PCL_TOKEN_INVALID', { message: 'Malformed access_token' })
+  }
+  return token
 }
 
 function portcullisTokens(
@@ -105,13 +138,11 @@ function portcullisTokens(
     request[kGuardStart] = performance.now()
     let result
     try {
-      if (hasQueryToken(request.raw.url)) {
-        throw new AuthenticationError('PCL_INVALID_REQUEST', {
-          message: 'Access token in the query string',
-          detail: 'Send the access token in the Authorization header, never in the URL.',
-        })
-      }
-      const token = extractBearerToken(authorizationOf(request))
+      const inQuery = queryTokens(request.raw.url)
+      const token =
+        inQuery === null
+          ? extractBearerToken(authorizationOf(request))
+          : tokenFromQuery(request, inQuery)
       if (token === null) {
         done()
         return

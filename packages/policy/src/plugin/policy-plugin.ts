@@ -97,7 +97,8 @@ function portcullisPolicy(
     label: string,
     defaults: GuardDefaults | undefined,
   ): Compilation {
-    const key = `${url}\0${label.slice(label.indexOf(' '))}`
+    // The label without its methods: the URL and constraints, shared by a GET and its HEAD.
+    const key = label.slice(label.indexOf(' ') + 1)
     const cache = typeof guard === 'object' && guard !== null ? compilations.get(guard) : undefined
     const hit = cache?.get(key)
     if (hit !== undefined) return hit

@@ -3,6 +3,11 @@ import { AuthenticationError } from '@portcullis/core'
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/
 
+/** True when `value` has the syntax of an access token (RFC 6750 §2.1 b64token). */
+export function isToken68(value: string): boolean {
+  return TOKEN68.test(value)
+}
+
 function malformed(message: string): AuthenticationError {
   return new AuthenticationError('PCL_TOKEN_INVALID', { message })
 }
@@ -44,7 +49,7 @@ export function extractBearerToken(authorization: string | string[] | undefined)
   if (scheme.toLowerCase() !== 'bearer') return null
   if (space === -1) throw malformed('Bearer scheme without a token')
   const token = header.slice(space + 1)
-  if (!TOKEN68.test(token)) {
+  if (!isToken68(token)) {
     throw malformed('Bearer credentials are not exactly one token68 after one space')
   }
   return token

@@ -1,1 +1,1 @@
-export { extractBearerToken } from './extract-bearer-token.js'
+export { extractBearerToken, isToken68 } from './extract-bearer-token.js'

@@ -6,7 +6,7 @@ import {
 } from '@portcullis/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { extractBearerToken } from '../bearer/index.js'
+import { extractBearerToken, isToken68 } from '../bearer/index.js'
 import type { TokensOptions } from '../options/index.js'
 import { createVerifier, type Verifier } from '../verifier/index.js'
 import { deny, reportDenial, routeOf, type DecisionContext } from './fastify-support.js'
@@ -91,7 +91,7 @@ function tokenFromQuery(request: FastifyRequest, values: string[]): string {
     )
   }
   const token = values[0] ?? ''
-  if (!/^[A-Za-z0-9\-._~+/]+=*$/u.test(token)) {
+  if (!isToken68(token)) {
     throw new AuthenticationError('PCL_TOKEN_INVALID', { message: 'Malformed access_token' })
   }
   return token

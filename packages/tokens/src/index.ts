@@ -7,7 +7,13 @@
  */
 import './plugin/augment.js'
 
-export { extractBearerToken } from './bearer/index.js'
+export {
+  createAuthenticator,
+  type AuthRequest,
+  type Authenticator,
+  type Credentials,
+} from './authenticate/index.js'
+export { extractBearerToken, isToken68 } from './bearer/index.js'
 export {
   tokensOptionsSchema,
   type TokensIssuerOptions,

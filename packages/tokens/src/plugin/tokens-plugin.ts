@@ -1,14 +1,9 @@
-import {
-  AuthenticationError,
-  isPortcullisError,
-  type AuditSink,
-  type PortcullisError,
-} from '@portcullis/core'
+import { isPortcullisError, type AuditSink, type PortcullisError } from '@portcullis/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { extractBearerToken, isToken68 } from '../bearer/index.js'
+import { createAuthenticator, type AuthRequest, type Authenticator } from '../authenticate/index.js'
 import type { TokensOptions } from '../options/index.js'
-import { createVerifier, type Verifier } from '../verifier/index.js'
+import { createVerifier } from '../verifier/index.js'
 import { deny, reportDenial, routeOf, type DecisionContext } from './fastify-support.js'
 import { kGuardStart } from './symbols.js'
 
@@ -40,61 +35,10 @@ export interface PreAuthLimiter {
   failed(request: FastifyRequest): void
 }
 
-// Node keeps only the first of duplicate Authorization headers in `headers` (it discards
-// duplicates of that header), so duplicates are found in the raw header list.
-function authorizationOf(request: FastifyRequest): string | string[] | undefined {
-  const value = request.headers.authorization
-  if (value === undefined) return undefined
-  const raw = request.raw.rawHeaders
-  let seen = 0
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!
-    if (name.length === 13 && name.toLowerCase() === 'authorization') seen++
-  }
-  return seen > 1
-    ? raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === 'authorization')
-    : value
-}
-
-// RFC 6750 §2.3 allows `access_token` in the query. We refuse it unless the route opts in
-// (`guard.queryToken: true`), because URLs end up in access logs, proxies and browser history.
-// The substring test keeps the common case to one scan. Returns every value, or null.
-function queryTokens(url: string | undefined): string[] | null {
-  if (url === undefined || !url.includes('access_token')) return null
-  const query = url.indexOf('?')
-  if (query === -1) return null
-  const values = new URLSearchParams(url.slice(query + 1)).getAll('access_token')
-  return values.length === 0 ? null : values
-}
-
 function queryTokenAllowed(request: FastifyRequest): boolean {
   if (request.is404) return false
   const guard = (request.routeOptions.config as { guard?: { queryToken?: unknown } }).guard
   return guard?.queryToken === true
-}
-
-// The token of a request whose query carries `access_token`: only on a route that accepts it,
-// only once, and never together with an Authorization header (RFC 6750 §2: one method only).
-function tokenFromQuery(request: FastifyRequest, values: string[]): string {
-  const refused = (message: string, detail: string): AuthenticationError =>
-    new AuthenticationError('PCL_INVALID_REQUEST', { message, detail })
-  if (!queryTokenAllowed(request)) {
-    throw refused(
-      'Access token in the query string',
-      'Send the access token in the Authorization header, never in the URL.',
-    )
-  }
-  if (values.length > 1 || request.headers.authorization !== undefined) {
-    throw refused(
-      'Access token sent more than once or in more than one way',
-      'Send exactly one access token.',
-    )
-  }
-  const token = values[0] ?? ''
-  if (!isToken68(token)) {
-    throw new AuthenticationError('PCL_TOKEN_INVALID', { message: 'Malformed access_token' })
-  }
-  return token
 }
 
 function portcullisTokens(
@@ -103,14 +47,14 @@ function portcullisTokens(
   next: (err?: Error) => void,
 ): void {
   const { audit, reportOnly = false, preAuth, ...tokenOptions } = options
-  let verifier: Verifier
+  let authenticator: Authenticator
   try {
-    verifier = createVerifier(tokenOptions)
+    authenticator = createAuthenticator(createVerifier(tokenOptions))
   } catch (err) {
     next(err as Error)
     return
   }
-  const context: DecisionContext = { realm: verifier.realm, audit }
+  const context: DecisionContext = { realm: authenticator.verifier.realm, audit }
 
   function refuse(
     request: FastifyRequest,
@@ -138,12 +82,13 @@ function portcullisTokens(
     request[kGuardStart] = performance.now()
     let result
     try {
-      const inQuery = queryTokens(request.raw.url)
-      const token =
-        inQuery === null
-          ? extractBearerToken(authorizationOf(request))
-          : tokenFromQuery(request, inQuery)
-      if (token === null) {
+      const view: AuthRequest = {
+        message: request.raw,
+        url: request.raw.url ?? '/',
+        queryTokenAllowed: () => queryTokenAllowed(request),
+      }
+      const credentials = authenticator.credentials(view)
+      if (credentials === null) {
         done()
         return
       }
@@ -152,7 +97,7 @@ function portcullisTokens(
         deny(request, reply, context, throttled, routeOf(request))
         return
       }
-      result = verifier.verify(token)
+      result = authenticator.verify(credentials, view)
     } catch (err) {
       refuse(request, reply, err, done)
       return

@@ -1,0 +1,6 @@
+export {
+  createAuthenticator,
+  type AuthRequest,
+  type Authenticator,
+  type Credentials,
+} from './authenticator.js'

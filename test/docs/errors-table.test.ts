@@ -3,7 +3,7 @@ import { errorCodes } from '@portcullis/core'
 import { describe, expect, it } from 'vitest'
 
 // The error reference and the code table must never drift (the problem+json `type` links here).
-const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8')
+const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
 const rows = new Map<string, string>()
 for (const line of doc.split('\n')) {
   const cells = line.split('|').map((cell) => cell.trim())

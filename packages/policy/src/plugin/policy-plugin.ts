@@ -368,7 +368,7 @@ function checkRoutes(
  * unguarded routes at startup (`PCL_UNGUARDED_ROUTE`) and at run time, answers anonymous
  * requests to unknown URLs with 401, and keeps the route inventory (`app.portcullis.routes()`).
  *
- * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/policy.md
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/route-guards.md
  */
 export const policyPlugin = fp(portcullisPolicy, {
   fastify: '5.x',

@@ -1,39 +1,12 @@
-// The duration syntax of @lukeed/ms, which @fastify/rate-limit uses for its string `timeWindow`
-// ('1 minute', '30s', '1.5 hours', '500'): the same strings mean the same windows here. It is
-// reproduced rather than imported because @lukeed/ms is not a dependency of this package.
-const DURATION =
-  /^(-?(?:\d+)?\.?\d+) *(m(?:illiseconds?|s(?:ecs?)?))?(s(?:ec(?:onds?|s)?)?)?(m(?:in(?:utes?|s)?)?)?(h(?:ours?|rs?)?)?(d(?:ays?)?)?(w(?:eeks?|ks?)?)?(y(?:ears?|rs?)?)?$/
+import { parse as parseDuration } from '@lukeed/ms'
+
+// @lukeed/ms is what @fastify/rate-limit uses for its string `timeWindow` ('1 minute', '30s',
+// '1.5 hours', '500'): the same strings mean the same windows here.
 
 const SECOND = 1000
 const MINUTE = 60 * SECOND
 const HOUR = 60 * MINUTE
 const DAY = 24 * HOUR
-const YEAR = DAY * 365.25
-
-// Group 2 (milliseconds) is the bare number's unit, hence absent from this table.
-const UNITS: readonly (readonly [group: number, ms: number])[] = [
-  [3, SECOND],
-  [4, MINUTE],
-  [5, HOUR],
-  [6, DAY],
-  [7, DAY * 7],
-  [8, YEAR],
-]
-
-/**
- * Milliseconds in a duration string as @lukeed/ms parses it, or `undefined` when it is not one.
- * The result may be negative, zero or fractional: callers decide what they accept.
- */
-export function parseDuration(text: string): number | undefined {
-  const match = DURATION.exec(text.toLowerCase())
-  if (match === null) return undefined
-  const value = parseFloat(match[1] ?? '')
-  if (!value) return undefined
-  for (const [group, ms] of UNITS) {
-    if (match[group] !== undefined) return value * ms
-  }
-  return value
-}
 
 /**
  * Milliseconds of a `timeWindow` option, or a message saying what is wrong with it. Only whole,

@@ -103,14 +103,28 @@ function machineCpuMs() {
 
 /**
  * One autocannon run against a server: `token` on every request, or a new token of `pool` on
- * each one (cycled in order). Resolves with 2xx requests per second, p50/p99 latency in ms, the
- * non-2xx and error counts, and the CPU used (in cores) by this process (the load generator), the
- * server, and the rest of the machine.
+ * each one (cycled in order), or `dpop: { token, proofs }`: the DPoP-bound token with a new proof
+ * on each request (a proof is good once: past the end of the list they repeat, and are refused).
+ * Resolves with 2xx requests per second, p50/p99 latency in ms, the non-2xx and error counts, and
+ * the CPU used (in cores) by this process (the load generator), the server, and the rest of the
+ * machine.
  */
-export async function load({ server, path, token, pool, duration, connections, pipelining }) {
+export async function load({ server, path, token, pool, dpop, duration, connections, pipelining }) {
   const url = `http://127.0.0.1:${server.port}${path}`
   const options = { url, connections, pipelining, duration: duration / 1000 }
-  if (pool !== undefined) {
+  if (dpop !== undefined) {
+    let next = 0
+    options.requests = [
+      {
+        setupRequest(request) {
+          request.headers.authorization = `DPoP ${dpop.token}`
+          request.headers.dpop = dpop.proofs[next % dpop.proofs.length]
+          next++
+          return request
+        },
+      },
+    ]
+  } else if (pool !== undefined) {
     let next = 0
     options.requests = [
       {
@@ -169,10 +183,13 @@ export async function load({ server, path, token, pool, duration, connections, p
   }
 }
 
-/** One request on its own connection, for the sanity checks before measuring: the status. */
-export function probe(server, path, token) {
+/**
+ * One request on its own connection, for the sanity checks before measuring: the status. `token`
+ * goes as a Bearer token, unless `headers` are given.
+ */
+export function probe(server, path, token, headers) {
   return new Promise((resolve, reject) => {
-    const headers = token === undefined ? {} : { authorization: `Bearer ${token}` }
+    headers ??= token === undefined ? {} : { authorization: `Bearer ${token}` }
     const request = get(
       { host: '127.0.0.1', port: server.port, path, headers, agent: false },
       (res) => {

@@ -17,7 +17,15 @@ const PAGES: Record<string, { module: string; types: string[]; pages: string[] }
   },
   tokens: {
     module: 'tokens',
-    types: ['TokensOptions', 'TokensIssuerOptions', 'TokensJwksOptions'],
+    types: [
+      'TokensOptions',
+      'TokensIssuerOptions',
+      'TokensJwksOptions',
+      'TokensDpopOptions',
+      'TokensDpopNonceOptions',
+      'TokensDpopReplayOptions',
+      'RedisRevocationOptions',
+    ],
     pages: ['packages/tokens/README.md', 'docs/guides/tokens.md'],
   },
   policy: {

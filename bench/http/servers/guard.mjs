@@ -3,12 +3,17 @@
 // callers + a claim matched against the URL, an in-memory rate limit keyed by subject and an
 // allowlist of 8 response fields.
 //
+// With `--dpop`, the same guard on a DPoP-only route (`guard.dpop: true`): the token is bound to a
+// client key (`cnf.jkt`) whose private JWK this server hands to the parent, which signs a fresh
+// proof for every request before the measured run.
+//
 // The rate limit and the allowlist arrive with @portcullis/rate-limit and @portcullis/allowlist.
 // Until this build of @portcullis/fastify accepts them, registration refuses them with a config
 // error naming the option; the server then starts without that feature and says so, so the
 // benchmark keeps running today and measures them as soon as they land.
 import portcullis from '@portcullis/fastify'
 import Fastify from 'fastify'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose'
 import {
   ALLOWED_FIELDS,
   AUDIENCE,
@@ -44,7 +49,7 @@ function mentions(err, key) {
   return String(err.field ?? '').includes(key) || String(err.message).includes(key)
 }
 
-async function build(jwksUri, features) {
+async function build(jwksUri, features, dpop) {
   const app = Fastify()
   await app.register(portcullis, {
     tokens: {
@@ -60,6 +65,7 @@ async function build(jwksUri, features) {
     callers: CALLERS,
     claims: { tenant: { param: 'tenantId' } },
     ...(features.response ? { response: { allow: ALLOWED_FIELDS } } : {}),
+    ...(dpop ? { dpop: true } : {}),
   }
   app.get(ROUTE, { config: { guard } }, (request) => video(request.params))
   await app.ready()
@@ -68,17 +74,27 @@ async function build(jwksUri, features) {
 
 main(async () => {
   // `--without rate-limit|allowlist` measures the guard without one plugin, for the cost of each.
-  const { pool, without } = serverArgs({ without: { type: 'string', default: '' } })
+  const { pool, without, dpop } = serverArgs({
+    without: { type: 'string', default: '' },
+    dpop: { type: 'boolean', default: false },
+  })
   if (pool > 0 && pool <= TOKEN_CACHE_MAX) {
     throw new Error(`--pool must exceed the token cache (${TOKEN_CACHE_MAX}) to stay cold`)
   }
-  const tokens = await issuerWithTokens(pool)
+  // The DPoP client's key: the token is bound to its thumbprint, the parent signs with it.
+  let client = null
+  if (dpop) {
+    const pair = await generateKeyPair('ES256', { extractable: true })
+    const jwk = await exportJWK(pair.publicKey)
+    client = { jwk, jkt: await calculateJwkThumbprint(jwk), key: await exportJWK(pair.privateKey) }
+  }
+  const tokens = await issuerWithTokens(pool, client === null ? {} : { cnf: { jkt: client.jkt } })
   const features = { rateLimit: without !== 'rate-limit', response: without !== 'allowlist' }
   const notes = []
   for (;;) {
     let app
     try {
-      app = await build(tokens.jwksUri, features)
+      app = await build(tokens.jwksUri, features, dpop)
     } catch (err) {
       const missing = Object.keys(FEATURES).find((k) => features[k] && FEATURES[k].refused(err))
       if (missing === undefined) throw err
@@ -87,7 +103,13 @@ main(async () => {
       notes.push(`${FEATURES[missing].what}: refused by this build, measured without (${reason})`)
       continue
     }
-    await serve(app, { tokens, features, notes, close: [() => tokens.issuer.close()] })
+    await serve(app, {
+      tokens,
+      features,
+      notes,
+      close: [() => tokens.issuer.close()],
+      extra: client === null ? {} : { dpopKey: client.key },
+    })
     return
   }
 })

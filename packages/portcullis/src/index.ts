@@ -27,7 +27,12 @@ export type {
   PortcullisApi,
   Scope,
 } from '@portcullis/policy'
-export type { TokensIssuerOptions, TokensJwksOptions, TokensOptions } from '@portcullis/tokens'
+export type {
+  TokensDpopOptions,
+  TokensIssuerOptions,
+  TokensJwksOptions,
+  TokensOptions,
+} from '@portcullis/tokens'
 
 export {
   AuthenticationError,
@@ -52,6 +57,8 @@ export {
   type ChallengeParams,
   type CodeOfKind,
   type ConfigErrorLocation,
+  type DpopChallenge,
+  type DpopErrorCode,
   type ErrorCodeSpec,
   type ErrorKind,
   type GuardRequest,

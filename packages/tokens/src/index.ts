@@ -1,6 +1,7 @@
 /**
- * `@portcullis/tokens`: access-token verification on jose. `createVerifier` and
- * `extractBearerToken` are framework-free; `tokensPlugin` is the Fastify plugin that sets
+ * `@portcullis/tokens`: access-token verification on jose. `createVerifier`,
+ * `createAuthenticator` (sender-constrained tokens: DPoP, certificate-bound), `extractBearerToken`
+ * and `createRedisRevocation` are framework-free; `tokensPlugin` is the Fastify plugin that sets
  * `request.principal`.
  *
  * @packageDocumentation
@@ -13,13 +14,28 @@ export {
   type Authenticator,
   type Credentials,
 } from './authenticate/index.js'
-export { extractBearerToken, isToken68 } from './bearer/index.js'
+export {
+  extractAccessToken,
+  extractBearerToken,
+  isToken68,
+  type AuthorizationCredentials,
+} from './bearer/index.js'
 export {
   tokensOptionsSchema,
+  type TokensDpopNonceOptions,
+  type TokensDpopOptions,
+  type TokensDpopReplayOptions,
   type TokensIssuerOptions,
   type TokensJwksOptions,
   type TokensOptions,
+  type TokensRedisClient,
 } from './options/index.js'
+export {
+  createRedisRevocation,
+  type RedisRevocation,
+  type RedisRevocationOptions,
+  type RevocationTarget,
+} from './revocation/index.js'
 export { createVerifier, type Verifier } from './verifier/index.js'
 export {
   deny,

@@ -21,6 +21,12 @@ export type ErrorKind =
 /** RFC 6750 §3.1 error codes carried in `WWW-Authenticate`. */
 export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
 
+/**
+ * RFC 9449 §7.1 and §9 error codes of the `DPoP` scheme, about the proof rather than the token.
+ * A challenge carrying one is always a `DPoP` challenge.
+ */
+export type DpopErrorCode = 'invalid_dpop_proof' | 'use_dpop_nonce'
+
 /** One row of the error table. */
 export interface ErrorCodeSpec {
   readonly kind: ErrorKind
@@ -29,6 +35,8 @@ export interface ErrorCodeSpec {
   readonly title: string
   /** RFC 6750 error for `WWW-Authenticate`, when the code is about the access token. */
   readonly bearerError?: BearerErrorCode
+  /** RFC 9449 error for a `DPoP` challenge, when the code is about the DPoP proof. */
+  readonly dpopError?: DpopErrorCode
 }
 
 /**
@@ -73,6 +81,36 @@ export const errorCodes = {
     bearerError: 'invalid_token',
   },
 
+  PCL_TOKEN_BINDING_MISMATCH: {
+    kind: 'authentication',
+    status: 401,
+    title: 'Access token not bound to this sender',
+    bearerError: 'invalid_token',
+  },
+  PCL_DPOP_REQUIRED: {
+    kind: 'authentication',
+    status: 401,
+    title: 'DPoP-bound access token required',
+    bearerError: 'invalid_token',
+  },
+  PCL_DPOP_PROOF_INVALID: {
+    kind: 'authentication',
+    status: 401,
+    title: 'Invalid DPoP proof',
+    dpopError: 'invalid_dpop_proof',
+  },
+  PCL_DPOP_PROOF_REPLAYED: {
+    kind: 'authentication',
+    status: 401,
+    title: 'DPoP proof already used',
+    dpopError: 'invalid_dpop_proof',
+  },
+  PCL_DPOP_NONCE_REQUIRED: {
+    kind: 'authentication',
+    status: 401,
+    title: 'DPoP proof needs a fresh server nonce',
+    dpopError: 'use_dpop_nonce',
+  },
   PCL_INSUFFICIENT_SCOPE: {
     kind: 'authorization',
     status: 403,
@@ -95,6 +133,11 @@ export const errorCodes = {
     kind: 'dependency',
     status: 503,
     title: 'Token revocation check temporarily unavailable',
+  },
+  PCL_DPOP_UNAVAILABLE: {
+    kind: 'dependency',
+    status: 503,
+    title: 'DPoP replay check temporarily unavailable',
   },
   PCL_STORE_UNAVAILABLE: {
     kind: 'dependency',

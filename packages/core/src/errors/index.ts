@@ -5,6 +5,7 @@ export {
   ERROR_DOCS_URL,
   type BearerErrorCode,
   type CodeOfKind,
+  type DpopErrorCode,
   type ErrorCodeSpec,
   type ErrorKind,
   type PortcullisErrorCode,
@@ -20,6 +21,7 @@ export {
   RateLimitError,
   ResponseError,
   type ConfigErrorLocation,
+  type DpopChallenge,
   type KindErrorConstructor,
   type PortcullisErrorOptions,
 } from './portcullis-error.js'

@@ -8,6 +8,22 @@ import {
 
 const brand = Symbol.for('portcullis.error')
 
+/**
+ * How a refusal is challenged when DPoP (RFC 9449) applies to the request: the request used the
+ * `DPoP` scheme, the route or issuer requires it, or the token is DPoP-bound.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+ */
+export interface DpopChallenge {
+  /** JWS algorithms accepted in DPoP proofs: the challenge's `algs` parameter. */
+  readonly algs: readonly string[]
+  /**
+   * `true`: answer with a `DPoP` challenge only (the request used DPoP, or only DPoP is accepted).
+   * `false`: the `Bearer` challenge, followed by a `DPoP` one offering the scheme.
+   */
+  readonly only: boolean
+}
+
 /** Options common to every Portcullis error. */
 export interface PortcullisErrorOptions {
   /** Developer-facing message; defaults to the code's title. Never sent to clients. */
@@ -20,6 +36,8 @@ export interface PortcullisErrorOptions {
   scope?: readonly string[]
   /** The underlying error (a jose error, a Redis error...). Never rendered. */
   cause?: unknown
+  /** The DPoP challenge of a 401 (RFC 9449 §7.1), when DPoP applies to the request. */
+  dpop?: DpopChallenge | undefined
 }
 
 /**
@@ -41,6 +59,7 @@ export class PortcullisError extends Error {
   readonly detail: string | undefined
   readonly headers: Readonly<Record<string, string>> | undefined
   readonly scope: readonly string[] | undefined
+  readonly dpop: DpopChallenge | undefined
 
   constructor(code: PortcullisErrorCode, options: PortcullisErrorOptions = {}) {
     if (!isErrorCode(code)) throw new TypeError(`Unknown Portcullis error code: ${String(code)}`)
@@ -57,6 +76,7 @@ export class PortcullisError extends Error {
     this.detail = options.detail
     this.headers = options.headers
     this.scope = options.scope
+    this.dpop = options.dpop
   }
 }
 

@@ -114,6 +114,82 @@ describe('renderProblem', () => {
   })
 })
 
+describe('DPoP challenges (RFC 9449 §7.1, §9)', () => {
+  const algs = ['ES256', 'EdDSA']
+
+  it('renders errors about the proof under the DPoP scheme, with algs', () => {
+    const err = new AuthenticationError('PCL_DPOP_PROOF_INVALID', { dpop: { algs, only: true } })
+    const { status, headers, body } = renderProblem(err, { realm: 'api' })
+    expect(status).toBe(401)
+    expect(body.code).toBe('PCL_DPOP_PROOF_INVALID')
+    expect(headers['www-authenticate']).toBe(
+      'DPoP realm="api", error="invalid_dpop_proof", error_description="Invalid DPoP proof", algs="ES256 EdDSA"',
+    )
+    // Without a challenge attached, still DPoP (the error is about a proof).
+    expect(
+      renderProblem(new AuthenticationError('PCL_DPOP_PROOF_REPLAYED')).headers['www-authenticate'],
+    ).toBe('DPoP error="invalid_dpop_proof", error_description="DPoP proof already used"')
+  })
+
+  it('renders use_dpop_nonce with the DPoP-Nonce header', () => {
+    const err = new AuthenticationError('PCL_DPOP_NONCE_REQUIRED', {
+      headers: { 'DPoP-Nonce': 'n-123.abc' },
+      dpop: { algs, only: true },
+    })
+    const { headers } = renderProblem(err)
+    expect(headers['www-authenticate']).toMatch(/^DPoP error="use_dpop_nonce", /)
+    expect(headers['dpop-nonce']).toBe('n-123.abc')
+  })
+
+  it('answers under DPoP alone when only DPoP is accepted, else offers it beside Bearer', () => {
+    const only = renderProblem(
+      new AuthenticationError('PCL_TOKEN_EXPIRED', { dpop: { algs, only: true } }),
+    )
+    expect(only.headers['www-authenticate']).toBe(
+      'DPoP error="invalid_token", error_description="Access token expired", algs="ES256 EdDSA"',
+    )
+    const offered = renderProblem(
+      new AuthenticationError('PCL_TOKEN_BINDING_MISMATCH', { dpop: { algs, only: false } }),
+      { realm: 'api' },
+    )
+    expect(offered.headers['www-authenticate']).toBe(
+      'Bearer realm="api", error="invalid_token", error_description="Access token not bound to this sender", DPoP realm="api", algs="ES256 EdDSA"',
+    )
+  })
+
+  it('uses the DPoP challenge of the options for errors that carry none (a missing token)', () => {
+    const missing = renderProblem(new AuthenticationError('PCL_TOKEN_MISSING'), {
+      realm: 'api',
+      dpop: { algs, only: true },
+    })
+    expect(missing.headers['www-authenticate']).toBe('DPoP realm="api", algs="ES256 EdDSA"')
+    const scope = renderProblem(
+      new AuthorizationError('PCL_INSUFFICIENT_SCOPE', { scope: ['videos:read'] }),
+      { dpop: { algs, only: true } },
+    )
+    expect(scope.headers['www-authenticate']).toBe(
+      'DPoP error="insufficient_scope", error_description="Insufficient scope", scope="videos:read", algs="ES256 EdDSA"',
+    )
+    // 403s, 429s and 503s get no DPoP offer.
+    expect(
+      renderProblem(new AuthorizationError('PCL_CALLER_NOT_ALLOWED'), {
+        dpop: { algs, only: false },
+      }).headers['www-authenticate'],
+    ).toBeUndefined()
+    expect(
+      renderProblem(new DependencyError('PCL_DPOP_UNAVAILABLE'), {
+        dpop: { algs, only: true },
+      }).headers['www-authenticate'],
+    ).toBeUndefined()
+  })
+
+  it('keeps algs to tokens: no quote, space or control character gets through', () => {
+    const value = formatChallenge({ scheme: 'DPoP', algs: ['ES256', 'x" , error="y', 'a\r\nb'] })
+    expect(value).toMatch(HEADER_SAFE)
+    expect(value.match(/"/g)?.length).toBe(2)
+  })
+})
+
 describe('formatChallenge resists header injection', () => {
   const nasty = [
     'x"\r\nSet-Cookie: admin=1',

@@ -2,9 +2,12 @@ import {
   errorCodes,
   isPortcullisError,
   problemType,
+  type DpopChallenge,
+  type ErrorCodeSpec,
+  type PortcullisError,
   type PortcullisErrorCode,
 } from '../errors/index.js'
-import { formatChallenge } from './www-authenticate.js'
+import { formatChallenge, type ChallengeParams } from './www-authenticate.js'
 
 /** An RFC 9457 problem details body, as Portcullis sends it. */
 export interface ProblemBody {
@@ -26,6 +29,11 @@ export interface RenderedProblem {
 export interface RenderProblemOptions {
   /** `realm` of the `WWW-Authenticate` challenge (RFC 6750 §3). */
   realm?: string | undefined
+  /**
+   * The DPoP challenge (RFC 9449 §7.1) for errors that carry none of their own, e.g. a missing
+   * token on a route that requires DPoP.
+   */
+  dpop?: DpopChallenge | undefined
 }
 
 const MAX_DETAIL_LENGTH = 500
@@ -72,26 +80,34 @@ export function renderProblem(err: unknown, options: RenderProblemOptions = {}):
       }
     }
   }
-  const challenge = challengeFor(err.code, err.scope, options.realm)
+  const challenge = challengeFor(err, options.realm, err.dpop ?? options.dpop)
   if (challenge !== undefined) headers['www-authenticate'] = challenge
   return { status: spec.status, headers, body }
 }
 
 function challengeFor(
-  code: PortcullisErrorCode,
-  scope: readonly string[] | undefined,
+  err: PortcullisError,
   realm: string | undefined,
+  dpop: DpopChallenge | undefined,
 ): string | undefined {
-  const spec = errorCodes[code]
-  if (spec.kind !== 'authentication' && !('bearerError' in spec)) return undefined
-  const error = 'bearerError' in spec ? spec.bearerError : undefined
-  return formatChallenge({
+  const spec: ErrorCodeSpec = errorCodes[err.code]
+  if (spec.kind !== 'authentication' && spec.bearerError === undefined) return undefined
+  const error = spec.dpopError ?? spec.bearerError
+  const params: ChallengeParams = {
     realm,
     error,
     // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
     errorDescription: error === undefined ? undefined : spec.title,
-    scope: error === 'insufficient_scope' ? scope : undefined,
-  })
+    scope: error === 'insufficient_scope' ? err.scope : undefined,
+  }
+  // RFC 9449 §7.1: errors about the proof, and refusals where only DPoP is accepted, use the DPoP
+  // scheme (with `algs`); otherwise a 401 offers DPoP beside Bearer as a second challenge.
+  if (spec.dpopError !== undefined || dpop?.only === true) {
+    return formatChallenge({ ...params, scheme: 'DPoP', algs: dpop?.algs })
+  }
+  const bearer = formatChallenge(params)
+  if (dpop === undefined || err.status !== 401) return bearer
+  return `${bearer}, ${formatChallenge({ scheme: 'DPoP', realm, algs: dpop.algs })}`
 }
 
 function internalProblem(): RenderedProblem {

@@ -1,14 +1,16 @@
-import type { BearerErrorCode } from '../errors/index.js'
+import type { BearerErrorCode, DpopErrorCode } from '../errors/index.js'
 
-/** Parameters of a `WWW-Authenticate` challenge, RFC 6750 §3. */
+/** Parameters of a `WWW-Authenticate` challenge, RFC 6750 §3 and RFC 9449 §7.1. */
 export interface ChallengeParams {
   /** Authentication scheme; `Bearer` unless a sender-constrained scheme (DPoP) applies. */
   scheme?: string
   realm?: string | undefined
-  error?: BearerErrorCode | undefined
+  error?: BearerErrorCode | DpopErrorCode | undefined
   errorDescription?: string | undefined
   /** Scopes the resource needs (`insufficient_scope`). */
   scope?: readonly string[] | undefined
+  /** JWS algorithms accepted in DPoP proofs (RFC 9449 §7.1 `algs`). */
+  algs?: readonly string[] | undefined
 }
 
 const MAX_PARAM_LENGTH = 512
@@ -77,6 +79,10 @@ export function formatChallenge(params: ChallengeParams): string {
   }
   if (params.scope !== undefined && params.scope.length > 0) {
     parts.push(`scope="${scopeText(params.scope)}"`)
+  }
+  // RFC 9449 §7.1: algs is a space-delimited list of JWS alg values, tokens like scopes.
+  if (params.algs !== undefined && params.algs.length > 0) {
+    parts.push(`algs="${scopeText(params.algs)}"`)
   }
   return parts.length === 0 ? scheme : `${scheme} ${parts.join(', ')}`
 }

@@ -80,6 +80,8 @@ export const routeGuardSchema = z
       rateLimit: z.unknown().optional(),
       // Read by the tokens plugin (RFC 6750 §2.3 query tokens); not a requirement.
       queryToken: z.literal(true, { error: 'must be `true` when present' }).optional(),
+      // Read by the tokens plugin (RFC 9449 DPoP-only route); not a requirement either.
+      dpop: z.literal(true, { error: 'must be `true` when present' }).optional(),
       response: z.unknown().optional(),
     },
     { error: 'must be an object (a route guard)' },

@@ -1,6 +1,15 @@
-import { AuthenticationError, type Principal } from '@portcullis/core'
+import {
+  AuthenticationError,
+  isPortcullisError,
+  type DpopChallenge,
+  type Principal,
+} from '@portcullis/core'
 import type { IncomingMessage } from 'node:http'
-import { extractBearerToken, isToken68 } from '../bearer/index.js'
+import { extractAccessToken, isToken68 } from '../bearer/index.js'
+import { resolveDpop } from '../options/resolve-tokens-options.js'
+import { tokensDefaults } from '../options/tokens-options-schema.js'
+import { createSenderCheck, type SenderCheck } from '../sender/create-sender-check.js'
+import { senderCheckOf } from '../sender/registry.js'
 import type { Verifier } from '../verifier/index.js'
 
 /**
@@ -20,14 +29,27 @@ export interface AuthRequest {
    * the query carries one. `false` for unknown URLs.
    */
   readonly queryTokenAllowed: () => boolean
+  /**
+   * Whether the matched route accepts only DPoP-bound tokens with a proof (`guard.dpop: true`,
+   * RFC 9449). Absent or `false`: the issuer's `dpop` mode and the token's binding decide.
+   */
+  readonly dpopRequired?: () => boolean
+  /**
+   * The origin the client addressed (`https://api.example.com`), against which a DPoP proof's
+   * `htu` is checked, when the adapter knows it better than the connection does. Ignored when the
+   * options set `dpop.origin`. Default: the connection's scheme (TLS or not) and `Host` header.
+   */
+  readonly origin?: string
 }
 
 /** Credentials found on a request, before verification. */
 export interface Credentials {
-  /** The HTTP authentication scheme the token came with (RFC 9110 §11). */
-  readonly scheme: 'Bearer'
+  /** The HTTP authentication scheme the token came with (RFC 9110 §11, RFC 9449 §7.1). */
+  readonly scheme: 'Bearer' | 'DPoP'
   /** The access token (a token68); never log it. */
   readonly token: string
+  /** The DPoP proof (the `DPoP` header) for the `DPoP` scheme; never log it. */
+  readonly proof?: string
 }
 
 /**
@@ -36,34 +58,77 @@ export interface Credentials {
  */
 export interface Authenticator {
   /**
-   * The request's credentials, or `null` when it carries none (the route's guard decides whether
-   * that is allowed). Synchronous and cheap: no signature work. Throws `AuthenticationError`
-   * (`PCL_INVALID_REQUEST`, `PCL_TOKEN_INVALID`) for ambiguous or malformed credentials.
+   * The request's credentials (`Bearer`, or `DPoP` with its proof), or `null` when it carries none
+   * (the route's guard decides whether that is allowed). Synchronous and cheap: no signature work.
+   * Throws `AuthenticationError` for ambiguous or malformed credentials (`PCL_INVALID_REQUEST`,
+   * `PCL_TOKEN_INVALID`, `PCL_DPOP_PROOF_INVALID` for a missing or repeated `DPoP` header) and for
+   * a bearer token on a route that requires DPoP (`PCL_DPOP_REQUIRED`).
    */
   credentials(request: AuthRequest): Credentials | null
   /**
-   * Verifies credentials found on `request` and returns the principal (synchronously for a token
-   * seen before). Throws or rejects with a `PortcullisError`; see {@link Verifier.verify}.
+   * Verifies credentials found on `request` and returns the principal (synchronously for a bearer
+   * token seen before): the token ({@link Verifier.verify}), then what it is bound to (`cnf`): the
+   * DPoP proof (RFC 9449) and the TLS client certificate (RFC 8705). Throws or rejects with a
+   * `PortcullisError`; refusals of DPoP requests carry their challenge as `err.dpop`.
    */
   verify(credentials: Credentials, request: AuthRequest): Principal | Promise<Principal>
+  /**
+   * The DPoP challenge (RFC 9449 §7.1) for refusing `request` for a reason found after
+   * authentication (a missing token, a missing scope): DPoP-only when the request used DPoP or
+   * the route requires it, else `undefined` (a plain `Bearer` challenge). Pass it to
+   * `renderProblem(err, { dpop })`.
+   */
+  dpopChallenge(request: AuthRequest, credentials: Credentials | null): DpopChallenge | undefined
   /** The verifier underneath (realm, limits). */
   readonly verifier: Verifier
 }
 
 // Node keeps only the first of duplicate Authorization headers in `headers` (it discards
-// duplicates of that header), so duplicates are found in the raw header list.
-function authorizationOf(message: IncomingMessage): string | string[] | undefined {
-  const value = message.headers.authorization
+// duplicates of that header) and joins duplicates of unknown ones such as DPoP, so duplicates are
+// found in the raw header list. `name` is lower case.
+function headerOf(message: IncomingMessage, name: string): string | string[] | undefined {
+  const value = message.headers[name]
   if (value === undefined) return undefined
   const raw = message.rawHeaders
   let seen = 0
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!
-    if (name.length === 13 && name.toLowerCase() === 'authorization') seen++
+    const field = raw[i]!
+    if (field.length === name.length && field.toLowerCase() === name) seen++
   }
-  return seen > 1
-    ? raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === 'authorization')
-    : value
+  return seen > 1 ? raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === name) : value
+}
+
+// RFC 9449 §4.3 step 1: exactly one DPoP header, holding one proof.
+function proofOf(message: IncomingMessage): string {
+  const proof = headerOf(message, 'dpop')
+  if (typeof proof !== 'string' || proof.length === 0) {
+    throw new AuthenticationError('PCL_DPOP_PROOF_INVALID', {
+      message: proof === undefined ? 'DPoP scheme without a DPoP proof' : 'Several DPoP headers',
+      detail: 'Send exactly one DPoP header with a DPoP proof.',
+    })
+  }
+  return proof
+}
+
+// Whether a (possibly malformed) Authorization header names the DPoP scheme.
+function usesDpopScheme(authorization: string | string[] | undefined): boolean {
+  const header = Array.isArray(authorization) ? authorization[0] : authorization
+  return header !== undefined && /^dpop(?: |$)/i.test(header)
+}
+
+// Errors of a request answered with a DPoP challenge get it attached, so that every adapter
+// renders the same WWW-Authenticate without knowing about DPoP.
+function withChallenge(err: unknown, dpop: DpopChallenge | undefined): unknown {
+  if (dpop === undefined || !isPortcullisError(err) || err.kind !== 'authentication') return err
+  if (err.dpop !== undefined) return err
+  return new AuthenticationError(err.code as ConstructorParameters<typeof AuthenticationError>[0], {
+    message: err.message,
+    ...(err.detail === undefined ? {} : { detail: err.detail }),
+    ...(err.headers === undefined ? {} : { headers: err.headers }),
+    ...(err.scope === undefined ? {} : { scope: err.scope }),
+    cause: err.cause,
+    dpop,
+  })
 }
 
 // RFC 6750 §2.3 allows `access_token` in the query. We refuse it unless the route opts in
@@ -113,18 +178,64 @@ function tokenFromQuery(request: AuthRequest, values: string[]): string {
  * ```
  */
 export function createAuthenticator(verifier: Verifier): Authenticator {
+  // A verifier made elsewhere gets the default DPoP settings: bound tokens are enforced all the
+  // same, never accepted as bearer tokens.
+  const sender: SenderCheck =
+    senderCheckOf(verifier) ??
+    createSenderCheck(resolveDpop(undefined, tokensDefaults.clockTolerance), new Map())
+  const dpopOnly: DpopChallenge = Object.freeze({ algs: sender.algs, only: true })
+
   function credentials(request: AuthRequest): Credentials | null {
-    const inQuery = queryTokens(request.url)
-    const token =
-      inQuery === null
-        ? extractBearerToken(authorizationOf(request.message))
-        : tokenFromQuery(request, inQuery)
-    return token === null ? null : { scheme: 'Bearer', token }
+    const authorization = headerOf(request.message, 'authorization')
+    try {
+      const inQuery = queryTokens(request.url)
+      if (inQuery !== null) return bearerOnly(request, tokenFromQuery(request, inQuery))
+      const found = extractAccessToken(authorization)
+      if (found === null) return null
+      if (found.scheme === 'Bearer') return bearerOnly(request, found.token)
+      return { scheme: 'DPoP', token: found.token, proof: proofOf(request.message) }
+    } catch (err) {
+      // Refusals of a DPoP request, or on a DPoP-only route, are challenged under DPoP.
+      const dpop = sender.dpopOnly(request) || usesDpopScheme(authorization)
+      throw withChallenge(err, dpop ? dpopOnly : undefined)
+    }
   }
 
-  function verify(found: Credentials): Principal | Promise<Principal> {
-    return verifier.verify(found.token)
+  // A route that requires DPoP refuses a bearer token before any signature work.
+  function bearerOnly(request: AuthRequest, token: string): Credentials {
+    if (sender.dpopOnly(request)) {
+      throw new AuthenticationError('PCL_DPOP_REQUIRED', {
+        message: 'Bearer token on a route that requires DPoP',
+        detail: 'Send a DPoP-bound access token with the DPoP scheme and a DPoP proof.',
+        dpop: dpopOnly,
+      })
+    }
+    return { scheme: 'Bearer', token }
   }
 
-  return Object.freeze({ credentials, verify, verifier })
+  function dpopChallenge(
+    request: AuthRequest,
+    found: Credentials | null,
+  ): DpopChallenge | undefined {
+    return found?.scheme === 'DPoP' || sender.dpopOnly(request) ? dpopOnly : undefined
+  }
+
+  function verify(found: Credentials, request: AuthRequest): Principal | Promise<Principal> {
+    // The challenge is worked out only for a refusal: the accepted path stays a cache lookup.
+    const refused = (err: unknown): never => {
+      throw withChallenge(err, dpopChallenge(request, found))
+    }
+    try {
+      const principal = verifier.verify(found.token)
+      const result =
+        principal instanceof Promise
+          ? principal.then((verified) => sender.check(verified, found, request))
+          : sender.check(principal, found, request)
+      return result instanceof Promise ? result.catch(refused) : result
+    } catch (err) {
+      return refused(err)
+    }
+  }
+
+  return Object.freeze({ credentials, verify, dpopChallenge, verifier })
 }

@@ -12,23 +12,33 @@ function malformed(message: string): AuthenticationError {
   return new AuthenticationError('PCL_TOKEN_INVALID', { message })
 }
 
+/** The credentials of an `Authorization` header: a token and the scheme it came with. */
+export interface AuthorizationCredentials {
+  /** `Bearer` (RFC 6750) or `DPoP` (RFC 9449 §7.1). */
+  readonly scheme: 'Bearer' | 'DPoP'
+  /** The access token (a token68); never log it. */
+  readonly token: string
+}
+
 /**
- * Reads the token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1).
+ * Reads an `Authorization` header carrying an access token with the `Bearer` (RFC 6750 §2.1) or
+ * `DPoP` (RFC 9449 §7.1) scheme, both `<scheme> <token68>`.
  *
- * Returns `null` when the request carries no bearer credentials (no header, an empty one, or
- * another scheme such as `Basic`): the caller answers 401 with a challenge and no error code
- * (RFC 6750 §3.1). Throws `AuthenticationError` `PCL_INVALID_REQUEST` for several Authorization
- * headers, and `PCL_TOKEN_INVALID` for a `Bearer` credential that is not exactly one space and
- * one token68 (missing token, extra spaces, several tokens, invalid characters).
+ * Returns `null` when the request carries no such credentials (no header, an empty one, or another
+ * scheme such as `Basic`). Throws like {@link extractBearerToken}.
  *
- * @example
- * ```ts
- * const token = extractBearerToken(request.headers.authorization)
- * if (token === null) throw new AuthenticationError('PCL_TOKEN_MISSING')
- * ```
- * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
  */
-export function extractBearerToken(authorization: string | string[] | undefined): string | null {
+export function extractAccessToken(
+  authorization: string | string[] | undefined,
+): AuthorizationCredentials | null {
+  return readCredentials(authorization, true)
+}
+
+function readCredentials(
+  authorization: string | string[] | undefined,
+  dpop: boolean,
+): AuthorizationCredentials | null {
   let header: string | undefined
   if (Array.isArray(authorization)) {
     // RFC 9110 §11.6.2: one credential per request; several headers are ambiguous by design.
@@ -43,14 +53,35 @@ export function extractBearerToken(authorization: string | string[] | undefined)
   }
   if (header === undefined || header === '') return null
   const space = header.indexOf(' ')
-  const scheme = space === -1 ? header : header.slice(0, space)
+  const name = (space === -1 ? header : header.slice(0, space)).toLowerCase()
   // RFC 9110 §11.1: the scheme is case-insensitive. Another scheme, or a list that starts with
-  // one (`Basic x, Bearer y`), carries no bearer credentials.
-  if (scheme.toLowerCase() !== 'bearer') return null
-  if (space === -1) throw malformed('Bearer scheme without a token')
+  // one (`Basic x, Bearer y`), carries no access token.
+  const scheme = name === 'bearer' ? 'Bearer' : dpop && name === 'dpop' ? 'DPoP' : null
+  if (scheme === null) return null
+  if (space === -1) throw malformed(`${scheme} scheme without a token`)
   const token = header.slice(space + 1)
   if (!isToken68(token)) {
-    throw malformed('Bearer credentials are not exactly one token68 after one space')
+    throw malformed(`${scheme} credentials are not exactly one token68 after one space`)
   }
-  return token
+  return { scheme, token }
+}
+
+/**
+ * Reads the token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1).
+ *
+ * Returns `null` when the request carries no bearer credentials (no header, an empty one, or
+ * another scheme such as `Basic` or `DPoP`): the caller answers 401 with a challenge and no error
+ * code (RFC 6750 §3.1). Throws `AuthenticationError` `PCL_INVALID_REQUEST` for several
+ * Authorization headers, and `PCL_TOKEN_INVALID` for a `Bearer` credential that is not exactly one
+ * space and one token68 (missing token, extra spaces, several tokens, invalid characters).
+ *
+ * @example
+ * ```ts
+ * const token = extractBearerToken(request.headers.authorization)
+ * if (token === null) throw new AuthenticationError('PCL_TOKEN_MISSING')
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ */
+export function extractBearerToken(authorization: string | string[] | undefined): string | null {
+  return readCredentials(authorization, false)?.token ?? null
 }

@@ -1,1 +1,6 @@
-export { extractBearerToken, isToken68 } from './extract-bearer-token.js'
+export {
+  extractAccessToken,
+  extractBearerToken,
+  isToken68,
+  type AuthorizationCredentials,
+} from './extract-bearer-token.js'

@@ -25,7 +25,8 @@ export interface InspectedKey {
 /** Outcome of {@link inspectKey}: the key, or why it cannot be used (never quoting the key). */
 export type KeyInspection = { ok: true; value: InspectedKey } | { ok: false; message: string }
 
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'priv', 'seed'] as const
+/** JWK members that only a private key (or a secret's `k`, checked apart) has. */
+export const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'priv', 'seed'] as const
 
 const fail = (message: string): KeyInspection => ({ ok: false, message })
 

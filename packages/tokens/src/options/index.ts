@@ -1,2 +1,10 @@
 export { tokensOptionsSchema } from './tokens-options-schema.js'
-export type { TokensIssuerOptions, TokensJwksOptions, TokensOptions } from './tokens-options.js'
+export type {
+  TokensDpopNonceOptions,
+  TokensDpopOptions,
+  TokensDpopReplayOptions,
+  TokensIssuerOptions,
+  TokensJwksOptions,
+  TokensOptions,
+  TokensRedisClient,
+} from './tokens-options.js'

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { invalidOptionsError, type Principal } from '@portcullis/core'
 import type { JWTVerifyOptions } from 'jose'
 import { isSupportedAlgorithm, type SupportedAlgorithm } from '../lib/algorithms.js'
@@ -5,6 +6,8 @@ import { inspectKey, type InspectedKey } from '../lib/inspect-key.js'
 import type { RemoteKeySourceOptions } from '../lib/remote-key-source.js'
 import { spanSeconds } from '../lib/time-span.js'
 import { tokensDefaults, tokensOptionsSchema } from './tokens-options-schema.js'
+import type { TokensRedisClient } from './tokens-options.js'
+import type { z } from 'zod'
 
 /** One issuer, resolved: what the verifier needs and nothing to re-check per request. */
 export interface ResolvedIssuer {
@@ -17,6 +20,29 @@ export interface ResolvedIssuer {
   readonly verifyOptions: Readonly<JWTVerifyOptions>
   /** `maxTokenAge` in seconds, when set. */
   readonly maxTokenAge: number | undefined
+  /** Whether every token of this issuer must be DPoP-bound and presented with a proof. */
+  readonly dpop: 'required' | 'allowed'
+}
+
+/** `dpop`, resolved: defaults applied, origins normalised, the nonce key in bytes. */
+export interface ResolvedDpopOptions {
+  readonly algorithms: readonly string[]
+  /** Seconds. */
+  readonly maxAge: number
+  /** Seconds, `clockTolerance` of the tokens. */
+  readonly clockTolerance: number
+  readonly maxProofBytes: number
+  readonly replay:
+    | { readonly kind: 'memory'; readonly max: number }
+    | {
+        readonly kind: 'redis'
+        readonly client: TokensRedisClient
+        readonly prefix: string
+        readonly timeout: number
+      }
+  readonly nonce: { readonly secret: Uint8Array; readonly lifetime: number } | undefined
+  /** Serialised origins (`https://api.example.com`), when configured. */
+  readonly origins: readonly string[] | undefined
 }
 
 /** The options with defaults applied, validated and frozen. */
@@ -28,6 +54,7 @@ export interface ResolvedTokensOptions {
   readonly cacheMax: number
   readonly isRevoked: ((principal: Principal) => boolean | Promise<boolean>) | undefined
   readonly realm: string | undefined
+  readonly dpop: ResolvedDpopOptions
 }
 
 /**
@@ -88,6 +115,7 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
       keys,
       verifyOptions: Object.freeze(verifyOptions),
       maxTokenAge: issuer.maxTokenAge === undefined ? undefined : spanSeconds(issuer.maxTokenAge),
+      dpop: issuer.dpop ?? 'allowed',
     })
   })
 
@@ -98,5 +126,49 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
     cacheMax: options.cache === false ? 0 : (options.cache?.max ?? tokensDefaults.cacheMax),
     isRevoked: options.isRevoked,
     realm: options.realm,
+    dpop: resolveDpop(options.dpop, clockTolerance),
+  })
+}
+
+/** Resolves `dpop` (validated by the schema) with its defaults; `undefined` gives the defaults. */
+export function resolveDpop(
+  options: z.output<typeof tokensOptionsSchema>['dpop'],
+  clockTolerance: number,
+): ResolvedDpopOptions {
+  const defaults = tokensDefaults.dpop
+  const replay = options?.replay
+  const nonce = options?.nonce
+  const origin = options?.origin
+  return Object.freeze({
+    algorithms: Object.freeze([...(options?.algorithms ?? defaults.algorithms)]),
+    maxAge: options?.maxAge ?? defaults.maxAge,
+    clockTolerance,
+    maxProofBytes: options?.maxProofBytes ?? defaults.maxProofBytes,
+    replay: Object.freeze(
+      replay !== undefined && 'redis' in replay
+        ? {
+            kind: 'redis' as const,
+            client: replay.redis,
+            prefix: replay.prefix ?? defaults.redisPrefix,
+            timeout: replay.timeout ?? defaults.redisTimeout,
+          }
+        : { kind: 'memory' as const, max: replay?.max ?? defaults.replayMax },
+    ),
+    nonce:
+      nonce === undefined
+        ? undefined
+        : Object.freeze({
+            secret:
+              nonce.secret === undefined
+                ? new Uint8Array(randomBytes(32))
+                : typeof nonce.secret === 'string'
+                  ? new TextEncoder().encode(nonce.secret)
+                  : new Uint8Array(nonce.secret),
+            lifetime: nonce.lifetime ?? defaults.nonceLifetime,
+          }),
+    origins:
+      origin === undefined
+        ? undefined
+        : Object.freeze((Array.isArray(origin) ? origin : [origin]).map((o) => new URL(o).origin)),
   })
 }

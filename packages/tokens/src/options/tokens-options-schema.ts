@@ -8,6 +8,7 @@ import {
   supportedAlgorithms,
   type SupportedAlgorithm,
 } from '../lib/algorithms.js'
+import { integer, nonEmptyString, redisClientSchema } from '../lib/schema-parts.js'
 import { spanSeconds, TIME_SPAN } from '../lib/time-span.js'
 import { inspectKey, keyCanVerify, keyWeakness, type InspectedKey } from '../lib/inspect-key.js'
 
@@ -23,52 +24,80 @@ export const tokensDefaults = Object.freeze({
     maxBytes: 256 * 1024,
     staleIfError: 3_600_000,
   }),
+  dpop: Object.freeze({
+    // Every asymmetric algorithm, elliptic curves first: the smallest proofs and the cheapest
+    // signature checks.
+    algorithms: Object.freeze(
+      supportedAlgorithms
+        .filter((alg) => !isSymmetricAlgorithm(alg))
+        .sort((a, b) => Number(/^[RP]S/.test(a)) - Number(/^[RP]S/.test(b))),
+    ),
+    maxAge: 60,
+    maxProofBytes: 4096,
+    replayMax: 100_000,
+    redisPrefix: 'portcullis:dpop:',
+    redisTimeout: 250,
+    nonceLifetime: 300,
+  }),
 })
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
 
-const nonEmptyString = z.string({ error: 'must be a string' }).min(1, 'must not be empty')
-
-function integer(min: number, max: number): z.ZodNumber {
+// One pass over an algorithm list: `none` in any spelling, unknown and repeated names, and the
+// family rule of the list (`rule`), each reported at its index.
+function algorithmList(
+  rule: (algorithms: string[], ctx: z.RefinementCtx) => void,
+): z.ZodType<string[], string[]> {
   return z
-    .number({ error: 'must be a number' })
-    .int('must be an integer')
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`)
+    .array(z.string({ error: 'must be a string' }), { error: 'must be an array of algorithms' })
+    .min(1, 'must list at least one algorithm: there is no default (RFC 8725 §3.1)')
+    .superRefine((algorithms, ctx) => {
+      const seen = new Set<string>()
+      algorithms.forEach((alg, index) => {
+        if (alg.toLowerCase() === 'none') {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index],
+            message: '"none" is never accepted: an unsecured JWT proves nothing (RFC 8725 §3.1)',
+          })
+        } else if (!isSupportedAlgorithm(alg)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index],
+            message: `unsupported algorithm; use one of ${supportedAlgorithms.join(', ')}`,
+          })
+        } else if (seen.has(alg)) {
+          ctx.addIssue({ code: 'custom', path: [index], message: 'is listed twice' })
+        }
+        seen.add(alg)
+      })
+      rule(algorithms, ctx)
+    })
 }
 
-const algorithmsSchema = z
-  .array(z.string({ error: 'must be a string' }), { error: 'must be an array of algorithms' })
-  .min(1, 'must list at least one algorithm: there is no default (RFC 8725 §3.1)')
-  .superRefine((algorithms, ctx) => {
-    const seen = new Set<string>()
-    algorithms.forEach((alg, index) => {
-      if (alg.toLowerCase() === 'none') {
-        ctx.addIssue({
-          code: 'custom',
-          path: [index],
-          message: '"none" is never accepted: an unsecured JWT proves nothing (RFC 8725 §3.1)',
-        })
-      } else if (!isSupportedAlgorithm(alg)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [index],
-          message: `unsupported algorithm; use one of ${supportedAlgorithms.join(', ')}`,
-        })
-      } else if (seen.has(alg)) {
-        ctx.addIssue({ code: 'custom', path: [index], message: 'is listed twice' })
-      }
-      seen.add(alg)
+const algorithmsSchema = algorithmList((algorithms, ctx) => {
+  const symmetric = algorithms.filter(isSymmetricAlgorithm).length
+  if (symmetric > 0 && symmetric < algorithms.length) {
+    // RFC 8725 §2.1: an issuer accepting both kinds invites HMAC-with-a-public-key forgeries.
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must not mix HMAC (HS*) and asymmetric algorithms in one issuer (RFC 8725 §2.1)',
     })
-    const symmetric = algorithms.filter(isSymmetricAlgorithm).length
-    if (symmetric > 0 && symmetric < algorithms.length) {
-      // RFC 8725 §2.1: an issuer accepting both kinds invites HMAC-with-a-public-key forgeries.
+  }
+})
+
+// RFC 9449 §4.2: a proof is signed with the client's private key, never a shared secret.
+const proofAlgorithmsSchema = algorithmList((algorithms, ctx) => {
+  algorithms.forEach((alg, index) => {
+    if (isSymmetricAlgorithm(alg)) {
       ctx.addIssue({
         code: 'custom',
-        message: 'must not mix HMAC (HS*) and asymmetric algorithms in one issuer (RFC 8725 §2.1)',
+        path: [index],
+        message: 'must be asymmetric: DPoP proofs are never signed with a secret (RFC 9449 §4.2)',
       })
     }
   })
+})
 
 const jwksUriSchema = z.string({ error: 'must be a URL string' }).superRefine((value, ctx) => {
   let url: URL
@@ -110,6 +139,7 @@ const issuerSchema = z
     requiredClaims: z
       .array(nonEmptyString, { error: 'must be an array of claim names' })
       .optional(),
+    dpop: z.enum(['required', 'allowed'], { error: 'must be "required" or "allowed"' }).optional(),
     maxTokenAge: z
       .union(
         [
@@ -197,6 +227,73 @@ const jwksSchema = z.strictObject(
   { error: 'must be an object' },
 )
 
+const replaySchema = z.union(
+  [
+    z.strictObject({ max: integer(1000, 10_000_000) }),
+    z.strictObject({
+      redis: redisClientSchema,
+      prefix: nonEmptyString.max(200, 'must be at most 200 characters').optional(),
+      timeout: integer(1, 60_000).optional(),
+    }),
+  ],
+  { error: 'must be { max } or { redis, prefix?, timeout? }' },
+)
+
+const secretSchema = z
+  .union([z.string(), z.custom<Uint8Array>((value) => value instanceof Uint8Array)], {
+    error: 'must be a string or a Uint8Array',
+  })
+  .refine(
+    (secret) => (typeof secret === 'string' ? Buffer.byteLength(secret) : secret.byteLength) >= 32,
+    'must be at least 32 bytes',
+  )
+
+const originSchema = z.string({ error: 'must be an origin string' }).superRefine((value, ctx) => {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {
+    url = undefined
+  }
+  const bare =
+    url !== undefined &&
+    (url.protocol === 'https:' || url.protocol === 'http:') &&
+    url.username === '' &&
+    url.password === '' &&
+    url.pathname === '/' &&
+    url.search === '' &&
+    url.hash === '' &&
+    !value.endsWith('?') &&
+    !value.endsWith('#')
+  if (!bare) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be an origin: http(s)://host[:port], without path, query or credentials',
+    })
+  }
+})
+
+const dpopSchema = z.strictObject(
+  {
+    algorithms: proofAlgorithmsSchema.optional(),
+    maxAge: integer(1, 600).optional(),
+    maxProofBytes: integer(512, 16_384).optional(),
+    replay: replaySchema.optional(),
+    nonce: z
+      .strictObject(
+        { secret: secretSchema.optional(), lifetime: integer(10, 86_400).optional() },
+        { error: 'must be an object { secret?, lifetime? }' },
+      )
+      .optional(),
+    origin: z
+      .union([originSchema, z.array(originSchema).min(1, 'must not be empty')], {
+        error: 'must be an origin or a non-empty array of origins',
+      })
+      .optional(),
+  },
+  { error: 'must be an object' },
+)
+
 /**
  * The zod schema of `TokensOptions`: unknown keys refused, every bound and cross-field rule
  * (one key source per issuer, no `none`, no HMAC with asymmetric keys, key `alg`/`use`, unique
@@ -238,6 +335,7 @@ export const tokensOptionsSchema = z.strictObject(
       )
       .optional(),
     realm: nonEmptyString.optional(),
+    dpop: dpopSchema.optional(),
   },
   { error: 'must be an object' },
 )

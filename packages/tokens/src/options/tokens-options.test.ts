@@ -79,6 +79,24 @@ describe('valid options', () => {
         jwks: { cooldown: 1000, cacheMaxAge: 1000, timeout: 100, maxBytes: 1024, staleIfError: 0 },
         isRevoked: () => false,
         realm: 'api',
+        dpop: {
+          algorithms: ['ES256', 'EdDSA'],
+          maxAge: 30,
+          maxProofBytes: 2048,
+          replay: { max: 5000 },
+          nonce: { secret: 'n'.repeat(32), lifetime: 120 },
+          origin: ['https://api.test', 'http://localhost:3000'],
+        },
+      }),
+    ).not.toThrow()
+    expect(() =>
+      createVerifier({
+        issuers: [{ ...base, dpop: 'required' }],
+        dpop: {
+          replay: { redis: { status: 'wait', call: () => Promise.resolve(null) }, timeout: 100 },
+          nonce: { secret: new Uint8Array(32) },
+          origin: 'https://api.test',
+        },
       }),
     ).not.toThrow()
   })
@@ -143,6 +161,28 @@ describe('option errors name the field', () => {
     [{ issuers: [base], isRevoked: true }, 'tokens.isRevoked'],
     [{ issuers: [base], realm: '' }, 'tokens.realm'],
     [{ issuers: [base, base] }, 'tokens.issuers[1].issuer'],
+    [issuer({ dpop: 'always' }), 'tokens.issuers[0].dpop'],
+    [{ issuers: [base], dpop: true }, 'tokens.dpop'],
+    [{ issuers: [base], dpop: { algorithms: [] } }, 'tokens.dpop.algorithms'],
+    [{ issuers: [base], dpop: { algorithms: ['ES256', 'HS256'] } }, 'tokens.dpop.algorithms[1]'],
+    [{ issuers: [base], dpop: { algorithms: ['none'] } }, 'tokens.dpop.algorithms[0]'],
+    [{ issuers: [base], dpop: { algorithms: ['ES256', 'ES256'] } }, 'tokens.dpop.algorithms[1]'],
+    [{ issuers: [base], dpop: { maxAge: 601 } }, 'tokens.dpop.maxAge'],
+    [{ issuers: [base], dpop: { maxProofBytes: 20_000 } }, 'tokens.dpop.maxProofBytes'],
+    [{ issuers: [base], dpop: { replay: { max: 999 } } }, 'tokens.dpop.replay.max'],
+    [{ issuers: [base], dpop: { replay: { redis: {} } } }, 'tokens.dpop.replay.redis'],
+    [
+      { issuers: [base], dpop: { nonce: { secret: new Uint8Array(31) } } },
+      'tokens.dpop.nonce.secret',
+    ],
+    [{ issuers: [base], dpop: { nonce: { lifetime: 86_401 } } }, 'tokens.dpop.nonce.lifetime'],
+    [{ issuers: [base], dpop: { origin: 'https://api.test/v1' } }, 'tokens.dpop.origin'],
+    [
+      { issuers: [base], dpop: { origin: ['https://a.test', 'https://b.test?x'] } },
+      'tokens.dpop.origin[1]',
+    ],
+    [{ issuers: [base], dpop: { origin: [] } }, 'tokens.dpop.origin'],
+    [{ issuers: [base], dpop: { replayMax: 1 } }, 'tokens.dpop.replayMax'],
   ])('%j -> %s', (options, field) => {
     expectField(options, field)
   })

@@ -42,6 +42,16 @@ export interface TokensIssuerOptions {
    * `iat` required.
    */
   maxTokenAge?: string | number
+  /**
+   * Sender-constrained tokens of this issuer (RFC 9449, DPoP):
+   * - `'allowed'` (default): a token bound to a key (`cnf.jkt`) must come with the `DPoP` scheme
+   *   and a valid proof of that key, never as `Bearer`; unbound tokens are accepted as `Bearer`.
+   * - `'required'`: every token of this issuer must be DPoP-bound and come with a proof; a
+   *   `Bearer` token of this issuer is refused (`PCL_DPOP_REQUIRED`).
+   *
+   * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#dpop
+   */
+  dpop?: 'required' | 'allowed'
 }
 
 /**
@@ -71,6 +81,94 @@ export interface TokensJwksOptions {
    * 604800000 (7 days).
    */
   staleIfError?: number
+}
+
+/**
+ * An ioredis client (`Redis` or `Cluster`), or anything with the same `call` method and
+ * `status`. The application creates, connects and closes it; Portcullis only sends commands while
+ * `status` is `'ready'`, each with a deadline, and fails closed otherwise.
+ */
+export interface TokensRedisClient {
+  /** ioredis connection status; commands are sent only when it is `'ready'`. */
+  readonly status: string
+  /** Sends one command (ioredis `call`). */
+  call(command: string, ...args: (string | number)[]): Promise<unknown>
+}
+
+/**
+ * Where DPoP proof identifiers (`jti`) are remembered until their proof is too old to be
+ * accepted, so that a proof is used once (RFC 9449 §11.1).
+ */
+export type TokensDpopReplayOptions =
+  | {
+      /**
+       * In memory, per process: at most `max` proofs (an integer from 1000 to 10000000; about 150
+       * bytes each). When full, the oldest are forgotten and proofs as old as them are refused,
+       * so a replay is never accepted. Default `{ max: 100000 }`.
+       */
+      max: number
+    }
+  | {
+      /**
+       * Shared by every instance on one Redis (`SET key NX PX`): a proof replayed to another
+       * instance is caught too. Redis down or slower than `timeout` refuses DPoP requests with
+       * 503 `PCL_DPOP_UNAVAILABLE` (fail closed).
+       */
+      redis: TokensRedisClient
+      /** Prefix of the replay keys. Default `'portcullis:dpop:'`. */
+      prefix?: string
+      /** Milliseconds to wait for Redis. Default 250, from 1 to 60000. */
+      timeout?: number
+    }
+
+/**
+ * Server-provided nonces in DPoP proofs (RFC 9449 §9). When set, every proof must carry a
+ * `nonce` this server issued less than `lifetime` seconds ago; a proof without one (or with an
+ * old or forged one) gets 401 `use_dpop_nonce` and a fresh `DPoP-Nonce` header to retry with.
+ */
+export interface TokensDpopNonceOptions {
+  /**
+   * The HMAC key nonces are derived from: a string or bytes, at least 32 bytes. Instances sharing
+   * it accept each other's nonces; give one to every instance behind a load balancer. Default: a
+   * random key per process (only right for a single instance).
+   */
+  secret?: string | Uint8Array
+  /** Seconds a nonce stays valid. Default 300, an integer from 10 to 86400. */
+  lifetime?: number
+}
+
+/**
+ * DPoP proof verification (RFC 9449), for every issuer. Tokens bound to a key (`cnf.jkt`) are
+ * always verified with these settings, also when this object is absent.
+ *
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#dpop
+ */
+export interface TokensDpopOptions {
+  /**
+   * JWS algorithms accepted in proofs: asymmetric only (RFC 9449 §4.2); `none` and `HS*` are
+   * refused. Default: every supported asymmetric algorithm (ES256, ES384, ES512, EdDSA, Ed25519,
+   * RS256, RS384, RS512, PS256, PS384, PS512). Also sent as `algs` in DPoP challenges.
+   */
+  algorithms?: string[]
+  /**
+   * Seconds after its `iat` that a proof is accepted (plus `clockTolerance`; a proof from further
+   * in the future than `clockTolerance` is refused too). Also how long a proof's `jti` is
+   * remembered. Default 60, an integer from 1 to 600.
+   */
+  maxAge?: number
+  /** Longest `DPoP` header accepted, in bytes, before any parsing. Default 4096, 512 to 16384. */
+  maxProofBytes?: number
+  /** The replay cache of proof `jti`s. Default `{ max: 100000 }` in memory. */
+  replay?: TokensDpopReplayOptions
+  /** Require server nonces in proofs (RFC 9449 §9). Default: not required. */
+  nonce?: TokensDpopNonceOptions
+  /**
+   * The origins (`https://api.example.com`) clients address this service by, which a proof's
+   * `htu` must use. Set it behind a proxy or load balancer that terminates TLS. Default: the
+   * origin of the connection (`https:` on a TLS socket, else `http:`) and its `Host` header, or
+   * the one an adapter passes. `X-Forwarded-*` headers are never trusted.
+   */
+  origin?: string | string[]
 }
 
 /**
@@ -117,4 +215,6 @@ export interface TokensOptions {
   isRevoked?: (principal: Principal) => boolean | Promise<boolean>
   /** `realm` of the `WWW-Authenticate` challenge (RFC 6750 §3). */
   realm?: string
+  /** DPoP proof verification (RFC 9449) for DPoP-bound tokens; see {@link TokensDpopOptions}. */
+  dpop?: TokensDpopOptions
 }

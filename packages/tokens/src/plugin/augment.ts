@@ -1,5 +1,5 @@
-import type { Principal } from '@portcullis/core'
-import type { kGuardStart } from './symbols.js'
+import type { DpopChallenge, Principal } from '@portcullis/core'
+import type { kDpopChallenge, kGuardStart } from './symbols.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,6 +10,8 @@ declare module 'fastify' {
     principal: Principal | null
     /** @internal */
     [kGuardStart]: number
+    /** @internal */
+    [kDpopChallenge]: DpopChallenge | null
   }
 }
 
@@ -21,5 +23,12 @@ declare module '@portcullis/core' {
      * URLs end up in logs. Never together with an Authorization header. Default: refused (400).
      */
     queryToken?: true
+    /**
+     * Accept only DPoP-bound access tokens on this route, with the `DPoP` scheme and a valid
+     * proof (RFC 9449): a `Bearer` token is refused (401 `PCL_DPOP_REQUIRED`) even when it is not
+     * bound. Not a requirement by itself: combine it with one (`authenticated: true`, `scopes`).
+     * Default: the issuer's `dpop` mode and the token's binding decide.
+     */
+    dpop?: true
   }
 }

@@ -1,4 +1,6 @@
 import {
+  createAuditEvent,
+  deliverAudit,
   renderProblem,
   type AuditEvent,
   type AuditReason,
@@ -7,7 +9,7 @@ import {
   type Principal,
 } from '@portcullis/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { kGuardStart } from './symbols.js'
+import { kDpopChallenge, kGuardStart } from './symbols.js'
 
 /** What every Portcullis Fastify hook needs to answer and report a decision. */
 export interface DecisionContext {
@@ -47,33 +49,20 @@ export function emitAudit(
 ): void {
   // Without a sink, events go to the logger: skip building one the logger would drop.
   if (context.audit === undefined && !logs(request, decision === 'allow' ? 'info' : 'warn')) return
-  const principal = details.principal ?? request.principal ?? null
-  const event: AuditEvent = {
-    type: 'portcullis.decision',
+  const event = createAuditEvent(
     decision,
     reason,
-    reportOnly: details.reportOnly ?? false,
-    status: details.status ?? null,
-    method: request.method,
-    route: details.route,
-    subject: principal?.subject ?? null,
-    issuer: principal?.issuer ?? null,
-    clientId: principal?.clientId ?? null,
-    requestId: typeof request.id === 'string' ? request.id : String(request.id),
-    ip: request.ip ?? null,
-    durationMs: elapsed(request),
-    time: Date.now(),
-  }
-  if (context.audit !== undefined) {
-    try {
-      context.audit(event)
-    } catch (err) {
-      request.log.error({ err }, 'portcullis: the audit sink threw; event dropped')
-    }
-    return
-  }
-  if (decision === 'allow') request.log.info({ audit: event }, 'portcullis: allowed')
-  else request.log.warn({ audit: event }, 'portcullis: denied')
+    {
+      method: request.method,
+      route: details.route,
+      principal: details.principal ?? request.principal ?? null,
+      requestId: typeof request.id === 'string' ? request.id : String(request.id),
+      ip: request.ip ?? null,
+      durationMs: elapsed(request),
+    },
+    details,
+  )
+  deliverAudit(event, context.audit, request.log)
 }
 
 /** The route template of a request, or `null` when no route matched. */
@@ -93,7 +82,10 @@ export function deny(
   err: unknown,
   route: string | null,
 ): void {
-  const { status, headers, body } = renderProblem(err, { realm: context.realm })
+  const { status, headers, body } = renderProblem(err, {
+    realm: context.realm,
+    dpop: request[kDpopChallenge] ?? undefined,
+  })
   if (body.code === 'PCL_INTERNAL') {
     request.log.error({ err }, 'portcullis: unexpected error while guarding a request')
   }

@@ -5,7 +5,7 @@ import { createAuthenticator, type AuthRequest, type Authenticator } from '../au
 import type { TokensOptions } from '../options/index.js'
 import { createVerifier } from '../verifier/index.js'
 import { deny, reportDenial, routeOf, type DecisionContext } from './fastify-support.js'
-import { kGuardStart } from './symbols.js'
+import { kDpopChallenge, kGuardStart } from './symbols.js'
 
 /** Options of the tokens plugin: the verifier's options plus where audit events go. */
 export type TokensPluginOptions = TokensOptions & {
@@ -35,10 +35,17 @@ export interface PreAuthLimiter {
   failed(request: FastifyRequest): void
 }
 
+function routeGuard(request: FastifyRequest): { queryToken?: unknown; dpop?: unknown } | undefined {
+  if (request.is404) return undefined
+  return (request.routeOptions.config as { guard?: { queryToken?: unknown; dpop?: unknown } }).guard
+}
+
 function queryTokenAllowed(request: FastifyRequest): boolean {
-  if (request.is404) return false
-  const guard = (request.routeOptions.config as { guard?: { queryToken?: unknown } }).guard
-  return guard?.queryToken === true
+  return routeGuard(request)?.queryToken === true
+}
+
+function dpopRequired(request: FastifyRequest): boolean {
+  return routeGuard(request)?.dpop === true
 }
 
 function portcullisTokens(
@@ -74,10 +81,21 @@ function portcullisTokens(
 
   fastify.decorateRequest('principal', null)
   fastify.decorateRequest(kGuardStart, 0)
+  fastify.decorateRequest(kDpopChallenge, null)
 
   // One global hook: it sets `request.principal` from a valid token, refuses an invalid one
   // (also on public routes and unknown URLs: an invalid token is never ignored), and leaves
   // requests without a token to the route's guard.
+  // Whether any route declares `guard.dpop`: until one does, requests skip reading their route's
+  // options (a getter that builds an object) to find out. Every route that can be served is
+  // added after this plugin, so it passes through this hook (those added before are refused as
+  // unguarded).
+  let dpopRoutes = false
+  fastify.addHook('onRoute', function portcullisDpopRoutes(route) {
+    const guard = (route.config as { guard?: { dpop?: unknown } } | undefined)?.guard
+    if (guard?.dpop !== undefined) dpopRoutes = true
+  })
+
   fastify.addHook('onRequest', function portcullisAuthenticate(request, reply, done) {
     request[kGuardStart] = performance.now()
     let result
@@ -86,8 +104,14 @@ function portcullisTokens(
         message: request.raw,
         url: request.raw.url ?? '/',
         queryTokenAllowed: () => queryTokenAllowed(request),
+        dpopRequired: () => dpopRoutes && dpopRequired(request),
       }
       const credentials = authenticator.credentials(view)
+      // For the refusals of later hooks (a missing token, a missing scope): a Bearer request got
+      // here only where Bearer is accepted, and keeps the plain Bearer challenge.
+      if (credentials?.scheme !== 'Bearer') {
+        request[kDpopChallenge] = authenticator.dpopChallenge(view, credentials) ?? null
+      }
       if (credentials === null) {
         done()
         return

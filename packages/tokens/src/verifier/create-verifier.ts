@@ -16,6 +16,8 @@ import { buildPrincipal } from '../lib/principal.js'
 import { RemoteKeySource } from '../lib/remote-key-source.js'
 import { StaticKeySource } from '../lib/static-key-source.js'
 import { resolveTokensOptions, type ResolvedIssuer } from '../options/resolve-tokens-options.js'
+import { createSenderCheck } from '../sender/create-sender-check.js'
+import { registerSenderCheck } from '../sender/registry.js'
 import type { TokensOptions } from '../options/tokens-options.js'
 
 /**
@@ -33,6 +35,10 @@ export interface Verifier {
    * Throws `AuthenticationError` (`PCL_TOKEN_INVALID`, `PCL_TOKEN_EXPIRED`,
    * `PCL_TOKEN_TOO_LARGE`, `PCL_TOKEN_REVOKED`) or `DependencyError` (`PCL_KEYS_UNAVAILABLE`,
    * `PCL_REVOCATION_UNAVAILABLE`).
+   *
+   * It checks the token only: the binding of a sender-constrained token (`cnf`: DPoP, a client
+   * certificate) is a property of the request, enforced by `createAuthenticator`. Use the
+   * authenticator to accept requests.
    */
   verify(token: string): Principal | Promise<Principal>
   /** `realm` for the `WWW-Authenticate` challenge, from the options. */
@@ -245,5 +251,8 @@ export function createVerifier(options: TokensOptions): Verifier {
     return work.then((verified) => admit(verified.principal))
   }
 
-  return Object.freeze({ verify, realm: config.realm, maxTokenBytes })
+  const verifier: Verifier = Object.freeze({ verify, realm: config.realm, maxTokenBytes })
+  const modes = new Map(config.issuers.map((issuer) => [issuer.issuer, issuer.dpop] as const))
+  registerSenderCheck(verifier, createSenderCheck(config.dpop, modes))
+  return verifier
 }

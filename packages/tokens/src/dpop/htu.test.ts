@@ -1,0 +1,69 @@
+import type { IncomingMessage } from 'node:http'
+import { describe, expect, it } from 'vitest'
+import { connectionOrigin, parseHtu, requestPath } from './htu.js'
+
+function message(headers: Record<string, string>, encrypted = false): IncomingMessage {
+  return { headers, socket: { encrypted } } as unknown as IncomingMessage
+}
+
+describe('parseHtu (RFC 9449 §4.3, RFC 3986 §6.2)', () => {
+  it('normalises case, default ports, dot segments and percent-encodings; drops query and fragment', () => {
+    const expected = { origin: 'https://api.test', path: '/v1/videos/~1' }
+    for (const htu of [
+      'https://api.test/v1/videos/~1',
+      'HTTPS://API.TEST:443/v1/videos/~1',
+      'https://api.test/v1/a/../videos/%7E1',
+      'https://api.test/v1/videos/%7e1?x=1#y',
+    ]) {
+      expect(parseHtu(htu), htu).toEqual(expected)
+    }
+    expect(parseHtu('https://api.test/a%2fb')?.path).toBe('/a%2Fb')
+    expect(parseHtu('http://api.test:8080/')).toEqual({ origin: 'http://api.test:8080', path: '/' })
+  })
+
+  it('is null for what is not an absolute http(s) URI without credentials', () => {
+    for (const htu of [
+      '/v1/videos',
+      'ftp://api.test/x',
+      'https://u:p@api.test/',
+      'not a url',
+      '',
+    ]) {
+      expect(parseHtu(htu), htu).toBeNull()
+    }
+  })
+})
+
+describe('connectionOrigin', () => {
+  it('uses https on a TLS socket, the Host header, and never X-Forwarded-*', () => {
+    expect(connectionOrigin(message({ host: 'api.test' }, true))).toBe('https://api.test')
+    expect(connectionOrigin(message({ host: 'API.test:80' }))).toBe('http://api.test')
+    expect(
+      connectionOrigin(
+        message({
+          host: 'internal:3000',
+          'x-forwarded-host': 'public.test',
+          'x-forwarded-proto': 'https',
+        }),
+      ),
+    ).toBe('http://internal:3000')
+    expect(connectionOrigin(message({ ':authority': 'h2.test' }, true))).toBe('https://h2.test')
+  })
+
+  it('is null without a usable host', () => {
+    for (const host of ['', 'a b', 'api.test/path', 'user@api.test', 'api.test?x']) {
+      expect(connectionOrigin(message({ host })), host).toBeNull()
+    }
+    expect(connectionOrigin(message({}))).toBeNull()
+  })
+})
+
+describe('requestPath', () => {
+  it('normalises the request target like an htu, without its query', () => {
+    expect(requestPath('/v1/videos/%7e1?x=1')).toBe('/v1/videos/~1')
+    expect(requestPath('/v1/a/../b')).toBe('/v1/b')
+    expect(requestPath('http://any.host/v1/x?y')).toBe('/v1/x')
+    // An origin-form target starting with // is a path, not an authority.
+    expect(requestPath('//evil.test/x')).toBe('//evil.test/x')
+  })
+})

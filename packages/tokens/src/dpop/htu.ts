@@ -1,0 +1,74 @@
+import type { TLSSocket } from 'node:tls'
+import type { IncomingMessage } from 'node:http'
+
+/** An HTTP URI reduced to what a DPoP proof's `htu` is compared on: origin and path. */
+export interface HttpTarget {
+  /** Serialised origin, lower-case, default port dropped: `https://api.example.com`. */
+  readonly origin: string
+  /** Normalised path, without query and fragment. */
+  readonly path: string
+}
+
+const UNRESERVED = /[A-Za-z0-9\-._~]/
+
+// RFC 3986 §6.2.2.1 and §6.2.2.2: percent-encodings compare in upper case, and those of
+// unreserved characters compare as the characters themselves.
+function normalizePercentEncoding(path: string): string {
+  if (!path.includes('%')) return path
+  return path.replace(/%[0-9A-Fa-f]{2}/g, (escape) => {
+    const char = String.fromCharCode(parseInt(escape.slice(1), 16))
+    return UNRESERVED.test(char) ? char : escape.toUpperCase()
+  })
+}
+
+function targetOf(url: URL): HttpTarget | null {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null
+  if (url.username !== '' || url.password !== '') return null
+  // WHATWG URL parsing already lower-cases scheme and host, drops the default port and removes
+  // dot segments (RFC 3986 §6.2.2.3, §6.2.3); query and fragment are ignored (RFC 9449 §4.3).
+  return { origin: url.origin, path: normalizePercentEncoding(url.pathname) }
+}
+
+/** The `htu` of a proof, normalised (RFC 9449 §4.3 step 9), or `null` when it is no HTTP URI. */
+export function parseHtu(htu: string): HttpTarget | null {
+  let url: URL
+  try {
+    url = new URL(htu)
+  } catch {
+    return null
+  }
+  return targetOf(url)
+}
+
+/**
+ * The origin the client addressed, as the connection shows it: `https:` on a TLS socket, else
+ * `http:`, and the `Host` header (`:authority` in HTTP/2). `X-Forwarded-*` is never read: behind
+ * a proxy, configure `dpop.origin`. `null` without a usable host.
+ */
+export function connectionOrigin(message: IncomingMessage): string | null {
+  const host = message.headers.host ?? message.headers[':authority']
+  if (typeof host !== 'string' || host.length === 0) return null
+  const secure = (message.socket as TLSSocket | null)?.encrypted === true
+  try {
+    const url = new URL(`${secure ? 'https' : 'http'}://${host}`)
+    // A Host header with a path, credentials or a query is no host.
+    if (url.pathname !== '/' || url.username !== '' || url.search !== '' || url.hash !== '') {
+      return null
+    }
+    return url.origin
+  } catch {
+    return null
+  }
+}
+
+/** The path of a request target (origin-form or absolute-form), normalised like an `htu`. */
+export function requestPath(target: string): string | null {
+  let url: URL
+  try {
+    // Origin-form is appended, never resolved: `//host/x` is a path here, not another authority.
+    url = target.startsWith('/') ? new URL(`http://request.invalid${target}`) : new URL(target)
+  } catch {
+    return null
+  }
+  return targetOf(url)?.path ?? null
+}

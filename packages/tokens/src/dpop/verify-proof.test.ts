@@ -1,0 +1,184 @@
+import { isPortcullisError } from '@portcullis/core'
+import { base64url, SignJWT } from 'jose'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { resolveDpop } from '../options/resolve-tokens-options.js'
+import { accessTokenHash, makeProofKey, signProof, type ProofKey } from '../test-helpers/index.js'
+import { createProofVerifier, type ProofContext } from './verify-proof.js'
+
+// The proof checks of RFC 9449 §4.3, one by one, framework-free. Each refusal names its reason
+// in the (server-side) message; the client sees only the code and a safe detail.
+
+const HTU = 'https://api.test/v1/videos/1'
+const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJl'
+
+let key: ProofKey
+let other: ProofKey
+
+beforeAll(async () => {
+  key = await makeProofKey()
+  other = await makeProofKey()
+})
+
+function verifier(options: Parameters<typeof resolveDpop>[0] = {}) {
+  return createProofVerifier(resolveDpop(options, 5))
+}
+
+function context(proof: string, overrides: Partial<ProofContext> = {}): ProofContext {
+  return {
+    proof,
+    method: 'GET',
+    origins: ['https://api.test'],
+    path: '/v1/videos/1',
+    accessToken: TOKEN,
+    jkt: key.jkt,
+    ...overrides,
+  }
+}
+
+async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await promise
+  } catch (err) {
+    if (!isPortcullisError(err)) throw err
+    return { code: err.code, message: err.message }
+  }
+  throw new Error('expected a refusal')
+}
+
+const raw = (header: unknown, payload: unknown, signature = ''): string =>
+  `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.${signature}`
+
+describe('createProofVerifier', () => {
+  it('accepts a valid proof once', async () => {
+    const v = verifier()
+    const proof = await signProof(key, { htu: HTU, token: TOKEN })
+    await expect(v.verify(context(proof))).resolves.toBeUndefined()
+    expect(await refusal(v.verify(context(proof)))).toMatchObject({
+      code: 'PCL_DPOP_PROOF_REPLAYED',
+    })
+  })
+
+  it.each([
+    ['a proof over maxProofBytes', { claims: { pad: 'x'.repeat(1200) } }, /maxProofBytes/],
+    ['no jwk', { header: { jwk: undefined } }, /no jwk/],
+    ['another typ', { header: { typ: 'JWT' } }, /typ/],
+    ['no typ', { header: { typ: undefined } }, /typ/],
+    ['iat too old', { claims: { iat: Math.floor(Date.now() / 1000) - 120 } }, /too old/],
+    ['iat in the future', { claims: { iat: Math.floor(Date.now() / 1000) + 120 } }, /future/],
+    ['no iat', { claims: { iat: undefined } }, /iat/],
+    ['no jti', { claims: { jti: undefined } }, /jti/],
+    ['a numeric jti', { claims: { jti: 7 } }, /jti/],
+    ['another method', { htm: 'POST' }, /htm does not match/],
+    ['no htu', { claims: { htu: undefined } }, /htu/],
+    ['no ath', { claims: { ath: undefined } }, /no ath/],
+    ['another ath', { claims: { ath: accessTokenHash('another token') } }, /ath does not match/],
+  ])('refuses %s', async (_what, options, message) => {
+    const v = verifier({ maxProofBytes: 1024 })
+    const proof = await signProof(key, { htu: HTU, token: TOKEN, ...options })
+    expect(await refusal(v.verify(context(proof)))).toEqual({
+      code: 'PCL_DPOP_PROOF_INVALID',
+      message: expect.stringMatching(message),
+    })
+  })
+
+  it.each([
+    ['another path', 'https://api.test/v1/videos/2'],
+    ['another origin', 'https://evil.test/v1/videos/1'],
+    ['http for https', 'http://api.test/v1/videos/1'],
+    ['credentials in the URL', 'https://u:p@api.test/v1/videos/1'],
+    ['a relative URL', '/v1/videos/1'],
+    ['another scheme', 'ftp://api.test/v1/videos/1'],
+  ])('refuses an htu with %s', async (_what, htu) => {
+    const proof = await signProof(key, { htu, token: TOKEN })
+    expect(await refusal(verifier().verify(context(proof)))).toMatchObject({
+      code: 'PCL_DPOP_PROOF_INVALID',
+      message: expect.stringMatching(/htu does not match/),
+    })
+  })
+
+  it('compares htu without query and fragment, normalised (RFC 3986 §6.2.2, §6.2.3)', async () => {
+    const v = verifier()
+    for (const htu of [
+      'https://API.test:443/v1/videos/1?q=1',
+      'https://api.test/v1/%76ideos/1#x',
+      'https://api.test/v1/./videos/1',
+    ]) {
+      const proof = await signProof(key, { htu, token: TOKEN })
+      await expect(v.verify(context(proof)), htu).resolves.toBeUndefined()
+    }
+  })
+
+  it('refuses unsigned, symmetric and confused algorithms', async () => {
+    const v = verifier()
+    const payload = { htm: 'GET', htu: HTU, iat: Math.floor(Date.now() / 1000), jti: 'j1' }
+    const none = raw({ alg: 'none', typ: 'dpop+jwt', jwk: key.jwk }, payload)
+    expect(await refusal(v.verify(context(none)))).toMatchObject({
+      message: expect.stringMatching(/compact JWS/),
+    })
+    const noneSigned = raw({ alg: 'none', typ: 'dpop+jwt', jwk: key.jwk }, payload, 'AAAA')
+    expect(await refusal(v.verify(context(noneSigned)))).toMatchObject({
+      code: 'PCL_DPOP_PROOF_INVALID',
+      message: expect.stringMatching(/alg not allowed/),
+    })
+    const secret = new TextEncoder().encode(JSON.stringify(key.jwk))
+    const hs = await new SignJWT({ ...payload, ath: accessTokenHash(TOKEN) })
+      .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: key.jwk })
+      .sign(secret)
+    expect(await refusal(v.verify(context(hs)))).toMatchObject({
+      message: expect.stringMatching(/alg not allowed/),
+    })
+    const oct = await new SignJWT({ ...payload, ath: accessTokenHash(TOKEN) })
+      .setProtectedHeader({
+        alg: 'HS256',
+        typ: 'dpop+jwt',
+        jwk: { kty: 'oct', k: 'AAAA' } as never,
+      })
+      .sign(secret)
+    expect(await refusal(v.verify(context(oct)))).toMatchObject({
+      message: expect.stringMatching(/private key/),
+    })
+  })
+
+  it('refuses an algorithm outside dpop.algorithms', async () => {
+    const rsa = await makeProofKey('RS256')
+    const proof = await signProof(rsa, { htu: HTU, token: TOKEN })
+    expect(
+      await refusal(verifier({ algorithms: ['ES256'] }).verify(context(proof, { jkt: rsa.jkt }))),
+    ).toMatchObject({ message: expect.stringMatching(/alg not allowed/) })
+  })
+
+  it('refuses a private key in the jwk before using it', async () => {
+    const { exportJWK } = await import('jose')
+    const privateJwk = await exportJWK(key.privateKey)
+    const proof = await signProof({ ...key, jwk: privateJwk }, { htu: HTU, token: TOKEN })
+    expect(await refusal(verifier().verify(context(proof)))).toMatchObject({
+      message: expect.stringMatching(/private key/),
+    })
+  })
+
+  it('refuses a bad signature, and a proof of another key than the bound one', async () => {
+    const v = verifier()
+    const forged = await signProof({ ...other, jwk: key.jwk }, { htu: HTU, token: TOKEN })
+    expect(await refusal(v.verify(context(forged)))).toMatchObject({
+      message: expect.stringMatching(/bad signature/),
+    })
+    const foreign = await signProof(other, { htu: HTU, token: TOKEN })
+    expect(await refusal(v.verify(context(foreign)))).toMatchObject({
+      code: 'PCL_TOKEN_BINDING_MISMATCH',
+    })
+  })
+
+  it('asks for a nonce, then accepts the proof that carries it', async () => {
+    const v = verifier({ nonce: { secret: 'x'.repeat(32) } })
+    let nonce: string | undefined
+    try {
+      await v.verify(context(await signProof(key, { htu: HTU, token: TOKEN })))
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'PCL_DPOP_NONCE_REQUIRED' })
+      nonce = (err as { headers?: Record<string, string> }).headers?.['DPoP-Nonce']
+    }
+    expect(nonce).toEqual(expect.any(String))
+    const proof = await signProof(key, { htu: HTU, token: TOKEN, claims: { nonce } })
+    await expect(v.verify(context(proof))).resolves.toBeUndefined()
+  })
+})

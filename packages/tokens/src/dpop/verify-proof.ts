@@ -1,0 +1,240 @@
+import { createHash } from 'node:crypto'
+import { AuthenticationError } from '@portcullis/core'
+import {
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  errors,
+  jwtVerify,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyOptions,
+  type ProtectedHeaderParameters,
+} from 'jose'
+import { LRUCache } from 'lru-cache'
+import { PRIVATE_JWK_MEMBERS } from '../lib/inspect-key.js'
+import type { ResolvedDpopOptions } from '../options/resolve-tokens-options.js'
+import { parseHtu } from './htu.js'
+import { createDpopNonces } from './nonce.js'
+import { createReplayCache } from './replay-cache.js'
+
+/** What a proof is checked against: the request it came with and the token it accompanies. */
+export interface ProofContext {
+  /** The `DPoP` header: one compact JWS. */
+  readonly proof: string
+  /** The request method, for `htm`. */
+  readonly method: string
+  /** The origins `htu` may name (serialised, e.g. `https://api.example.com`). */
+  readonly origins: readonly string[]
+  /** The request path, normalised (`requestPath`), for `htu`. */
+  readonly path: string
+  /** The access token, for `ath`. */
+  readonly accessToken: string
+  /** The token's `cnf.jkt`: the thumbprint of the key the proof must be signed with. */
+  readonly jkt: string
+}
+
+/** Verifies DPoP proofs (RFC 9449 §4.3) and records them against replay. */
+export interface ProofVerifier {
+  /**
+   * Resolves when the proof is valid, bound to the token's key, and used for the first time;
+   * rejects with `AuthenticationError` (`PCL_DPOP_PROOF_INVALID`, `PCL_DPOP_PROOF_REPLAYED`,
+   * `PCL_DPOP_NONCE_REQUIRED`, `PCL_TOKEN_BINDING_MISMATCH`) or `DependencyError`
+   * (`PCL_DPOP_UNAVAILABLE`).
+   */
+  verify(context: ProofContext): Promise<void>
+}
+
+// RFC 7515 §7.1: three non-empty base64url segments; anything else is refused before decoding.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+// Imported proof keys and their thumbprints, by algorithm and the exact JSON of the proof's jwk: a
+// client signs every proof with one key, so the key import and the thumbprint (an asynchronous
+// digest) are done once per process, not once per request.
+const KEY_CACHE_MAX = 1000
+
+function invalidProof(message: string, detail: string, cause?: unknown): AuthenticationError {
+  return new AuthenticationError('PCL_DPOP_PROOF_INVALID', {
+    message: `DPoP proof refused: ${message}`,
+    detail,
+    ...(cause === undefined ? {} : { cause }),
+  })
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+// jose's errors become ours here; the proof's claims are not secret, but they stay out of logs.
+function mapProofError(err: unknown): AuthenticationError {
+  if (err instanceof errors.JWTExpired || err instanceof errors.JWTClaimValidationFailed) {
+    Object.defineProperty(err, 'payload', { enumerable: false })
+  }
+  if (err instanceof errors.JWTExpired) {
+    return invalidProof('too old (iat)', 'The DPoP proof is too old; sign a new one.', err)
+  }
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'iat' && err.reason === 'check_failed') {
+      return invalidProof('iat in the future', 'The DPoP proof is dated in the future.', err)
+    }
+    return invalidProof(
+      `claim check failed: ${err.claim} (${err.reason})`,
+      `The DPoP proof's ${err.claim === 'typ' ? 'typ header' : `${err.claim} claim`} is missing or invalid.`,
+      err,
+    )
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) {
+    return invalidProof(
+      'alg not allowed',
+      'The DPoP proof is signed with an algorithm not accepted here.',
+      err,
+    )
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) {
+    return invalidProof(
+      'bad signature',
+      'The DPoP proof signature does not verify with its jwk.',
+      err,
+    )
+  }
+  return invalidProof(
+    'not a valid DPoP proof JWT',
+    'The DPoP header is not a valid DPoP proof.',
+    err,
+  )
+}
+
+/**
+ * Creates the proof verifier of the resolved `dpop` options: its replay cache (memory or Redis),
+ * its nonces when required, and a small cache of imported proof keys.
+ */
+export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier {
+  const replay = createReplayCache(options)
+  const nonces = options.nonce === undefined ? undefined : createDpopNonces(options.nonce)
+  const keys = new LRUCache<string, { readonly key: CryptoKey; readonly jkt: string }>({
+    max: KEY_CACHE_MAX,
+  })
+  const verifyOptions: JWTVerifyOptions = Object.freeze({
+    typ: 'dpop+jwt',
+    algorithms: [...options.algorithms],
+    maxTokenAge: options.maxAge,
+    clockTolerance: options.clockTolerance,
+    requiredClaims: ['jti', 'htm', 'htu', 'iat'],
+  })
+
+  // The proof's own `jwk` is its key (RFC 9449 §4.2); jose's EmbeddedJWK imports it and refuses
+  // a private or symmetric one, and the thumbprint is taken from the same object.
+  async function keyOf(
+    header: ProtectedHeaderParameters,
+  ): Promise<{ readonly key: CryptoKey; readonly jkt: string }> {
+    const id = `${String(header.alg)} ${JSON.stringify(header.jwk)}`
+    let found = keys.get(id)
+    if (found === undefined) {
+      const key = await EmbeddedJWK(header)
+      found = { key, jkt: await calculateJwkThumbprint(header.jwk as JWK, 'sha256') }
+      keys.set(id, found)
+    }
+    return found
+  }
+
+  // Everything that can be judged without a signature check: size, shape, header members.
+  function preflight(proof: string): void {
+    if (proof.length > options.maxProofBytes) {
+      throw invalidProof(
+        `longer than maxProofBytes (${options.maxProofBytes})`,
+        'The DPoP proof is too large.',
+      )
+    }
+    if (!COMPACT_JWS.test(proof)) {
+      throw invalidProof('not a compact JWS', 'The DPoP header is not a valid DPoP proof.')
+    }
+    let header: ProtectedHeaderParameters
+    try {
+      header = decodeProtectedHeader(proof)
+    } catch (err) {
+      throw mapProofError(err)
+    }
+    const jwk: unknown = header.jwk
+    if (!isPlainObject(jwk)) {
+      throw invalidProof('no jwk header', 'The DPoP proof must carry its public key as jwk.')
+    }
+    // RFC 9449 §4.3 step 7: a private key (or a secret) in the proof is refused before any use.
+    if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk) || 'k' in jwk) {
+      throw invalidProof('jwk holds a private key', 'The DPoP proof jwk must be a public key.')
+    }
+  }
+
+  function checkClaims(claims: JWTPayload, context: ProofContext): void {
+    if (typeof claims.jti !== 'string' || claims.jti.length === 0) {
+      throw invalidProof('jti is not a non-empty string', 'The DPoP proof needs a jti.')
+    }
+    if (claims.htm !== context.method) {
+      throw invalidProof('htm does not match', "The DPoP proof's htm is not this request's method.")
+    }
+    const htu = typeof claims.htu === 'string' ? parseHtu(claims.htu) : null
+    if (htu === null || htu.path !== context.path || !context.origins.includes(htu.origin)) {
+      throw invalidProof('htu does not match', "The DPoP proof's htu is not this request's URL.")
+    }
+    // RFC 9449 §4.3 step 11 and §7.1: ath is the base64url SHA-256 of the access token.
+    const ath = createHash('sha256').update(context.accessToken).digest('base64url')
+    if (claims.ath !== ath) {
+      throw invalidProof(
+        claims.ath === undefined ? 'no ath' : 'ath does not match',
+        "The DPoP proof's ath is not the hash of this access token.",
+      )
+    }
+  }
+
+  async function verify(context: ProofContext): Promise<void> {
+    preflight(context.proof)
+    let claims: JWTPayload
+    let jkt = ''
+    try {
+      const result = await jwtVerify(
+        context.proof,
+        async (protectedHeader) => {
+          const found = await keyOf(protectedHeader)
+          jkt = found.jkt
+          return found.key
+        },
+        verifyOptions,
+      )
+      claims = result.payload
+    } catch (err) {
+      throw mapProofError(err)
+    }
+    checkClaims(claims, context)
+    // RFC 9449 §6.1: the token is bound to the key whose thumbprint is cnf.jkt.
+    if (jkt !== context.jkt) {
+      throw new AuthenticationError('PCL_TOKEN_BINDING_MISMATCH', {
+        message: 'DPoP proof signed by a key other than the token is bound to (cnf.jkt)',
+        detail: 'The DPoP proof key does not match the key this access token is bound to.',
+      })
+    }
+    if (nonces !== undefined && !nonces.accepts(claims.nonce)) {
+      throw new AuthenticationError('PCL_DPOP_NONCE_REQUIRED', {
+        message:
+          claims.nonce === undefined ? 'DPoP proof without a nonce' : 'DPoP proof nonce not valid',
+        detail: 'Sign a new DPoP proof with the nonce of the DPoP-Nonce header.',
+        headers: { 'DPoP-Nonce': nonces.current() },
+      })
+    }
+    // Last, so that only proofs valid in every other respect take a place in the cache.
+    const verdict = await replay.record(jkt, claims.jti as string, claims.iat as number)
+    if (verdict === 'replayed') {
+      throw new AuthenticationError('PCL_DPOP_PROOF_REPLAYED', {
+        message: 'DPoP proof jti seen before',
+        detail: 'Every request needs a new DPoP proof.',
+      })
+    }
+    if (verdict === 'forgotten') {
+      throw invalidProof(
+        'older than the replay cache can vouch for (raise dpop.replay.max)',
+        'The DPoP proof is too old; sign a new one.',
+      )
+    }
+  }
+
+  return Object.freeze({ verify })
+}

@@ -1,0 +1,6 @@
+export {
+  createRedisRevocation,
+  type RedisRevocation,
+  type RedisRevocationOptions,
+  type RevocationTarget,
+} from './redis-revocation.js'

@@ -1,0 +1,193 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { bearer, createTestIssuer, type TestIssuer } from '@portcullis/testing'
+import { createRedisRevocation, type RedisRevocation } from '@portcullis/tokens'
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import type { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { RedisServer, runRedisTests } from '../rate-limit/redis-server.js'
+import { connectedRedis, registerPortcullis } from './sender-constraints.js'
+
+// Revocation shared through Redis: a token revoked on one instance is refused by every instance,
+// cached verifications included, within the documented bound (`staleAfter`, in practice about
+// `pollInterval`). A real redis-server on loopback; skipped without one unless
+// PORTCULLIS_REQUIRE_REDIS=1.
+
+const POLL = 100
+const TIMEOUT = 200
+const STALE_AFTER = 1000
+
+interface Instance {
+  app: FastifyInstance
+  revocation: RedisRevocation
+  runs: () => number
+}
+
+describe.runIf(runRedisTests)('revocation shared through Redis', () => {
+  let redis: RedisServer
+  let issuer: TestIssuer
+  const clients: Redis[] = []
+  const instances: Instance[] = []
+
+  beforeAll(async () => {
+    redis = await RedisServer.start()
+    issuer = await createTestIssuer({ issuer: 'https://auth.revoke.test', audience: 'videos-api' })
+  })
+  afterAll(async () => {
+    await redis?.stop()
+  })
+  afterEach(async () => {
+    for (const instance of instances.splice(0)) {
+      instance.revocation.close()
+      await instance.app.close()
+    }
+    clients.splice(0).forEach((client) => client.disconnect())
+    await redis.restart()
+    await redis.send('FLUSHALL')
+  })
+
+  const client = (): Promise<Redis> => connectedRedis(redis.url, clients)
+
+  async function instance(): Promise<Instance> {
+    const revocation = createRedisRevocation({
+      redis: await client(),
+      pollInterval: POLL,
+      timeout: TIMEOUT,
+      staleAfter: STALE_AFTER,
+    })
+    let runs = 0
+    const app = Fastify({ logger: false })
+    await registerPortcullis(app, issuer, { tokens: { isRevoked: revocation.isRevoked } })
+    app.get('/v1/videos/:id', { config: { guard: { authenticated: true } } }, () => {
+      runs++
+      return { ok: true }
+    })
+    // An administrative route that revokes the caller's own token, as a logout would.
+    app.post('/v1/logout', { config: { guard: { authenticated: true } } }, async (req) => {
+      await revocation.revoke(req.principal!)
+      return { ok: true }
+    })
+    const created = { app, revocation, runs: () => runs }
+    instances.push(created)
+    return created
+  }
+
+  const get = (i: Instance, token: string): Promise<LightMyRequestResponse> =>
+    i.app.inject({ url: '/v1/videos/1', headers: bearer(token) })
+
+  function expectRevoked(res: LightMyRequestResponse): void {
+    expect(res.statusCode).toBe(401)
+    expect(res.json()).toMatchObject({ code: 'PCL_TOKEN_REVOKED' })
+    expect(res.headers['www-authenticate']).toBe(
+      'Bearer realm="videos", error="invalid_token", error_description="Access token revoked"',
+    )
+  }
+
+  /** Calls until the instance refuses the token; resolves with how long that took (ms). */
+  async function untilRefused(i: Instance, token: string, limit: number): Promise<number> {
+    const start = performance.now()
+    for (;;) {
+      const res = await get(i, token)
+      const elapsed = performance.now() - start
+      if (res.statusCode !== 200) {
+        expectRevoked(res)
+        return elapsed
+      }
+      if (elapsed > limit) throw new Error(`still served ${Math.round(elapsed)} ms after revoke()`)
+      await sleep(10)
+    }
+  }
+
+  it('a token revoked on one instance is refused by another, cached verification included', async () => {
+    const a = await instance()
+    const b = await instance()
+    const token = await issuer.token({ sub: 'alice' })
+    const other = await issuer.token({ sub: 'bob' })
+    // Both instances have verified (and cached) the token.
+    expect((await get(a, token)).statusCode).toBe(200)
+    expect((await get(b, token)).statusCode).toBe(200)
+
+    await a.revocation.revoke(token)
+    // The revoking instance refuses at once.
+    expectRevoked(await get(a, token))
+    // The other within one poll (plus round trips); never later than staleAfter.
+    const delay = await untilRefused(b, token, STALE_AFTER)
+    expect(delay).toBeLessThan(POLL + 4 * TIMEOUT)
+    const runs = a.runs() + b.runs()
+    expectRevoked(await get(a, token))
+    expectRevoked(await get(b, token))
+    expect(a.runs() + b.runs()).toBe(runs)
+    // Other tokens are unaffected.
+    expect((await get(b, other)).statusCode).toBe(200)
+  })
+
+  it('an instance started after the revocation refuses the token from its first request', async () => {
+    const a = await instance()
+    const token = await issuer.token()
+    await a.revocation.revoke(token)
+    const late = await instance()
+    expectRevoked(await get(late, token))
+    expect(late.runs()).toBe(0)
+  })
+
+  it('revokes by { jti, exp } and by principal; the entry expires with the token', async () => {
+    const a = await instance()
+    const b = await instance()
+    const jti = 'jti-revoke-1'
+    const exp = Math.floor(Date.now() / 1000) + 120
+    const token = await issuer.token({ jti, exp })
+    await a.revocation.revoke({ jti, exp })
+    await untilRefused(b, token, STALE_AFTER)
+    const inspector = await client()
+    expect(await inspector.zscore('portcullis:revoked:jti', jti)).toBe(String(exp))
+
+    // A verified principal, as a logout route has it.
+    const self = await issuer.token({ sub: 'carol' })
+    const res = await b.app.inject({ method: 'POST', url: '/v1/logout', headers: bearer(self) })
+    expect(res.statusCode).toBe(200)
+    expectRevoked(await get(b, self))
+    await untilRefused(a, self, STALE_AFTER)
+  })
+
+  it('Redis down: served from the last copy until staleAfter, then 503 (fail closed)', async () => {
+    const a = await instance()
+    const token = await issuer.token()
+    expect((await get(a, token)).statusCode).toBe(200)
+    await redis.stop()
+    const stoppedAt = performance.now()
+    // Within staleAfter the last copy answers.
+    expect((await get(a, token)).statusCode).toBe(200)
+    let res: LightMyRequestResponse
+    for (;;) {
+      res = await get(a, token)
+      if (res.statusCode !== 200) break
+      expect(performance.now() - stoppedAt).toBeLessThan(STALE_AFTER + POLL + 500)
+      await sleep(25)
+    }
+    expect(res.statusCode).toBe(503)
+    expect(res.json()).toMatchObject({ code: 'PCL_REVOCATION_UNAVAILABLE' })
+    expect(res.headers['www-authenticate']).toBeUndefined()
+    const runs = a.runs()
+    // When Redis returns, so does service, without a restart.
+    await redis.restart()
+    for (let attempt = 0; attempt < 100; attempt++) {
+      res = await get(a, token)
+      if (res.statusCode === 200) break
+      await sleep(50)
+    }
+    expect(res.statusCode).toBe(200)
+    expect(a.runs()).toBe(runs + 1)
+  })
+
+  it('refuses bad options naming the field', () => {
+    expect(() => createRedisRevocation({ redis: 'redis://x' as never })).toThrow(
+      /createRedisRevocation\.redis/,
+    )
+    expect(() =>
+      createRedisRevocation({
+        redis: { status: 'ready', call: () => Promise.resolve(null) },
+        pollInterval: 1000,
+        staleAfter: 1000,
+      }),
+    ).toThrow(/createRedisRevocation\.staleAfter/)
+  })
+})

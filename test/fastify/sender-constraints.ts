@@ -1,0 +1,49 @@
+import portcullis, { type PortcullisOptions } from '@portcullis/fastify'
+import type { TestIssuer } from '@portcullis/testing'
+import type { TokensOptions } from '@portcullis/tokens'
+import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+
+// What the DPoP, mTLS and revocation suites share: Portcullis over one test issuer (realm
+// "videos", no response allowlists: these suites are about tokens), and Redis clients.
+
+/** Registers Portcullis on `app` trusting `issuer` (ES256, its JWKS as an object). */
+export async function registerPortcullis(
+  app: FastifyInstance,
+  issuer: TestIssuer,
+  options: {
+    tokens?: Partial<TokensOptions>
+    issuer?: Partial<TokensOptions['issuers'][number]>
+    audit?: PortcullisOptions['audit']
+  } = {},
+): Promise<void> {
+  await app.register(portcullis, {
+    tokens: {
+      issuers: [
+        {
+          issuer: issuer.issuer,
+          audience: issuer.audience,
+          algorithms: ['ES256'],
+          jwks: issuer.jwks,
+          ...options.issuer,
+        },
+      ],
+      realm: 'videos',
+      ...options.tokens,
+    },
+    ...(options.audit === undefined ? {} : { audit: options.audit }),
+    response: { requireResponse: false },
+  })
+}
+
+/**
+ * A connected ioredis client for `url`, failing fast while the server is down (no offline queue),
+ * added to `clients` for the suite to disconnect.
+ */
+export async function connectedRedis(url: string, clients: Redis[]): Promise<Redis> {
+  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+  clients.push(client)
+  client.on('error', () => {}) // reconnection attempts while a test stops the server
+  await new Promise((resolve) => client.once('ready', resolve))
+  return client
+}

@@ -1,4 +1,8 @@
-import portcullis, { type AuditEvent, type PortcullisOptions } from '@portcullis/fastify'
+import portcullis, {
+  type AuditEvent,
+  type PortcullisOptions,
+  type TokensOptions,
+} from '@portcullis/fastify'
 import { createTestIssuer, type TestIssuer } from '@portcullis/testing'
 import Fastify, { type FastifyInstance } from 'fastify'
 
@@ -34,17 +38,7 @@ export async function guardedApp(
   const events: AuditEvent[] = []
   await options.before?.(app)
   await app.register(portcullis, {
-    tokens: {
-      issuers: [
-        {
-          issuer: issuer.issuer,
-          audience: issuer.audience,
-          algorithms: ['ES256'],
-          jwks: issuer.jwks,
-        },
-      ],
-      realm: 'test',
-    },
+    tokens: trustedTokens(issuer),
     ...(options.audit === false ? {} : { audit: (event: AuditEvent) => void events.push(event) }),
     // These suites are about access; response allowlists have their own (test/allowlist).
     response: { requireResponse: false },
@@ -52,6 +46,21 @@ export async function guardedApp(
   })
   await routes(app)
   return { app, issuer, events, logs }
+}
+
+/** Tokens options trusting `issuer` (ES256, its JWKS as an object), with realm "test". */
+export function trustedTokens(issuer: TestIssuer): TokensOptions {
+  return {
+    issuers: [
+      {
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: ['ES256'],
+        jwks: issuer.jwks,
+      },
+    ],
+    realm: 'test',
+  }
 }
 
 /** Resolves with the error `app.ready()` rejects with (fails the test when it does not). */

@@ -21,6 +21,7 @@ const expectedExport: Record<string, string> = {
   '@portcullis/testing': 'createTestIssuer',
   '@portcullis/rate-limit': 'rateLimitPlugin',
   '@portcullis/allowlist': 'compileAllowlist',
+  '@portcullis/express': 'createGuard',
   portcullis: 'portcullis',
 }
 

@@ -1,6 +1,8 @@
 import { isPortcullisError, PortcullisConfigError } from '@portcullis/fastify'
 import { bearer } from '@portcullis/testing'
 import { afterEach, describe, expect, it } from 'vitest'
+import { invalidGuardCases } from '../cases/access.js'
+import { expectInventory } from '../cases/checks.js'
 import { guardedApp, readyError, type GuardedApp } from '../helpers.js'
 
 const pub = { config: { guard: { public: 'test route' } } }
@@ -182,28 +184,13 @@ describe('guarded apps start, and the inventory shows every route', () => {
       )
     })
     await current.app.ready()
-    const routes = current.app.portcullis.routes()
-    expect(routes.map((r) => `${r.method} ${r.url}`)).toEqual([
-      'GET /healthz',
-      'HEAD /healthz',
-      'GET /v1/videos/:id',
-      'HEAD /v1/videos/:id',
-    ])
-    expect(routes[0]).toMatchObject({ guarded: true, public: 'liveness probe', policy: null })
-    expect(routes[2]).toMatchObject({ guarded: true, public: null, policy: 'authenticated' })
-    expect(Object.isFrozen(routes)).toBe(true)
-    expect(Object.isFrozen(routes[0])).toBe(true)
+    expectInventory(current.app.portcullis.routes(), 'authenticated')
   })
 })
 
 describe('invalid guards fail app.ready() naming the route and the field', () => {
-  it.each([
-    ['an empty guard', {}, 'guard'],
-    ['an empty public reason', { public: '' }, 'guard.public'],
-    ['an unknown key', { scope: ['videos:read'] }, 'guard.scope'],
-    ['a guard that is not an object', 'public', 'guard'],
-    ['a guard that is null', null, 'guard'],
-  ])('%s', async (_name, guard, field) => {
+  // The invalid guards shared with the Express adapter's suite (test/cases/access.ts).
+  it.each(invalidGuardCases)('$name', async ({ guard, field }) => {
     current = await guardedApp((app) => {
       app.get('/v1/things/:id', { config: { guard: guard as never } }, () => 'x')
     })

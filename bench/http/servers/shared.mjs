@@ -76,8 +76,9 @@ export function serverArgs(options = {}) {
 /**
  * An ES256 test issuer with its JWKS served on loopback by this process, the token sent on every
  * request of a warm scenario, and `pool` distinct tokens (one subject each) for cold ones.
+ * `extra` claims go into every token (`cnf` for a DPoP-bound one).
  */
-export async function issuerWithTokens(pool) {
+export async function issuerWithTokens(pool, extra = {}) {
   const issuer = await createTestIssuer({ algorithm: 'ES256', issuer: ISSUER, audience: AUDIENCE })
   const jwksUri = await issuer.listen()
   const claims = (sub) => ({
@@ -86,6 +87,7 @@ export async function issuerWithTokens(pool) {
     client_id: 'player-svc',
     tenant: 'acme',
     expiresIn: '2h',
+    ...extra,
   })
   const warm = await issuer.token(claims('user-1'))
   const tokens = []
@@ -102,7 +104,10 @@ export async function issuerWithTokens(pool) {
  * Listens on 127.0.0.1 (a random port), tells the parent, and closes everything on `stop`, on
  * SIGTERM/SIGINT or when the parent goes away, exiting normally (so `--cpu-prof` is written).
  */
-export async function serve(app, { tokens = null, features = {}, notes = [], close = [] } = {}) {
+export async function serve(
+  app,
+  { tokens = null, features = {}, notes = [], close = [], extra = {} } = {},
+) {
   await app.listen({ host: '127.0.0.1', port: 0 })
   let stopping = false
   const stop = async () => {
@@ -126,11 +131,32 @@ export async function serve(app, { tokens = null, features = {}, notes = [], clo
     pool: tokens?.pool ?? [],
     features,
     notes,
+    ...extra,
   }
   if (process.send === undefined) {
     console.log(JSON.stringify({ ...ready, pool: ready.pool.length }))
   } else {
     process.send(ready)
+  }
+}
+
+/**
+ * An Express app with the `listen`, `server` and `close` that `serve` uses on a Fastify instance,
+ * so both frameworks are served (and stopped) the same way.
+ */
+export function expressServer(app) {
+  let server
+  return {
+    listen: ({ host, port }) =>
+      new Promise((resolve, reject) => {
+        server = app.listen(port, host)
+        server.once('listening', resolve)
+        server.once('error', reject)
+      }),
+    get server() {
+      return server
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
   }
 }
 

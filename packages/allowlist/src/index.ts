@@ -8,7 +8,10 @@ import './plugin/augment.js'
 
 export {
   compileAllowlist,
+  isJsonType,
+  readSerializedBody,
   responseSpecSchema,
+  uninspectableError,
   type AllowlistSpec,
   type CompileAllowlistOptions,
   type CompiledAllowlist,
@@ -17,5 +20,12 @@ export {
   type ProjectionContext,
   type ProjectionResult,
   type ResponseSpec,
+  type SerializedBody,
 } from './allowlist/index.js'
-export { allowlistPlugin, type AllowlistPluginOptions } from './plugin/index.js'
+export {
+  allowlistOptionsSchema,
+  allowlistPlugin,
+  resolveAllowlistOptions,
+  type AllowlistPluginOptions,
+  type ResolvedAllowlistOptions,
+} from './plugin/index.js'

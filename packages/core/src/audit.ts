@@ -1,4 +1,5 @@
 import type { PortcullisErrorCode } from './errors/index.js'
+import type { Principal } from './principal.js'
 
 /** Reason code of an audit event: a `PCL_*` error code for a denial, or why it was allowed. */
 export type AuditReason = PortcullisErrorCode | 'PCL_ALLOWED' | 'PCL_PUBLIC'
@@ -46,3 +47,79 @@ export interface AuditEvent {
  * into a response) and should return quickly: it runs on the request path.
  */
 export type AuditSink = (event: AuditEvent) => void
+
+/** What an adapter knows of a request when it reports a decision on it. */
+export interface AuditRequest {
+  readonly method: string
+  /** The route template, or `null` when no route matched. */
+  readonly route: string | null
+  readonly principal: Principal | null
+  readonly requestId: string | null
+  readonly ip: string | null
+  /** Time the guard has spent on the request so far, in milliseconds. */
+  readonly durationMs: number
+}
+
+/**
+ * Builds the audit event of one decision, the same for every adapter. It takes only what an
+ * event may hold: never the token, nor the raw URL.
+ *
+ * @example
+ * ```ts
+ * const event = createAuditEvent('deny', 'PCL_TOKEN_MISSING', request, { status: 401 })
+ * ```
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/operations.md#audit-events
+ */
+export function createAuditEvent(
+  decision: AuditEvent['decision'],
+  reason: AuditReason,
+  request: AuditRequest,
+  details: { readonly status?: number | null; readonly reportOnly?: boolean } = {},
+): AuditEvent {
+  const principal = request.principal
+  return {
+    type: 'portcullis.decision',
+    decision,
+    reason,
+    reportOnly: details.reportOnly ?? false,
+    status: details.status ?? null,
+    method: request.method,
+    route: request.route,
+    subject: principal?.subject ?? null,
+    issuer: principal?.issuer ?? null,
+    clientId: principal?.clientId ?? null,
+    requestId: request.requestId,
+    ip: request.ip,
+    durationMs: request.durationMs,
+    time: Date.now(),
+  }
+}
+
+/** The part of a pino-style logger (`logger.warn({ ...fields }, 'message')`) Portcullis writes to. */
+export interface AuditLogger {
+  info(fields: object, message: string): void
+  warn(fields: object, message: string): void
+  error(fields: object, message: string): void
+}
+
+/**
+ * Delivers an audit event: to `sink` when there is one (a sink that throws is logged and
+ * ignored: auditing never changes a response), else to `log`, `info` for an allow and `warn`
+ * for a deny.
+ */
+export function deliverAudit(
+  event: AuditEvent,
+  sink: AuditSink | undefined,
+  log: AuditLogger,
+): void {
+  if (sink !== undefined) {
+    try {
+      sink(event)
+    } catch (err) {
+      log.error({ err }, 'portcullis: the audit sink threw; event dropped')
+    }
+    return
+  }
+  if (event.decision === 'allow') log.info({ audit: event }, 'portcullis: allowed')
+  else log.warn({ audit: event }, 'portcullis: denied')
+}

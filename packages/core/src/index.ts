@@ -23,6 +23,8 @@ export {
   type BearerErrorCode,
   type CodeOfKind,
   type ConfigErrorLocation,
+  type DpopChallenge,
+  type DpopErrorCode,
   type KindErrorConstructor,
   type ErrorCodeSpec,
   type ErrorKind,
@@ -41,4 +43,12 @@ export {
 } from './problem/index.js'
 export type { Principal, PrincipalClaims } from './principal.js'
 export type { GuardRequest, RouteGuard } from './guard.js'
-export type { AuditEvent, AuditReason, AuditSink } from './audit.js'
+export {
+  createAuditEvent,
+  deliverAudit,
+  type AuditEvent,
+  type AuditLogger,
+  type AuditReason,
+  type AuditRequest,
+  type AuditSink,
+} from './audit.js'

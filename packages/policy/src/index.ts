@@ -7,6 +7,8 @@ import './plugin/augment.js'
 
 export {
   compileGuard,
+  decideGuard,
+  invalidGuardsError,
   mergeGuards,
   normalizeGuard,
   parseGuard,
@@ -17,6 +19,7 @@ export {
   type CompiledGuard,
   type Decision,
   type Evaluate,
+  type GuardOutcome,
   type GuardCheck,
   type GuardSite,
   type NormalizedGuard,
@@ -31,6 +34,7 @@ export {
   type PrintedRoute,
 } from './inventory/index.js'
 export {
+  policyOptionsSchema,
   policyPlugin,
   ROUTE_GUARD_HOOK,
   type ClaimMatcher,

@@ -9,12 +9,53 @@ import './plugin/augment.js'
 
 export {
   rateLimitOptionsSchema,
+  resolveRateLimitOptions,
+  type HeaderNames,
   type PreAuthOptions,
   type RateLimitKey,
+  type RateLimitKeyFunction,
   type RateLimitOptions,
   type RateLimitPluginOptions,
+  type RateLimitRequest,
   type RedisClient,
+  type ResolvedRateLimitOptions,
 } from './options/index.js'
 export { rateLimitPlugin } from './plugin/index.js'
 export { createPreAuthLimiter } from './pre-auth/index.js'
-export type { RateLimitOverride, RouteLimit, RouteRateLimit } from './route/index.js'
+// The framework-free pieces of the limiter, for adapters other than the Fastify plugin (the
+// Express adapter): the same options, route limits, keys, outcomes and stores, so both count
+// and answer alike.
+export {
+  compileRouteLimit,
+  limitSignature,
+  summarizeLimit,
+  type RateLimitOverride,
+  type RouteLimit,
+  type RouteLimitPlan,
+  type RouteRateLimit,
+  type RouteSite,
+} from './route/index.js'
+export {
+  ipKey,
+  keyFailure,
+  keyOf,
+  limitHeaders,
+  maxOf,
+  rateLimited,
+  storeAnswered,
+  storeFailure,
+  type KeyedRequest,
+  type KeyOf,
+  type LimiterLog,
+  type LimitSpec,
+  type ResolvedOverride,
+  type StoreHealth,
+} from './limiter/index.js'
+export {
+  createMemoryCounter,
+  createOwnedRedis,
+  REDIS_KEY_PREFIX,
+  type Count,
+  type Counter,
+  type OwnedRedis,
+} from './store/index.js'

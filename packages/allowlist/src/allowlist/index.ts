@@ -12,3 +12,9 @@ export {
   type MaxItemsSpec,
   type ResponseSpec,
 } from './response-spec.js'
+export {
+  isJsonType,
+  readSerializedBody,
+  uninspectableError,
+  type SerializedBody,
+} from './serialized-body.js'

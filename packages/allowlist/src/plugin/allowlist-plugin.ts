@@ -1,8 +1,8 @@
 import {
   PortcullisConfigError,
-  ResponseError,
   isPortcullisError,
   renderProblem,
+  type ResponseError,
 } from '@portcullis/core'
 import { routeStateOf } from '@portcullis/policy'
 import { emitAudit, type DecisionContext } from '@portcullis/tokens'
@@ -15,7 +15,12 @@ import type {
   RouteOptions,
 } from 'fastify'
 import fp from 'fastify-plugin'
-import { compileAllowlist, type CompiledAllowlist } from '../allowlist/index.js'
+import {
+  compileAllowlist,
+  readSerializedBody,
+  uninspectableError,
+  type CompiledAllowlist,
+} from '../allowlist/index.js'
 import { resolveAllowlistOptions, type AllowlistPluginOptions } from './options.js'
 
 const EMPTY_SCOPES: ReadonlySet<string> = new Set()
@@ -26,12 +31,6 @@ const kProjected = Symbol.for('portcullis.allowlist.projected')
 const kFailure = Symbol.for('portcullis.allowlist.failure')
 
 type Tracked = FastifyRequest & { [kProjected]?: boolean; [kFailure]?: ResponseError }
-
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/iu
-
-function isJsonType(contentType: unknown): boolean {
-  return typeof contentType === 'string' && JSON_TYPE.test(contentType)
-}
 
 function appendHook<T>(
   routeOptions: RouteOptions,
@@ -111,24 +110,6 @@ function portcullisAllowlist(
       return Buffer.from(JSON.stringify(body))
     }
 
-    // A payload the guard cannot read is refused, never let out unchecked (unless passthrough).
-    function uninspectable(
-      request: FastifyRequest,
-      reply: FastifyReply,
-      what: string,
-      cause?: unknown,
-    ): Buffer {
-      const message = `A response the guard cannot inspect (${what}) on an allowlisted route`
-      return refuse(
-        request,
-        reply,
-        new ResponseError(
-          'PCL_RESPONSE_REJECTED',
-          cause === undefined ? { message } : { message, cause },
-        ),
-      )
-    }
-
     function project(request: FastifyRequest, reply: FastifyReply, body: unknown) {
       const status = reply.statusCode
       if (!successBodies && status < 400) return { ok: true as const, value: body }
@@ -182,29 +163,21 @@ function portcullisAllowlist(
         return
       }
       // A payload that skipped preSerialization: a JSON string or Buffer sent as is, or a stream.
+      // One the guard cannot read is refused, never let out unchecked (unless passthrough).
       if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) {
-        done(null, uninspectable(request, reply, 'a stream'))
+        done(null, refuse(request, reply, uninspectableError('a stream')))
         return
       }
-      const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
-      if (length === 0) {
+      const read = readSerializedBody(payload, reply.getHeader('content-type'), maxBodyBytes)
+      if (read.kind === 'empty') {
         done(null, payload)
         return
       }
-      if (!isJsonType(reply.getHeader('content-type')) || length > maxBodyBytes) {
-        const what =
-          length > maxBodyBytes ? `a body above maxBodyBytes (${maxBodyBytes})` : 'not JSON'
-        done(null, uninspectable(request, reply, what))
+      if (read.kind === 'uninspectable') {
+        done(null, refuse(request, reply, read.error))
         return
       }
-      let body: unknown
-      try {
-        body = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'))
-      } catch (cause) {
-        done(null, uninspectable(request, reply, 'JSON that does not parse', cause))
-        return
-      }
-      const result = project(request, reply, body)
+      const result = project(request, reply, read.value)
       done(null, result.ok ? JSON.stringify(result.value) : refuse(request, reply, result.error))
     }
 

@@ -1,4 +1,9 @@
 import './augment.js'
 
 export { allowlistPlugin } from './allowlist-plugin.js'
-export { type AllowlistPluginOptions } from './options.js'
+export {
+  allowlistOptionsSchema,
+  resolveAllowlistOptions,
+  type AllowlistPluginOptions,
+  type ResolvedAllowlistOptions,
+} from './options.js'

@@ -18,7 +18,8 @@ export interface AllowlistPluginOptions {
   realm?: string
 }
 
-const schema = z
+/** The zod schema of the allowlist options (`response` in the adapters' options). */
+export const allowlistOptionsSchema = z
   .object({
     requireResponse: z.boolean().optional(),
     maxBodyBytes: z
@@ -42,7 +43,7 @@ export interface ResolvedAllowlistOptions {
 
 /** Validates the plugin options once; a bad one throws `PCL_INVALID_OPTIONS` naming it. */
 export function resolveAllowlistOptions(options: unknown): ResolvedAllowlistOptions {
-  const parsed = schema.safeParse(options ?? {})
+  const parsed = allowlistOptionsSchema.safeParse(options ?? {})
   if (!parsed.success) throw invalidOptionsError(parsed.error.issues, 'response', parsed.error)
   return Object.freeze({
     requireResponse: parsed.data.requireResponse ?? true,

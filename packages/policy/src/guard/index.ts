@@ -5,6 +5,7 @@ export {
   type CompiledGuard,
   type GuardSite,
 } from './compile-guard.js'
+export { decideGuard, type GuardOutcome, type ReportOnlySettings } from './decide-guard.js'
 export type { Decision, Evaluate } from './evaluate-guard.js'
 export { routeGuardSchema, type ParsedClaimMatcher, type ParsedRouteGuard } from './guard-schema.js'
 export {
@@ -15,5 +16,6 @@ export {
   type MergeSite,
   type NormalizedGuard,
 } from './normalized-guard.js'
+export { invalidGuardsError } from './guard-errors.js'
 export { summarizeGuard } from './summarize-guard.js'
 export { resolvePolicies } from './named-policies.js'

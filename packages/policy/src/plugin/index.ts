@@ -1,7 +1,7 @@
 import './augment.js'
 
 export type { ClaimMatcher, KnownScopes, Scope } from './augment.js'
-export { type PolicyPluginOptions } from './options.js'
+export { policyOptionsSchema, type PolicyPluginOptions } from './options.js'
 export { policyPlugin } from './policy-plugin.js'
 export { ROUTE_GUARD_HOOK, type ReportOnlySettings } from './route-hooks.js'
 export { kRouteState, routeStateOf, type AnnotatedField, type RouteState } from './route-state.js'

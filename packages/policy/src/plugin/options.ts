@@ -40,7 +40,11 @@ export interface PolicyPluginOptions {
   knownScopes?: readonly string[]
 }
 
-const schema = z
+/**
+ * The zod schema of the policy options: unknown keys refused. Its fields are reused by the
+ * adapters' own option schemas (`unknownRoutes`, `reportOnly`, `knownScopes`...).
+ */
+export const policyOptionsSchema = z
   .object({
     realm: z.string().max(200).optional(),
     audit: z.custom<AuditSink>((v) => typeof v === 'function', 'must be a function').optional(),
@@ -68,7 +72,7 @@ export interface ResolvedPolicyOptions {
 
 /** Validates policy plugin options once; a bad option throws `PCL_INVALID_OPTIONS` naming it. */
 export function resolvePolicyOptions(options: unknown): ResolvedPolicyOptions {
-  const parsed = schema.safeParse(options ?? {})
+  const parsed = policyOptionsSchema.safeParse(options ?? {})
   if (!parsed.success) {
     throw invalidOptionsError(parsed.error.issues, 'policy', parsed.error)
   }

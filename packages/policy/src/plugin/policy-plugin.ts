@@ -3,6 +3,7 @@ import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastif
 import fp from 'fastify-plugin'
 import {
   compileGuard,
+  invalidGuardsError,
   mergeGuards,
   normalizeGuard,
   parseGuard,
@@ -310,20 +311,8 @@ function checkRoutes(
       }
     }
   }
-  const invalid = [...new Set(records.flatMap((r) => r.errors))]
-  const first = invalid[0]
-  if (invalid.length === 1 && first !== undefined) throw first
-  if (invalid.length > 1 && first !== undefined) {
-    throw new PortcullisConfigError(
-      'PCL_INVALID_GUARD',
-      `${invalid.length} route guards are invalid:\n${invalid.map((e) => `  - ${e.message}`).join('\n')}`,
-      {
-        ...(first.route === undefined ? {} : { route: first.route }),
-        ...(first.field === undefined ? {} : { field: first.field }),
-        routes: invalid.flatMap((e) => (e.route === undefined ? [] : [e.route])),
-      },
-    )
-  }
+  const invalid = invalidGuardsError([...new Set(records.flatMap((r) => r.errors))])
+  if (invalid !== undefined) throw invalid
 
   const undeclared = records
     .filter((r) => !r.declared)

@@ -1,18 +1,17 @@
-import { AuthenticationError, AuthorizationError, type PortcullisError } from '@portcullis/core'
+import { AuthenticationError, AuthorizationError } from '@portcullis/core'
 import { deny, emitAudit, reportDenial, type DecisionContext } from '@portcullis/tokens'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import type { CompiledGuard } from '../guard/index.js'
+import {
+  decideGuard,
+  type CompiledGuard,
+  type GuardOutcome,
+  type ReportOnlySettings,
+} from '../guard/index.js'
+
+export type { ReportOnlySettings } from '../guard/index.js'
 
 /** Name of the per-route hook; the startup check looks for it on every route. */
 export const ROUTE_GUARD_HOOK = 'portcullisRouteGuard'
-
-/** Report-only settings of the plugin. */
-export interface ReportOnlySettings {
-  /** Policy denials are reported, not enforced (unless a route says `reportOnly: false`). */
-  readonly policy: boolean
-  /** Requests without a token on non-public routes are reported, not refused. */
-  readonly tokens: boolean
-}
 
 /**
  * Builds the `onRequest` hook of one route from its compiled guard, once, at registration.
@@ -30,61 +29,40 @@ export function routeGuardHook(
       done()
     }
   }
-  const { evaluate } = compiled
-  const report = compiled.reportOnly
 
-  function decided(
+  function apply(
     request: FastifyRequest,
     reply: FastifyReply,
-    denial: PortcullisError | null,
+    outcome: GuardOutcome,
     done: (err?: Error) => void,
   ): void {
-    if (denial === null) {
-      emitAudit(request, context, 'allow', 'PCL_ALLOWED', { route })
+    if (outcome.kind === 'allow') {
+      emitAudit(request, context, 'allow', outcome.reason, { route })
       done()
       return
     }
-    if (denial.cause !== undefined) {
+    if (outcome.error.cause !== undefined) {
       // A `check` that threw: the client gets a plain 403; the exception stays server side.
-      request.log.warn({ err: denial.cause }, 'portcullis: a guard check threw; request denied')
+      request.log.warn(
+        { err: outcome.error.cause },
+        'portcullis: a guard check threw; request denied',
+      )
     }
-    if (report) {
-      reportDenial(request, context, denial, route)
+    if (outcome.kind === 'report') {
+      reportDenial(request, context, outcome.error, route)
       done()
       return
     }
-    deny(request, reply, context, denial, route)
+    deny(request, reply, context, outcome.error, route)
   }
 
   return function portcullisRouteGuard(request, reply, done) {
-    // `principal` is undefined when no token plugin is registered: fail closed all the same.
-    const principal = request.principal
-    if (principal == null) {
-      const missing = new AuthenticationError('PCL_TOKEN_MISSING')
-      if (reportOnly.tokens && report) {
-        reportDenial(request, context, missing, route)
-        done()
-        return
-      }
-      deny(request, reply, context, missing, route)
+    const outcome = decideGuard(compiled, request.principal, request, reportOnly)
+    if (outcome instanceof Promise) {
+      void outcome.then((decided) => apply(request, reply, decided, done))
       return
     }
-    let decision
-    try {
-      decision = evaluate(principal, request)
-    } catch (err) {
-      decided(request, reply, new AuthorizationError('PCL_CHECK_DENIED', { cause: err }), done)
-      return
-    }
-    if (decision instanceof Promise) {
-      decision.then(
-        (denial) => decided(request, reply, denial, done),
-        (err: unknown) =>
-          decided(request, reply, new AuthorizationError('PCL_CHECK_DENIED', { cause: err }), done),
-      )
-      return
-    }
-    decided(request, reply, decision, done)
+    apply(request, reply, outcome, done)
   }
 }
 

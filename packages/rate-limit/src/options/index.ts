@@ -12,6 +12,8 @@ export {
 export type {
   PreAuthOptions,
   RateLimitKey,
+  RateLimitKeyFunction,
+  RateLimitRequest,
   RateLimitOptions,
   RateLimitPluginOptions,
   RedisClient,

@@ -1,5 +1,4 @@
-import type { AuditSink, Principal } from '@portcullis/core'
-import type { FastifyRequest } from 'fastify'
+import type { AuditSink, GuardRequest, Principal } from '@portcullis/core'
 
 /**
  * Whom a request is counted against.
@@ -15,8 +14,29 @@ import type { FastifyRequest } from 'fastify'
  *
  * Public routes always count by IP: they have no principal to count against.
  */
-export type RateLimitKey =
-  'principal' | 'client' | 'ip' | ((principal: Principal, request: FastifyRequest) => string)
+export type RateLimitKey = 'principal' | 'client' | 'ip' | RateLimitKeyFunction
+
+/**
+ * The request as a rate-limit key function sees it: what every adapter provides. Fastify's and
+ * Express's requests both satisfy it.
+ */
+export interface RateLimitRequest extends GuardRequest {
+  /**
+   * The client address as the framework reports it (after its proxy trust settings); Express
+   * reports none once the connection is gone.
+   */
+  readonly ip: string | undefined
+}
+
+// Declared as a method so that its parameters are compared bivariantly: a key function written
+// for the framework's own request type (`(principal, request: FastifyRequest) => ...`, or
+// `express.Request`) is accepted, and an unannotated one sees the framework-neutral request.
+interface KeyFunctionSignature {
+  key(principal: Principal, request: RateLimitRequest): string
+}
+
+/** A rate-limit key function: a string of the principal and the request. */
+export type RateLimitKeyFunction = KeyFunctionSignature['key']
 
 /**
  * The part of an ioredis client (`Redis` or `Cluster`) the limiter relies on; pass the client

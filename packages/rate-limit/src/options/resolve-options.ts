@@ -1,5 +1,5 @@
 import { invalidOptionsError, PortcullisConfigError, type AuditSink } from '@portcullis/core'
-import type { LimitSpec } from '../lib/limit-spec.js'
+import type { LimitSpec } from '../limiter/limit-spec.js'
 import { pluginOptionsSchema, rateLimitDefaults } from './options-schema.js'
 import type { RedisClient } from './rate-limit-options.js'
 

@@ -1,15 +1,19 @@
-import { DependencyError, RateLimitError, type Principal } from '@portcullis/core'
 import { deny, emitAudit, reportDenial, type DecisionContext } from '@portcullis/tokens'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import type { LimitSpec } from '../lib/limit-spec.js'
-import { keyOf } from '../lib/request-keys.js'
+import { maxOf, type LimitSpec } from '../limiter/limit-spec.js'
+import {
+  keyFailure,
+  limitHeaders,
+  rateLimited,
+  storeAnswered,
+  storeFailure,
+  type StoreHealth,
+} from '../limiter/limit-outcomes.js'
+import { keyOf } from '../limiter/request-keys.js'
 import type { HeaderNames } from '../options/index.js'
 import type { Counter } from '../store/index.js'
 
-/** Whether the store answered last time: outages are logged once, not once per request. */
-export interface StoreHealth {
-  down: boolean
-}
+export type { StoreHealth } from '../limiter/limit-outcomes.js'
 
 /** What every route's limiter shares. */
 export interface LimiterContext {
@@ -28,25 +32,6 @@ export interface LimitedRoute {
   readonly namespaces: Readonly<Record<string, string>>
   /** Report-only routes report a 429 instead of refusing. */
   readonly reportOnly: boolean
-}
-
-function maxOf(spec: LimitSpec): (principal: Principal | null) => number {
-  const { max, overrides } = spec
-  if (overrides.length === 0) return () => max
-  return function overriddenMax(principal) {
-    if (principal == null) return max
-    for (const o of overrides) {
-      if (
-        o.callers !== null &&
-        (principal.clientId === null || !o.callers.includes(principal.clientId))
-      ) {
-        continue
-      }
-      if (o.scopes !== null && !o.scopes.every((scope) => principal.scopes.has(scope))) continue
-      return o.max
-    }
-    return max
-  }
 }
 
 /**
@@ -69,21 +54,7 @@ export function limiterHook(
   const fallback = values[0] ?? ''
 
   function keyFailed(request: FastifyRequest, reply: FastifyReply, cause: unknown): void {
-    // A key function that throws is a bug in the application: refused, never served unlimited.
-    request.log.error(
-      { err: cause },
-      'portcullis: the rate-limit key function failed; request refused',
-    )
-    deny(
-      request,
-      reply,
-      decision,
-      new DependencyError('PCL_STORE_UNAVAILABLE', {
-        message: 'rate-limit key function threw',
-        cause,
-      }),
-      route.url,
-    )
+    deny(request, reply, decision, keyFailure(request.log, cause), route.url)
   }
 
   function storeFailed(
@@ -92,28 +63,13 @@ export function limiterHook(
     done: (err?: Error) => void,
     cause: Error | null,
   ): void {
-    const failOpen = context.onStoreError === 'fail-open'
-    if (!health.down) {
-      health.down = true
-      request.log.warn(
-        { err: cause, code: 'PCL_STORE_UNAVAILABLE' },
-        failOpen
-          ? 'portcullis: rate-limit store unavailable; serving requests UNLIMITED (onStoreError: fail-open)'
-          : 'portcullis: rate-limit store unavailable; refusing requests with 503 (onStoreError: fail-closed)',
-      )
-    }
-    if (failOpen) {
+    const refusal = storeFailure(health, context.onStoreError, request.log, cause)
+    if (refusal === null) {
       emitAudit(request, decision, 'allow', 'PCL_STORE_UNAVAILABLE', { route: route.url })
       done()
       return
     }
-    deny(
-      request,
-      reply,
-      decision,
-      new DependencyError('PCL_STORE_UNAVAILABLE', { cause }),
-      route.url,
-    )
+    deny(request, reply, decision, refusal, route.url)
   }
 
   function limited(
@@ -122,8 +78,7 @@ export function limiterHook(
     done: (err?: Error) => void,
     ttl: number,
   ): void {
-    const retryAfter = String(Math.max(1, Math.ceil(ttl / 1000)))
-    const err = new RateLimitError('PCL_RATE_LIMITED', { headers: { 'Retry-After': retryAfter } })
+    const err = rateLimited(ttl)
     if (route.reportOnly) {
       reportDenial(request, decision, err, route.url)
       done()
@@ -146,15 +101,12 @@ export function limiterHook(
         storeFailed(request, reply, done, err)
         return
       }
-      if (health.down) {
-        health.down = false
-        request.log.info('portcullis: rate-limit store answering again')
-      }
+      storeAnswered(health, request.log)
       const { current, ttl } = count
       if (headers !== null) {
-        reply.header(headers.limit, max)
-        reply.header(headers.remaining, current < max ? max - current : 0)
-        reply.header(headers.reset, ttl > 0 ? Math.ceil(ttl / 1000) : 0)
+        for (const [name, value] of limitHeaders(headers, max, current, ttl)) {
+          reply.header(name, value)
+        }
       }
       if (current <= max) {
         done()

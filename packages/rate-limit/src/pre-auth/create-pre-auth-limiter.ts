@@ -2,7 +2,7 @@ import LocalStore from '@fastify/rate-limit/store/LocalStore.js'
 import { invalidOptionsError, RateLimitError } from '@portcullis/core'
 import type { PreAuthLimiter } from '@portcullis/tokens'
 import type { FastifyRequest } from 'fastify'
-import { ipKey } from '../lib/request-keys.js'
+import { ipKey } from '../limiter/index.js'
 import { preAuthSchema, rateLimitDefaults, type PreAuthOptions } from '../options/index.js'
 
 function ignore(): void {

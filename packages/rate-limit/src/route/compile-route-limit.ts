@@ -1,6 +1,6 @@
 import { locateIssues, PortcullisConfigError } from '@portcullis/core'
 import type { z } from 'zod'
-import type { LimitSpec } from '../lib/limit-spec.js'
+import type { LimitSpec } from '../limiter/limit-spec.js'
 import { formatWindow } from '../lib/time-window.js'
 import type { RateLimitKey } from '../options/rate-limit-options.js'
 import { exemptSchema, routeLimitSchema } from './route-limit-schema.js'

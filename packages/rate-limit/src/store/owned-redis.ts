@@ -1,6 +1,6 @@
 import { PortcullisConfigError } from '@portcullis/core'
-import type { FastifyBaseLogger } from 'fastify'
 import type * as IORedis from 'ioredis'
+import type { LimiterLog } from '../limiter/limit-outcomes.js'
 import type { RedisClient } from '../options/rate-limit-options.js'
 
 /** A Redis client the plugin created from a URL, and so connects and closes itself. */
@@ -15,9 +15,12 @@ const QUIT_WAIT_MS = 1000
 
 /**
  * Creates an ioredis client for `url`, not yet connected. `ioredis` is an optional peer
- * dependency, imported only when a URL is given.
+ * dependency, imported only when a URL is given. `log` is any pino-style logger.
  */
-export async function createOwnedRedis(url: string, log: FastifyBaseLogger): Promise<OwnedRedis> {
+export async function createOwnedRedis(
+  url: string,
+  log: Pick<LimiterLog, 'info' | 'warn'>,
+): Promise<OwnedRedis> {
   let ioredis: typeof IORedis
   try {
     ioredis = await import('ioredis')

@@ -1,6 +1,6 @@
 import { normalizeIP } from '@fastify/rate-limit'
-import type { FastifyRequest } from 'fastify'
-import type { RateLimitKey } from '../options/rate-limit-options.js'
+import type { Principal } from '@portcullis/core'
+import type { RateLimitKey, RateLimitRequest } from '../options/rate-limit-options.js'
 
 /**
  * The counting key of a client address. IPv6 addresses count per /64 (`@fastify/rate-limit`'s
@@ -12,23 +12,31 @@ export function ipKey(ip: string | undefined): string {
   return ip.includes(':') ? normalizeIP(ip) : ip
 }
 
+/**
+ * What a counting key is built from: the request as key functions see it, with the verified
+ * principal the adapter set (`null` without a token). Fastify's and Express's requests both fit.
+ */
+export interface KeyedRequest extends RateLimitRequest {
+  readonly principal?: Principal | null
+}
+
 /** Builds the counting key of a request; it may throw (a key function that throws). */
-export type KeyOf = (request: FastifyRequest) => string
+export type KeyOf = (request: KeyedRequest) => string
 
 // Each kind of key has its own tag, so a subject that happens to look like an IP or a client id
 // never shares a count with it; NUL cannot occur in a URL template or in an IP address.
-function byIp(request: FastifyRequest): string {
+function byIp(request: KeyedRequest): string {
   return `i\0${ipKey(request.ip)}`
 }
 
-function byPrincipal(request: FastifyRequest): string {
+function byPrincipal(request: KeyedRequest): string {
   const principal = request.principal
   // Only in report-only rollouts does a guarded route run without a principal: count by IP.
   if (principal == null) return byIp(request)
   return `p\0${principal.issuer}\0${principal.subject}`
 }
 
-function byClient(request: FastifyRequest): string {
+function byClient(request: KeyedRequest): string {
   const principal = request.principal
   if (principal == null) return byIp(request)
   if (principal.clientId === null) return byPrincipal(request)
@@ -36,7 +44,7 @@ function byClient(request: FastifyRequest): string {
   return `c\0${principal.issuer}\0${principal.clientId}`
 }
 
-/** The key builder of a `key` option, compiled once per route. */
+/** The key builder of a `key` option, compiled once per route; the same in every adapter. */
 export function keyOf(key: RateLimitKey): KeyOf {
   if (key === 'ip') return byIp
   if (key === 'principal') return byPrincipal

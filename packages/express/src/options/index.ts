@@ -1,0 +1,2 @@
+export type { PortcullisExpressOptions } from './options.js'
+export { resolveOptions, type ResolvedOptions } from './resolve-options.js'

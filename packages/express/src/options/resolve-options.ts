@@ -1,0 +1,110 @@
+import { invalidOptionsError, PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import { allowlistOptionsSchema, resolveAllowlistOptions } from '@portcullis/allowlist'
+import {
+  policyOptionsSchema,
+  resolvePolicies,
+  type NormalizedGuard,
+  type ReportOnlySettings,
+} from '@portcullis/policy'
+import {
+  createPreAuthLimiter,
+  rateLimitOptionsSchema,
+  resolveRateLimitOptions,
+  type RateLimitOptions,
+  type ResolvedRateLimitOptions,
+} from '@portcullis/rate-limit'
+import { tokensOptionsSchema, type PreAuthLimiter, type TokensOptions } from '@portcullis/tokens'
+import { z } from 'zod'
+import { consoleLogger, type GuardLogger } from '../lib/logger.js'
+import type { PortcullisExpressOptions } from './options.js'
+
+const METHODS = ['info', 'warn', 'error'] as const
+
+const loggerSchema = z.custom<GuardLogger>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    METHODS.every((name) => typeof (value as Record<string, unknown>)[name] === 'function'),
+  { error: 'must be a pino-style logger with info, warn and error methods' },
+)
+
+const policy = policyOptionsSchema.shape
+
+// The options of every package, reused as they are so that both adapters accept and refuse the
+// same values with the same messages; only the composition is ours.
+const optionsSchema = z.strictObject(
+  {
+    tokens: tokensOptionsSchema,
+    audit: policy.audit,
+    logger: loggerSchema.optional(),
+    unknownRoutes: policy.unknownRoutes,
+    policies: policy.policies,
+    reportOnly: policy.reportOnly,
+    rateLimit: rateLimitOptionsSchema.optional(),
+    response: allowlistOptionsSchema.pick({ requireResponse: true, maxBodyBytes: true }).optional(),
+    knownScopes: policy.knownScopes,
+  },
+  { error: 'must be an object' },
+)
+
+/** The options, validated once, with defaults applied. */
+export interface ResolvedOptions {
+  readonly tokens: TokensOptions
+  readonly audit: AuditSink | undefined
+  readonly log: GuardLogger
+  readonly unknownRoutes: 'unauthorized' | 'not-found'
+  readonly policies: ReadonlyMap<string, NormalizedGuard>
+  readonly reportOnly: ReportOnlySettings
+  readonly knownScopes: ReadonlySet<string> | undefined
+  /** `undefined` without the `rateLimit` option. */
+  readonly rateLimit: ResolvedRateLimitOptions | undefined
+  readonly preAuth: PreAuthLimiter | undefined
+  readonly requireResponse: boolean
+  readonly maxBodyBytes: number
+}
+
+/**
+ * Validates the options of `createGuard` once; a bad one throws `PCL_INVALID_OPTIONS` naming the
+ * field (`tokens.issuers[0].algorithms: ...`, `rateLimit.max: ...`).
+ */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new PortcullisConfigError('PCL_INVALID_OPTIONS', 'portcullis options must be an object')
+  }
+  const parsed = optionsSchema.safeParse(input)
+  if (!parsed.success) throw invalidOptionsError(parsed.error.issues, '', parsed.error)
+  // The schemas normalise some values (time windows to milliseconds); each package's resolver
+  // takes the options as the user wrote them, as the Fastify plugin passes them.
+  const options = input as PortcullisExpressOptions
+  const audit = options.audit
+  const realm = options.tokens.realm
+  let rateLimit: ResolvedRateLimitOptions | undefined
+  let preAuth: PreAuthLimiter | undefined
+  if (options.rateLimit !== undefined) {
+    const { preAuth: preAuthOptions, ...limits }: RateLimitOptions = options.rateLimit
+    rateLimit = resolveRateLimitOptions({
+      ...limits,
+      ...(audit === undefined ? {} : { audit }),
+      ...(realm === undefined ? {} : { realm }),
+    })
+    if (preAuthOptions !== undefined) preAuth = createPreAuthLimiter(preAuthOptions)
+  }
+  const response = resolveAllowlistOptions(options.response)
+  const reportOnly = options.reportOnly ?? false
+  return Object.freeze({
+    tokens: options.tokens,
+    audit,
+    log: options.logger ?? consoleLogger,
+    unknownRoutes: options.unknownRoutes ?? 'unauthorized',
+    policies: resolvePolicies(options.policies),
+    reportOnly: Object.freeze({
+      policy: reportOnly !== false,
+      tokens: reportOnly === 'including-tokens',
+    }),
+    knownScopes: options.knownScopes === undefined ? undefined : new Set(options.knownScopes),
+    rateLimit,
+    preAuth,
+    requireResponse: response.requireResponse,
+    maxBodyBytes: response.maxBodyBytes,
+  })
+}

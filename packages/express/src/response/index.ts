@@ -1,0 +1,6 @@
+export {
+  createResponseGuard,
+  protect,
+  type InstallResponseGuard,
+  type ResponsePolicy,
+} from './response-guard.js'

@@ -1,0 +1,1 @@
+export { sealApp, type SealContext } from './seal.js'

@@ -1,0 +1,98 @@
+import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
+import { invalidGuardsError, type InventoryEntry } from '@portcullis/policy'
+import type { Application } from 'express'
+import type { Authentication } from '../guard/authenticate.js'
+import type { PreparedBinding } from '../guard/guard-middleware.js'
+import { kSealed } from '../lib/symbols.js'
+import { protect } from '../response/index.js'
+import { errorHandler, unknownRouteHandler } from './final-handlers.js'
+import { isExpressApp } from './mounted-app.js'
+import { walkApp } from './walk-router.js'
+
+/** What `seal` needs besides the app. */
+export interface SealContext {
+  readonly auth: Authentication
+  readonly unknownRoutes: 'unauthorized' | 'not-found'
+  readonly reportOnly: boolean
+}
+
+type Sealable = Application & { [kSealed]?: true }
+
+function refuseLateRoutes(stack: unknown[]): void {
+  Object.defineProperty(stack, 'push', {
+    configurable: true,
+    value: function refuseLateRoute(): never {
+      throw new PortcullisConfigError(
+        'PCL_UNGUARDED_ROUTE',
+        'a route or middleware was added after guard.seal(app), which has already proved every route guarded: declare everything before calling seal',
+      )
+    },
+  })
+}
+
+/**
+ * Proves every route of `app` guarded, binds each guard to its routes, then installs the last
+ * middleware (unknown URLs) and error handler. Throws, changing nothing, when a guard is invalid
+ * for its route (`PCL_INVALID_GUARD`) or a route has no guard first (`PCL_UNGUARDED_ROUTE`).
+ * Returns the inventory rows of the app.
+ */
+export function sealApp(app: Application, context: SealContext): InventoryEntry[] {
+  if (!isExpressApp(app)) {
+    throw new PortcullisConfigError(
+      'PCL_INVALID_OPTIONS',
+      'guard.seal(app) needs the Express application (express()) whose routes it guards',
+      { field: 'app' },
+    )
+  }
+  const target = app as Sealable
+  if (target[kSealed] === true) {
+    throw new PortcullisConfigError('PCL_INVALID_OPTIONS', 'this app is already sealed', {
+      field: 'app',
+    })
+  }
+  const walked = walkApp(app)
+  const errors: PortcullisConfigError[] = []
+  const prepared: PreparedBinding[] = []
+  for (const { handle, site } of walked.guards) {
+    try {
+      prepared.push(handle.prepare(site))
+    } catch (err) {
+      if (!isPortcullisConfigError(err)) throw err
+      errors.push(err)
+    }
+  }
+  const invalid = invalidGuardsError(errors)
+  if (invalid !== undefined) throw invalid
+  const unguarded = [...new Set(walked.unguarded)]
+  if (unguarded.length > 0) {
+    throw new PortcullisConfigError(
+      'PCL_UNGUARDED_ROUTE',
+      [
+        `${unguarded.length} route${unguarded.length === 1 ? ' has' : 's have'} no guard (deny by default):`,
+        ...unguarded.map((route) => `  - ${route}`),
+        "Put guard({...}) first in each route's handlers (guard({ public: '<reason>' }) for a route that needs no token).",
+      ].join('\n'),
+      { routes: unguarded.map((route) => route.replace(/ \(.*\)$/u, '')) },
+    )
+  }
+  for (const binding of prepared) binding.commit()
+  for (const each of walked.apps) {
+    // `app.request` and `app.response` are the prototypes Express gives the app's requests and
+    // responses (its documented extension point): requests start without a principal, as on
+    // Fastify, and the response allowlists stand in front of the response methods.
+    const { request, response } = each as unknown as { request: object; response: object }
+    if (!Object.hasOwn(request, 'principal')) {
+      Object.defineProperty(request, 'principal', {
+        value: null,
+        writable: true,
+        configurable: true,
+      })
+    }
+    protect(response)
+  }
+  app.use(unknownRouteHandler(context.auth, context.unknownRoutes, context.reportOnly))
+  app.use(errorHandler(context.auth))
+  for (const stack of walked.stacks) refuseLateRoutes(stack)
+  Object.defineProperty(target, kSealed, { value: true })
+  return prepared.flatMap((binding) => binding.entries)
+}

@@ -1,0 +1,11 @@
+export { keyOf, ipKey, type KeyedRequest, type KeyOf } from './request-keys.js'
+export { maxOf, type LimitSpec, type ResolvedOverride } from './limit-spec.js'
+export {
+  keyFailure,
+  limitHeaders,
+  rateLimited,
+  storeAnswered,
+  storeFailure,
+  type LimiterLog,
+  type StoreHealth,
+} from './limit-outcomes.js'

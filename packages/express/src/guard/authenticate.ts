@@ -13,10 +13,16 @@ export interface Authentication {
   readonly decision: DecisionContext
 }
 
+/** What a route accepts as credentials, from its guard. */
+export interface CredentialRules {
+  /** `guard.queryToken: true`: one `?access_token=` is accepted. */
+  readonly queryTokenAllowed: () => boolean
+  /** `guard.dpop: true`: only DPoP-bound tokens with a valid proof (RFC 9449). */
+  readonly dpopRequired: () => boolean
+}
+
 // The pre-auth limiter reads nothing but the client address; Express's request has it.
 type LimitedRequest = Parameters<PreAuthLimiter['check']>[0]
-
-const NEVER = (): boolean => false
 
 /**
  * Reads and verifies the request's credentials, once per request (a second guard on the same
@@ -29,7 +35,7 @@ export function authenticate(
   res: Response,
   auth: Authentication,
   route: string | null,
-  queryTokenAllowed: (() => boolean) | undefined,
+  rules: CredentialRules,
   then: (principal: Principal | null) => void,
 ): void {
   const state = requestState(req)
@@ -60,11 +66,16 @@ export function authenticate(
   const view: AuthRequest = {
     message: req,
     url: req.originalUrl,
-    queryTokenAllowed: queryTokenAllowed ?? NEVER,
+    queryTokenAllowed: rules.queryTokenAllowed,
+    dpopRequired: rules.dpopRequired,
   }
   let credentials
   try {
     credentials = authenticator.credentials(view)
+    // For refusals after authentication (a missing token, a missing scope): a Bearer request got
+    // here only where Bearer is accepted, and keeps the plain Bearer challenge.
+    if (credentials?.scheme !== 'Bearer')
+      state.dpop = authenticator.dpopChallenge(view, credentials)
   } catch (err) {
     refused(err)
     return

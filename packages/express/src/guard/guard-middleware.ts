@@ -68,6 +68,7 @@ interface Binding {
   readonly route: string
   readonly compiled: CompiledGuard
   readonly queryTokenAllowed: () => boolean
+  readonly dpopRequired: () => boolean
   readonly limiter: RouteLimiter | null
   readonly installResponse: InstallResponseGuard
 }
@@ -198,6 +199,7 @@ export function createGuardMiddleware(
     throw atCallSite(err)
   }
   const queryTokenAllowed = (routeGuard as { queryToken?: unknown }).queryToken === true ? YES : NO
+  const dpopRequired = (routeGuard as { dpop?: unknown }).dpop === true ? YES : NO
 
   const routes = new WeakMap<object, Binding>()
   let mounted: Binding | undefined
@@ -233,6 +235,7 @@ export function createGuardMiddleware(
       route: site.template,
       compiled: forRoute,
       queryTokenAllowed,
+      dpopRequired,
       limiter,
       installResponse: createResponseGuard({
         allowlist: response.allowlist,
@@ -316,7 +319,7 @@ export function createGuardMiddleware(
       deny(req, res, decision, new AuthorizationError('PCL_ROUTE_NOT_GUARDED'), null)
       return
     }
-    authenticate(req, res, auth, binding.route, binding.queryTokenAllowed, (principal) => {
+    authenticate(req, res, auth, binding.route, binding, (principal) => {
       const outcome = decideGuard(binding.compiled, principal, req, options.reportOnly)
       if (outcome instanceof Promise) {
         void outcome.then((settled) => decided(binding, settled, req, res, next))

@@ -11,7 +11,7 @@ import type { DecisionContext as BaseContext } from '@portcullis/tokens'
 import type { Request, Response } from 'express'
 import type { Problem } from './http-problem.js'
 import { logs, type GuardLogger } from './logger.js'
-import { elapsed } from './request-state.js'
+import { dpopChallengeOf, elapsed } from './request-state.js'
 
 /**
  * What every part of the guard needs to answer and report a decision: the Fastify plugins'
@@ -105,7 +105,7 @@ export function deny(
   err: unknown,
   route: string | null,
 ): void {
-  const problem = renderProblem(err, { realm: context.realm })
+  const problem = renderProblem(err, { realm: context.realm, dpop: dpopChallengeOf(req) })
   if (problem.body.code === 'PCL_INTERNAL') {
     context.log.error({ err }, 'portcullis: unexpected error while guarding a request')
   }

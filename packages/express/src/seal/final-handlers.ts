@@ -1,8 +1,11 @@
 import { AuthenticationError, isPortcullisError, renderProblem } from '@portcullis/core'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
-import { authenticate, type Authentication } from '../guard/authenticate.js'
+import { authenticate, type Authentication, type CredentialRules } from '../guard/authenticate.js'
 import { deny, reportDenial, sendProblem } from '../lib/decision.js'
 import { errorStatus, statusProblem } from '../lib/http-problem.js'
+
+// An unknown URL accepts no query token and requires no DPoP.
+const UNKNOWN_ROUTE: CredentialRules = { queryTokenAllowed: () => false, dpopRequired: () => false }
 
 /**
  * The last middleware of a sealed app, for URLs (and methods) no route serves. An invalid token
@@ -15,7 +18,7 @@ export function unknownRouteHandler(
   reportOnly: boolean,
 ): RequestHandler {
   return function portcullisUnknownRoute(req, res) {
-    authenticate(req, res, auth, null, undefined, (principal) => {
+    authenticate(req, res, auth, null, UNKNOWN_ROUTE, (principal) => {
       if (principal === null && unknownRoutes === 'unauthorized') {
         const missing = new AuthenticationError('PCL_TOKEN_MISSING')
         if (!reportOnly) {

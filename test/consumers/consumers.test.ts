@@ -10,12 +10,15 @@
 //        package import alone. Each entry point is checked in its own program, so the umbrella
 //        cannot borrow the augmentations of `@portcullis/fastify`. A .cts program (nodenext)
 //        does the same for the CommonJS declarations and is run too (reported as `ts-cjs`).
+// - express: `@portcullis/express` and `express` only (no Fastify: an optional peer of the
+//   shared packages), an ESM and a CommonJS app over a loopback server
 //
 // Packages are packed by `scripts/check-packs.mjs --pack-only` (the same packing as
 // `pnpm check:packs`); it needs the build (`pnpm test` builds first) and skips, with a warning,
 // a package that has not been built. npm uses the machine's npm cache (`--prefer-offline`).
 // PORTCULLIS_KEEP_CONSUMERS=1 keeps the projects (the path is printed) for a look by hand.
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -90,6 +93,7 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const node = process.execPath
 
 let work = ''
+let expressDir = ''
 let manifest: PackManifest
 const timings: Record<string, number> = {}
 
@@ -119,20 +123,21 @@ async function createProject(
   type: 'module' | 'commonjs',
   devDependencies: Record<string, string>,
   files: Record<string, string>,
+  dependencies: Record<string, string> = {
+    '@portcullis/fastify': tarball('@portcullis/fastify'),
+    portcullis: tarball('portcullis'),
+    fastify: range('fastify'),
+  },
 ): Promise<string> {
   const dir = join(work, name)
   await mkdir(dir, { recursive: true })
-  const direct = ['@portcullis/fastify', 'portcullis', '@portcullis/testing']
+  const direct = [...Object.keys(dependencies), '@portcullis/testing']
   const pkg = {
     name: `portcullis-consumer-${name}`,
     version: '1.0.0',
     private: true,
     type,
-    dependencies: {
-      '@portcullis/fastify': tarball('@portcullis/fastify'),
-      portcullis: tarball('portcullis'),
-      fastify: range('fastify'),
-    },
+    dependencies,
     devDependencies: { '@portcullis/testing': tarball('@portcullis/testing'), ...devDependencies },
     overrides: Object.fromEntries(
       manifest.packages
@@ -374,6 +379,76 @@ async function pool(tasks: (() => Promise<void>)[], limit: number): Promise<void
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker))
 }
 
+// The Express adapter, as an Express user installs it (`npm install @portcullis/express express`,
+// no Fastify), from ESM (`app.mjs`) and CommonJS (`app.cjs`).
+const expressBody = (entry: string): string => `
+  const issuer = await createTestIssuer({ issuer: 'https://auth.test', audience: 'videos-api' })
+  const tokens = {
+    issuers: [
+      { issuer: issuer.issuer, audience: issuer.audience, algorithms: ['ES256'], jwks: issuer.jwks },
+    ],
+  }
+  const guard = createGuard({ tokens })
+  const app = express()
+  app.get('/v1/videos/:id', guard({ scopes: ['videos:read'], callers: ['search-svc'], response: { allow: ['id', 'subject'] } }),
+    (req, res) => { res.json({ id: req.params.id, subject: req.principal.subject, internal: 'dropped' }) })
+  guard.seal(app)
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  const base = 'http://127.0.0.1:' + server.address().port
+  const token = await issuer.token({ scope: ['videos:read'], client_id: 'search-svc' })
+  const allowed = await fetch(base + '/v1/videos/42', { headers: bearer(token) })
+  const refused = await fetch(base + '/v1/videos/42')
+
+  const bareGuard = createGuard({ tokens })
+  const bare = express()
+  bare.get('/forgotten', (req, res) => { res.send('no guard') })
+  let unguarded = 'started'
+  try {
+    bareGuard.seal(bare)
+  } catch (error) {
+    unguarded = isPortcullisError(error, 'PCL_UNGUARDED_ROUTE') ? error.code : String(error)
+  }
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+  await guard.close()
+  await bareGuard.close()
+  await issuer.close()
+  const refusedBody = await refused.json()
+  console.log(JSON.stringify({
+    entry: ${JSON.stringify(entry)},
+    sameExport: true,
+    allowed: { status: allowed.status, body: await allowed.json() },
+    refused: {
+      status: refused.status,
+      contentType: refused.headers.get('content-type'),
+      challenge: refused.headers.get('www-authenticate'),
+      code: refusedBody.code,
+    },
+    unguarded,
+  }))
+`
+
+const expressApps: Record<string, string> = {
+  'app.mjs': `import express from 'express'
+import { bearer, createTestIssuer } from '@portcullis/testing'
+import { createGuard, isPortcullisError } from '@portcullis/express'
+${expressBody('esm')}`,
+  'app.cjs': `'use strict'
+const express = require('express')
+const { bearer, createTestIssuer } = require('@portcullis/testing')
+const { createGuard, isPortcullisError } = require('@portcullis/express')
+
+async function main() {
+${expressBody('cjs')}
+}
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
+`,
+}
+
 const outputs = new Map<string, AppReport>()
 
 function parseReports(stdout: string, project: string): void {
@@ -403,8 +478,8 @@ beforeAll(async () => {
   }
   for (const program of TS_PROGRAMS) tsFiles[`tsconfig.${program.name}.json`] = tsconfig(program)
 
-  // One install per project, the three in parallel (mostly network and disk).
-  const [esm, cjs, ts] = await Promise.all([
+  // One install per project, in parallel (mostly network and disk).
+  const [esm, cjs, ts, expressProject] = await Promise.all([
     createProject('esm', 'module', {}, files(esmApp, 'js')),
     createProject('cjs', 'commonjs', {}, files(cjsApp, 'js')),
     createProject(
@@ -413,7 +488,12 @@ beforeAll(async () => {
       { typescript: range('typescript'), '@types/node': range('@types/node') },
       tsFiles,
     ),
+    createProject('express', 'module', {}, expressApps, {
+      '@portcullis/express': tarball('@portcullis/express'),
+      express: range('express'),
+    }),
   ])
+  expressDir = expressProject
 
   const runApp = async (project: string, dir: string, file: string): Promise<void> => {
     const { stdout } = await timed(`run ${project} ${file}`, () => exec(node, [file], dir))
@@ -422,6 +502,8 @@ beforeAll(async () => {
   const tsc = join(ts, 'node_modules', 'typescript', 'bin', 'tsc')
   await pool(
     [
+      () => runApp('express', expressProject, 'app.mjs'),
+      () => runApp('express', expressProject, 'app.cjs'),
       ...ENTRIES.flatMap((entry) => [
         () => runApp('esm', esm, `${fileOf(entry)}.js`),
         () => runApp('cjs', cjs, `${fileOf(entry)}.js`),
@@ -485,6 +567,35 @@ describe.each(['esm', 'cjs', 'ts', 'ts-cjs'])('%s project', (project) => {
   })
 })
 
+describe.each(['esm', 'cjs'])('express project, %s', (entry) => {
+  const report = (): AppReport => {
+    const found = outputs.get(`express ${entry}`)
+    if (!found) throw new Error(`no output from the express app (${entry})`)
+    return found
+  }
+
+  it('serves a request with a valid token, allowlisted (200)', () => {
+    expect(report().allowed).toEqual({ status: 200, body: { id: '42', subject: 'user-1' } })
+  })
+
+  it('refuses a request without a token (401, problem+json, Bearer challenge)', () => {
+    const { refused } = report()
+    expect(refused.status).toBe(401)
+    expect(refused.contentType).toMatch(/^application\/problem\+json/)
+    expect(refused.challenge).toMatch(/^Bearer\b/)
+    expect(refused.code).toBe('PCL_TOKEN_MISSING')
+  })
+
+  it('refuses to seal an app with an unguarded route', () => {
+    expect(report().unguarded).toBe('PCL_UNGUARDED_ROUTE')
+  })
+})
+
+it('does not install Fastify for an Express user (it is an optional peer)', () => {
+  expect(existsSync(join(expressDir, 'node_modules', 'express'))).toBe(true)
+  expect(existsSync(join(expressDir, 'node_modules', 'fastify'))).toBe(false)
+})
+
 it('installs every package that was built', () => {
   const names = manifest.packages.map((p) => p.name)
   for (const name of [
@@ -492,6 +603,7 @@ it('installs every package that was built', () => {
     '@portcullis/tokens',
     '@portcullis/policy',
     '@portcullis/fastify',
+    '@portcullis/express',
     '@portcullis/testing',
     'portcullis',
   ]) {

@@ -102,8 +102,10 @@ export function createRouteLimiter(
     standardHeaders: false,
     legacyHeaders: false,
     passOnStoreError: false,
-    // Addresses are normalised by the shared key builder (IPv6 per /64, as on Fastify).
-    validate: { keyGeneratorIpFallback: false },
+    // Its configuration checks are for hand-written setups: keys come from the shared key builder
+    // (IPv6 per /64, as on Fastify), one limiter per route and store, validated by zod above. The
+    // checks also read `req.ip` on every request, a cost the guard does not need to pay.
+    validate: false,
     logger: {
       warn: (err, message) => log.warn({ err }, message ?? 'express-rate-limit warning'),
       error: (err, message) => log.error({ err }, message ?? 'express-rate-limit error'),

@@ -262,7 +262,7 @@ export async function httpBench({
         needs: ['express-guard', 'express-guard-no-rl'],
         check: () => ({
           info: true,
-          what: "the Express adapter's rate limit (express-rate-limit) costs",
+          what: "the Express adapter's in-memory rate limit costs",
           value: `${percent(1 - ratio('express-guard', 'express-guard-no-rl'))} of its req/s (${rps('express-guard')} vs ${rps('express-guard-no-rl')} req/s); without it the adapter keeps ${percent(ratio('express-guard-no-rl', 'express'))} of bare Express`,
         }),
       },

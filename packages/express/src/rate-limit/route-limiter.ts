@@ -59,8 +59,9 @@ function ttlOf(info: RateLimitInfo): number {
 }
 
 /**
- * Builds the limiter of one route, once, at `seal`: an `express-rate-limit` middleware counting
- * against the verified principal (or client, IP, or a key function) in the route's namespace,
+ * Builds the limiter of one route, once, at `seal`: the in-memory counter called directly, or an
+ * `express-rate-limit` middleware over Redis, counting against the verified principal (or
+ * client, IP, or a key function) in the route's namespace,
  * with the Fastify plugin's semantics: its headers, a problem+json 429 with `Retry-After`, and
  * store outages answered per `onStoreError`.
  */
@@ -74,6 +75,49 @@ export function createRouteLimiter(
   const keyOfRequest = keyOf(spec.key)
   const maxFor = maxOf(spec)
   const { route, reportOnly } = limited
+
+  function limitedRequest(req: Request, res: Response, proceed: () => void, ttl: number): void {
+    const err = rateLimited(ttl)
+    if (reportOnly) {
+      reportDenial(req, decision, err, route)
+      proceed()
+      return
+    }
+    deny(req, res, decision, err, route)
+  }
+
+  // In memory, the count is the Fastify plugin's synchronous counter (`@fastify/rate-limit`'s
+  // LocalStore), called directly: express-rate-limit's middleware awaits several times per
+  // request, which cost 8-16% of the adapter's throughput in `pnpm bench` for nothing a
+  // synchronous count needs. Redis goes through express-rate-limit and rate-limit-redis.
+  const { stores } = runtime
+  if (stores.kind === 'memory') {
+    const memory = stores.counter
+    return function portcullisRateLimit(req, res, proceed) {
+      let key: string
+      try {
+        key = limited.namespace(req.method) + keyOfRequest(req)
+      } catch (err) {
+        deny(req, res, decision, keyFailure(log, err), route)
+        return
+      }
+      const max = maxFor(req.principal)
+      memory.hit(key, spec.timeWindow, max, function portcullisCounted(err, count) {
+        if (count === null) {
+          failed(req, res, proceed, err)
+          return
+        }
+        const { current, ttl } = count
+        if (headers !== null && !res.headersSent) {
+          for (const [name, value] of limitHeaders(headers, max, current, ttl)) {
+            res.setHeader(name, value)
+          }
+        }
+        if (current <= max) proceed()
+        else limitedRequest(req, res, proceed, ttl)
+      })
+    }
+  }
 
   function writeHeaders(req: Request, res: Response): void {
     const info = infoOf(req)
@@ -96,7 +140,7 @@ export function createRouteLimiter(
       }
       return limited.namespace(req.method) + key
     },
-    store: runtime.stores.create(),
+    store: stores.create(),
     requestPropertyName: INFO,
     // Headers, the 429 and store failures are answered below, as the Fastify plugin does.
     standardHeaders: false,
@@ -113,13 +157,7 @@ export function createRouteLimiter(
     handler(req, res, next) {
       writeHeaders(req, res)
       const info = infoOf(req)
-      const err = rateLimited(info === undefined ? 0 : ttlOf(info))
-      if (reportOnly) {
-        reportDenial(req, decision, err, route)
-        next()
-        return
-      }
-      deny(req, res, decision, err, route)
+      limitedRequest(req, res, next, info === undefined ? 0 : ttlOf(info))
     },
   })
 

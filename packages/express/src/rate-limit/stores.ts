@@ -8,52 +8,20 @@ import type { IncrementResponse, Options, Store } from 'express-rate-limit'
 import { RedisStore, type RedisReply } from 'rate-limit-redis'
 
 /**
- * Where counts live. express-rate-limit wants one store object per limiter (it refuses to share
- * one), so each route gets its own, all of them over one home: one bounded in-memory map, or one
- * Redis. Keys carry the route's namespace, so routes never share a count unless they share a
- * bucket.
+ * Where counts live: one bounded in-memory counter (the Fastify plugin's, `@fastify/rate-limit`'s
+ * LocalStore: fixed windows in one LRU map of at most `cache` keys, so memory stays bounded
+ * whatever the number of principals, addresses or routes), which limiters call directly; or one
+ * Redis, through express-rate-limit, which wants one store object per limiter (it refuses to
+ * share one). Keys carry the route's namespace, so routes never share a count unless they share
+ * a bucket.
  */
-export interface Stores {
-  readonly kind: 'memory' | 'redis'
-  create(): Store
-}
-
-// The in-memory counter of the Fastify plugin (`@fastify/rate-limit`'s LocalStore): fixed
-// windows in one LRU map of at most `cache` keys, so memory stays bounded whatever the number
-// of principals, addresses or routes. Its callback runs synchronously.
-class CounterStore implements Store {
-  // Limiters share the counter (a bucket is one count across routes): keys are not local.
-  readonly localKeys = false
-  private windowMs = 0
-
-  constructor(private readonly counter: Counter) {}
-
-  init(options: Options): void {
-    this.windowMs = options.windowMs
-  }
-
-  increment(key: string): IncrementResponse {
-    let answer: IncrementResponse | undefined
-    let failure: Error | null = null
-    // `max` only matters to exponential backoff, which is off: windows are plain fixed windows.
-    this.counter.hit(key, this.windowMs, Number.MAX_SAFE_INTEGER, (err, count) => {
-      if (count === null) failure = err ?? new Error('the in-memory counter failed')
-      else answer = { totalHits: count.current, resetTime: new Date(Date.now() + count.ttl) }
-    })
-    if (answer === undefined) throw failure ?? new Error('the in-memory counter did not answer')
-    return answer
-  }
-
-  // Only called with skipFailedRequests or skipSuccessfulRequests, which the guard never sets.
-  decrement(): void {}
-
-  resetKey(): void {}
-}
+export type Stores =
+  | { readonly kind: 'memory'; readonly counter: Counter }
+  | { readonly kind: 'redis'; create(): Store }
 
 /** One in-memory counter of at most `cache` keys for every route. */
-export function memoryStores(cache: number): Stores & { readonly counter: Counter } {
-  const counter = createMemoryCounter(cache)
-  return { kind: 'memory', counter, create: () => new CounterStore(counter) }
+export function memoryStores(cache: number): Stores {
+  return { kind: 'memory', counter: createMemoryCounter(cache) }
 }
 
 /** An ioredis client (`Redis` or `Cluster`): what `rate-limit-redis` sends its commands with. */

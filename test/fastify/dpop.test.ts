@@ -1,77 +1,36 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { AuditEvent } from '@portcullis/fastify'
 import type { TokensDpopOptions } from '@portcullis/tokens'
 import { createTestIssuer, type TestIssuer } from '@portcullis/testing'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import type { Redis } from 'ioredis'
-import {
-  base64url,
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  SignJWT,
-  type CryptoKey,
-  type JWK,
-} from 'jose'
+import { base64url, exportJWK, SignJWT } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import {
+  accessTokenHash,
+  makeProofKey,
+  signProof,
+  type ProofKey,
+  type ProofOptions as SignedProof,
+} from '../../packages/tokens/src/test-helpers/dpop.js'
 import { RedisServer, runRedisTests } from '../rate-limit/redis-server.js'
 import { connectedRedis, registerPortcullis } from './sender-constraints.js'
 
 // DPoP (RFC 9449) end to end, through the umbrella plugin and app.inject(). Every refusal is
 // checked the same way: status, problem+json code, WWW-Authenticate, and the handler never ran.
 
-interface ProofKey {
-  readonly alg: string
-  readonly privateKey: CryptoKey
-  readonly jwk: JWK
-  readonly jkt: string
-}
-
-async function proofKey(alg = 'ES256'): Promise<ProofKey> {
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true })
-  const jwk = await exportJWK(publicKey)
-  return { alg, privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) }
-}
-
-const ath = (token: string): string => createHash('sha256').update(token).digest('base64url')
 const now = (): number => Math.floor(Date.now() / 1000)
 
 const HOST = 'api.test'
 const URL_PATH = '/v1/videos/1'
 const HTU = `http://${HOST}${URL_PATH}`
 
-interface ProofOptions {
-  token?: string
-  htm?: string
-  htu?: string
-  iat?: number
-  jti?: string
-  nonce?: string
-  /** Claims to add or (with `undefined`) leave out. */
-  claims?: Record<string, unknown>
-  header?: Record<string, unknown>
-  /** Extension headers jose may sign (`crit`). */
-  crit?: Record<string, boolean>
-}
+/** What a test says of a proof: `htu` is {@link HTU} unless given. */
+type ProofOptions = Partial<SignedProof>
 
-/** A DPoP proof signed by `key` for GET {@link HTU}, bound to `token` through `ath`. */
-async function proof(key: ProofKey, options: ProofOptions = {}): Promise<string> {
-  const payload: Record<string, unknown> = {
-    htm: options.htm ?? 'GET',
-    htu: options.htu ?? HTU,
-    iat: options.iat ?? now(),
-    jti: options.jti ?? randomUUID(),
-    ...(options.token === undefined ? {} : { ath: ath(options.token) }),
-    ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
-  }
-  for (const [name, value] of Object.entries(options.claims ?? {})) {
-    if (value === undefined) delete payload[name]
-    else payload[name] = value
-  }
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk, ...options.header })
-    .sign(key.privateKey, options.crit === undefined ? {} : { crit: options.crit })
-}
+/** A DPoP proof signed by `key` for GET {@link HTU} unless told otherwise, bound to `token`. */
+const proof = (key: ProofKey, options: ProofOptions = {}): Promise<string> =>
+  signProof(key, { ...options, htu: options.htu ?? HTU })
 
 /** An unsigned JWT-shaped string, for `alg: none` and hand-made headers. */
 function rawJwt(header: unknown, payload: unknown, signature = ''): string {
@@ -90,7 +49,7 @@ let key: ProofKey
 
 beforeAll(async () => {
   issuer = await createTestIssuer({ issuer: 'https://auth.dpop.test', audience: 'videos-api' })
-  key = await proofKey()
+  key = await makeProofKey()
 })
 
 const open: FastifyInstance[] = []
@@ -223,7 +182,7 @@ describe('a valid DPoP request', () => {
 
   it.each(['ES384', 'EdDSA', 'RS256', 'PS256'])('accepts a proof signed with %s', async (alg) => {
     const h = await harness()
-    const other = await proofKey(alg)
+    const other = await makeProofKey(alg)
     const token = await boundToken({}, other)
     const res = await call(h, await signed(token, {}, other))
     expect(res.statusCode).toBe(200)
@@ -299,7 +258,7 @@ describe('proofs for another request', () => {
 describe('keys and signatures', () => {
   it('a proof signed by another key than the token is bound to', async () => {
     const { h, token } = await setup()
-    const thief = await proofKey()
+    const thief = await makeProofKey()
     await expectRefused(h, await signed(token, {}, thief), {
       code: 'PCL_TOKEN_BINDING_MISMATCH',
       challenge: DPOP_INVALID_TOKEN,
@@ -308,7 +267,7 @@ describe('keys and signatures', () => {
 
   it('a proof whose jwk is the bound key but signed by another key', async () => {
     const { h, token } = await setup()
-    const thief = await proofKey()
+    const thief = await makeProofKey()
     const forged = await proof({ ...thief, jwk: key.jwk, jkt: key.jkt }, { token })
     await expectRefused(h, dpopHeaders(token, forged), invalidProof)
   })
@@ -321,7 +280,7 @@ describe('keys and signatures', () => {
       htu: HTU,
       iat: now(),
       jti: randomUUID(),
-      ath: ath(token),
+      ath: accessTokenHash(token),
     })
       .setProtectedHeader({
         alg: 'HS256',
@@ -336,7 +295,7 @@ describe('keys and signatures', () => {
       htu: HTU,
       iat: now(),
       jti: randomUUID(),
-      ath: ath(token),
+      ath: accessTokenHash(token),
     })
       .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: key.jwk })
       .sign(new TextEncoder().encode(JSON.stringify(key.jwk)))
@@ -345,7 +304,13 @@ describe('keys and signatures', () => {
 
   it.each(['none', 'None', 'NONE'])('alg: %s (unsigned proof)', async (alg) => {
     const { h, token } = await setup()
-    const payload = { htm: 'GET', htu: HTU, iat: now(), jti: randomUUID(), ath: ath(token) }
+    const payload = {
+      htm: 'GET',
+      htu: HTU,
+      iat: now(),
+      jti: randomUUID(),
+      ath: accessTokenHash(token),
+    }
     const header = { alg, typ: 'dpop+jwt', jwk: key.jwk }
     await expectRefused(h, dpopHeaders(token, rawJwt(header, payload)), invalidProof)
     await expectRefused(h, dpopHeaders(token, rawJwt(header, payload, 'AAAA')), invalidProof)
@@ -353,7 +318,7 @@ describe('keys and signatures', () => {
 
   it('an algorithm outside dpop.algorithms', async () => {
     const h = await harness({ algorithms: ['ES256'] })
-    const rsa = await proofKey('RS256')
+    const rsa = await makeProofKey('RS256')
     const token = await boundToken({}, rsa)
     await expectRefused(h, await signed(token, {}, rsa), {
       code: 'PCL_DPOP_PROOF_INVALID',

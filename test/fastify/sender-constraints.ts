@@ -3,6 +3,7 @@ import type { TestIssuer } from '@portcullis/testing'
 import type { TokensOptions } from '@portcullis/tokens'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
+import { trustedTokens } from '../helpers.js'
 
 // What the DPoP, mTLS and revocation suites share: Portcullis over one test issuer (realm
 // "videos", no response allowlists: these suites are about tokens), and Redis clients.
@@ -17,17 +18,11 @@ export async function registerPortcullis(
     audit?: PortcullisOptions['audit']
   } = {},
 ): Promise<void> {
+  const trusted = trustedTokens(issuer)
   await app.register(portcullis, {
     tokens: {
-      issuers: [
-        {
-          issuer: issuer.issuer,
-          audience: issuer.audience,
-          algorithms: ['ES256'],
-          jwks: issuer.jwks,
-          ...options.issuer,
-        },
-      ],
+      ...trusted,
+      issuers: trusted.issuers.map((entry) => ({ ...entry, ...options.issuer })),
       realm: 'videos',
       ...options.tokens,
     },

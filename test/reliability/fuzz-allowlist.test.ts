@@ -3,6 +3,7 @@ import { bearer, createTestIssuer, type TestIssuer } from '@portcullis/testing'
 import fc from 'fast-check'
 import Fastify from 'fastify'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { trustedTokens } from '../helpers.js'
 import { expectProblem, Tally } from './support.js'
 
 // Random JSON bodies against random allowlists, through the full Fastify guard: the route
@@ -152,16 +153,7 @@ function effective(c: Case): string[] {
 async function serve(c: Case) {
   const app = Fastify({ logger: false })
   await app.register(portcullis, {
-    tokens: {
-      issuers: [
-        {
-          issuer: issuer.issuer,
-          audience: issuer.audience,
-          algorithms: ['ES256'],
-          jwks: issuer.jwks,
-        },
-      ],
-    },
+    tokens: trustedTokens(issuer),
   })
   const byScope = Object.fromEntries(Object.entries(c.byScope).filter(([, v]) => v.length > 0))
   app.get(

@@ -3,7 +3,7 @@ import { createTestIssuer, type TestIssuer } from '@portcullis/testing'
 import fc from 'fast-check'
 import type { FastifyRequest } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { guardedApp, type GuardedApp } from '../helpers.js'
+import { guardedApp, trustedTokens, type GuardedApp } from '../helpers.js'
 import {
   expectNoLeak,
   expectProblem,
@@ -119,17 +119,7 @@ beforeAll(async () => {
     {
       issuer,
       portcullis: {
-        tokens: {
-          issuers: [
-            {
-              issuer: issuer.issuer,
-              audience: issuer.audience,
-              algorithms: ['ES256'],
-              jwks: issuer.jwks,
-            },
-          ],
-          realm: 'http-fuzz',
-        },
+        tokens: { ...trustedTokens(issuer), realm: 'http-fuzz' },
         rateLimit: { max: 1_000_000, timeWindow: '1 minute' },
         response: {},
       },

@@ -29,26 +29,36 @@ export function accessTokenHash(token: string): string {
   return createHash('sha256').update(token).digest('base64url')
 }
 
+/** What a proof says; `claims` override the rest (`undefined` leaves a claim out). */
+export interface ProofOptions {
+  htm?: string
+  htu: string
+  /** The access token, for `ath`; no `ath` without it. */
+  token?: string
+  /** Default: now. */
+  iat?: number
+  /** Default: a random UUID. */
+  jti?: string
+  nonce?: string
+  claims?: Record<string, unknown>
+  /** Added to the protected header. */
+  header?: Record<string, unknown>
+  /** Extension header parameters jose may sign (`crit`). */
+  crit?: Record<string, boolean>
+}
+
 /**
- * Signs a DPoP proof with `key`: `htm`, `htu`, `iat` (now), a random `jti`, `ath` of `token`
- * when given; `claims` override them (`undefined` leaves one out), `header` adds to the header.
+ * Signs a DPoP proof with `key`: `htm` (GET), `htu`, `iat` (now), a random `jti`, `ath` of `token`
+ * and `nonce` when given; `claims` override them, `header` adds to the header.
  */
-export async function signProof(
-  key: ProofKey,
-  options: {
-    htm?: string
-    htu: string
-    token?: string
-    claims?: Record<string, unknown>
-    header?: Record<string, unknown>
-  },
-): Promise<string> {
+export async function signProof(key: ProofKey, options: ProofOptions): Promise<string> {
   const payload: Record<string, unknown> = {
     htm: options.htm ?? 'GET',
     htu: options.htu,
-    iat: Math.floor(Date.now() / 1000),
-    jti: randomUUID(),
+    iat: options.iat ?? Math.floor(Date.now() / 1000),
+    jti: options.jti ?? randomUUID(),
     ...(options.token === undefined ? {} : { ath: accessTokenHash(options.token) }),
+    ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
   }
   for (const [name, value] of Object.entries(options.claims ?? {})) {
     if (value === undefined) delete payload[name]
@@ -56,5 +66,5 @@ export async function signProof(
   }
   return new SignJWT(payload)
     .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk, ...options.header })
-    .sign(key.privateKey)
+    .sign(key.privateKey, options.crit === undefined ? {} : { crit: options.crit })
 }

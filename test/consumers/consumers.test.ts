@@ -534,46 +534,14 @@ afterAll(async () => {
   else if (work) await rm(work, { recursive: true, force: true })
 })
 
-describe.each(['esm', 'cjs', 'ts', 'ts-cjs'])('%s project', (project) => {
-  describe.each(ENTRIES)('through %s', (entry) => {
-    const report = (): AppReport => {
-      const found = outputs.get(`${project} ${entry}`)
-      if (!found) throw new Error(`no output from the ${project} app through ${entry}`)
-      return found
-    }
+function reportOf(key: string): AppReport {
+  const found = outputs.get(key)
+  if (!found) throw new Error(`no output from the ${key} app`)
+  return found
+}
 
-    it('exports the plugin as default and as `portcullis`', () => {
-      expect(report().sameExport).toBe(true)
-    })
-
-    it('serves a request with a valid token (200)', () => {
-      expect(report().allowed).toEqual({
-        status: 200,
-        body: { id: '42', subject: 'user-1' },
-      })
-    })
-
-    it('refuses a request without a token (401, problem+json, Bearer challenge)', () => {
-      const { refused } = report()
-      expect(refused.status).toBe(401)
-      expect(refused.contentType).toMatch(/^application\/problem\+json/)
-      expect(refused.challenge).toMatch(/^Bearer\b/)
-      expect(refused.code).toBe('PCL_TOKEN_MISSING')
-    })
-
-    it('refuses to start with an unguarded route', () => {
-      expect(report().unguarded).toBe('PCL_UNGUARDED_ROUTE')
-    })
-  })
-})
-
-describe.each(['esm', 'cjs'])('express project, %s', (entry) => {
-  const report = (): AppReport => {
-    const found = outputs.get(`express ${entry}`)
-    if (!found) throw new Error(`no output from the express app (${entry})`)
-    return found
-  }
-
+/** What every consumer app shows, on Fastify and Express alike. */
+function itGuardsRoutes(report: () => AppReport): void {
   it('serves a request with a valid token, allowlisted (200)', () => {
     expect(report().allowed).toEqual({ status: 200, body: { id: '42', subject: 'user-1' } })
   })
@@ -586,9 +554,25 @@ describe.each(['esm', 'cjs'])('express project, %s', (entry) => {
     expect(refused.code).toBe('PCL_TOKEN_MISSING')
   })
 
-  it('refuses to seal an app with an unguarded route', () => {
+  it('refuses to start with an unguarded route', () => {
     expect(report().unguarded).toBe('PCL_UNGUARDED_ROUTE')
   })
+}
+
+describe.each(['esm', 'cjs', 'ts', 'ts-cjs'])('%s project', (project) => {
+  describe.each(ENTRIES)('through %s', (entry) => {
+    const report = (): AppReport => reportOf(`${project} ${entry}`)
+
+    it('exports the plugin as default and as `portcullis`', () => {
+      expect(report().sameExport).toBe(true)
+    })
+
+    itGuardsRoutes(report)
+  })
+})
+
+describe.each(['esm', 'cjs'])('express project, %s', (entry) => {
+  itGuardsRoutes(() => reportOf(`express ${entry}`))
 })
 
 it('does not install Fastify for an Express user (it is an optional peer)', () => {

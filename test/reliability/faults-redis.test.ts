@@ -154,24 +154,36 @@ describe.runIf(runRedisTests)('Redis faults under load', () => {
     }
   }
 
-  it('fail-closed: stopped mid-load, 503 and never 200 while down; restarted, served again', async () => {
-    const t = await target({})
+  /**
+   * Load on `t` for `total` ms while Redis is stopped after `before` ms and restarted `down` ms
+   * later; `marks` are when it went down and came back (performance.now(), and wall time).
+   */
+  async function stoppedUnderLoad(
+    t: Target,
+    timing: { before: number; down: number; total: number },
+  ): Promise<{ shots: Shot[]; marks: { down: number; restart: number; restartWall: number } }> {
     const marks = { down: 0, restart: 0, restartWall: 0 }
     const outage = (async () => {
-      await sleep(600)
+      await sleep(timing.before)
       await redis.stop()
       marks.down = performance.now()
-      await sleep(1000)
+      await sleep(timing.down)
       marks.restart = performance.now()
       marks.restartWall = Date.now()
       await redis.restart()
     })()
     const shots = await load(t.app, {
-      ms: 3200,
+      ms: timing.total,
       concurrency: CONCURRENCY,
       aim: (i) => t.aims[i % t.aims.length]!,
     })
     await outage
+    return { shots, marks }
+  }
+
+  it('fail-closed: stopped mid-load, 503 and never 200 while down; restarted, served again', async () => {
+    const t = await target({})
+    const { shots, marks } = await stoppedUnderLoad(t, { before: 600, down: 1000, total: 3200 })
     const tally = tallyOf(shots)
     expect(wrongOf(shots)).toEqual([])
     expect(tally.range(500, 502) + tally.range(504, 599), String(tally)).toBe(0)
@@ -193,22 +205,7 @@ describe.runIf(runRedisTests)('Redis faults under load', () => {
 
   it('fail-open: stopped mid-load, served with an audit event each and one warning; limits again after', async () => {
     const t = await target({ onStoreError: 'fail-open' })
-    const marks = { down: 0, restart: 0, restartWall: 0 }
-    const outage = (async () => {
-      await sleep(400)
-      await redis.stop()
-      marks.down = performance.now()
-      await sleep(800)
-      marks.restart = performance.now()
-      marks.restartWall = Date.now()
-      await redis.restart()
-    })()
-    const shots = await load(t.app, {
-      ms: 2400,
-      concurrency: CONCURRENCY,
-      aim: (i) => t.aims[i % t.aims.length]!,
-    })
-    await outage
+    const { shots, marks } = await stoppedUnderLoad(t, { before: 400, down: 800, total: 2400 })
     const tally = tallyOf(shots)
     expect(wrongOf(shots)).toEqual([])
     expect(tally.count(200), String(tally)).toBe(shots.length)

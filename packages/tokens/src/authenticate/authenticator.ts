@@ -220,20 +220,23 @@ export function createAuthenticator(verifier: Verifier): Authenticator {
     return found?.scheme === 'DPoP' || sender.dpopOnly(request) ? dpopOnly : undefined
   }
 
+  // The challenge is worked out only for a refusal: the accepted path stays a cache lookup.
+  function refuse(err: unknown, found: Credentials, request: AuthRequest): never {
+    throw withChallenge(err, dpopChallenge(request, found))
+  }
+
   function verify(found: Credentials, request: AuthRequest): Principal | Promise<Principal> {
-    // The challenge is worked out only for a refusal: the accepted path stays a cache lookup.
-    const refused = (err: unknown): never => {
-      throw withChallenge(err, dpopChallenge(request, found))
-    }
     try {
       const principal = verifier.verify(found.token)
       const result =
         principal instanceof Promise
           ? principal.then((verified) => sender.check(verified, found, request))
           : sender.check(principal, found, request)
-      return result instanceof Promise ? result.catch(refused) : result
+      return result instanceof Promise
+        ? result.catch((err: unknown) => refuse(err, found, request))
+        : result
     } catch (err) {
-      return refused(err)
+      return refuse(err, found, request)
     }
   }
 

@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs'
 import { defineConfig } from 'tsup'
 
 // One build shape for every package: ESM + CJS + type declarations for both, per issue #2.
 // jose 6 is ESM only; the CJS output relies on Node's require(esm) (engines >= 20.19).
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // `src/internal.ts`, where a package has one: the runtime entry its sibling adapters import
+  // (`@portcullis/<name>/internal`), kept off the public index.
+  entry: existsSync('src/internal.ts') ? ['src/index.ts', 'src/internal.ts'] : ['src/index.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -9,10 +9,16 @@ const packages = readdirSync(new URL('./packages', import.meta.url))
 // the sources, so the suite runs without a build. test/build checks the built output itself.
 export default defineConfig({
   resolve: {
-    alias: packages.map((name) => ({
-      find: new RegExp(`^@portcullis/${name}$`),
-      replacement: `${root}packages/${name}/src/index.ts`,
-    })),
+    alias: packages.flatMap((name) => [
+      {
+        find: new RegExp(`^@portcullis/${name}$`),
+        replacement: `${root}packages/${name}/src/index.ts`,
+      },
+      {
+        find: new RegExp(`^@portcullis/${name}/internal$`),
+        replacement: `${root}packages/${name}/src/internal.ts`,
+      },
+    ]),
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/src/**/*.test.ts'],

@@ -3,11 +3,12 @@
 import { connect } from 'node:net'
 import type { AuditEvent } from '@portcullis/core'
 import type { InventoryEntry } from '@portcullis/policy'
+import { bearer } from '@portcullis/testing'
 import { expect } from 'vitest'
 import type { AccessRequest } from './access.js'
 import type { LimitStep } from './rate-limits.js'
 import type { ResponseRequest } from './responses.js'
-import type { QueryTokenCase, Refusal } from './tokens.js'
+import type { QueryTokenCase, Refusal, TokenApp } from './tokens.js'
 
 /** A response as the shared checks read it, whatever client made the request. */
 export interface CaseReply {
@@ -68,6 +69,22 @@ export function expectRefusal(reply: CaseReply, expected: Refusal, leaks: Leaks)
   expect(JSON.stringify(leaks.events)).not.toContain(token)
   const signature = token.split('.')[2] ?? token
   if (signature.length > 10) expect(logs).not.toContain(signature)
+}
+
+/**
+ * A request the guard must refuse (by default `GET /v1/videos/1` with `token` as a Bearer token):
+ * {@link expectRefusal}, and no handler ran.
+ */
+export async function expectRefusedRequest(
+  app: TokenApp,
+  token: string,
+  expected: Refusal,
+  request: { url?: string; headers?: Record<string, string> } = {},
+): Promise<void> {
+  const before = app.runs()
+  const reply = await app.get(request.url ?? '/v1/videos/1', request.headers ?? bearer(token))
+  expectRefusal(reply, expected, { token, events: app.events, logs: app.logs })
+  expect(app.runs()).toBe(before)
 }
 
 /** One request of an access case; `last` is the latest audit event. */

@@ -1,9 +1,21 @@
-// Refused tokens, shared by the adapters' suites (test/fastify/tokens.test.ts and
+// Token cases, shared by the adapters' suites (test/fastify/tokens.test.ts and
 // test/express/tokens.test.ts) so that both are held to one list. Each app trusts two issuers
 // (`issuer`, through its JWKS URL, and `other`, through a JWKS object), answers challenges with
-// realm "videos", and guards `/v1/videos/:id` with `{ authenticated: true }`.
-import { createTestIssuer, type TestIssuer } from '@portcullis/testing'
-import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+// realm "videos", keeps the JWKS for a 30 s cooldown, and serves `GET /v1/videos/:id` and
+// `GET /v1/me` (`{ authenticated: true }`), `GET /v1/events` (`{ authenticated: true,
+// queryToken: true }`) and `GET /healthz` (public).
+import type { AuditEvent } from '@portcullis/core'
+import {
+  bearer,
+  buildPayload,
+  createTestIssuer,
+  createTestKey,
+  rawToken,
+  signToken,
+  type TestIssuer,
+} from '@portcullis/testing'
+import { expect } from 'vitest'
+import { expectRefusedRequest, type CaseReply } from './checks.js'
 
 /** The issuers a case mints with. */
 export interface Issuers {
@@ -53,25 +65,22 @@ function b64url(value: unknown): string {
 
 function unsigned(issuer: TestIssuer, alg: string): string {
   const payload = { iss: issuer.issuer, aud: 'videos-api', sub: 'attacker', exp: 9_999_999_999 }
-  return `${b64url({ alg, typ: 'at+jwt', kid: issuer.kid })}.${b64url(payload)}.`
+  return rawToken({ alg, typ: 'at+jwt', kid: issuer.kid }, payload)
 }
 
 async function advertisedKey(issuer: TestIssuer, param: string): Promise<string> {
-  const attacker = await generateKeyPair('ES256', { extractable: true })
-  const jwk = await exportJWK(attacker.publicKey)
+  const attacker = await createTestKey({ kid: 'attacker' })
   const value =
     param === 'jwk'
-      ? jwk
+      ? attacker.jwk
       : param === 'x5c'
         ? ['MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA']
         : 'http://127.0.0.1:1/attacker-jwks.json'
-  return new SignJWT({ sub: 'attacker' })
-    .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'attacker', [param]: value })
-    .setIssuer(issuer.issuer)
-    .setAudience('videos-api')
-    .setIssuedAt()
-    .setExpirationTime('5m')
-    .sign(attacker.privateKey)
+  const claims = buildPayload(
+    { issuer: issuer.issuer, audience: 'videos-api' },
+    { sub: 'attacker' },
+  )
+  return signToken(attacker, claims, { typ: 'at+jwt', [param]: value })
 }
 
 /** Forged and confused tokens: all 401 `invalid_token`. */
@@ -265,3 +274,180 @@ export function duplicateAuthorization(token: string): string {
     `Authorization: Bearer ${token}\r\nConnection: close\r\n\r\n`
   )
 }
+
+/** An app of a token suite, as the shared scenarios drive it. */
+export interface TokenApp {
+  /** A GET request to `url` with `headers`. */
+  readonly get: (url: string, headers?: Record<string, string>) => Promise<CaseReply>
+  readonly events: readonly AuditEvent[]
+  readonly logs: readonly string[]
+  /** How many times a handler ran. */
+  readonly runs: () => number
+}
+
+/** What a suite gives the shared scenarios: the issuers, and apps built the suite's way. */
+export interface TokenSuite extends Issuers {
+  readonly jwksUri: string
+  /** Builds an app (see the top of this file) with `tokens` over its token options. */
+  readonly app: (tokens?: Readonly<Record<string, unknown>>) => Promise<TokenApp>
+}
+
+/** A case that needs more than one request: several tokens, a JWKS outage, a rotation. */
+export interface TokenScenario {
+  readonly name: string
+  run(suite: TokenSuite): Promise<void>
+}
+
+/** `issuer`'s entry in the apps' token options, with `extra` over it. */
+function trusted(issuer: TestIssuer, jwksUri: string, extra: Record<string, unknown> = {}) {
+  return { issuer: issuer.issuer, audience: 'videos-api', algorithms: ['ES256'], jwksUri, ...extra }
+}
+
+/** A test issuer serving its JWKS on loopback, closed once `run` settles. */
+async function withServedIssuer(
+  name: string,
+  run: (issuer: TestIssuer, jwksUri: string) => Promise<void>,
+): Promise<void> {
+  const issuer = await createTestIssuer({
+    issuer: `https://auth.${name}.test`,
+    audience: 'videos-api',
+  })
+  try {
+    await run(issuer, await issuer.listen())
+  } finally {
+    await issuer.close()
+  }
+}
+
+async function expectServed(app: TokenApp, token: string, sub: string, scheme = 'Bearer') {
+  const reply = await app.get('/v1/videos/1', { authorization: `${scheme} ${token}` })
+  expect(reply.status, scheme).toBe(200)
+  expect(JSON.parse(reply.body)).toEqual({ id: '1', sub })
+}
+
+export const tokenScenarios: readonly TokenScenario[] = [
+  {
+    name: 'each issuer’s own tokens are accepted beside the refused ones',
+    async run({ app, issuer, other }) {
+      const h = await app()
+      await expectServed(h, await issuer.token({ sub: 'a' }), 'a')
+      await expectServed(h, await other.token({ sub: 'b' }), 'b')
+    },
+  },
+  {
+    name: 'the scheme is case-insensitive, for each issuer’s tokens',
+    async run({ app, issuer, other }) {
+      const h = await app()
+      for (const [scheme, minter] of [
+        ['Bearer', issuer],
+        ['bearer', other],
+        ['BEARER', issuer],
+        ['BeArEr', other],
+      ] as const) {
+        await expectServed(
+          h,
+          await minter.token({ sub: 'user-1', scope: 'videos:read' }),
+          'user-1',
+          scheme,
+        )
+      }
+    },
+  },
+  {
+    name: 'an unconfigured issuer is refused without any JWKS request',
+    async run({ app, issuer }) {
+      const h = await app()
+      const before = issuer.jwksRequests
+      await expectRefusedRequest(
+        h,
+        await issuer.token({ sub: 'x', iss: 'https://evil.test' }),
+        invalid,
+      )
+      expect(issuer.jwksRequests).toBe(before)
+    },
+  },
+  {
+    name: 'wrong typ is refused when the issuer requires at+jwt (RFC 9068)',
+    async run({ app, issuer, jwksUri }) {
+      const h = await app({ issuers: [trusted(issuer, jwksUri, { typ: 'at+jwt' })] })
+      await expectRefusedRequest(h, await issuer.token({ sub: 'u' }, { typ: 'JWT' }), invalid)
+      await expectServed(h, await issuer.token({ sub: 'u' }), 'u')
+    },
+  },
+  {
+    name: 'an invalid token on a public route is refused, not ignored',
+    async run({ app, issuer }) {
+      const h = await app()
+      const expired = { status: 401, code: 'PCL_TOKEN_EXPIRED', challenge: INVALID_TOKEN }
+      await expectRefusedRequest(h, await issuer.bad.expired(), expired, { url: '/healthz' })
+    },
+  },
+  {
+    name: 'a kid pointing at a missing key refetches the JWKS at most once per cooldown',
+    async run({ app, issuer }) {
+      const h = await app()
+      // Warm the key set.
+      await expectServed(h, await issuer.token({ sub: 'u' }), 'u')
+      const before = issuer.jwksRequests
+      for (let i = 0; i < 5; i++) {
+        const token = await issuer.token({ sub: 'u' }, { kid: `missing-${i}` })
+        await expectRefusedRequest(h, token, invalid)
+      }
+      expect(issuer.jwksRequests - before).toBeLessThanOrEqual(1)
+    },
+  },
+  {
+    name: 'an unreachable JWKS with no usable key is 503, distinct from invalid_token, and not hammered',
+    async run({ app }) {
+      await withServedIssuer('three', async (lonely, uri) => {
+        lonely.setJwksBehavior({ status: 500 })
+        const h = await app({ issuers: [trusted(lonely, uri)] })
+        const token = await lonely.token({ sub: 'u' })
+        const unavailable = { status: 503, code: 'PCL_KEYS_UNAVAILABLE', challenge: undefined }
+        await expectRefusedRequest(h, token, unavailable)
+        expect(h.events.find((e) => e.reason === 'PCL_KEYS_UNAVAILABLE')).toMatchObject({
+          decision: 'deny',
+          status: 503,
+          route: '/v1/videos/:id',
+        })
+        // No hammering: more requests within the cooldown make no more fetches.
+        const fetches = lonely.jwksRequests
+        for (let i = 0; i < 5; i++) await expectRefusedRequest(h, token, unavailable)
+        expect(lonely.jwksRequests).toBe(fetches)
+      })
+    },
+  },
+  {
+    name: 'key rotation: a new key is picked up without restart',
+    async run({ app }) {
+      await withServedIssuer('rot', async (rotating, uri) => {
+        const h = await app({ issuers: [trusted(rotating, uri)], jwks: { cooldown: 1000 } })
+        await expectServed(h, await rotating.token({ sub: 'u' }), 'u')
+        await rotating.rotate()
+        // The new kid is unknown to the cached set: one refetch (the cooldown is 1 s) finds it.
+        await new Promise((resolve) => setTimeout(resolve, 1100))
+        await expectServed(h, await rotating.token({ sub: 'u' }), 'u')
+      })
+    },
+  },
+  {
+    name: 'the principal is frozen, built from verified claims, with scopes from scope',
+    async run({ app, issuer }) {
+      const h = await app()
+      const token = await issuer.token({
+        sub: 'user-3',
+        scope: 'videos:read videos:list',
+        client_id: 'search-svc',
+      })
+      const reply = await h.get('/v1/me', bearer(token))
+      expect(reply.status).toBe(200)
+      expect(JSON.parse(reply.body)).toEqual({
+        frozen: true,
+        subject: 'user-3',
+        issuer: issuer.issuer,
+        clientId: 'search-svc',
+        scopes: ['videos:list', 'videos:read'],
+      })
+    },
+  },
+]

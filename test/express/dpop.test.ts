@@ -1,11 +1,12 @@
-import { createTestIssuer, type TestIssuer } from '@portcullis/testing'
+import {
+  createDpopKey,
+  createTestIssuer,
+  signDpopProof,
+  type DpopKey,
+  type TestIssuer,
+} from '@portcullis/testing'
 import express from 'express'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import {
-  makeProofKey,
-  signProof,
-  type ProofKey,
-} from '../../packages/tokens/src/test-helpers/dpop.js'
 import { trustedTokens } from '../helpers.js'
 import { guardedExpress, type GuardedExpress, type Reply } from './helpers.js'
 
@@ -15,15 +16,15 @@ import { guardedExpress, type GuardedExpress, type Reply } from './helpers.js'
 // test/fastify/dpop.test.ts holds the full adversarial list against the shared authenticator.
 
 let issuer: TestIssuer
-let key: ProofKey
-let other: ProofKey
+let key: DpopKey
+let other: DpopKey
 let h: GuardedExpress
 let served = 0
 
 beforeAll(async () => {
   issuer = await createTestIssuer()
-  key = await makeProofKey()
-  other = await makeProofKey()
+  key = await createDpopKey()
+  other = await createDpopKey()
   h = await guardedExpress(
     (app, guard) => {
       const count = (_req: express.Request, res: express.Response): void => {
@@ -68,7 +69,7 @@ function expectRefused(reply: Reply, status: number, code: string, challenge: Re
 describe('DPoP on Express', () => {
   it('serves a DPoP-bound token with a proof for this method and URL', async () => {
     const token = await bound()
-    const proof = await signProof(key, { token, htu: htu('/v1/videos/1') })
+    const proof = await signDpopProof(key, { token, htu: htu('/v1/videos/1') })
     const reply = await dpopRequest('/v1/videos/1', token, proof)
     expect(reply.status).toBe(200)
     expect(reply.json()).toEqual({ sub: 'user-1' })
@@ -76,7 +77,7 @@ describe('DPoP on Express', () => {
 
   it('refuses the same proof twice (replay)', async () => {
     const token = await bound()
-    const proof = await signProof(key, { token, htu: htu('/v1/videos/2') })
+    const proof = await signDpopProof(key, { token, htu: htu('/v1/videos/2') })
     expect((await dpopRequest('/v1/videos/2', token, proof)).status).toBe(200)
     served = 0
     const again = await dpopRequest('/v1/videos/2', token, proof)
@@ -91,9 +92,9 @@ describe('DPoP on Express', () => {
   it('refuses a proof for another method, another URL, or signed by another key', async () => {
     const token = await bound()
     const cases = [
-      await signProof(key, { token, htm: 'POST', htu: htu('/v1/videos/3') }),
-      await signProof(key, { token, htu: htu('/v1/videos/4') }),
-      await signProof(other, { token, htu: htu('/v1/videos/3') }),
+      await signDpopProof(key, { token, htm: 'POST', htu: htu('/v1/videos/3') }),
+      await signDpopProof(key, { token, htu: htu('/v1/videos/4') }),
+      await signDpopProof(other, { token, htu: htu('/v1/videos/3') }),
     ]
     for (const proof of cases) {
       const reply = await dpopRequest('/v1/videos/3', token, proof)
@@ -105,10 +106,10 @@ describe('DPoP on Express', () => {
 
   it('checks htu against the URL as sent, not the one a mounted router sees', async () => {
     const token = await bound()
-    const full = await signProof(key, { token, htu: htu('/v1/users/history') })
+    const full = await signDpopProof(key, { token, htu: htu('/v1/users/history') })
     expect((await dpopRequest('/v1/users/history', token, full)).status).toBe(200)
     served = 0
-    const stripped = await signProof(key, { token, htu: htu('/history') })
+    const stripped = await signDpopProof(key, { token, htu: htu('/history') })
     const reply = await dpopRequest('/v1/users/history', token, stripped)
     expectRefused(reply, 401, 'PCL_DPOP_PROOF_INVALID', /error="invalid_dpop_proof"/)
   })
@@ -133,13 +134,13 @@ describe('DPoP on Express', () => {
     const none = await h.request('/v1/dpop-only')
     expectRefused(none, 401, 'PCL_TOKEN_MISSING', /^DPoP realm="videos", algs="[^"]+"$/)
     const token = await bound()
-    const proof = await signProof(key, { token, htu: htu('/v1/dpop-only') })
+    const proof = await signDpopProof(key, { token, htu: htu('/v1/dpop-only') })
     expect((await dpopRequest('/v1/dpop-only', token, proof)).status).toBe(200)
   })
 
   it('a missing scope on a DPoP request is challenged under the DPoP scheme', async () => {
     const token = await bound()
-    const proof = await signProof(key, { token, htu: htu('/v1/admin') })
+    const proof = await signDpopProof(key, { token, htu: htu('/v1/admin') })
     const reply = await dpopRequest('/v1/admin', token, proof)
     expectRefused(
       reply,
@@ -151,7 +152,7 @@ describe('DPoP on Express', () => {
 
   it('never logs the token or the proof', async () => {
     const token = await bound()
-    const proof = await signProof(key, { token, htu: htu('/v1/admin') })
+    const proof = await signDpopProof(key, { token, htu: htu('/v1/admin') })
     await dpopRequest('/v1/admin', token, proof)
     await dpopRequest('/v1/admin', token, proof)
     const text = [...h.logs, JSON.stringify(h.events)].join('\n')

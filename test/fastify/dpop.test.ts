@@ -1,18 +1,21 @@
 import { randomUUID } from 'node:crypto'
 import type { AuditEvent } from '@portcullis/fastify'
 import type { TokensDpopOptions } from '@portcullis/tokens'
-import { createTestIssuer, type TestIssuer } from '@portcullis/testing'
+import {
+  accessTokenHash,
+  createDpopKey,
+  createTestIssuer,
+  rawToken,
+  signDpopProof,
+  type DpopKey,
+  type DpopProofOptions,
+  type KeyPairAlgorithm,
+  type TestIssuer,
+} from '@portcullis/testing'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import type { Redis } from 'ioredis'
 import { base64url, exportJWK, SignJWT } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import {
-  accessTokenHash,
-  makeProofKey,
-  signProof,
-  type ProofKey,
-  type ProofOptions as SignedProof,
-} from '../../packages/tokens/src/test-helpers/dpop.js'
 import { RedisServer, runRedisTests } from '../rate-limit/redis-server.js'
 import { connectedRedis, registerPortcullis } from './sender-constraints.js'
 
@@ -26,17 +29,11 @@ const URL_PATH = '/v1/videos/1'
 const HTU = `http://${HOST}${URL_PATH}`
 
 /** What a test says of a proof: `htu` is {@link HTU} unless given. */
-type ProofOptions = Partial<SignedProof>
+type ProofOptions = Partial<DpopProofOptions>
 
 /** A DPoP proof signed by `key` for GET {@link HTU} unless told otherwise, bound to `token`. */
-const proof = (key: ProofKey, options: ProofOptions = {}): Promise<string> =>
-  signProof(key, { ...options, htu: options.htu ?? HTU })
-
-/** An unsigned JWT-shaped string, for `alg: none` and hand-made headers. */
-function rawJwt(header: unknown, payload: unknown, signature = ''): string {
-  const encode = (value: unknown): string => base64url.encode(JSON.stringify(value))
-  return `${encode(header)}.${encode(payload)}.${signature}`
-}
+const proof = (key: DpopKey, options: ProofOptions = {}): Promise<string> =>
+  signDpopProof(key, { ...options, htu: options.htu ?? HTU })
 
 interface Harness {
   app: FastifyInstance
@@ -45,11 +42,11 @@ interface Harness {
 }
 
 let issuer: TestIssuer
-let key: ProofKey
+let key: DpopKey
 
 beforeAll(async () => {
   issuer = await createTestIssuer({ issuer: 'https://auth.dpop.test', audience: 'videos-api' })
-  key = await makeProofKey()
+  key = await createDpopKey()
 })
 
 const open: FastifyInstance[] = []
@@ -94,7 +91,7 @@ async function setup(...args: Parameters<typeof harness>): Promise<{ h: Harness;
   return { h: await harness(...args), token: await boundToken() }
 }
 
-const boundToken = (claims: Record<string, unknown> = {}, bound: ProofKey = key): Promise<string> =>
+const boundToken = (claims: Record<string, unknown> = {}, bound: DpopKey = key): Promise<string> =>
   issuer.token({ cnf: { jkt: bound.jkt }, ...claims })
 
 function call(
@@ -117,7 +114,7 @@ function dpopHeaders(token: string, proofValue: string): Record<string, string> 
 async function signed(
   token: string,
   options: ProofOptions = {},
-  signer: ProofKey = key,
+  signer: DpopKey = key,
 ): Promise<Record<string, string>> {
   return dpopHeaders(token, await proof(signer, { token, ...options }))
 }
@@ -180,13 +177,16 @@ describe('a valid DPoP request', () => {
     }
   })
 
-  it.each(['ES384', 'EdDSA', 'RS256', 'PS256'])('accepts a proof signed with %s', async (alg) => {
-    const h = await harness()
-    const other = await makeProofKey(alg)
-    const token = await boundToken({}, other)
-    const res = await call(h, await signed(token, {}, other))
-    expect(res.statusCode).toBe(200)
-  })
+  it.each<KeyPairAlgorithm>(['ES384', 'EdDSA', 'RS256', 'PS256'])(
+    'accepts a proof signed with %s',
+    async (alg) => {
+      const h = await harness()
+      const other = await createDpopKey(alg)
+      const token = await boundToken({}, other)
+      const res = await call(h, await signed(token, {}, other))
+      expect(res.statusCode).toBe(200)
+    },
+  )
 })
 
 describe('replay', () => {
@@ -258,7 +258,7 @@ describe('proofs for another request', () => {
 describe('keys and signatures', () => {
   it('a proof signed by another key than the token is bound to', async () => {
     const { h, token } = await setup()
-    const thief = await makeProofKey()
+    const thief = await createDpopKey()
     await expectRefused(h, await signed(token, {}, thief), {
       code: 'PCL_TOKEN_BINDING_MISMATCH',
       challenge: DPOP_INVALID_TOKEN,
@@ -267,7 +267,7 @@ describe('keys and signatures', () => {
 
   it('a proof whose jwk is the bound key but signed by another key', async () => {
     const { h, token } = await setup()
-    const thief = await makeProofKey()
+    const thief = await createDpopKey()
     const forged = await proof({ ...thief, jwk: key.jwk, jkt: key.jkt }, { token })
     await expectRefused(h, dpopHeaders(token, forged), invalidProof)
   })
@@ -312,13 +312,13 @@ describe('keys and signatures', () => {
       ath: accessTokenHash(token),
     }
     const header = { alg, typ: 'dpop+jwt', jwk: key.jwk }
-    await expectRefused(h, dpopHeaders(token, rawJwt(header, payload)), invalidProof)
-    await expectRefused(h, dpopHeaders(token, rawJwt(header, payload, 'AAAA')), invalidProof)
+    await expectRefused(h, dpopHeaders(token, rawToken(header, payload)), invalidProof)
+    await expectRefused(h, dpopHeaders(token, rawToken(header, payload, 'AAAA')), invalidProof)
   })
 
   it('an algorithm outside dpop.algorithms', async () => {
     const h = await harness({ algorithms: ['ES256'] })
-    const rsa = await makeProofKey('RS256')
+    const rsa = await createDpopKey('RS256')
     const token = await boundToken({}, rsa)
     await expectRefused(h, await signed(token, {}, rsa), {
       code: 'PCL_DPOP_PROOF_INVALID',
@@ -400,7 +400,7 @@ describe('malformed and oversized proofs', () => {
   it.each([
     ['garbage', 'not-a-jwt'],
     ['four segments', 'a.b.c.d'],
-    ['a JSON array header', rawJwt([], {}, 'AAAA')],
+    ['a JSON array header', rawToken([], {}, 'AAAA')],
     ['an empty string', ''],
   ])('%s', async (_what, value) => {
     const { h, token } = await setup()

@@ -1,8 +1,13 @@
-import { createHash, randomUUID, X509Certificate } from 'node:crypto'
+import { X509Certificate } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import { bearer, createTestIssuer, type TestIssuer } from '@portcullis/testing'
+import {
+  bearer,
+  createDpopKey,
+  createTestIssuer,
+  signDpopProof,
+  type TestIssuer,
+} from '@portcullis/testing'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { httpsGet, identity, type HttpsAnswer, type Identity } from '../certificates.js'
 import { registerPortcullis } from './sender-constraints.js'
@@ -124,22 +129,9 @@ describe('certificate-bound tokens (RFC 8705)', () => {
   })
 
   it('a DPoP proof over TLS names an https: htu, taken from the TLS connection', async () => {
-    const { publicKey, privateKey } = await generateKeyPair('ES256')
-    const jwk = await exportJWK(publicKey)
-    const token = await issuer.token({
-      sub: 'dave',
-      cnf: { jkt: await calculateJwkThumbprint(jwk) },
-    })
-    const proof = (htu: string): Promise<string> =>
-      new SignJWT({
-        htm: 'GET',
-        htu,
-        iat: Math.floor(Date.now() / 1000),
-        jti: randomUUID(),
-        ath: createHash('sha256').update(token).digest('base64url'),
-      })
-        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
-        .sign(privateKey)
+    const client = await createDpopKey()
+    const token = await issuer.token({ sub: 'dave', cnf: { jkt: client.jkt } })
+    const proof = (htu: string): Promise<string> => signDpopProof(client, { htu, token })
     const ok = await get({
       authorization: `DPoP ${token}`,
       dpop: await proof(`https://127.0.0.1:${port}/v1/videos/1`),

@@ -1,10 +1,7 @@
 import { isPortcullisError } from '@portcullis/core'
 import { policyPlugin } from '@portcullis/policy'
-import {
-  createPreAuthLimiter,
-  rateLimitOptionsSchema,
-  rateLimitPlugin,
-} from '@portcullis/rate-limit'
+import { createPreAuthLimiter, rateLimitPlugin } from '@portcullis/rate-limit'
+import { rateLimitOptionsSchema } from '@portcullis/rate-limit/internal'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { limitedApp, readyError, type LimitedApp } from './helpers.js'

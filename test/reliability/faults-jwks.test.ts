@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createTestIssuer, type TestIssuer } from '@portcullis/testing'
+import {
+  createTestIssuer,
+  HUGE_JWKS_BYTES,
+  type JwksBehavior,
+  type TestIssuer,
+} from '@portcullis/testing'
 import type { TokensJwksOptions } from '@portcullis/tokens'
 import { decodeProtectedHeader } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import { guardedApp, type GuardedApp } from '../helpers.js'
-import { FaultyJwks, FLOOD_BYTES } from './faulty-jwks.js'
 import { load, shoot, tallyOf, wrongOf, type Shot } from './load.js'
 import { MiB } from './support.js'
 
@@ -100,26 +104,17 @@ async function recovery(t: Target, issuer: TestIssuer, limitMs: number): Promise
 
 const maxLatency = (shots: Shot[]) => Math.max(...shots.map((s) => s.end - s.start))
 
-type Outage =
-  | { kind: 'issuer'; behavior: Parameters<TestIssuer['setJwksBehavior']>[0] }
-  | { kind: 'faulty'; mode: 'flood' | 'drip' }
-
-const outages: [string, Outage][] = [
-  ['down (connection reset)', { kind: 'issuer', behavior: 'down' }],
-  ['HTTP 500', { kind: 'issuer', behavior: { status: 500 } }],
-  ['slower than the timeout', { kind: 'issuer', behavior: { delayMs: 5000 } }],
-  [
-    'garbage (not JSON)',
-    { kind: 'issuer', behavior: { body: '<html>oops</html>', contentType: 'text/html' } },
-  ],
-  ['garbage (random bytes)', { kind: 'issuer', behavior: { body: randomBytes(4096) } }],
-  ['garbage (JSON, not a JWKS)', { kind: 'issuer', behavior: { body: '{"keys":"none"}' } }],
-  [
-    'a 10 MB body with Content-Length',
-    { kind: 'issuer', behavior: { body: Buffer.alloc(FLOOD_BYTES, 0x20) } },
-  ],
-  ['a 10 MB chunked body', { kind: 'faulty', mode: 'flood' }],
-  ['a body that drips slower than the timeout', { kind: 'faulty', mode: 'drip' }],
+const outages: [string, JwksBehavior][] = [
+  ['down (connection reset)', 'down'],
+  ['HTTP 500', { status: 500 }],
+  ['slower than the timeout', 'slow'],
+  ['garbage (cut-short JSON)', 'garbage'],
+  ['garbage (not JSON)', { body: '<html>oops</html>', contentType: 'text/html' }],
+  ['garbage (random bytes)', { body: randomBytes(4096) }],
+  ['garbage (JSON, not a JWKS)', { body: '{"keys":"none"}' }],
+  ['a 10 MB body with Content-Length', { body: Buffer.alloc(HUGE_JWKS_BYTES, 0x20) }],
+  ['a 10 MB chunked body', 'huge'],
+  ['a body that drips slower than the timeout', { dripMs: 25 }],
 ]
 
 describe('JWKS endpoint faults, no key cached yet', () => {
@@ -127,26 +122,8 @@ describe('JWKS endpoint faults, no key cached yet', () => {
     '%s: 503 for every request, one fetch per cooldown, served again once it recovers',
     async (_label, outage) => {
       const issuer = await newIssuer()
-      let uri: string
-      let requests: () => number
-      let heal: () => void
-      let faulty: FaultyJwks | undefined
-      if (outage.kind === 'issuer') {
-        uri = await issuer.listen()
-        issuer.setJwksBehavior(outage.behavior)
-        requests = () => issuer.jwksRequests
-        heal = () => issuer.setJwksBehavior('ok')
-      } else {
-        const server = new FaultyJwks(() => issuer.jwks)
-        faulty = server
-        open.push(server)
-        uri = await server.listen()
-        server.mode = outage.mode
-        requests = () => server.requests
-        heal = () => {
-          server.mode = 'ok'
-        }
-      }
+      const uri = await issuer.listen()
+      issuer.setJwksBehavior(outage)
       const t = await target(issuer, uri, {})
       const shots = await load(t.app, { ms: 600, concurrency: 8, aim: () => fresh(issuer) })
       const tally = tallyOf(shots)
@@ -157,26 +134,26 @@ describe('JWKS endpoint faults, no key cached yet', () => {
       expect(t.runs()).toBe(0)
       // Concurrent requests shared one fetch, and the failure is not retried within the
       // cooldown: one request to the endpoint for the whole run.
-      expect(requests()).toBe(1)
+      expect(issuer.jwksRequests).toBe(1)
       // A slow endpoint costs at most the timeout (body included), then refusals are immediate.
       expect(maxLatency(shots)).toBeLessThan(TIMEOUT + 400)
-      if (faulty !== undefined && outage.kind === 'faulty' && outage.mode === 'flood') {
+      if (outage === 'huge') {
         // The client stopped reading at maxBytes (256 KiB) and hung up: the rest of the 10 MB
         // was never sent.
-        expect(faulty.floodBytes).toBeLessThan(MiB)
+        expect(issuer.jwksBytesSent).toBeLessThan(MiB)
       }
       // Audit events name the outage; the log holds no body of the failed response.
       expect(t.events.filter((e) => e.reason === 'PCL_KEYS_UNAVAILABLE')).toHaveLength(shots.length)
       expect(t.logs.join('\n')).not.toContain('oops')
 
-      heal()
+      issuer.setJwksBehavior('ok')
       const after = await recovery(t, issuer, COOLDOWN + 2000)
       // The next fetch waited out the cooldown of the failure, not longer.
       expect(after).toBeLessThan(COOLDOWN + 1000)
       const served = await load(t.app, { ms: 200, concurrency: 8, aim: () => fresh(issuer) })
       expect(wrongOf(served)).toEqual([])
       expect(tallyOf(served).count(200)).toBe(served.length)
-      expect(requests()).toBe(2)
+      expect(issuer.jwksRequests).toBe(2)
     },
   )
 

@@ -8,10 +8,7 @@ import './plugin/augment.js'
 
 export {
   compileAllowlist,
-  isJsonType,
-  readSerializedBody,
   responseSpecSchema,
-  uninspectableError,
   type AllowlistSpec,
   type CompileAllowlistOptions,
   type CompiledAllowlist,
@@ -20,10 +17,8 @@ export {
   type ProjectionContext,
   type ProjectionResult,
   type ResponseSpec,
-  type SerializedBody,
 } from './allowlist/index.js'
 export {
-  allowlistOptionsSchema,
   allowlistPlugin,
   resolveAllowlistOptions,
   type AllowlistPluginOptions,

@@ -42,9 +42,5 @@ export {
   type PolicyPluginOptions,
   type ReportOnlySettings,
   type Scope,
-  kRouteState,
-  routeStateOf,
-  type AnnotatedField,
-  type RouteState,
 } from './plugin/index.js'
 export { policyPlugin as default } from './plugin/index.js'

@@ -1,7 +1,7 @@
 import { exportSPKI, type JWTPayload } from 'jose'
 import { isSymmetric, type TestAlgorithm } from './algorithms.js'
 import { buildPayload, type MintOptions, type PayloadDefaults } from './claims.js'
-import { encodeUnsecured, signJwt } from './sign.js'
+import { rawToken, signJwt } from './sign.js'
 import { generateSigningKey, type SigningKey } from './signing-key.js'
 import { epochSeconds } from './time-span.js'
 
@@ -80,7 +80,7 @@ export function createBadTokens(context: BadTokenContext): BadTokens {
     },
     // eslint-disable-next-line @typescript-eslint/require-await -- async so misuse rejects
     async algNone(claims = {}) {
-      return encodeUnsecured(buildPayload(defaults, claims), { alg: 'none', typ: 'at+jwt' })
+      return rawToken({ alg: 'none', typ: 'at+jwt' }, buildPayload(defaults, claims))
     },
     async hs256WithPublicKey(claims = {}) {
       const { kid, verificationKey } = context.current()

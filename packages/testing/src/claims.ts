@@ -23,7 +23,7 @@ export interface MintOptions {
   [claim: string]: unknown
 }
 
-/** The defaults {@link buildPayload} fills in. */
+/** The issuer and audience {@link buildPayload} fills in. */
 export interface PayloadDefaults {
   /** The `iss` claim. */
   readonly issuer: string
@@ -34,8 +34,18 @@ export interface PayloadDefaults {
 const DEFAULT_LIFETIME = '5m'
 
 /**
- * Builds a token payload from the issuer's defaults and the caller's claims: `iss`, `aud`,
- * `sub`, `iat` (now), `exp` (`iat` + `expiresIn`) and a random `jti`, overridden by `claims`.
+ * Builds the payload of a valid access token from an issuer's defaults and the caller's claims:
+ * `iss`, `aud`, `sub` (`'user-1'`), `iat` (now), `exp` (`iat` + `expiresIn`, 5 minutes by
+ * default) and a random `jti`, overridden by `claims` (`{ jti: undefined }` leaves `jti` out).
+ * The test issuer mints with it; {@link signToken} signs it with keys of your own.
+ *
+ * @example
+ * ```ts
+ * const payload = buildPayload(
+ *   { issuer: 'https://auth.test', audience: 'api' },
+ *   { scope: ['videos:read'], client_id: 'search-svc' },
+ * )
+ * ```
  */
 export function buildPayload(
   defaults: PayloadDefaults,

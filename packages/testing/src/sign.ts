@@ -3,6 +3,16 @@ import { base64url, SignJWT, type CryptoKey, type JWTHeaderParameters, type JWTP
 /** A protected header to sign with: `alg` is required, anything else is passed through. */
 export type ProtectedHeader = { alg: string } & Record<string, unknown>
 
+/** What {@link signToken} signs with: a {@link TestKey}, or any key with its algorithm. */
+export interface TokenSigner {
+  /** The JWS algorithm, sent as the `alg` header. */
+  readonly alg: string
+  /** The key id, sent as the `kid` header; none when absent. */
+  readonly kid?: string | undefined
+  /** The private key, or the secret bytes of an HMAC algorithm. */
+  readonly privateKey: CryptoKey | Uint8Array
+}
+
 function withoutUndefined(header: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(header).filter(([, value]) => value !== undefined))
 }
@@ -25,13 +35,38 @@ export async function signJwt(
 }
 
 /**
- * Encodes an unsecured JWT by hand (`base64url(header).base64url(payload).`, empty signature
- * segment): jose refuses to sign with `alg: none` and its `UnsecuredJWT` takes no other header.
+ * Signs `claims` as a compact JWS (RFC 7515) with `key`: the header holds the key's `alg` and
+ * `kid`, then `header`, which may override them; a header parameter set to `undefined` is left
+ * out, and names listed in `crit` are signed as understood. No claim is added.
+ *
+ * @example
+ * ```ts
+ * const key = await createTestKey({ kid: 'k1' })
+ * const claims = buildPayload({ issuer: 'https://auth.test', audience: 'api' }, { sub: 'svc' })
+ * const token = await signToken(key, claims, { typ: 'at+jwt' })
+ * const confused = await signToken(key, claims, { kid: 'another-kid' })
+ * ```
  */
-export function encodeUnsecured(
-  payload: JWTPayload,
-  header: Record<string, unknown> = { alg: 'none', typ: 'at+jwt' },
-): string {
+export async function signToken(
+  key: TokenSigner,
+  claims: JWTPayload,
+  header: Record<string, unknown> = {},
+): Promise<string> {
+  return signJwt(claims, { alg: key.alg, kid: key.kid, ...header }, key.privateKey)
+}
+
+/**
+ * Encodes a token by hand, `base64url(JSON(header)).base64url(JSON(payload)).signature`, without
+ * signing anything: for unsigned (`alg: none`), malformed and hand-made tokens that jose refuses
+ * to produce. The header and payload may be any JSON value.
+ *
+ * @example
+ * ```ts
+ * const unsigned = rawToken({ alg: 'none', typ: 'at+jwt' }, { sub: 'attacker' })
+ * const junkSignature = rawToken({ alg: 'ES256', kid: 'k1' }, { sub: 'attacker' }, 'c2ln')
+ * ```
+ */
+export function rawToken(header: unknown, payload: unknown, signature = ''): string {
   const encode = (value: unknown): string => base64url.encode(JSON.stringify(value))
-  return `${encode(withoutUndefined(header))}.${encode(payload)}.`
+  return `${encode(header)}.${encode(payload)}.${signature}`
 }

@@ -430,8 +430,10 @@ describe('served JWKS', () => {
   it('rejects an invalid behavior with a TypeError', async () => {
     const issuer = await make()
     for (const behavior of [
-      'slow',
+      'sluggish',
       { status: 42 },
+      { dripMs: 0 },
+      { hugeBytes: 8 },
       { delayMs: -1 },
       { body: 42 },
       {},

@@ -2,7 +2,7 @@ import type { JSONWebKeySet } from 'jose'
 import { isTestAlgorithm, type TestAlgorithm } from './algorithms.js'
 import { createBadTokens, type BadTokens } from './bad-tokens.js'
 import { buildPayload, type MintOptions } from './claims.js'
-import { JwksServer, type JwksBehavior } from './jwks-server.js'
+import { createJwksServer, type JwksBehavior } from './jwks-server.js'
 import { KeyRing } from './key-ring.js'
 import { signJwt } from './sign.js'
 import type { VerificationKey } from './signing-key.js'
@@ -68,7 +68,13 @@ export interface TestIssuer {
   close(): Promise<void>
   /** How many requests for the JWKS the server has received (to assert cooldowns, no hammering). */
   readonly jwksRequests: number
-  /** Sets how the served JWKS endpoint answers (fault injection); `'ok'` restores it. */
+  /** Body bytes the JWKS server has sent, over every answer (to assert a client hung up early). */
+  readonly jwksBytesSent: number
+  /**
+   * Sets how the served JWKS endpoint answers from the next request on (fault injection:
+   * `'down'`, `'slow'`, `'garbage'`, `'huge'` and the forms {@link JwksBehavior} lists); `'ok'`
+   * restores it.
+   */
   setJwksBehavior(behavior: JwksBehavior): void
 }
 
@@ -100,7 +106,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
   const defaults = { issuer, audience }
 
   const ring = await KeyRing.create(algorithm, { kid, exposeSecret: options.exposeSecret })
-  const server = new JwksServer(() => ring.jwks())
+  const server = createJwksServer(() => ring.jwks())
   const bad = createBadTokens({ defaults, algorithm, current: () => ring.current })
 
   return Object.freeze({
@@ -133,6 +139,9 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     close: () => server.close(),
     get jwksRequests() {
       return server.requests
+    },
+    get jwksBytesSent() {
+      return server.bytesSent
     },
     setJwksBehavior: (behavior: JwksBehavior) => server.setBehavior(behavior),
   })

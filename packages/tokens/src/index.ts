@@ -36,15 +36,7 @@ export {
   type RedisRevocationOptions,
   type RevocationTarget,
 } from './revocation/index.js'
+export type { SenderCheck } from './sender/create-sender-check.js'
 export { createVerifier, type Verifier } from './verifier/index.js'
-export {
-  deny,
-  emitAudit,
-  kGuardStart,
-  reportDenial,
-  routeOf,
-  tokensPlugin,
-  type DecisionContext,
-  type PreAuthLimiter,
-  type TokensPluginOptions,
-} from './plugin/index.js'
+export type { PreAuthLimiter } from './runtime/authentication.js'
+export { tokensPlugin, type TokensPluginOptions } from './plugin/index.js'

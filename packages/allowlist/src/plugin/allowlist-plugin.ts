@@ -1,11 +1,7 @@
-import {
-  PortcullisConfigError,
-  isPortcullisError,
-  renderProblem,
-  type ResponseError,
-} from '@portcullis/core'
-import { routeStateOf } from '@portcullis/policy'
-import { emitAudit, type DecisionContext } from '@portcullis/tokens'
+import { isPortcullisConfigError, type RenderedProblem } from '@portcullis/core'
+import { problemBytes } from '@portcullis/core/internal'
+import { routeStateOf } from '@portcullis/policy/internal'
+import { viewOf } from '@portcullis/tokens/internal'
 import type {
   FastifyInstance,
   FastifyReply,
@@ -16,21 +12,19 @@ import type {
 } from 'fastify'
 import fp from 'fastify-plugin'
 import {
-  compileAllowlist,
-  readSerializedBody,
-  uninspectableError,
-  type CompiledAllowlist,
-} from '../allowlist/index.js'
+  createResponseRules,
+  errorBodiesOnly,
+  planResponse,
+  type ResponsePlan,
+} from '../runtime/response-rules.js'
 import { resolveAllowlistOptions, type AllowlistPluginOptions } from './options.js'
 
-const EMPTY_SCOPES: ReadonlySet<string> = new Set()
-
-// Set by preSerialization when it has projected the payload (or failed to), so onSend neither
-// parses the serialized result again nor lets a failed projection out.
+// Set by preSerialization when it has projected the payload (or refused it), so onSend neither
+// parses the serialized result again nor lets a refused payload out.
 const kProjected = Symbol.for('portcullis.allowlist.projected')
-const kFailure = Symbol.for('portcullis.allowlist.failure')
+const kRefusal = Symbol.for('portcullis.allowlist.refusal')
 
-type Tracked = FastifyRequest & { [kProjected]?: boolean; [kFailure]?: ResponseError }
+type Tracked = FastifyRequest & { [kProjected]?: boolean; [kRefusal]?: RenderedProblem }
 
 function appendHook<T>(
   routeOptions: RouteOptions,
@@ -39,9 +33,16 @@ function appendHook<T>(
 ): void {
   const existing = routeOptions[name] as T | T[] | undefined
   const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]
-  // First among the route's own hooks of this stage is not required: the allowlist must see the
-  // final payload, so it goes last.
+  // Last among the route's hooks of this stage: the allowlist must see the final payload.
   ;(routeOptions as unknown as Record<string, T[]>)[name] = [...list, hook]
+}
+
+/** Replaces the reply's body with a refusal: its status, its headers, problem+json. */
+function refusal(reply: FastifyReply, problem: RenderedProblem): Buffer {
+  reply.code(problem.status)
+  reply.removeHeader('content-length')
+  reply.headers(problem.headers)
+  return problemBytes(problem)
 }
 
 function portcullisAllowlist(
@@ -57,67 +58,33 @@ function portcullisAllowlist(
     return
   }
   const { requireResponse, maxBodyBytes } = resolved
-  const context: DecisionContext = { realm: resolved.realm, audit: resolved.audit }
+  const context = { realm: resolved.realm, audit: resolved.audit }
   // Error bodies of routes without an allowlist (requireResponse: false) still leave as
   // problem+json fields only.
-  const errorsOnly = compileAllowlist({ allow: [] }, { route: 'error bodies' })
+  const errorsOnly = errorBodiesOnly()
 
   fastify.addHook('onRoute', function portcullisCompileAllowlist(routeOptions) {
     const state = routeStateOf(routeOptions)
     if (state === undefined || state.compiled === null) return
-    const spec = state.compiled.guard.response
-    let compiled: CompiledAllowlist
-    let successBodies = true
-    if (spec === undefined) {
-      if (requireResponse) {
-        state.reportError(
-          new PortcullisConfigError(
-            'PCL_INVALID_GUARD',
-            `${state.label}: guard.response is required: declare the fields responses may carry ({ allow: [...] }), 'schema', or { passthrough: '<reason>' }`,
-            { route: state.label, field: 'guard.response' },
-          ),
-        )
-        return
-      }
-      state.annotate('response', 'NONE: success bodies are not allowlisted')
-      compiled = errorsOnly
-      successBodies = false
-    } else {
-      try {
-        compiled = compileAllowlist(spec, {
-          route: state.label,
-          scopesGranted: state.knownScopes,
+    let plan: ResponsePlan
+    try {
+      plan = planResponse(
+        state.compiled.guard.response,
+        {
+          label: state.label,
+          requireResponse,
+          knownScopes: state.knownScopes,
           schema: (routeOptions.schema as { response?: unknown } | undefined)?.response,
-        })
-      } catch (err) {
-        if (isPortcullisError(err) && err.kind === 'config') {
-          state.reportError(err as PortcullisConfigError)
-          return
-        }
-        throw err
-      }
-      state.annotate('response', compiled.summary)
+        },
+        errorsOnly,
+      )
+    } catch (err) {
+      if (!isPortcullisConfigError(err)) throw err
+      state.reportError(err)
+      return
     }
-    const route = state.url
-    const passthrough = compiled.mode === 'passthrough'
-
-    function refuse(request: FastifyRequest, reply: FastifyReply, error: ResponseError): Buffer {
-      const { status, headers, body } = renderProblem(error)
-      emitAudit(request, context, 'deny', body.code, { route, status })
-      reply.code(status)
-      reply.removeHeader('content-length')
-      reply.headers(headers)
-      return Buffer.from(JSON.stringify(body))
-    }
-
-    function project(request: FastifyRequest, reply: FastifyReply, body: unknown) {
-      const status = reply.statusCode
-      if (!successBodies && status < 400) return { ok: true as const, value: body }
-      return compiled.project(body, {
-        status,
-        scopes: request.principal?.scopes ?? EMPTY_SCOPES,
-      })
-    }
+    state.annotate('response', plan.summary)
+    const rules = createResponseRules(plan, state.url, context, maxBodyBytes)
 
     const preSerialization: preSerializationHookHandler<unknown> = function portcullisProject(
       request,
@@ -125,19 +92,19 @@ function portcullisAllowlist(
       payload,
       done,
     ) {
-      if ((passthrough || !successBodies) && reply.statusCode < 400) {
+      if (rules.exempt(reply.statusCode)) {
         done(null, payload)
         return
       }
       const tracked = request as Tracked
       tracked[kProjected] = true
-      const result = project(request, reply, payload)
-      if (result.ok) {
-        done(null, result.value)
+      const outcome = rules.value(viewOf(request, reply), reply.statusCode, payload)
+      if (outcome.kind === 'refuse') {
+        tracked[kRefusal] = outcome.problem
+        done(null, null)
         return
       }
-      tracked[kFailure] = result.error
-      done(null, null)
+      done(null, outcome.kind === 'replace' ? outcome.value : payload)
     }
 
     const onSend: onSendHookHandler<unknown> = function portcullisCheckPayload(
@@ -147,38 +114,25 @@ function portcullisAllowlist(
       done,
     ) {
       const tracked = request as Tracked
-      const failure = tracked[kFailure]
-      if (failure !== undefined) {
-        done(null, refuse(request, reply, failure))
-        return
-      }
-      if (tracked[kProjected] === true || payload === null || payload === undefined) {
-        done(null, payload)
-        return
-      }
-      // Success bodies of a passthrough route, or of a route without an allowlist (only with
-      // requireResponse: false), leave as they are; error bodies never do.
-      if ((passthrough || !successBodies) && reply.statusCode < 400) {
-        done(null, payload)
+      const refused = tracked[kRefusal]
+      if (refused !== undefined) {
+        done(null, refusal(reply, refused))
         return
       }
       // A payload that skipped preSerialization: a JSON string or Buffer sent as is, or a stream.
-      // One the guard cannot read is refused, never let out unchecked (unless passthrough).
-      if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) {
-        done(null, refuse(request, reply, uninspectableError('a stream')))
-        return
-      }
-      const read = readSerializedBody(payload, reply.getHeader('content-type'), maxBodyBytes)
-      if (read.kind === 'empty') {
+      if (tracked[kProjected] === true) {
         done(null, payload)
         return
       }
-      if (read.kind === 'uninspectable') {
-        done(null, refuse(request, reply, read.error))
-        return
-      }
-      const result = project(request, reply, read.value)
-      done(null, result.ok ? JSON.stringify(result.value) : refuse(request, reply, result.error))
+      const outcome = rules.serialized(
+        viewOf(request, reply),
+        reply.statusCode,
+        payload,
+        reply.getHeader('content-type'),
+      )
+      if (outcome.kind === 'keep') done(null, payload)
+      else if (outcome.kind === 'replace') done(null, outcome.body)
+      else done(null, refusal(reply, outcome.problem))
     }
 
     appendHook(routeOptions, 'preSerialization', preSerialization)

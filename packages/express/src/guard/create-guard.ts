@@ -1,21 +1,14 @@
-import { compileAllowlist } from '@portcullis/allowlist'
-import { PortcullisConfigError, type RouteGuard } from '@portcullis/core'
+import { errorBodiesOnly } from '@portcullis/allowlist/internal'
+import { type RouteGuard } from '@portcullis/core'
+import type { DecisionContext } from '@portcullis/core/internal'
 import { compareEntries, type InventoryEntry } from '@portcullis/policy'
-import { createOwnedRedis, type LimiterLog, type OwnedRedis } from '@portcullis/rate-limit'
+import { createBuckets, createLimiterStore, type LimiterStore } from '@portcullis/rate-limit/internal'
 import { createAuthenticator, createVerifier } from '@portcullis/tokens'
+import { createAuthentication } from '@portcullis/tokens/internal'
 import type { Application, RequestHandler } from 'express'
 import { callSite } from '../lib/call-site.js'
-import type { DecisionContext } from '../lib/decision.js'
 import { resolveOptions, type PortcullisExpressOptions } from '../options/index.js'
-import {
-  isCallable,
-  memoryStores,
-  redisStores,
-  type CallableRedis,
-  type LimiterRuntime,
-} from '../rate-limit/index.js'
 import { sealApp } from '../seal/index.js'
-import type { Authentication } from './authenticate.js'
 import { createGuardMiddleware, type GuardContext } from './guard-middleware.js'
 
 /**
@@ -53,22 +46,9 @@ export interface Guard {
 // How long `ready()` waits for Redis to connect: Redis starting beside the app is common.
 const REDIS_READY_WAIT_MS = 2000
 
-function waitReady(client: CallableRedis, ms: number): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(finish, ms)
-    function finish(): void {
-      clearTimeout(timer)
-      client.removeListener('ready', finish)
-      resolve()
-    }
-    client.once('ready', finish)
-  })
-}
-
 /**
  * Creates the guard of an Express 5 app: the same guard as `@portcullis/fastify`, from the same
- * framework-free core, with the same options, errors, audit events and defaults. Options are
+ * framework-free runtime, with the same options, errors, audit events and defaults. Options are
  * validated now: a bad one throws `PCL_INVALID_OPTIONS` naming it.
  *
  * @example
@@ -84,67 +64,44 @@ export function createGuard(options: PortcullisExpressOptions): Guard {
   const resolved = resolveOptions(options)
   const authenticator = createAuthenticator(createVerifier(resolved.tokens))
   const { log } = resolved
-  const decision: DecisionContext = {
-    realm: authenticator.verifier.realm,
-    audit: resolved.audit,
-    log,
-  }
-  const auth: Authentication = {
+  const decision: DecisionContext = { realm: authenticator.verifier.realm, audit: resolved.audit }
+  const authenticate = createAuthentication({
     authenticator,
     preAuth: resolved.preAuth,
     reportOnly: resolved.reportOnly.tokens,
     decision,
-  }
+  })
 
-  const limiterLog: LimiterLog = {
-    info: (message) => log.info({}, message),
-    warn: (fields, message) => log.warn(fields, message),
-    error: (fields, message) => log.error(fields, message),
-  }
-  let owned: Promise<OwnedRedis> | undefined
-  let redis: CallableRedis | null = null
-  let limits: LimiterRuntime | undefined
+  let store: LimiterStore | undefined
+  let limits: GuardContext['limits']
   const limitOptions = resolved.rateLimit
   if (limitOptions !== undefined) {
-    const client = limitOptions.redis
-    if (client !== undefined && typeof client !== 'string' && !isCallable(client)) {
-      throw new PortcullisConfigError(
-        'PCL_INVALID_OPTIONS',
-        'portcullis options: rateLimit.redis: must be an ioredis client (it sends commands with call())',
-        { field: 'rateLimit.redis' },
-      )
-    }
-    if (typeof client === 'string') {
-      owned = createOwnedRedis(client, limiterLog)
-      void owned.then(
-        (created) => {
-          redis = created.client as CallableRedis
-          created.connect()
-        },
-        (err: unknown) => log.error({ err }, 'portcullis: the rate-limit Redis client failed'),
-      )
-    } else if (client !== undefined) {
-      redis = client
-    }
+    store = createLimiterStore(limitOptions, log)
     limits = {
-      options: limitOptions,
-      stores:
-        client === undefined
-          ? memoryStores(limitOptions.cache)
-          : redisStores(() => redis, limitOptions.storeTimeout),
-      health: { down: false },
-      decision,
-      log: limiterLog,
+      defaults: limitOptions.defaults,
+      context: {
+        counter: store.counter,
+        decision,
+        headers: limitOptions.headers,
+        onStoreError: limitOptions.onStoreError,
+        health: { down: false },
+      },
     }
   }
+  // Started now: a client made from a URL connects while the app declares its routes.
+  const started = store?.start(REDIS_READY_WAIT_MS)
+  started?.catch((err: unknown) =>
+    log.error({ err }, 'portcullis: the rate-limit Redis client failed'),
+  )
 
   const context: GuardContext = {
     options: resolved,
-    auth,
+    authenticate,
     decision,
+    log,
     limits,
-    errorsOnly: compileAllowlist({ allow: [] }, { route: 'error bodies' }),
-    buckets: new Map(),
+    errorsOnly: errorBodiesOnly(),
+    checkBucket: createBuckets(),
   }
   const inventory: InventoryEntry[] = []
 
@@ -155,25 +112,21 @@ export function createGuard(options: PortcullisExpressOptions): Guard {
   guard.seal = function seal(app: Application): void {
     inventory.push(
       ...sealApp(app, {
-        auth,
+        authenticate,
+        decision,
+        log,
         unknownRoutes: resolved.unknownRoutes,
-        reportOnly: resolved.reportOnly.policy,
+        reportOnly: resolved.reportOnly,
       }),
     )
-    // A client the application passed in with lazyConnect starts connecting here, as on Fastify.
-    if (redis !== null && owned === undefined && redis.status === 'wait') {
-      redis.connect?.().catch(() => undefined)
-    }
   }
   guard.routes = () => Object.freeze([...inventory].sort(compareEntries))
   guard.ready = async () => {
-    if (owned !== undefined) await owned
-    if (redis !== null) await waitReady(redis, REDIS_READY_WAIT_MS)
+    await started
   }
   guard.close = async () => {
-    if (owned === undefined) return
-    const created = await owned.catch(() => undefined)
-    await created?.close()
+    await started?.catch(() => undefined)
+    await store?.close()
   }
   return guard
 }

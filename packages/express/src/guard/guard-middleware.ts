@@ -1,39 +1,37 @@
 import type { CompiledAllowlist } from '@portcullis/allowlist'
-import { compileAllowlist } from '@portcullis/allowlist'
+import { createResponseRules, planResponse } from '@portcullis/allowlist/internal'
+import { isPortcullisConfigError, PortcullisConfigError, type CodeOfKind } from '@portcullis/core'
+import { settle, andThen, type DecisionContext, type GuardLogger } from '@portcullis/core/internal'
+import { compileGuard, type CompiledGuard, type InventoryEntry } from '@portcullis/policy'
+import { createRouteDecision, refuseUnguarded, type Decide } from '@portcullis/policy/internal'
 import {
-  AuthorizationError,
-  isPortcullisConfigError,
-  PortcullisConfigError,
-  type CodeOfKind,
-  type ResponseError,
-} from '@portcullis/core'
-import {
-  compileGuard,
-  decideGuard,
-  type CompiledGuard,
-  type GuardOutcome,
-  type InventoryEntry,
-} from '@portcullis/policy'
-import { compileRouteLimit, limitSignature, type RouteLimitPlan } from '@portcullis/rate-limit'
-import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { deny, emitAudit, reportDenial, type DecisionContext } from '../lib/decision.js'
+  compileRouteLimit,
+  createRouteLimiter,
+  routeNamespace,
+  type Limit,
+  type LimiterContext,
+  type LimitSpec,
+  type RouteLimitPlan,
+} from '@portcullis/rate-limit/internal'
+import type { Authenticate } from '@portcullis/tokens/internal'
+import type { RequestHandler } from 'express'
+import { sendProblem, viewOf, type CredentialRules } from '../lib/express-view.js'
 import { kGuardHandle } from '../lib/symbols.js'
 import type { ResolvedOptions } from '../options/index.js'
-import { createRouteLimiter, type LimiterRuntime, type RouteLimiter } from '../rate-limit/index.js'
 import { createResponseGuard, type InstallResponseGuard } from '../response/index.js'
-import { authenticate, type Authentication } from './authenticate.js'
 
 /** What every guard of one `createGuard` shares. */
 export interface GuardContext {
   readonly options: ResolvedOptions
-  readonly auth: Authentication
+  readonly authenticate: Authenticate
   readonly decision: DecisionContext
-  /** `undefined` without the `rateLimit` option. */
-  readonly limits: LimiterRuntime | undefined
+  readonly log: GuardLogger
+  /** The limiter's shared parts and default limit; `undefined` without the `rateLimit` option. */
+  readonly limits: { readonly context: LimiterContext; readonly defaults: LimitSpec } | undefined
   /** The allowlist of error bodies, for routes without `response` (`requireResponse: false`). */
   readonly errorsOnly: CompiledAllowlist
   /** Named rate-limit buckets: one bucket is one count, so one limit. */
-  readonly buckets: Map<string, { readonly signature: string; readonly label: string }>
+  readonly checkBucket: (label: string, plan: RouteLimitPlan) => PortcullisConfigError | null
 }
 
 /** Where `seal` found a guard: a route (for some methods) or a middleware mount (`USE`). */
@@ -64,12 +62,11 @@ export interface GuardHandle {
   prepare(site: BindSite): PreparedBinding
 }
 
+/** One guard bound to one site: the runtime's steps for its requests. */
 interface Binding {
   readonly route: string
-  readonly compiled: CompiledGuard
-  readonly queryTokenAllowed: () => boolean
-  readonly dpopRequired: () => boolean
-  readonly limiter: RouteLimiter | null
+  readonly decide: Decide
+  readonly limit: Limit | null
   readonly installResponse: InstallResponseGuard
 }
 
@@ -78,9 +75,6 @@ export function guardHandleOf(fn: unknown): GuardHandle | undefined {
   if (typeof fn !== 'function') return undefined
   return (fn as { [kGuardHandle]?: GuardHandle })[kGuardHandle]
 }
-
-const YES = (): boolean => true
-const NO = (): boolean => false
 
 function atCallSite(err: unknown): unknown {
   if (!isPortcullisConfigError(err)) return err
@@ -91,11 +85,7 @@ function atCallSite(err: unknown): unknown {
   })
 }
 
-function planLimit(
-  compiled: CompiledGuard,
-  label: string,
-  context: GuardContext,
-): RouteLimitPlan | null {
+function planLimit(compiled: CompiledGuard, label: string, context: GuardContext) {
   const raw = compiled.guard.rateLimit
   if (context.limits === undefined) {
     if (raw === undefined) return null
@@ -108,67 +98,11 @@ function planLimit(
   const plan = compileRouteLimit(
     raw,
     { label, isPublic: compiled.public !== null },
-    context.limits.options.defaults,
+    context.limits.defaults,
   )
-  if (plan.kind !== 'limit' || plan.spec.bucket === null) return plan
-  const bucket = plan.spec.bucket
-  const signature = limitSignature(plan.spec)
-  const first = context.buckets.get(bucket)
-  if (first === undefined) context.buckets.set(bucket, { signature, label })
-  else if (first.signature !== signature) {
-    // One bucket is one count: two limits on it would make each route's limit a lie.
-    throw new PortcullisConfigError(
-      'PCL_INVALID_GUARD',
-      `${label}: guard.rateLimit.bucket '${bucket}' is declared with another limit by ${first.label}: routes sharing a bucket must declare the same max, timeWindow, key and overrides`,
-      { route: label, field: 'guard.rateLimit.bucket' },
-    )
-  }
+  const conflict = context.checkBucket(label, plan)
+  if (conflict !== null) throw conflict
   return plan
-}
-
-function planResponse(
-  compiled: CompiledGuard,
-  label: string,
-  context: GuardContext,
-): { allowlist: CompiledAllowlist; successBodies: boolean; summary: string } {
-  const spec = compiled.guard.response
-  if (spec !== undefined) {
-    const allowlist = compileAllowlist(spec, {
-      route: label,
-      scopesGranted: context.options.knownScopes,
-    })
-    return { allowlist, successBodies: true, summary: allowlist.summary }
-  }
-  if (context.options.requireResponse) {
-    throw new PortcullisConfigError(
-      'PCL_INVALID_GUARD',
-      `${label}: guard.response is required: declare the fields responses may carry ({ allow: [...] }) or { passthrough: '<reason>' }`,
-      { route: label, field: 'guard.response' },
-    )
-  }
-  return {
-    allowlist: context.errorsOnly,
-    successBodies: false,
-    summary: 'NONE: success bodies are not allowlisted',
-  }
-}
-
-/** Where a route's counts live: per method (HEAD counted as GET), or its bucket. */
-function namespaces(template: string, plan: RouteLimitPlan): (method: string) => string {
-  if (plan.kind === 'limit' && plan.spec.bucket !== null) {
-    const bucket = `b\0${plan.spec.bucket}\0`
-    return () => bucket
-  }
-  const known = new Map<string, string>()
-  return function namespaceOf(method) {
-    let namespace = known.get(method)
-    if (namespace === undefined) {
-      namespace = `r\0${method === 'HEAD' ? 'GET' : method} ${template}\0`
-      // Bounded: request methods are tokens the HTTP parser accepted, a short list in practice.
-      if (known.size < 64) known.set(method, namespace)
-    }
-    return namespace
-  }
 }
 
 /**
@@ -182,67 +116,61 @@ export function createGuardMiddleware(
   context: GuardContext,
 ): RequestHandler {
   const label = `guard() at ${declaredAt}`
-  const { options, auth, decision } = context
-  let compiled: CompiledGuard
-  let limitPlan: RouteLimitPlan | null
+  const { options, decision, log } = context
+  const compileOptions = {
+    policies: options.policies,
+    reportOnly: options.reportOnly.policy,
+    ...(options.knownScopes === undefined ? {} : { knownScopes: options.knownScopes }),
+  }
+  let limitPlan: ReturnType<typeof planLimit>
   let response: ReturnType<typeof planResponse>
   try {
-    compiled = compileGuard(routeGuard, {
-      route: label,
-      policies: options.policies,
-      reportOnly: options.reportOnly.policy,
-      ...(options.knownScopes === undefined ? {} : { knownScopes: options.knownScopes }),
-    })
+    const compiled = compileGuard(routeGuard, { route: label, ...compileOptions })
     limitPlan = planLimit(compiled, label, context)
-    response = planResponse(compiled, label, context)
+    response = planResponse(
+      compiled.guard.response,
+      { label, requireResponse: options.requireResponse, knownScopes: options.knownScopes },
+      context.errorsOnly,
+    )
   } catch (err) {
     throw atCallSite(err)
   }
-  const queryTokenAllowed = (routeGuard as { queryToken?: unknown }).queryToken === true ? YES : NO
-  const dpopRequired = (routeGuard as { dpop?: unknown }).dpop === true ? YES : NO
+  const flags = routeGuard as { queryToken?: unknown; dpop?: unknown }
+  const rules: CredentialRules = Object.freeze({
+    queryToken: flags.queryToken === true,
+    dpop: flags.dpop === true,
+  })
 
   const routes = new WeakMap<object, Binding>()
   let mounted: Binding | undefined
   let warned = false
-
-  function refused(route: string): (req: Request, error: ResponseError) => void {
-    return (req, error) => {
-      emitAudit(req, decision, 'deny', error.code, { route, status: error.status })
-    }
-  }
+  const unbound = refuseUnguarded(null, decision)
 
   function prepare(site: BindSite): PreparedBinding {
     const forRoute = compileGuard(routeGuard, {
       route: site.label,
       params: site.params,
-      policies: options.policies,
-      reportOnly: options.reportOnly.policy,
-      ...(options.knownScopes === undefined ? {} : { knownScopes: options.knownScopes }),
+      ...compileOptions,
     })
-    const limiter =
+    const limit =
       limitPlan === null || limitPlan.kind === 'exempt' || context.limits === undefined
         ? null
         : createRouteLimiter(
             limitPlan.spec,
             {
               route: site.template,
-              namespace: namespaces(site.template, limitPlan),
+              namespace: routeNamespace(site.template, limitPlan.spec.bucket),
               reportOnly: forRoute.reportOnly,
             },
-            context.limits,
+            context.limits.context,
           )
     const binding: Binding = {
       route: site.template,
-      compiled: forRoute,
-      queryTokenAllowed,
-      dpopRequired,
-      limiter,
-      installResponse: createResponseGuard({
-        allowlist: response.allowlist,
-        successBodies: response.successBodies,
-        maxBodyBytes: options.maxBodyBytes,
-        refused: refused(site.template),
-      }),
+      decide: createRouteDecision(forRoute, site.template, decision, options.reportOnly),
+      limit,
+      installResponse: createResponseGuard(
+        createResponseRules(response, site.template, decision, options.maxBodyBytes),
+      ),
     }
     const entries = site.methods.map((method): InventoryEntry =>
       Object.freeze({
@@ -266,67 +194,38 @@ export function createGuardMiddleware(
     }
   }
 
-  function serve(binding: Binding, req: Request, res: Response, next: NextFunction): void {
-    binding.installResponse(req, res)
-    next()
-  }
-
-  function admit(binding: Binding, req: Request, res: Response, next: NextFunction): void {
-    if (binding.limiter === null) serve(binding, req, res, next)
-    else binding.limiter(req, res, () => serve(binding, req, res, next))
-  }
-
-  function decided(
-    binding: Binding,
-    outcome: GuardOutcome,
-    req: Request,
-    res: Response,
-    next: NextFunction,
-  ): void {
-    if (outcome.kind === 'allow') {
-      emitAudit(req, decision, 'allow', outcome.reason, { route: binding.route })
-      admit(binding, req, res, next)
-      return
-    }
-    if (outcome.error.cause !== undefined) {
-      // A `check` that threw: the client gets a plain 403; the exception stays server side.
-      decision.log.warn(
-        { err: outcome.error.cause },
-        'portcullis: a guard check threw; request denied',
-      )
-    }
-    if (outcome.kind === 'report') {
-      reportDenial(req, decision, outcome.error, binding.route)
-      admit(binding, req, res, next)
-      return
-    }
-    deny(req, res, decision, outcome.error, binding.route)
-  }
-
   const portcullisGuard: RequestHandler = function portcullisGuard(req, res, next) {
     const route = req.route as object | undefined
     const binding = (route === undefined ? undefined : routes.get(route)) ?? mounted
+    const view = viewOf(req, res, log, rules, binding?.route ?? null)
+    const send = (problem: Parameters<typeof sendProblem>[1]): void => sendProblem(res, problem)
     if (binding === undefined) {
       // A route `seal` never saw (declared after it, or `seal` never called): the second line
       // of defence refuses it.
       if (!warned) {
         warned = true
-        decision.log.error(
+        log.error(
           { guard: label },
           'portcullis: a guard ran on a route guard.seal(app) has not checked; refused with 403 (call seal after declaring every route)',
         )
       }
-      deny(req, res, decision, new AuthorizationError('PCL_ROUTE_NOT_GUARDED'), null)
+      settle(unbound(view), next, send, next)
       return
     }
-    authenticate(req, res, auth, binding.route, binding, (principal) => {
-      const outcome = decideGuard(binding.compiled, principal, req, options.reportOnly)
-      if (outcome instanceof Promise) {
-        void outcome.then((settled) => decided(binding, settled, req, res, next))
-        return
-      }
-      decided(binding, outcome, req, res, next)
+    const answer = andThen(context.authenticate(view), () => {
+      req.principal = view.principal
+      const decided = binding.decide(view)
+      return binding.limit === null ? decided : andThen(decided, () => binding.limit!(view))
     })
+    settle(
+      answer,
+      () => {
+        binding.installResponse(view, res)
+        next()
+      },
+      send,
+      next,
+    )
   }
   const handle: GuardHandle = { declaredAt, prepare }
   Object.defineProperty(portcullisGuard, kGuardHandle, { value: Object.freeze(handle) })

@@ -1,2 +1,1 @@
 export { createGuard, type Guard } from './create-guard.js'
-export type { Authentication } from './authenticate.js'

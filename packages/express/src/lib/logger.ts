@@ -1,13 +1,6 @@
-import type { AuditLogger } from '@portcullis/core'
+import type { GuardLogger } from '@portcullis/core/internal'
 
-/**
- * Where the guard writes its own lines: a pino-style logger (`logger.warn({ ...fields }, 'message')`),
- * such as `pino()` or `pino-http`'s `logger`. `isLevelEnabled` lets the guard skip building events
- * nobody reads.
- */
-export interface GuardLogger extends AuditLogger {
-  isLevelEnabled?(level: string): boolean
-}
+export type { GuardLogger } from '@portcullis/core/internal'
 
 /**
  * The default logger: warnings and errors on the console, `info` dropped (so allow decisions are
@@ -25,8 +18,3 @@ export const consoleLogger: GuardLogger = Object.freeze({
     console.error(message, fields)
   },
 })
-
-/** True when `log` writes `level`. */
-export function logs(log: GuardLogger, level: 'info' | 'warn'): boolean {
-  return log.isLevelEnabled === undefined || log.isLevelEnabled(level)
-}

@@ -1,5 +1,6 @@
 import { invalidOptionsError, PortcullisConfigError, type AuditSink } from '@portcullis/core'
-import { allowlistOptionsSchema, resolveAllowlistOptions } from '@portcullis/allowlist'
+import { resolveAllowlistOptions } from '@portcullis/allowlist'
+import { allowlistOptionsSchema } from '@portcullis/allowlist/internal'
 import {
   policyOptionsSchema,
   resolvePolicies,
@@ -8,11 +9,11 @@ import {
 } from '@portcullis/policy'
 import {
   createPreAuthLimiter,
-  rateLimitOptionsSchema,
   resolveRateLimitOptions,
   type RateLimitOptions,
   type ResolvedRateLimitOptions,
 } from '@portcullis/rate-limit'
+import { rateLimitOptionsSchema } from '@portcullis/rate-limit/internal'
 import { tokensOptionsSchema, type PreAuthLimiter, type TokensOptions } from '@portcullis/tokens'
 import { z } from 'zod'
 import { consoleLogger, type GuardLogger } from '../lib/logger.js'

@@ -1,6 +1,1 @@
-export {
-  createResponseGuard,
-  protect,
-  type InstallResponseGuard,
-  type ResponsePolicy,
-} from './response-guard.js'
+export { createResponseGuard, protect, type InstallResponseGuard } from './response-guard.js'

@@ -1,26 +1,12 @@
-import {
-  readSerializedBody,
-  uninspectableError,
-  type CompiledAllowlist,
-} from '@portcullis/allowlist'
-import { renderProblem, type ResponseError } from '@portcullis/core'
-import type { Request, Response } from 'express'
+import type { RenderedProblem } from '@portcullis/core'
+import type { RequestView } from '@portcullis/core/internal'
+import type { ResponseRules } from '@portcullis/allowlist/internal'
+import type { Response } from 'express'
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http'
-import { sendProblem } from '../lib/decision.js'
+import { sendProblem } from '../lib/express-view.js'
 
-/** What one route's responses are held to. */
-export interface ResponsePolicy {
-  readonly allowlist: CompiledAllowlist
-  /** `false` for a route without `response` (only with `requireResponse: false`). */
-  readonly successBodies: boolean
-  /** Largest serialized body (bytes) read to project. */
-  readonly maxBodyBytes: number
-  /** Reports a refused response (audit event); the guard answers it. */
-  readonly refused: (req: Request, error: ResponseError) => void
-}
-
-/** Puts a route's response allowlist on a response, before its handler runs. */
-export type InstallResponseGuard = (req: Request, res: Response) => void
+/** Puts a route's response rules on a response, before its handler runs. */
+export type InstallResponseGuard = (view: RequestView, res: Response) => void
 
 /** The response methods the guard stands in front of. */
 const METHODS = [
@@ -42,7 +28,7 @@ type Method = (this: Response, ...args: unknown[]) => unknown
 /** One route guard's hold on one response. */
 interface Hold {
   readonly guard: ResponseGuard
-  readonly req: Request
+  readonly view: RequestView
   /** True while the guard calls the methods underneath: they run unchecked. */
   busy: boolean
   /** True once a body passed the allowlist: what follows is that body, transformed (gzip). */
@@ -102,8 +88,6 @@ export function protect(responsePrototype: object): void {
   }
 }
 
-const EMPTY_SCOPES: ReadonlySet<string> = new Set()
-
 function isBytes(value: unknown): value is Uint8Array {
   return value instanceof Uint8Array
 }
@@ -152,21 +136,14 @@ function unchecked(hold: Hold, res: Response, down: Method, args: unknown[]): un
  * false`) leaves success bodies alone; error bodies are still held to problem+json fields.
  * Writing to the socket itself (`res.socket.write`) bypasses every HTTP framework and this guard.
  */
-export function createResponseGuard(policy: ResponsePolicy): InstallResponseGuard {
-  const { allowlist, maxBodyBytes, successBodies } = policy
-  const passthrough = allowlist.mode === 'passthrough'
+export function createResponseGuard(rules: ResponseRules): InstallResponseGuard {
+  const { exempt } = rules
 
-  // Success bodies of a passthrough route, or of a route without an allowlist, leave as they are.
-  function exempt(status: number): boolean {
-    return status < 400 && (passthrough || !successBodies)
-  }
-
-  function refuse(hold: Hold, res: Response, error: ResponseError): Response {
+  function refuse(hold: Hold, res: Response, problem: RenderedProblem): Response {
     hold.refused = true
-    policy.refused(hold.req, error)
     // Once the status is out, this closes the connection rather than finish the response. The
     // problem goes out through the response's own `end`, this hold standing aside while it does.
-    sendProblem(res, renderProblem(error), (body) => {
+    sendProblem(res, problem, (body) => {
       hold.busy = true
       try {
         res.end(body)
@@ -175,13 +152,6 @@ export function createResponseGuard(policy: ResponsePolicy): InstallResponseGuar
       }
     })
     return res
-  }
-
-  function project(hold: Hold, status: number, body: unknown) {
-    return allowlist.project(body, {
-      status,
-      scopes: hold.req.principal?.scopes ?? EMPTY_SCOPES,
-    })
   }
 
   /** Sends an approved body through the method underneath. */
@@ -204,9 +174,9 @@ export function createResponseGuard(policy: ResponsePolicy): InstallResponseGuar
     json(hold, res, down, [body]) {
       if (passes(hold, res.statusCode)) return unchecked(hold, res, down, [body])
       if (hold.refused) return res
-      const result = project(hold, res.statusCode, body)
-      if (!result.ok) return refuse(hold, res, result.error)
-      return approve(hold, res, down, [result.value])
+      const outcome = rules.value(hold.view, res.statusCode, body)
+      if (outcome.kind === 'refuse') return refuse(hold, res, outcome.problem)
+      return approve(hold, res, down, [outcome.kind === 'replace' ? outcome.value : body])
     },
 
     send(hold, res, down, [body]) {
@@ -217,12 +187,10 @@ export function createResponseGuard(policy: ResponsePolicy): InstallResponseGuar
         // Objects, numbers and booleans: Express sends them as JSON, through res.json.
         return res.json(body)
       }
-      const read = readSerializedBody(body, res.get('content-type'), maxBodyBytes)
-      if (read.kind === 'uninspectable') return refuse(hold, res, read.error)
-      if (read.kind === 'empty') return unchecked(hold, res, down, [body])
-      const result = project(hold, res.statusCode, read.value)
-      if (!result.ok) return refuse(hold, res, result.error)
-      return approve(hold, res, down, [JSON.stringify(result.value)])
+      const outcome = rules.serialized(hold.view, res.statusCode, body, res.get('content-type'))
+      if (outcome.kind === 'refuse') return refuse(hold, res, outcome.problem)
+      if (outcome.kind === 'keep') return unchecked(hold, res, down, [body])
+      return approve(hold, res, down, [outcome.body])
     },
 
     end(hold, res, down, args) {
@@ -243,17 +211,24 @@ export function createResponseGuard(policy: ResponsePolicy): InstallResponseGuar
         typeof chunk === 'string' && encoding !== undefined && encoding !== 'utf8'
           ? Buffer.from(chunk, encoding)
           : chunk
-      const read = readSerializedBody(payload, res.getHeader('content-type'), maxBodyBytes)
-      if (read.kind === 'uninspectable') return refuse(hold, res, read.error)
-      if (read.kind === 'empty') return unchecked(hold, res, down, args)
-      const result = project(hold, res.statusCode, read.value)
-      if (!result.ok) return refuse(hold, res, result.error)
+      const outcome = rules.serialized(
+        hold.view,
+        res.statusCode,
+        payload,
+        res.getHeader('content-type'),
+      )
+      if (outcome.kind === 'refuse') return refuse(hold, res, outcome.problem)
+      if (outcome.kind === 'keep') return unchecked(hold, res, down, args)
       if (res.headersSent) {
         // Flushed headers may announce the original length: a shorter body would corrupt the
         // stream, and the status cannot change any more. Close instead.
-        return refuse(hold, res, uninspectableError('a body after its headers were sent'))
+        return refuse(
+          hold,
+          res,
+          rules.uninspectable(hold.view, 'a body after its headers were sent'),
+        )
       }
-      const text = JSON.stringify(result.value)
+      const text = outcome.body
       res.setHeader('content-length', Buffer.byteLength(text))
       const callback = [second, third].find((arg) => typeof arg === 'function')
       return approve(
@@ -267,7 +242,7 @@ export function createResponseGuard(policy: ResponsePolicy): InstallResponseGuar
     write(hold, res, down, args) {
       if (passes(hold, res.statusCode)) return unchecked(hold, res, down, args)
       // Dropped: the response was refused and answered; a stream still piping into it is drained.
-      if (!hold.refused) refuse(hold, res, uninspectableError('a stream'))
+      if (!hold.refused) refuse(hold, res, rules.uninspectable(hold.view, 'a stream'))
       return true
     },
 
@@ -301,9 +276,9 @@ export function createResponseGuard(policy: ResponsePolicy): InstallResponseGuar
     },
   }
 
-  return function installResponseGuard(req, res) {
+  return function installResponseGuard(view, res) {
     const chain = holds.get(res)
-    const hold: Hold = { guard, req, busy: false, approved: false, refused: false }
+    const hold: Hold = { guard, view, busy: false, approved: false, refused: false }
     if (chain === undefined) holds.set(res, [hold])
     else if (!chain.some((held) => held.guard === guard)) chain.push(hold)
   }

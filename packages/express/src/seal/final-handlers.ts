@@ -1,34 +1,44 @@
-import { AuthenticationError, isPortcullisError, renderProblem } from '@portcullis/core'
+import { isPortcullisError, renderProblem } from '@portcullis/core'
+import {
+  settle,
+  andThen,
+  type DecisionContext,
+  type GuardLogger,
+} from '@portcullis/core/internal'
+import type { ReportOnlySettings } from '@portcullis/policy'
+import { decideUnknownRoute } from '@portcullis/policy/internal'
+import type { Authenticate as Authentication } from '@portcullis/tokens/internal'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
-import { authenticate, type Authentication, type CredentialRules } from '../guard/authenticate.js'
-import { deny, reportDenial, sendProblem } from '../lib/decision.js'
+import { NO_RULES, sendProblem, viewOf } from '../lib/express-view.js'
 import { errorStatus, statusProblem } from '../lib/http-problem.js'
 
-// An unknown URL accepts no query token and requires no DPoP.
-const UNKNOWN_ROUTE: CredentialRules = { queryTokenAllowed: () => false, dpopRequired: () => false }
+/** What the last handlers of a sealed app share with its guards. */
+export interface FinalContext {
+  readonly authenticate: Authentication
+  readonly decision: DecisionContext
+  readonly log: GuardLogger
+  readonly unknownRoutes: 'unauthorized' | 'not-found'
+  readonly reportOnly: ReportOnlySettings
+}
 
 /**
  * The last middleware of a sealed app, for URLs (and methods) no route serves. An invalid token
  * is refused as anywhere else; an anonymous request gets 401 (`unknownRoutes: 'unauthorized'`),
  * so the route map cannot be enumerated without a token; everyone else a problem+json 404.
  */
-export function unknownRouteHandler(
-  auth: Authentication,
-  unknownRoutes: 'unauthorized' | 'not-found',
-  reportOnly: boolean,
-): RequestHandler {
-  return function portcullisUnknownRoute(req, res) {
-    authenticate(req, res, auth, null, UNKNOWN_ROUTE, (principal) => {
-      if (principal === null && unknownRoutes === 'unauthorized') {
-        const missing = new AuthenticationError('PCL_TOKEN_MISSING')
-        if (!reportOnly) {
-          deny(req, res, auth.decision, missing, null)
-          return
-        }
-        reportDenial(req, auth.decision, missing, null)
-      }
-      sendProblem(res, statusProblem(404))
-    })
+export function unknownRouteHandler(context: FinalContext): RequestHandler {
+  const decide =
+    context.unknownRoutes === 'unauthorized'
+      ? decideUnknownRoute(context.decision, context.reportOnly)
+      : () => null
+  return function portcullisUnknownRoute(req, res, next) {
+    const view = viewOf(req, res, context.log, NO_RULES, null)
+    settle(
+      andThen(context.authenticate(view), () => decide(view)),
+      () => sendProblem(res, statusProblem(404)),
+      (problem) => sendProblem(res, problem),
+      next,
+    )
   }
 }
 
@@ -38,11 +48,11 @@ export function unknownRouteHandler(
  * status (a body that does not parse, a payload too large, `http-errors`) keeps its status with
  * an `about:blank` problem; anything else is logged server side and answered 500 `PCL_INTERNAL`.
  */
-export function errorHandler(auth: Authentication): ErrorRequestHandler {
-  const { decision } = auth
+export function errorHandler(context: FinalContext): ErrorRequestHandler {
+  const { decision, log } = context
   return function portcullisErrorHandler(err: unknown, _req, res, _next) {
     if (res.headersSent) {
-      decision.log.error({ err }, 'portcullis: error after the response started; connection closed')
+      log.error({ err }, 'portcullis: error after the response started; connection closed')
       res.destroy()
       return
     }
@@ -52,11 +62,11 @@ export function errorHandler(auth: Authentication): ErrorRequestHandler {
     }
     const status = errorStatus(err)
     if (status !== null) {
-      if (status >= 500) decision.log.error({ err }, 'portcullis: request failed')
+      if (status >= 500) log.error({ err }, 'portcullis: request failed')
       sendProblem(res, statusProblem(status))
       return
     }
-    decision.log.error({ err }, 'portcullis: unhandled error; answered 500')
+    log.error({ err }, 'portcullis: unhandled error; answered 500')
     sendProblem(res, renderProblem(err))
   }
 }

@@ -1,20 +1,15 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
 import { invalidGuardsError, type InventoryEntry } from '@portcullis/policy'
 import type { Application } from 'express'
-import type { Authentication } from '../guard/authenticate.js'
 import type { PreparedBinding } from '../guard/guard-middleware.js'
 import { kSealed } from '../lib/symbols.js'
 import { protect } from '../response/index.js'
-import { errorHandler, unknownRouteHandler } from './final-handlers.js'
+import { errorHandler, unknownRouteHandler, type FinalContext } from './final-handlers.js'
 import { isExpressApp } from './mounted-app.js'
 import { walkApp } from './walk-router.js'
 
 /** What `seal` needs besides the app. */
-export interface SealContext {
-  readonly auth: Authentication
-  readonly unknownRoutes: 'unauthorized' | 'not-found'
-  readonly reportOnly: boolean
-}
+export type SealContext = FinalContext
 
 type Sealable = Application & { [kSealed]?: true }
 
@@ -90,8 +85,8 @@ export function sealApp(app: Application, context: SealContext): InventoryEntry[
     }
     protect(response)
   }
-  app.use(unknownRouteHandler(context.auth, context.unknownRoutes, context.reportOnly))
-  app.use(errorHandler(context.auth))
+  app.use(unknownRouteHandler(context))
+  app.use(errorHandler(context))
   for (const stack of walked.stacks) refuseLateRoutes(stack)
   Object.defineProperty(target, kSealed, { value: true })
   return prepared.flatMap((binding) => binding.entries)

@@ -1,17 +1,27 @@
-import { AuthenticationError, AuthorizationError } from '@portcullis/core'
-import { deny, emitAudit, reportDenial, type DecisionContext } from '@portcullis/tokens'
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { settle, type DecisionContext } from '@portcullis/core/internal'
+import { sendProblem, viewOf } from '@portcullis/tokens/internal'
+import type { onRequestHookHandler } from 'fastify'
+import type { CompiledGuard, ReportOnlySettings } from '../guard/index.js'
 import {
-  decideGuard,
-  type CompiledGuard,
-  type GuardOutcome,
-  type ReportOnlySettings,
-} from '../guard/index.js'
+  createRouteDecision,
+  decideUnknownRoute,
+  refuseUnguarded,
+  type Decide,
+} from '../runtime/route-decision.js'
 
 export type { ReportOnlySettings } from '../guard/index.js'
 
 /** Name of the per-route hook; the startup check looks for it on every route. */
 export const ROUTE_GUARD_HOOK = 'portcullisRouteGuard'
+
+function hookOf(decide: Decide): onRequestHookHandler {
+  return function portcullisRouteGuard(request, reply, done) {
+    const view = viewOf(request, reply)
+    // Whatever an application hook left in `request.principal`, the route sees what was verified.
+    request.principal = view.principal
+    settle(decide(view), done, (problem) => sendProblem(reply, problem), done)
+  }
+}
 
 /**
  * Builds the `onRequest` hook of one route from its compiled guard, once, at registration.
@@ -23,47 +33,7 @@ export function routeGuardHook(
   context: DecisionContext,
   reportOnly: ReportOnlySettings,
 ): onRequestHookHandler {
-  if (compiled.public !== null) {
-    return function portcullisRouteGuard(request, _reply, done) {
-      emitAudit(request, context, 'allow', 'PCL_PUBLIC', { route })
-      done()
-    }
-  }
-
-  function apply(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    outcome: GuardOutcome,
-    done: (err?: Error) => void,
-  ): void {
-    if (outcome.kind === 'allow') {
-      emitAudit(request, context, 'allow', outcome.reason, { route })
-      done()
-      return
-    }
-    if (outcome.error.cause !== undefined) {
-      // A `check` that threw: the client gets a plain 403; the exception stays server side.
-      request.log.warn(
-        { err: outcome.error.cause },
-        'portcullis: a guard check threw; request denied',
-      )
-    }
-    if (outcome.kind === 'report') {
-      reportDenial(request, context, outcome.error, route)
-      done()
-      return
-    }
-    deny(request, reply, context, outcome.error, route)
-  }
-
-  return function portcullisRouteGuard(request, reply, done) {
-    const outcome = decideGuard(compiled, request.principal, request, reportOnly)
-    if (outcome instanceof Promise) {
-      void outcome.then((decided) => apply(request, reply, decided, done))
-      return
-    }
-    apply(request, reply, outcome, done)
-  }
+  return hookOf(createRouteDecision(compiled, route, context, reportOnly))
 }
 
 /**
@@ -71,9 +41,7 @@ export function routeGuardHook(
  * only with `unguardedRoutes: 'deny'`). It refuses every request and never runs the handler.
  */
 export function unguardedRouteHook(route: string, context: DecisionContext): onRequestHookHandler {
-  return function portcullisRouteGuard(request, reply) {
-    deny(request, reply, context, new AuthorizationError('PCL_ROUTE_NOT_GUARDED'), route)
-  }
+  return hookOf(refuseUnguarded(route, context))
 }
 
 /**
@@ -84,17 +52,12 @@ export function unknownRouteHook(
   context: DecisionContext,
   reportOnly: ReportOnlySettings,
 ): onRequestHookHandler {
+  const decide = decideUnknownRoute(context, reportOnly)
   return function portcullisUnknownRoute(request, reply, done) {
-    if (!request.is404 || request.principal != null) {
+    if (!request.is404) {
       done()
       return
     }
-    const missing = new AuthenticationError('PCL_TOKEN_MISSING')
-    if (reportOnly.policy) {
-      reportDenial(request, context, missing, null)
-      done()
-      return
-    }
-    deny(request, reply, context, missing, null)
+    settle(decide(viewOf(request, reply)), done, (problem) => sendProblem(reply, problem), done)
   }
 }

@@ -8,7 +8,7 @@ export interface StoreHealth {
 
 /** The part of a pino-style logger the limiter writes to. */
 export interface LimiterLog {
-  info(message: string): void
+  info(fields: object, message: string): void
   warn(fields: object, message: string): void
   error(fields: object, message: string): void
 }
@@ -40,7 +40,7 @@ export function storeFailure(
 export function storeAnswered(health: StoreHealth, log: LimiterLog): void {
   if (!health.down) return
   health.down = false
-  log.info('portcullis: rate-limit store answering again')
+  log.info({}, 'portcullis: rate-limit store answering again')
 }
 
 /**

@@ -13,11 +13,13 @@ export function ipKey(ip: string | undefined): string {
 }
 
 /**
- * What a counting key is built from: the request as key functions see it, with the verified
- * principal the adapter set (`null` without a token). Fastify's and Express's requests both fit.
+ * What a counting key is built from: the verified principal (`null` without a token), the client
+ * address, and the framework's request, which key functions receive.
  */
-export interface KeyedRequest extends RateLimitRequest {
-  readonly principal?: Principal | null
+export interface KeyedRequest {
+  readonly principal: Principal | null
+  readonly ip: string | undefined
+  readonly native: unknown
 }
 
 /** Builds the counting key of a request; it may throw (a key function that throws). */
@@ -53,7 +55,7 @@ export function keyOf(key: RateLimitKey): KeyOf {
   return function byKeyFunction(request) {
     const principal = request.principal
     if (principal == null) return byIp(request)
-    const value: unknown = custom(principal, request)
+    const value: unknown = custom(principal, request.native as RateLimitRequest)
     if (typeof value !== 'string') {
       throw new TypeError(`the rate-limit key function returned ${typeof value}, not a string`)
     }

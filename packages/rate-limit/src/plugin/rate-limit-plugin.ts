@@ -1,17 +1,14 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
-import { routeStateOf, type RouteState } from '@portcullis/policy'
+import { settle } from '@portcullis/core/internal'
+import { routeStateOf, type RouteState } from '@portcullis/policy/internal'
+import { sendProblem, viewOf } from '@portcullis/tokens/internal'
 import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { resolveRateLimitOptions, type RateLimitPluginOptions } from '../options/index.js'
-import { compileRouteLimit, limitSignature, type RouteLimitPlan } from '../route/index.js'
-import {
-  createMemoryCounter,
-  createOwnedRedis,
-  createRedisCounter,
-  type Counter,
-  type OwnedRedis,
-} from '../store/index.js'
-import { limiterHook, type LimiterContext } from './limiter-hook.js'
+import { compileRouteLimit, type RouteLimitPlan } from '../route/index.js'
+import { createBuckets, routeNamespace } from '../runtime/route-plan.js'
+import { createRouteLimiter, type LimiterContext } from '../runtime/route-limiter.js'
+import { createLimiterStore } from '../store/index.js'
 
 // How long startup waits for Redis to connect before serving anyway (refusing or serving
 // unlimited, per onStoreError, until it connects): Redis starting beside the app is common.
@@ -26,50 +23,21 @@ function appendHook(routeOptions: RouteOptions, hook: onRequestHookHandler): voi
   routeOptions.onRequest = [...list, hook]
 }
 
-/** Where a route's keys live: `r\0GET /url\0` per method (HEAD counted as GET), or a bucket. */
-function namespacesOf(state: RouteState, bucket: string | null): Record<string, string> {
-  const namespaces: Record<string, string> = Object.create(null) as Record<string, string>
-  // The label's part after the methods: the URL template and any constraints.
-  const template = state.label.slice(state.label.indexOf(' '))
-  for (const method of state.methods) {
-    if (bucket !== null) {
-      namespaces[method] = `b\0${bucket}\0`
-      continue
-    }
-    const counted = method === 'HEAD' ? 'GET' : method
-    namespaces[method] = `r\0${counted}${template}\0`
-  }
-  return namespaces
-}
-
 async function portcullisRateLimitPlugin(
   fastify: FastifyInstance,
   options: RateLimitPluginOptions,
 ): Promise<void> {
   const resolved = resolveRateLimitOptions(options)
-  let owned: OwnedRedis | undefined
-  let counter: Counter
-  if (typeof resolved.redis === 'string') {
-    const created = await createOwnedRedis(resolved.redis, fastify.log)
-    owned = created
-    counter = createRedisCounter(created.client, {
-      timeout: resolved.storeTimeout,
-      onClose: () => created.close(),
-    })
-  } else if (resolved.redis !== undefined) {
-    counter = createRedisCounter(resolved.redis, { timeout: resolved.storeTimeout })
-  } else {
-    counter = createMemoryCounter(resolved.cache)
-  }
+  const store = createLimiterStore(resolved, fastify.log)
   const context: LimiterContext = {
-    counter,
+    counter: store.counter,
     decision: { realm: resolved.realm, audit: resolved.audit },
     headers: resolved.headers,
     onStoreError: resolved.onStoreError,
     health: { down: false },
   }
 
-  const buckets = new Map<string, { signature: string; label: string }>()
+  const checkBucket = createBuckets()
   // The HEAD route Fastify adds for a GET arrives right after it with the same guard: compile
   // once per template and declaration, so an invalid limit is reported once, under the GET.
   const compilations = new Map<string, { raw: unknown; isPublic: boolean; result: Compilation }>()
@@ -82,33 +50,14 @@ async function portcullisRateLimitPlugin(
     }
     let result: Compilation
     try {
-      result = compileRouteLimit(raw, { label: state.label, isPublic }, resolved.defaults)
-      if (result.kind === 'limit' && result.spec.bucket !== null) {
-        result = checkBucket(state.label, result)
-      }
+      const plan = compileRouteLimit(raw, { label: state.label, isPublic }, resolved.defaults)
+      result = checkBucket(state.label, plan) ?? plan
     } catch (err) {
       if (!isPortcullisConfigError(err)) throw err
       result = err
     }
     compilations.set(template, { raw, isPublic, result })
     return result
-  }
-
-  function checkBucket(label: string, plan: RouteLimitPlan & { kind: 'limit' }): Compilation {
-    const bucket = plan.spec.bucket ?? ''
-    const signature = limitSignature(plan.spec)
-    const first = buckets.get(bucket)
-    if (first === undefined) {
-      buckets.set(bucket, { signature, label })
-      return plan
-    }
-    if (first.signature === signature) return plan
-    // One bucket is one count: two limits on it would make each route's limit a lie.
-    return new PortcullisConfigError(
-      'PCL_INVALID_GUARD',
-      `${label}: guard.rateLimit.bucket '${bucket}' is declared with another limit by ${first.label}: routes sharing a bucket must declare the same max, timeWindow, key and overrides`,
-      { route: label, field: 'guard.rateLimit.bucket' },
-    )
   }
 
   fastify.addHook('onRoute', function portcullisRateLimitRoute(routeOptions) {
@@ -133,18 +82,18 @@ async function portcullisRateLimitPlugin(
     }
     state.annotate('rateLimit', result.summary)
     if (result.kind === 'exempt') return
-    appendHook(
-      routeOptions,
-      limiterHook(
-        result.spec,
-        {
-          url: state.url,
-          namespaces: namespacesOf(state, result.spec.bucket),
-          reportOnly: compiled.reportOnly,
-        },
-        context,
-      ),
+    const limit = createRouteLimiter(
+      result.spec,
+      {
+        route: state.url,
+        namespace: routeNamespace(state.label.slice(state.label.indexOf(' ') + 1), result.spec.bucket),
+        reportOnly: compiled.reportOnly,
+      },
+      context,
     )
+    appendHook(routeOptions, function portcullisRateLimit(request, reply, done) {
+      settle(limit(viewOf(request, reply)), done, (problem) => sendProblem(reply, problem), done)
+    })
   })
 
   fastify.addHook('onReady', async function portcullisRateLimitReady() {
@@ -165,28 +114,16 @@ async function portcullisRateLimitPlugin(
         { routes: missed },
       )
     }
-    if (counter.kind === 'redis') {
-      owned?.connect()
-      const client = resolved.redis
-      if (
-        owned === undefined &&
-        typeof client === 'object' &&
-        client.status === 'wait' &&
-        typeof client.connect === 'function'
-      ) {
-        client.connect().catch(() => undefined)
-      }
-      if (!(await counter.ready(REDIS_READY_WAIT_MS))) {
-        fastify.log.warn(
-          { code: 'PCL_STORE_UNAVAILABLE' },
-          `portcullis: rate-limit Redis is not connected yet; limited routes answer per onStoreError (${resolved.onStoreError}) until it is`,
-        )
-      }
+    if (store.counter.kind === 'redis' && !(await store.start(REDIS_READY_WAIT_MS))) {
+      fastify.log.warn(
+        { code: 'PCL_STORE_UNAVAILABLE' },
+        `portcullis: rate-limit Redis is not connected yet; limited routes answer per onStoreError (${resolved.onStoreError}) until it is`,
+      )
     }
   })
 
   fastify.addHook('onClose', async function portcullisRateLimitClose() {
-    await counter.close()
+    await store.close()
   })
 }
 

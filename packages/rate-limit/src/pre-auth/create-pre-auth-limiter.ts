@@ -1,7 +1,6 @@
 import LocalStore from '@fastify/rate-limit/store/LocalStore.js'
 import { invalidOptionsError, RateLimitError } from '@portcullis/core'
 import type { PreAuthLimiter } from '@portcullis/tokens'
-import type { FastifyRequest } from 'fastify'
 import { ipKey } from '../limiter/index.js'
 import { preAuthSchema, rateLimitDefaults, type PreAuthOptions } from '../options/index.js'
 
@@ -41,7 +40,7 @@ export function createPreAuthLimiter(options: PreAuthOptions): PreAuthLimiter {
     seen.ttl = err === null && count !== null ? count.ttl : 0
   }
   return Object.freeze({
-    check(request: FastifyRequest) {
+    check(request: { readonly ip?: string | undefined }) {
       store.read(ipKey(request.ip), record, timeWindow)
       if (seen.current < max || seen.ttl <= 0) return null
       return new RateLimitError('PCL_RATE_LIMITED', {
@@ -49,7 +48,7 @@ export function createPreAuthLimiter(options: PreAuthOptions): PreAuthLimiter {
         headers: { 'Retry-After': String(Math.max(1, Math.ceil(seen.ttl / 1000))) },
       })
     },
-    failed(request: FastifyRequest) {
+    failed(request: { readonly ip?: string | undefined }) {
       store.incr(ipKey(request.ip), ignore, timeWindow, max)
     },
   })

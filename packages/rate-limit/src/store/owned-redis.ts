@@ -46,7 +46,7 @@ export async function createOwnedRedis(
     log.warn({ err }, 'portcullis: rate-limit Redis connection failed; reconnecting')
   })
   client.on('ready', function portcullisRedisReady() {
-    if (down) log.info('portcullis: rate-limit Redis connection restored')
+    if (down) log.info({}, 'portcullis: rate-limit Redis connection restored')
     down = false
   })
   return {

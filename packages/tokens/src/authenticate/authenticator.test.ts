@@ -1,17 +1,22 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { isPortcullisError, renderProblem, type Principal } from '@portcullis/core'
+import {
+  isPortcullisConfigError,
+  isPortcullisError,
+  renderProblem,
+  type Principal,
+} from '@portcullis/core'
+import {
+  buildPayload,
+  createDpopKey,
+  createTestKey,
+  signDpopProof,
+  signToken,
+  type DpopKey,
+  type TestKey,
+} from '@portcullis/testing'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { TokensOptions } from '../options/index.js'
-import {
-  claimsFor,
-  makeKey,
-  makeProofKey,
-  sign,
-  signProof,
-  type ProofKey,
-  type TestKey,
-} from '../test-helpers/index.js'
 import { createVerifier, type Verifier } from '../verifier/index.js'
 import { createAuthenticator, type AuthRequest } from './authenticator.js'
 
@@ -20,11 +25,11 @@ import { createAuthenticator, type AuthRequest } from './authenticator.js'
 
 const ISSUER = 'https://auth.test'
 let tokenKey: TestKey
-let proofKey: ProofKey
+let proofKey: DpopKey
 
 beforeAll(async () => {
-  tokenKey = await makeKey('k1')
-  proofKey = await makeProofKey()
+  tokenKey = await createTestKey({ kid: 'k1' })
+  proofKey = await createDpopKey()
 })
 
 function options(extra: Partial<TokensOptions> = {}, dpop?: 'required'): TokensOptions {
@@ -43,7 +48,7 @@ function options(extra: Partial<TokensOptions> = {}, dpop?: 'required'): TokensO
 }
 
 const token = (extra: Record<string, unknown> = {}): Promise<string> =>
-  sign(tokenKey, claimsFor(ISSUER, 'api', extra))
+  signToken(tokenKey, buildPayload({ issuer: ISSUER, audience: 'api' }, extra))
 
 interface FakeRequest {
   headers?: Record<string, string | string[]>
@@ -101,7 +106,7 @@ async function refusal(work: () => Promise<unknown>): Promise<{ code: string; ch
 const dpop = async (bound: string, htu = 'http://api.test/v1/videos/1'): Promise<FakeRequest> => ({
   headers: {
     authorization: `DPoP ${bound}`,
-    dpop: await signProof(proofKey, { htu, token: bound }),
+    dpop: await signDpopProof(proofKey, { htu, token: bound }),
   },
 })
 
@@ -150,18 +155,36 @@ describe('createAuthenticator: DPoP', () => {
     })
   })
 
-  it('enforces bindings for a verifier made elsewhere too (default DPoP settings)', async () => {
+  it('refuses a verifier without its sender-constraint settings, instead of assuming defaults', () => {
     const inner = createVerifier(options())
-    const foreign: Verifier = {
-      verify: (t) => inner.verify(t),
+    const foreign = {
+      verify: (t: string) => inner.verify(t),
       realm: undefined,
       maxTokenBytes: 8192,
     }
+    let caught: unknown
+    try {
+      createAuthenticator(foreign as unknown as Verifier)
+    } catch (err) {
+      caught = err
+    }
+    expect(isPortcullisConfigError(caught)).toBe(true)
+    expect((caught as Error).message).toMatch(/made by createVerifier/)
+  })
+
+  it('a wrapping verifier that carries the settings enforces bindings as the original', async () => {
+    const inner = createVerifier(options())
+    const wrapped: Verifier = {
+      verify: (t) => inner.verify(t),
+      realm: undefined,
+      maxTokenBytes: 8192,
+      senderConstraints: inner.senderConstraints,
+    }
     const bound = await token({ cnf: { jkt: proofKey.jkt } })
     expect(
-      await refusal(() => authenticate(foreign, { headers: { authorization: `Bearer ${bound}` } })),
+      await refusal(() => authenticate(wrapped, { headers: { authorization: `Bearer ${bound}` } })),
     ).toMatchObject({ code: 'PCL_TOKEN_BINDING_MISMATCH' })
-    await expect(authenticate(foreign, await dpop(bound))).resolves.toMatchObject({
+    await expect(authenticate(wrapped, await dpop(bound))).resolves.toMatchObject({
       subject: 'user-1',
     })
   })
@@ -220,7 +243,10 @@ describe('createAuthenticator: DPoP', () => {
   it('refuses two DPoP headers and a malformed DPoP credential', async () => {
     const verifier = createVerifier(options())
     const bound = await token({ cnf: { jkt: proofKey.jkt } })
-    const proof = await signProof(proofKey, { htu: 'http://api.test/v1/videos/1', token: bound })
+    const proof = await signDpopProof(proofKey, {
+      htu: 'http://api.test/v1/videos/1',
+      token: bound,
+    })
     expect(
       await refusal(() =>
         authenticate(verifier, {

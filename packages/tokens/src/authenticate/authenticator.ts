@@ -1,15 +1,13 @@
 import {
   AuthenticationError,
   isPortcullisError,
+  PortcullisConfigError,
   type DpopChallenge,
   type Principal,
 } from '@portcullis/core'
 import type { IncomingMessage } from 'node:http'
 import { extractAccessToken, isToken68 } from '../bearer/index.js'
-import { resolveDpop } from '../options/resolve-tokens-options.js'
-import { tokensDefaults } from '../options/tokens-options-schema.js'
-import { createSenderCheck, type SenderCheck } from '../sender/create-sender-check.js'
-import { senderCheckOf } from '../sender/registry.js'
+import type { SenderCheck } from '../sender/create-sender-check.js'
 import type { Verifier } from '../verifier/index.js'
 
 /**
@@ -178,11 +176,17 @@ function tokenFromQuery(request: AuthRequest, values: string[]): string {
  * ```
  */
 export function createAuthenticator(verifier: Verifier): Authenticator {
-  // A verifier made elsewhere gets the default DPoP settings: bound tokens are enforced all the
-  // same, never accepted as bearer tokens.
-  const sender: SenderCheck =
-    senderCheckOf(verifier) ??
-    createSenderCheck(resolveDpop(undefined, tokensDefaults.clockTolerance), new Map())
+  // The verifier's own settings (DPoP modes, proof rules), never defaults: a verifier without them
+  // would have the authenticator accept a bearer token where its issuer requires DPoP.
+  const carried = (verifier as Partial<Verifier>).senderConstraints as SenderCheck | undefined
+  if (typeof carried?.check !== 'function' || typeof carried.dpopOnly !== 'function') {
+    throw new PortcullisConfigError(
+      'PCL_INVALID_OPTIONS',
+      'createAuthenticator needs a verifier made by createVerifier (it carries the sender-constraint settings)',
+      { field: 'verifier' },
+    )
+  }
+  const sender: SenderCheck = carried
   const dpopOnly: DpopChallenge = Object.freeze({ algs: sender.algs, only: true })
 
   function credentials(request: AuthRequest): Credentials | null {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { DependencyError } from '@portcullis/core'
 import { LRUCache } from 'lru-cache'
-import { redisCommand } from '../lib/redis-command.js'
+import { createRedisGate } from '@portcullis/core/internal'
 import type { ResolvedDpopOptions } from '../options/resolve-tokens-options.js'
 
 /** Outcome of recording a proof: first use, a replay, or too old to tell (memory cache full). */
@@ -55,19 +55,20 @@ function redisReplayCache(
   lifetime: (iat: number) => number,
 ): ReplayCache {
   const { client, prefix, timeout } = options
+  const gate = createRedisGate(client, timeout)
   return {
     async record(jkt, jti, iat) {
       let reply: unknown
       try {
-        reply = await redisCommand(
-          client,
-          timeout,
-          'SET',
-          `${prefix}${replayKey(jkt, jti)}`,
-          '1',
-          'PX',
-          Math.max(1, lifetime(iat)),
-          'NX',
+        reply = await gate.run(() =>
+          client.call(
+            'SET',
+            `${prefix}${replayKey(jkt, jti)}`,
+            '1',
+            'PX',
+            Math.max(1, lifetime(iat)),
+            'NX',
+          ),
         )
       } catch (cause) {
         throw new DependencyError('PCL_DPOP_UNAVAILABLE', {

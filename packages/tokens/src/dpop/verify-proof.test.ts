@@ -1,8 +1,14 @@
 import { isPortcullisError } from '@portcullis/core'
-import { base64url, SignJWT } from 'jose'
+import {
+  accessTokenHash,
+  createDpopKey,
+  rawToken,
+  signDpopProof,
+  type DpopKey,
+} from '@portcullis/testing'
+import { SignJWT } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { resolveDpop } from '../options/resolve-tokens-options.js'
-import { accessTokenHash, makeProofKey, signProof, type ProofKey } from '../test-helpers/index.js'
 import { createProofVerifier, type ProofContext } from './verify-proof.js'
 
 // The proof checks of RFC 9449 §4.3, one by one, framework-free. Each refusal names its reason
@@ -11,12 +17,12 @@ import { createProofVerifier, type ProofContext } from './verify-proof.js'
 const HTU = 'https://api.test/v1/videos/1'
 const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJl'
 
-let key: ProofKey
-let other: ProofKey
+let key: DpopKey
+let other: DpopKey
 
 beforeAll(async () => {
-  key = await makeProofKey()
-  other = await makeProofKey()
+  key = await createDpopKey()
+  other = await createDpopKey()
 })
 
 function verifier(options: Parameters<typeof resolveDpop>[0] = {}) {
@@ -45,13 +51,10 @@ async function refusal(promise: Promise<unknown>): Promise<{ code: string; messa
   throw new Error('expected a refusal')
 }
 
-const raw = (header: unknown, payload: unknown, signature = ''): string =>
-  `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.${signature}`
-
 describe('createProofVerifier', () => {
   it('accepts a valid proof once', async () => {
     const v = verifier()
-    const proof = await signProof(key, { htu: HTU, token: TOKEN })
+    const proof = await signDpopProof(key, { htu: HTU, token: TOKEN })
     await expect(v.verify(context(proof))).resolves.toBeUndefined()
     expect(await refusal(v.verify(context(proof)))).toMatchObject({
       code: 'PCL_DPOP_PROOF_REPLAYED',
@@ -74,7 +77,7 @@ describe('createProofVerifier', () => {
     ['another ath', { claims: { ath: accessTokenHash('another token') } }, /ath does not match/],
   ])('refuses %s', async (_what, options, message) => {
     const v = verifier({ maxProofBytes: 1024 })
-    const proof = await signProof(key, { htu: HTU, token: TOKEN, ...options })
+    const proof = await signDpopProof(key, { htu: HTU, token: TOKEN, ...options })
     expect(await refusal(v.verify(context(proof)))).toEqual({
       code: 'PCL_DPOP_PROOF_INVALID',
       message: expect.stringMatching(message),
@@ -89,7 +92,7 @@ describe('createProofVerifier', () => {
     ['a relative URL', '/v1/videos/1'],
     ['another scheme', 'ftp://api.test/v1/videos/1'],
   ])('refuses an htu with %s', async (_what, htu) => {
-    const proof = await signProof(key, { htu, token: TOKEN })
+    const proof = await signDpopProof(key, { htu, token: TOKEN })
     expect(await refusal(verifier().verify(context(proof)))).toMatchObject({
       code: 'PCL_DPOP_PROOF_INVALID',
       message: expect.stringMatching(/htu does not match/),
@@ -103,7 +106,7 @@ describe('createProofVerifier', () => {
       'https://api.test/v1/%76ideos/1#x',
       'https://api.test/v1/./videos/1',
     ]) {
-      const proof = await signProof(key, { htu, token: TOKEN })
+      const proof = await signDpopProof(key, { htu, token: TOKEN })
       await expect(v.verify(context(proof)), htu).resolves.toBeUndefined()
     }
   })
@@ -111,11 +114,11 @@ describe('createProofVerifier', () => {
   it('refuses unsigned, symmetric and confused algorithms', async () => {
     const v = verifier()
     const payload = { htm: 'GET', htu: HTU, iat: Math.floor(Date.now() / 1000), jti: 'j1' }
-    const none = raw({ alg: 'none', typ: 'dpop+jwt', jwk: key.jwk }, payload)
+    const none = rawToken({ alg: 'none', typ: 'dpop+jwt', jwk: key.jwk }, payload)
     expect(await refusal(v.verify(context(none)))).toMatchObject({
       message: expect.stringMatching(/compact JWS/),
     })
-    const noneSigned = raw({ alg: 'none', typ: 'dpop+jwt', jwk: key.jwk }, payload, 'AAAA')
+    const noneSigned = rawToken({ alg: 'none', typ: 'dpop+jwt', jwk: key.jwk }, payload, 'AAAA')
     expect(await refusal(v.verify(context(noneSigned)))).toMatchObject({
       code: 'PCL_DPOP_PROOF_INVALID',
       message: expect.stringMatching(/alg not allowed/),
@@ -140,8 +143,8 @@ describe('createProofVerifier', () => {
   })
 
   it('refuses an algorithm outside dpop.algorithms', async () => {
-    const rsa = await makeProofKey('RS256')
-    const proof = await signProof(rsa, { htu: HTU, token: TOKEN })
+    const rsa = await createDpopKey('RS256')
+    const proof = await signDpopProof(rsa, { htu: HTU, token: TOKEN })
     expect(
       await refusal(verifier({ algorithms: ['ES256'] }).verify(context(proof, { jkt: rsa.jkt }))),
     ).toMatchObject({ message: expect.stringMatching(/alg not allowed/) })
@@ -150,7 +153,7 @@ describe('createProofVerifier', () => {
   it('refuses a private key in the jwk before using it', async () => {
     const { exportJWK } = await import('jose')
     const privateJwk = await exportJWK(key.privateKey)
-    const proof = await signProof({ ...key, jwk: privateJwk }, { htu: HTU, token: TOKEN })
+    const proof = await signDpopProof({ ...key, jwk: privateJwk }, { htu: HTU, token: TOKEN })
     expect(await refusal(verifier().verify(context(proof)))).toMatchObject({
       message: expect.stringMatching(/private key/),
     })
@@ -158,11 +161,11 @@ describe('createProofVerifier', () => {
 
   it('refuses a bad signature, and a proof of another key than the bound one', async () => {
     const v = verifier()
-    const forged = await signProof({ ...other, jwk: key.jwk }, { htu: HTU, token: TOKEN })
+    const forged = await signDpopProof({ ...other, jwk: key.jwk }, { htu: HTU, token: TOKEN })
     expect(await refusal(v.verify(context(forged)))).toMatchObject({
       message: expect.stringMatching(/bad signature/),
     })
-    const foreign = await signProof(other, { htu: HTU, token: TOKEN })
+    const foreign = await signDpopProof(other, { htu: HTU, token: TOKEN })
     expect(await refusal(v.verify(context(foreign)))).toMatchObject({
       code: 'PCL_TOKEN_BINDING_MISMATCH',
     })
@@ -172,13 +175,13 @@ describe('createProofVerifier', () => {
     const v = verifier({ nonce: { secret: 'x'.repeat(32) } })
     let nonce: string | undefined
     try {
-      await v.verify(context(await signProof(key, { htu: HTU, token: TOKEN })))
+      await v.verify(context(await signDpopProof(key, { htu: HTU, token: TOKEN })))
     } catch (err) {
       expect(err).toMatchObject({ code: 'PCL_DPOP_NONCE_REQUIRED' })
       nonce = (err as { headers?: Record<string, string> }).headers?.['DPoP-Nonce']
     }
     expect(nonce).toEqual(expect.any(String))
-    const proof = await signProof(key, { htu: HTU, token: TOKEN, claims: { nonce } })
+    const proof = await signDpopProof(key, { htu: HTU, token: TOKEN, claims: { nonce } })
     await expect(v.verify(context(proof))).resolves.toBeUndefined()
   })
 })

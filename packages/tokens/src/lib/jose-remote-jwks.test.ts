@@ -1,16 +1,18 @@
 // What jose's createRemoteJWKSet does on its own under each outage, observed rather than assumed:
 // these tests pin the gaps RemoteKeySource closes (see remote-key-source.ts), and fail loudly if
 // a jose upgrade changes them.
+import { createJwksServer, createTestKey, type JwksServer, type TestKey } from '@portcullis/testing'
 import { createRemoteJWKSet, errors } from 'jose'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { makeKey, startJwksServer, type JwksServer, type TestKey } from '../test-helpers/index.js'
 
 let key: TestKey
 let server: JwksServer
+let uri: string
 
 beforeAll(async () => {
-  key = await makeKey('k1', 'ES256')
-  server = await startJwksServer({ keys: [key.jwk] })
+  key = await createTestKey({ kid: 'k1', alg: 'ES256' })
+  server = createJwksServer({ keys: [key.jwk] })
+  uri = await server.listen()
 })
 
 afterAll(async () => {
@@ -19,7 +21,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   server.setJwks({ keys: [key.jwk] })
-  server.setBehavior({ kind: 'ok' })
+  server.setBehavior('ok')
   vi.useFakeTimers({ toFake: ['Date'] })
 })
 
@@ -41,8 +43,8 @@ async function failure(run: () => Promise<unknown>): Promise<unknown> {
 
 describe('jose createRemoteJWKSet, unwrapped', () => {
   it('fetches again on every call while the endpoint is down (no negative caching)', async () => {
-    server.setBehavior({ kind: 'status', status: 500 })
-    const jwks = createRemoteJWKSet(new URL(server.url), options)
+    server.setBehavior({ status: 500 })
+    const jwks = createRemoteJWKSet(new URL(uri), options)
     const before = server.requests
     for (let i = 0; i < 5; i++) {
       const err = await failure(() => jwks(header))
@@ -53,37 +55,37 @@ describe('jose createRemoteJWKSet, unwrapped', () => {
   })
 
   it('throws when a refresh after cacheMaxAge fails, although it holds the keys (no stale-if-error)', async () => {
-    const jwks = createRemoteJWKSet(new URL(server.url), options)
+    const jwks = createRemoteJWKSet(new URL(uri), options)
     await jwks(header)
-    server.setBehavior({ kind: 'reset' })
+    server.setBehavior('down')
     vi.setSystemTime(Date.now() + 10_001)
     expect(await failure(() => jwks(header))).toBeInstanceOf(TypeError) // fetch failed
     expect(jwks.jwks()?.keys).toHaveLength(1)
   })
 
   it('reads a response of any size (no size limit)', async () => {
-    server.setBehavior({ kind: 'huge', bytes: 2 * 1024 * 1024, contentLength: false })
-    const jwks = createRemoteJWKSet(new URL(server.url), options)
+    server.setBehavior({ hugeBytes: 2 * 1024 * 1024 })
+    const jwks = createRemoteJWKSet(new URL(uri), options)
     expect(await failure(() => jwks(header))).toBeInstanceOf(errors.JWKSNoMatchingKey)
     expect(jwks.fresh).toBe(true) // 2 MiB downloaded, parsed and installed as the key set
   })
 
   it('maps a slow endpoint to JWKSTimeout, garbage to JOSEError and a bad shape to JWKSInvalid', async () => {
-    server.setBehavior({ kind: 'slow', ms: 1000 })
-    expect(
-      await failure(() => createRemoteJWKSet(new URL(server.url), options)(header)),
-    ).toBeInstanceOf(errors.JWKSTimeout)
-    server.setBehavior({ kind: 'garbage' })
-    const garbage = await failure(() => createRemoteJWKSet(new URL(server.url), options)(header))
+    server.setBehavior('slow')
+    expect(await failure(() => createRemoteJWKSet(new URL(uri), options)(header))).toBeInstanceOf(
+      errors.JWKSTimeout,
+    )
+    server.setBehavior('garbage')
+    const garbage = await failure(() => createRemoteJWKSet(new URL(uri), options)(header))
     expect((garbage as Error).message).toMatch(/Failed to parse/)
-    server.setBehavior({ kind: 'not-jwks' })
-    expect(
-      await failure(() => createRemoteJWKSet(new URL(server.url), options)(header)),
-    ).toBeInstanceOf(errors.JWKSInvalid)
+    server.setBehavior({ body: '{"keys": "nope"}' })
+    expect(await failure(() => createRemoteJWKSet(new URL(uri), options)(header))).toBeInstanceOf(
+      errors.JWKSInvalid,
+    )
   })
 
   it('refetches for an unknown kid at most once per cooldown after a success (as the issue needs)', async () => {
-    const jwks = createRemoteJWKSet(new URL(server.url), options)
+    const jwks = createRemoteJWKSet(new URL(uri), options)
     await jwks(header)
     const before = server.requests
     for (let i = 0; i < 5; i++) await failure(() => jwks({ alg: 'ES256', kid: 'nope' }))

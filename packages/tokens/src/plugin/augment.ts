@@ -1,5 +1,4 @@
-import type { DpopChallenge, Principal } from '@portcullis/core'
-import type { kDpopChallenge, kGuardStart } from './symbols.js'
+import type { Principal } from '@portcullis/core'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -8,10 +7,6 @@ declare module 'fastify' {
      * carried no token (possible only on public routes and unknown URLs). Frozen.
      */
     principal: Principal | null
-    /** @internal */
-    [kGuardStart]: number
-    /** @internal */
-    [kDpopChallenge]: DpopChallenge | null
   }
 }
 

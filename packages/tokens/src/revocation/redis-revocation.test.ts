@@ -1,6 +1,6 @@
 import type { Principal } from '@portcullis/core'
+import { rawToken } from '@portcullis/testing'
 import { afterEach, describe, expect, it } from 'vitest'
-import { rawToken } from '../test-helpers/index.js'
 import { createRedisRevocation, type RedisRevocation } from './redis-revocation.js'
 
 // The revocation list against a Redis stand-in that implements the five commands it sends; the

@@ -1,7 +1,7 @@
 import { invalidOptionsError, type Principal } from '@portcullis/core'
 import { decodeJwt } from 'jose'
 import { z } from 'zod'
-import { redisCommand } from '../lib/redis-command.js'
+import { createRedisGate } from '@portcullis/core/internal'
 import { integer, nonEmptyString, redisClientSchema } from '../lib/schema-parts.js'
 import type { TokensRedisClient } from '../options/tokens-options.js'
 
@@ -155,8 +155,9 @@ export function createRedisRevocation(options: RedisRevocationOptions): RedisRev
   let timer: NodeJS.Timeout | undefined
   let refreshing: Promise<void> | undefined
 
+  const gate = createRedisGate(redis, timeout)
   const command = (name: string, ...args: (string | number)[]): Promise<unknown> =>
-    redisCommand(redis, timeout, name, ...args)
+    gate.run(() => redis.call(name, ...args))
 
   async function load(): Promise<void> {
     // The version is read first: a revocation landing between the two reads is in the list

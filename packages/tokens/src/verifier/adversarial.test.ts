@@ -1,44 +1,54 @@
 import { createHash } from 'node:crypto'
 import { isPortcullisError } from '@portcullis/core'
-import { base64url, exportJWK, exportSPKI, SignJWT } from 'jose'
+import {
+  buildPayload,
+  createJwksServer,
+  createTestKey,
+  rawToken,
+  signToken,
+  type JwksServer,
+  type MintOptions,
+  type TestKey,
+} from '@portcullis/testing'
+import { base64url, exportJWK, exportSPKI, SignJWT, type JWTPayload } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TokensOptions } from '../options/index.js'
-import {
-  claimsFor,
-  makeKey,
-  rawToken,
-  segment,
-  sign,
-  startJwksServer,
-  type JwksServer,
-  type TestKey,
-} from '../test-helpers/index.js'
 import { createVerifier, type Verifier } from './create-verifier.js'
 
 const ISSUER = 'https://auth.test'
 const REMOTE = 'https://remote.test'
 const AUDIENCE = 'api'
 
+/** Claims of a valid token for `issuer` and `audience`: five minutes, `sub` user-1, a jti. */
+const claimsFor = (issuer: string, audience: string, extra: MintOptions = {}): JWTPayload =>
+  buildPayload({ issuer, audience }, extra)
+
+/** Any JSON value as a base64url segment, for hand-made tokens. */
+const segment = (value: unknown): string => base64url.encode(JSON.stringify(value))
+
 let es: TestKey
 let rs: TestKey
 let attacker: TestKey
 let jwksServer: JwksServer
 let attackerServer: JwksServer
+let jwksUri: string
+let attackerUri: string
 let verifier: Verifier
 const seenErrors: { token: string; err: unknown }[] = []
 
 beforeAll(async () => {
   ;[es, rs, attacker] = await Promise.all([
-    makeKey('es-1', 'ES256'),
-    makeKey('rs-1', 'RS256'),
-    makeKey('es-1', 'ES256'), // same kid as the real key
+    createTestKey({ kid: 'es-1', alg: 'ES256' }),
+    createTestKey({ kid: 'rs-1', alg: 'RS256' }),
+    createTestKey({ kid: 'es-1', alg: 'ES256' }), // same kid as the real key
   ])
-  jwksServer = await startJwksServer({ keys: [rs.jwk] })
-  attackerServer = await startJwksServer({ keys: [attacker.jwk] })
+  jwksServer = createJwksServer({ keys: [rs.jwk] })
+  attackerServer = createJwksServer({ keys: [attacker.jwk] })
+  ;[jwksUri, attackerUri] = await Promise.all([jwksServer.listen(), attackerServer.listen()])
   const options: TokensOptions = {
     issuers: [
       { issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], jwks: { keys: [es.jwk] } },
-      { issuer: REMOTE, audience: AUDIENCE, algorithms: ['RS256'], jwksUri: jwksServer.url },
+      { issuer: REMOTE, audience: AUDIENCE, algorithms: ['RS256'], jwksUri },
       {
         issuer: 'https://rsa-keys.test',
         audience: AUDIENCE,
@@ -81,9 +91,9 @@ async function codeOf(token: string, using: Verifier = verifier): Promise<string
 
 describe('algorithm attacks (RFC 8725 §2.1, §3.1)', () => {
   it('accepts the genuine tokens this suite attacks', async () => {
-    expect(await codeOf(await sign(es, claimsFor(ISSUER, AUDIENCE)))).toBe('accepted')
-    expect(await codeOf(await sign(rs, claimsFor(REMOTE, AUDIENCE)))).toBe('accepted')
-    expect(await codeOf(await sign(rs, claimsFor('https://rsa-keys.test', AUDIENCE)))).toBe(
+    expect(await codeOf(await signToken(es, claimsFor(ISSUER, AUDIENCE)))).toBe('accepted')
+    expect(await codeOf(await signToken(rs, claimsFor(REMOTE, AUDIENCE)))).toBe('accepted')
+    expect(await codeOf(await signToken(rs, claimsFor('https://rsa-keys.test', AUDIENCE)))).toBe(
       'accepted',
     )
   })
@@ -119,7 +129,7 @@ describe('algorithm attacks (RFC 8725 §2.1, §3.1)', () => {
         [REMOTE, 'rs-1'],
         ['https://rsa-keys.test', undefined],
       ] as const) {
-        const token = await sign(
+        const token = await signToken(
           { alg: 'HS256', ...(kid === undefined ? {} : { kid }), privateKey: secret },
           claimsFor(iss, AUDIENCE),
         )
@@ -141,21 +151,21 @@ describe('algorithm attacks (RFC 8725 §2.1, §3.1)', () => {
   })
 
   it('refuses a valid signature from a key that is not configured, even with a known kid', async () => {
-    expect(await codeOf(await sign(attacker, claimsFor(ISSUER, AUDIENCE)))).toBe(
+    expect(await codeOf(await signToken(attacker, claimsFor(ISSUER, AUDIENCE)))).toBe(
       'PCL_TOKEN_INVALID',
     )
     expect(
       await codeOf(
-        await sign(attacker, claimsFor(REMOTE, AUDIENCE), { alg: 'ES256', kid: 'rs-1' }),
+        await signToken(attacker, claimsFor(REMOTE, AUDIENCE), { alg: 'ES256', kid: 'rs-1' }),
       ),
     ).toBe('PCL_TOKEN_INVALID')
-    const rogueRsa = await makeKey('rs-1', 'RS256')
-    expect(await codeOf(await sign(rogueRsa, claimsFor(REMOTE, AUDIENCE)))).toBe(
+    const rogueRsa = await createTestKey({ kid: 'rs-1', alg: 'RS256' })
+    expect(await codeOf(await signToken(rogueRsa, claimsFor(REMOTE, AUDIENCE)))).toBe(
       'PCL_TOKEN_INVALID',
     )
-    expect(await codeOf(await sign(rogueRsa, claimsFor('https://rsa-keys.test', AUDIENCE)))).toBe(
-      'PCL_TOKEN_INVALID',
-    )
+    expect(
+      await codeOf(await signToken(rogueRsa, claimsFor('https://rsa-keys.test', AUDIENCE))),
+    ).toBe('PCL_TOKEN_INVALID')
   })
 })
 
@@ -172,21 +182,21 @@ describe('key-finding headers are never used (RFC 8725 §3.10)', () => {
   it('refuses tokens signed by an attacker key advertised in jwk, jku, x5u or x5c', async () => {
     const attackerJwk = await exportJWK(attacker.publicKey)
     const before = jwksServer.requests
-    for (const header of injections(attackerJwk, attackerServer.url)) {
+    for (const header of injections(attackerJwk, attackerUri)) {
       for (const kid of ['es-1', 'attacker', undefined]) {
-        const token = await sign(
+        const token = await signToken(
           { alg: 'ES256', ...(kid === undefined ? {} : { kid }), privateKey: attacker.privateKey },
           claimsFor(ISSUER, AUDIENCE),
           header,
         )
         expect(await codeOf(token)).toBe('PCL_TOKEN_INVALID')
       }
-      const rogueRsa = await makeKey('rs-1', 'RS256')
+      const rogueRsa = await createTestKey({ kid: 'rs-1', alg: 'RS256' })
       const rsaHeader = {
         ...header,
         ...(header.jwk ? { jwk: await exportJWK(rogueRsa.publicKey) } : {}),
       }
-      expect(await codeOf(await sign(rogueRsa, claimsFor(REMOTE, AUDIENCE), rsaHeader))).toBe(
+      expect(await codeOf(await signToken(rogueRsa, claimsFor(REMOTE, AUDIENCE), rsaHeader))).toBe(
         'PCL_TOKEN_INVALID',
       )
     }
@@ -196,7 +206,7 @@ describe('key-finding headers are never used (RFC 8725 §3.10)', () => {
   })
 
   it('still accepts a genuine token that merely carries such headers', async () => {
-    const token = await sign(es, claimsFor(ISSUER, AUDIENCE), { jku: attackerServer.url })
+    const token = await signToken(es, claimsFor(ISSUER, AUDIENCE), { jku: attackerUri })
     expect(await codeOf(token)).toBe('accepted')
     expect(attackerServer.requests).toBe(0)
   })
@@ -292,7 +302,7 @@ describe('malformed and oversized tokens', () => {
 
   it('refuses a valid token for another verifier’s issuer without any network call', async () => {
     const before = jwksServer.requests
-    const token = await sign(rs, claimsFor('https://unknown.test', AUDIENCE))
+    const token = await signToken(rs, claimsFor('https://unknown.test', AUDIENCE))
     expect(await codeOf(token)).toBe('PCL_TOKEN_INVALID')
     expect(jwksServer.requests).toBe(before)
   })
@@ -301,7 +311,7 @@ describe('malformed and oversized tokens', () => {
 describe('errors never leak', () => {
   it('hides the claims jose attaches to claim errors from enumeration', async () => {
     const secretClaim = createHash('sha256').update('secret-claim').digest('hex')
-    const token = await sign(es, claimsFor(ISSUER, 'wrong-audience', { secret: secretClaim }))
+    const token = await signToken(es, claimsFor(ISSUER, 'wrong-audience', { secret: secretClaim }))
     try {
       await verifier.verify(token)
       expect.unreachable()

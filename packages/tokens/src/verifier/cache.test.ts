@@ -1,8 +1,15 @@
 import { isPortcullisError, type Principal } from '@portcullis/core'
+import {
+  buildPayload,
+  createTestKey,
+  epochSeconds,
+  signToken,
+  type MintOptions,
+  type TestKey,
+} from '@portcullis/testing'
 import * as jose from 'jose'
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { TokensOptions } from '../options/index.js'
-import { claimsFor, makeKey, now, sign, type TestKey } from '../test-helpers/index.js'
 import { createVerifier, type Verifier } from './create-verifier.js'
 
 // Count the signature checks the verifier asks jose for.
@@ -15,10 +22,14 @@ const ISSUER = 'https://auth.test'
 const AUDIENCE = 'api'
 const jwtVerify = vi.mocked(jose.jwtVerify)
 
+/** Claims of a valid token for `issuer` and `audience`: five minutes, `sub` user-1, a jti. */
+const claimsFor = (issuer: string, audience: string, extra: MintOptions = {}): jose.JWTPayload =>
+  buildPayload({ issuer, audience }, extra)
+
 let key: TestKey
 
 beforeAll(async () => {
-  key = await makeKey('k1', 'ES256')
+  key = await createTestKey({ kid: 'k1', alg: 'ES256' })
 })
 
 beforeEach(() => {
@@ -39,7 +50,7 @@ function verifierWith(options: Omit<TokensOptions, 'issuers'> = {}): Verifier {
 }
 
 const token = (extra: jose.JWTPayload = {}): Promise<string> =>
-  sign(key, claimsFor(ISSUER, AUDIENCE, extra))
+  signToken(key, claimsFor(ISSUER, AUDIENCE, extra))
 
 function codeOfSync(run: () => unknown): string {
   try {
@@ -89,7 +100,7 @@ describe('verified-token cache', () => {
 
   it('ends an entry at exp minus the clock tolerance', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
-    const t = now()
+    const t = epochSeconds()
     const verifier = verifierWith({ clockTolerance: 5 })
     const jwt = await token({ iat: t, exp: t + 60 })
     await verifier.verify(jwt)
@@ -113,7 +124,7 @@ describe('verified-token cache', () => {
 
   it('ends an entry when maxTokenAge runs out before exp', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
-    const t = now()
+    const t = epochSeconds()
     const verifier = createVerifier({
       issuers: [
         {
@@ -151,13 +162,13 @@ describe('verified-token cache', () => {
     const verifier = verifierWith({ cache: { max: 2 } })
     const good = await token()
     await verifier.verify(good)
-    const bad = await sign(key, claimsFor(ISSUER, 'other-audience'))
+    const bad = await signToken(key, claimsFor(ISSUER, 'other-audience'))
     for (let i = 0; i < 3; i++)
       expect(await codeOf(() => verifier.verify(bad))).toBe('PCL_TOKEN_INVALID')
     expect(jwtVerify).toHaveBeenCalledTimes(4)
     const forged = await Promise.all(
       Array.from({ length: 20 }, async (_, i) =>
-        sign(await makeKey('k1'), claimsFor(ISSUER, AUDIENCE, { i })),
+        signToken(await createTestKey({ kid: 'k1' }), claimsFor(ISSUER, AUDIENCE, { i })),
       ),
     )
     for (const jwt of forged)

@@ -16,8 +16,7 @@ import { buildPrincipal } from '../lib/principal.js'
 import { RemoteKeySource } from '../lib/remote-key-source.js'
 import { StaticKeySource } from '../lib/static-key-source.js'
 import { resolveTokensOptions, type ResolvedIssuer } from '../options/resolve-tokens-options.js'
-import { createSenderCheck } from '../sender/create-sender-check.js'
-import { registerSenderCheck } from '../sender/registry.js'
+import { createSenderCheck, type SenderCheck } from '../sender/create-sender-check.js'
 import type { TokensOptions } from '../options/tokens-options.js'
 
 /**
@@ -45,6 +44,13 @@ export interface Verifier {
   readonly realm: string | undefined
   /** Longest token accepted, in bytes. */
   readonly maxTokenBytes: number
+  /**
+   * What the tokens are bound to and how it is proved (DPoP settings, each issuer's `dpop` mode,
+   * certificate-bound tokens), resolved from the same options. It travels with the verifier, so
+   * the authenticator applies the verifier's own settings, whichever copy of the package (ESM or
+   * CommonJS, two versions) made either.
+   */
+  readonly senderConstraints: SenderCheck
 }
 
 interface CompiledIssuer {
@@ -251,8 +257,11 @@ export function createVerifier(options: TokensOptions): Verifier {
     return work.then((verified) => admit(verified.principal))
   }
 
-  const verifier: Verifier = Object.freeze({ verify, realm: config.realm, maxTokenBytes })
   const modes = new Map(config.issuers.map((issuer) => [issuer.issuer, issuer.dpop] as const))
-  registerSenderCheck(verifier, createSenderCheck(config.dpop, modes))
-  return verifier
+  return Object.freeze({
+    verify,
+    realm: config.realm,
+    maxTokenBytes,
+    senderConstraints: createSenderCheck(config.dpop, modes),
+  })
 }

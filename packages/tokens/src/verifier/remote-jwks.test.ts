@@ -1,16 +1,17 @@
 import { isPortcullisError } from '@portcullis/core'
-import { exportJWK } from 'jose'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { TokensJwksOptions } from '../options/index.js'
 import {
-  claimsFor,
-  makeKey,
-  sign,
-  startJwksServer,
+  buildPayload,
+  createJwksServer,
+  createTestKey,
+  signToken,
   type JwksBehavior,
   type JwksServer,
+  type MintOptions,
   type TestKey,
-} from '../test-helpers/index.js'
+} from '@portcullis/testing'
+import { exportJWK, type JWTPayload } from 'jose'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { TokensJwksOptions } from '../options/index.js'
 import { createVerifier, type Verifier } from './create-verifier.js'
 
 const ISSUER = 'https://auth.test'
@@ -19,14 +20,24 @@ const COOLDOWN = 1000
 const MAX_AGE = 10_000
 const STALE = 60_000
 
+/** Claims of a valid token for `issuer` and `audience`: five minutes, `sub` user-1, a jti. */
+const claimsFor = (issuer: string, audience: string, extra: MintOptions = {}): JWTPayload =>
+  buildPayload({ issuer, audience }, extra)
+
 let k1: TestKey
 let k2: TestKey
 let rogue: TestKey
 let server: JwksServer
+let uri: string
 
 beforeAll(async () => {
-  ;[k1, k2, rogue] = await Promise.all([makeKey('k1'), makeKey('k2'), makeKey('k9')])
-  server = await startJwksServer()
+  ;[k1, k2, rogue] = await Promise.all([
+    createTestKey({ kid: 'k1' }),
+    createTestKey({ kid: 'k2' }),
+    createTestKey({ kid: 'k9' }),
+  ])
+  server = createJwksServer()
+  uri = await server.listen()
 })
 
 afterAll(async () => {
@@ -35,7 +46,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   server.setJwks({ keys: [k1.jwk] })
-  server.setBehavior({ kind: 'ok' })
+  server.setBehavior('ok')
   vi.useFakeTimers({ toFake: ['Date'] })
 })
 
@@ -45,7 +56,7 @@ afterEach(() => {
 
 function remoteVerifier(jwks: TokensJwksOptions = {}): Verifier {
   return createVerifier({
-    issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], jwksUri: server.url }],
+    issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], jwksUri: uri }],
     // Tokens must outlive the clock jumps below.
     jwks: {
       cooldown: COOLDOWN,
@@ -59,7 +70,10 @@ function remoteVerifier(jwks: TokensJwksOptions = {}): Verifier {
 }
 
 const tokenBy = (key: TestKey, extra: Record<string, unknown> = {}): Promise<string> =>
-  sign(key, claimsFor(ISSUER, AUDIENCE, { exp: Math.floor(Date.now() / 1000) + 86_400, ...extra }))
+  signToken(
+    key,
+    claimsFor(ISSUER, AUDIENCE, { exp: Math.floor(Date.now() / 1000) + 86_400, ...extra }),
+  )
 
 async function codeOf(run: () => unknown): Promise<string> {
   try {
@@ -154,12 +168,12 @@ describe('remote JWKS', () => {
   it('tries each matching key for a token without kid (jose JWKSMultipleMatchingKeys)', async () => {
     server.setJwks({ keys: [k1.jwk, k2.jwk] })
     const verifier = remoteVerifier()
-    const noKid = await sign(
+    const noKid = await signToken(
       { alg: 'ES256', privateKey: k2.privateKey },
       claimsFor(ISSUER, AUDIENCE, { exp: Math.floor(Date.now() / 1000) + 600 }),
     )
     expect(await codeOf(() => verifier.verify(noKid))).toBe('accepted')
-    const rogueNoKid = await sign(
+    const rogueNoKid = await signToken(
       { alg: 'ES256', privateKey: rogue.privateKey },
       claimsFor(ISSUER, AUDIENCE),
     )
@@ -177,15 +191,15 @@ describe('remote JWKS', () => {
 
 describe('JWKS outages', () => {
   const outages: [string, JwksBehavior][] = [
-    ['connection reset', { kind: 'reset' }],
-    ['slower than the timeout', { kind: 'slow', ms: 1000 }],
-    ['HTTP 500', { kind: 'status', status: 500 }],
-    ['HTTP 404', { kind: 'status', status: 404 }],
-    ['a redirect', { kind: 'status', status: 302 }],
-    ['garbage JSON', { kind: 'garbage' }],
-    ['JSON that is not a JWKS', { kind: 'not-jwks' }],
-    ['a body over maxBytes (streamed)', { kind: 'huge', bytes: 64 * 1024, contentLength: false }],
-    ['a body over maxBytes (declared)', { kind: 'huge', bytes: 64 * 1024, contentLength: true }],
+    ['connection reset', 'down'],
+    ['slower than the timeout', 'slow'],
+    ['HTTP 500', { status: 500 }],
+    ['HTTP 404', { status: 404 }],
+    ['a redirect', { status: 302 }],
+    ['garbage JSON', 'garbage'],
+    ['JSON that is not a JWKS', { body: '{"keys": "nope"}' }],
+    ['a body over maxBytes (streamed)', { hugeBytes: 64 * 1024 }],
+    ['a body over maxBytes (declared)', { hugeBytes: 64 * 1024, contentLength: true }],
   ]
 
   it.each(outages)(
@@ -202,7 +216,7 @@ describe('JWKS outages', () => {
   )
 
   it('is not hammered by many requests while down, sequential or concurrent', async () => {
-    server.setBehavior({ kind: 'status', status: 503 })
+    server.setBehavior({ status: 503 })
     const verifier = remoteVerifier()
     const requests = requestsDuring()
     const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => tokenBy(k1, { i })))
@@ -216,11 +230,11 @@ describe('JWKS outages', () => {
   })
 
   it('recovers once the endpoint is back and the cooldown is over', async () => {
-    server.setBehavior({ kind: 'reset' })
+    server.setBehavior('down')
     const verifier = remoteVerifier()
     const jwt = await tokenBy(k1)
     expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_KEYS_UNAVAILABLE')
-    server.setBehavior({ kind: 'ok' })
+    server.setBehavior('ok')
     expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_KEYS_UNAVAILABLE')
     advance(COOLDOWN + 1)
     expect(await codeOf(() => verifier.verify(jwt))).toBe('accepted')
@@ -231,7 +245,7 @@ describe('JWKS outages', () => {
     const cachedToken = await tokenBy(k1, { n: 1 })
     await verifier.verify(cachedToken)
     const requests = requestsDuring()
-    server.setBehavior({ kind: 'status', status: 500 })
+    server.setBehavior({ status: 500 })
 
     advance(MAX_AGE + 1)
     expect(await codeOf(async () => verifier.verify(await tokenBy(k1, { n: 2 })))).toBe('accepted')
@@ -256,7 +270,7 @@ describe('JWKS outages', () => {
   it('refuses stale keys past cacheMaxAge when staleIfError is 0', async () => {
     const verifier = remoteVerifier({ staleIfError: 0 })
     await verifier.verify(await tokenBy(k1))
-    server.setBehavior({ kind: 'reset' })
+    server.setBehavior('down')
     advance(MAX_AGE + 1)
     expect(await codeOf(async () => verifier.verify(await tokenBy(k1)))).toBe(
       'PCL_KEYS_UNAVAILABLE',
@@ -266,7 +280,7 @@ describe('JWKS outages', () => {
   it('answers an unknown kid while the endpoint is down as unavailable keys, not a bad token', async () => {
     const verifier = remoteVerifier()
     await verifier.verify(await tokenBy(k1))
-    server.setBehavior({ kind: 'reset' })
+    server.setBehavior('down')
     advance(COOLDOWN + 1)
     expect(await codeOf(async () => verifier.verify(await tokenBy(k2)))).toBe(
       'PCL_KEYS_UNAVAILABLE',

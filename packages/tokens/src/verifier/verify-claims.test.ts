@@ -1,18 +1,30 @@
 import { isPortcullisError, type Principal } from '@portcullis/core'
+import {
+  buildPayload,
+  createTestKey,
+  epochSeconds,
+  signToken,
+  type MintOptions,
+  type TestKey,
+} from '@portcullis/testing'
+import type { JWTPayload } from 'jose'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { claimsFor, makeKey, now, sign, type TestKey } from '../test-helpers/index.js'
 import type { TokensIssuerOptions, TokensOptions } from '../options/index.js'
 import { createVerifier } from './create-verifier.js'
 
 const ISSUER = 'https://auth.test'
 const AUDIENCE = 'videos-api'
 
+/** Claims of a valid token for `issuer` and `audience`: five minutes, `sub` user-1, a jti. */
+const claimsFor = (issuer: string, audience: string, extra: MintOptions = {}): JWTPayload =>
+  buildPayload({ issuer, audience }, extra)
+
 let key: TestKey
 let other: TestKey
 
 beforeAll(async () => {
-  key = await makeKey('k1', 'ES256')
-  other = await makeKey('o1', 'EdDSA')
+  key = await createTestKey({ kid: 'k1', alg: 'ES256' })
+  other = await createTestKey({ kid: 'o1', alg: 'EdDSA' })
 })
 
 afterEach(() => {
@@ -48,7 +60,7 @@ async function codeOf(run: () => unknown): Promise<string> {
 describe('a valid token', () => {
   it('yields a frozen principal', async () => {
     const verifier = verifierWith()
-    const token = await sign(
+    const token = await signToken(
       key,
       claimsFor(ISSUER, AUDIENCE, {
         scope: 'videos:read  videos:write',
@@ -84,10 +96,10 @@ describe('a valid token', () => {
   it('takes clientId from azp when client_id is absent, else null', async () => {
     const verifier = verifierWith()
     const azp = await verifier.verify(
-      await sign(key, claimsFor(ISSUER, AUDIENCE, { azp: 'player' })),
+      await signToken(key, claimsFor(ISSUER, AUDIENCE, { azp: 'player' })),
     )
     expect(azp.clientId).toBe('player')
-    const none = await verifier.verify(await sign(key, claimsFor(ISSUER, AUDIENCE)))
+    const none = await verifier.verify(await signToken(key, claimsFor(ISSUER, AUDIENCE)))
     expect(none.clientId).toBeNull()
     expect(none.scopes.size).toBe(0)
   })
@@ -95,7 +107,7 @@ describe('a valid token', () => {
   it('accepts scp as a space-delimited string and an audience list', async () => {
     const verifier = verifierWith({ audience: ['other', AUDIENCE] })
     const principal = await verifier.verify(
-      await sign(key, claimsFor(ISSUER, AUDIENCE, { aud: ['x', AUDIENCE], scp: 'a b' })),
+      await signToken(key, claimsFor(ISSUER, AUDIENCE, { aud: ['x', AUDIENCE], scp: 'a b' })),
     )
     expect([...principal.scopes]).toEqual(['a', 'b'])
   })
@@ -109,8 +121,9 @@ describe('a valid token', () => {
       { client_id: 7 },
       { sub: 12 },
       { sub: '' },
-    ]) {
-      const token = await sign(key, claimsFor(ISSUER, AUDIENCE, extra))
+    ] as Record<string, unknown>[]) {
+      // Spread over the built claims, so that the wrong types are signed as they are.
+      const token = await signToken(key, { ...claimsFor(ISSUER, AUDIENCE), ...extra })
       expect(await codeOf(() => verifier.verify(token))).toBe('PCL_TOKEN_INVALID')
     }
   })
@@ -120,8 +133,8 @@ describe('claims (RFC 7519 §4.1, RFC 9068)', () => {
   it('refuses an expired token, within clock tolerance only', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const verifier = verifierWith({}, { clockTolerance: 5 })
-    const t = now()
-    const token = await sign(key, claimsFor(ISSUER, AUDIENCE, { iat: t - 100, exp: t }))
+    const t = epochSeconds()
+    const token = await signToken(key, claimsFor(ISSUER, AUDIENCE, { iat: t - 100, exp: t }))
     expect(await codeOf(() => verifier.verify(token))).toBe('accepted')
     vi.setSystemTime((t + 4) * 1000)
     expect(await codeOf(() => verifier.verify(token))).toBe('accepted')
@@ -131,19 +144,19 @@ describe('claims (RFC 7519 §4.1, RFC 9068)', () => {
 
   it('refuses a token not yet valid (nbf) and one issued in the future beyond tolerance', async () => {
     const verifier = verifierWith({ maxTokenAge: '1h' })
-    const t = now()
-    const nbf = await sign(key, claimsFor(ISSUER, AUDIENCE, { nbf: t + 60 }))
+    const t = epochSeconds()
+    const nbf = await signToken(key, claimsFor(ISSUER, AUDIENCE, { nbf: t + 60 }))
     expect(await codeOf(() => verifier.verify(nbf))).toBe('PCL_TOKEN_INVALID')
-    const iat = await sign(key, claimsFor(ISSUER, AUDIENCE, { iat: t + 60 }))
+    const iat = await signToken(key, claimsFor(ISSUER, AUDIENCE, { iat: t + 60 }))
     expect(await codeOf(() => verifier.verify(iat))).toBe('PCL_TOKEN_INVALID')
   })
 
   it('applies maxTokenAge from iat, and then requires iat', async () => {
     const verifier = verifierWith({ maxTokenAge: 600 })
-    const t = now()
-    const old = await sign(key, claimsFor(ISSUER, AUDIENCE, { iat: t - 3600, exp: t + 300 }))
+    const t = epochSeconds()
+    const old = await signToken(key, claimsFor(ISSUER, AUDIENCE, { iat: t - 3600, exp: t + 300 }))
     expect(await codeOf(() => verifier.verify(old))).toBe('PCL_TOKEN_EXPIRED')
-    const noIat = await sign(key, claimsFor(ISSUER, AUDIENCE, { iat: undefined }))
+    const noIat = await signToken(key, claimsFor(ISSUER, AUDIENCE, { iat: undefined }))
     expect(await codeOf(() => verifier.verify(noIat))).toBe('PCL_TOKEN_INVALID')
   })
 
@@ -155,32 +168,36 @@ describe('claims (RFC 7519 §4.1, RFC 9068)', () => {
     ['no sub', { sub: undefined }],
   ])('refuses %s', async (_, extra) => {
     const verifier = verifierWith()
-    const token = await sign(key, claimsFor(ISSUER, AUDIENCE, extra))
+    const token = await signToken(key, claimsFor(ISSUER, AUDIENCE, extra))
     expect(await codeOf(() => verifier.verify(token))).toBe('PCL_TOKEN_INVALID')
   })
 
   it('refuses a token whose iss differs from the issuer that holds the key', async () => {
     const verifier = verifierWith()
-    const token = await sign(key, claimsFor(`${ISSUER}/`, AUDIENCE))
+    const token = await signToken(key, claimsFor(`${ISSUER}/`, AUDIENCE))
     expect(await codeOf(() => verifier.verify(token))).toBe('PCL_TOKEN_INVALID')
   })
 
   it('requires the configured claims', async () => {
     const verifier = verifierWith({ requiredClaims: ['jti'] })
-    const without = await sign(key, claimsFor(ISSUER, AUDIENCE))
+    const without = await signToken(key, claimsFor(ISSUER, AUDIENCE, { jti: undefined }))
     expect(await codeOf(() => verifier.verify(without))).toBe('PCL_TOKEN_INVALID')
-    const withJti = await sign(key, claimsFor(ISSUER, AUDIENCE, { jti: 'j1' }))
+    const withJti = await signToken(key, claimsFor(ISSUER, AUDIENCE, { jti: 'j1' }))
     expect(await codeOf(() => verifier.verify(withJti))).toBe('accepted')
   })
 
   it('checks typ case-insensitively, with or without application/ (RFC 9068 §4)', async () => {
     const verifier = verifierWith({ typ: 'at+jwt' })
     for (const typ of ['at+jwt', 'AT+JWT', 'application/at+jwt', 'Application/At+JWT']) {
-      const token = await sign(key, claimsFor(ISSUER, AUDIENCE), { typ })
+      const token = await signToken(key, claimsFor(ISSUER, AUDIENCE), { typ })
       expect(await codeOf(() => verifier.verify(token))).toBe('accepted')
     }
     for (const typ of ['JWT', 'jwt', undefined, 'at+jwt2', 'application/jwt']) {
-      const token = await sign(key, claimsFor(ISSUER, AUDIENCE), typ === undefined ? {} : { typ })
+      const token = await signToken(
+        key,
+        claimsFor(ISSUER, AUDIENCE),
+        typ === undefined ? {} : { typ },
+      )
       expect(await codeOf(() => verifier.verify(token))).toBe('PCL_TOKEN_INVALID')
     }
   })
@@ -199,36 +216,40 @@ describe('several issuers', () => {
         },
       ],
     })
-    const first = await sign(key, claimsFor(ISSUER, AUDIENCE))
-    const second = await sign(other, claimsFor('https://partner.test', AUDIENCE))
+    const first = await signToken(key, claimsFor(ISSUER, AUDIENCE))
+    const second = await signToken(other, claimsFor('https://partner.test', AUDIENCE))
     expect((await verifier.verify(first)).issuer).toBe(ISSUER)
     expect((await verifier.verify(second)).issuer).toBe('https://partner.test')
 
     // Each issuer's key signing a token that claims the other issuer.
-    const crossA = await sign(key, claimsFor('https://partner.test', AUDIENCE), { alg: 'ES256' })
+    const crossA = await signToken(key, claimsFor('https://partner.test', AUDIENCE), {
+      alg: 'ES256',
+    })
     expect(await codeOf(() => verifier.verify(crossA))).toBe('PCL_TOKEN_INVALID')
-    const crossB = await sign(other, claimsFor(ISSUER, AUDIENCE))
+    const crossB = await signToken(other, claimsFor(ISSUER, AUDIENCE))
     expect(await codeOf(() => verifier.verify(crossB))).toBe('PCL_TOKEN_INVALID')
   })
 
   it('picks among several keys of one issuer by kid, and tries each without a kid', async () => {
-    const second = await makeKey('k2', 'ES256')
+    const second = await createTestKey({ kid: 'k2', alg: 'ES256' })
     const verifier = verifierWith({ jwks: { keys: [key.jwk, second.jwk] } })
     expect(
-      await codeOf(async () => verifier.verify(await sign(second, claimsFor(ISSUER, AUDIENCE)))),
+      await codeOf(async () =>
+        verifier.verify(await signToken(second, claimsFor(ISSUER, AUDIENCE))),
+      ),
     ).toBe('accepted')
-    const noKid = await sign(
+    const noKid = await signToken(
       { alg: 'ES256', privateKey: second.privateKey },
       claimsFor(ISSUER, AUDIENCE),
     )
     expect(await codeOf(() => verifier.verify(noKid))).toBe('accepted')
-    const unknownKid = await sign(second, claimsFor(ISSUER, AUDIENCE), { kid: 'k3' })
+    const unknownKid = await signToken(second, claimsFor(ISSUER, AUDIENCE), { kid: 'k3' })
     expect(await codeOf(() => verifier.verify(unknownKid))).toBe('PCL_TOKEN_INVALID')
   })
 
   it('verifies with every kind of configured key: KeyObject, CryptoKey, JWK, oct JWK', async () => {
     const { KeyObject } = await import('node:crypto')
-    const rsa = await makeKey('r1', 'PS256')
+    const rsa = await createTestKey({ kid: 'r1', alg: 'PS256' })
     const secret = new Uint8Array(48).fill(9)
     const verifier = createVerifier({
       issuers: [
@@ -254,10 +275,10 @@ describe('several issuers', () => {
       ],
     })
     const tokens = await Promise.all([
-      sign(rsa, claimsFor('https://ko.test', AUDIENCE)),
-      sign(other, claimsFor('https://ck.test', AUDIENCE)),
-      sign(key, claimsFor('https://jwk.test', AUDIENCE)),
-      sign(
+      signToken(rsa, claimsFor('https://ko.test', AUDIENCE)),
+      signToken(other, claimsFor('https://ck.test', AUDIENCE)),
+      signToken(key, claimsFor('https://jwk.test', AUDIENCE)),
+      signToken(
         { alg: 'HS384', kid: 's1', privateKey: secret },
         claimsFor('https://oct.test', AUDIENCE),
       ),
@@ -270,9 +291,9 @@ describe('several issuers', () => {
     const verifier = createVerifier({
       issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], keys: [secret] }],
     })
-    const token = await sign({ alg: 'HS256', privateKey: secret }, claimsFor(ISSUER, AUDIENCE))
+    const token = await signToken({ alg: 'HS256', privateKey: secret }, claimsFor(ISSUER, AUDIENCE))
     expect((await verifier.verify(token)).subject).toBe('user-1')
-    const forged = await sign(
+    const forged = await signToken(
       { alg: 'HS256', privateKey: new Uint8Array(32).fill(8) },
       claimsFor(ISSUER, AUDIENCE),
     )

@@ -1,0 +1,25 @@
+/**
+ * `@portcullis/allowlist/internal`: the response step of the shared runtime, for Portcullis's own
+ * adapters and plugins. It follows their versions, not semver, and its exports may change in any
+ * release.
+ *
+ * @internal
+ * @packageDocumentation
+ */
+export {
+  createResponseRules,
+  errorBodiesOnly,
+  planResponse,
+  type PlanSite,
+  type ResponsePlan,
+  type ResponseRules,
+  type SerializedOutcome,
+  type ValueOutcome,
+} from './runtime/response-rules.js'
+export {
+  isJsonType,
+  readSerializedBody,
+  uninspectableError,
+  type SerializedBody,
+} from './allowlist/index.js'
+export { allowlistOptionsSchema } from './plugin/index.js'

@@ -1,0 +1,151 @@
+import { PortcullisConfigError, type RenderedProblem, type ResponseError } from '@portcullis/core'
+import { refuse, type DecisionContext, type RequestView } from '@portcullis/core/internal'
+import {
+  compileAllowlist,
+  readSerializedBody,
+  uninspectableError,
+  type CompiledAllowlist,
+} from '../allowlist/index.js'
+
+/** A route's response rules, planned once from its guard: see {@link planResponse}. */
+export interface ResponsePlan {
+  readonly allowlist: CompiledAllowlist
+  /** `false` for a route without `response` (only with `requireResponse: false`). */
+  readonly successBodies: boolean
+  /** The inventory's `response` column. */
+  readonly summary: string
+}
+
+/** What {@link planResponse} needs beside the route's `guard.response`. */
+export interface PlanSite {
+  /** `GET /v1/videos/:id`, as errors name the route. */
+  readonly label: string
+  readonly requireResponse: boolean
+  readonly knownScopes: ReadonlySet<string> | undefined
+  /** The route's response schema (Fastify), for `response: 'schema'`. */
+  readonly schema?: unknown
+}
+
+/**
+ * Plans a route's response rules once, the same for every adapter: its allowlist compiled, or,
+ * without `guard.response`, a configuration error (`requireResponse`, the default) or the
+ * problem+json fields for error bodies only. Throws a `PortcullisConfigError` naming the route.
+ */
+export function planResponse(
+  spec: unknown,
+  site: PlanSite,
+  errorsOnly: CompiledAllowlist,
+): ResponsePlan {
+  if (spec !== undefined) {
+    const allowlist = compileAllowlist(spec, {
+      route: site.label,
+      scopesGranted: site.knownScopes,
+      ...(site.schema === undefined ? {} : { schema: site.schema }),
+    })
+    return { allowlist, successBodies: true, summary: allowlist.summary }
+  }
+  if (site.requireResponse) {
+    throw new PortcullisConfigError(
+      'PCL_INVALID_GUARD',
+      `${site.label}: guard.response is required: declare the fields responses may carry ({ allow: [...] }), 'schema', or { passthrough: '<reason>' }`,
+      { route: site.label, field: 'guard.response' },
+    )
+  }
+  return { allowlist: errorsOnly, successBodies: false, summary: NO_ALLOWLIST }
+}
+
+const NO_ALLOWLIST = 'NONE: success bodies are not allowlisted'
+
+/** The allowlist of error bodies alone (problem+json fields), for routes without `response`. */
+export function errorBodiesOnly(): CompiledAllowlist {
+  return compileAllowlist({ allow: [] }, { route: 'error bodies' })
+}
+
+/** What becomes of a body the application serialized itself. */
+export type SerializedOutcome =
+  | { readonly kind: 'keep' }
+  | { readonly kind: 'replace'; readonly body: string }
+  | { readonly kind: 'refuse'; readonly problem: RenderedProblem }
+
+/** What becomes of a value the framework has not serialized yet. */
+export type ValueOutcome =
+  | { readonly kind: 'keep' }
+  | { readonly kind: 'replace'; readonly value: unknown }
+  | { readonly kind: 'refuse'; readonly problem: RenderedProblem }
+
+/** The response step of one route: every body leaves through it. */
+export interface ResponseRules {
+  /** True when a body of this status leaves unchecked (passthrough, or no allowlist). */
+  exempt(status: number): boolean
+  /** Projects a value before it is serialized (objects, arrays, `res.json`). */
+  value(view: RequestView, status: number, body: unknown): ValueOutcome
+  /**
+   * Projects a body serialized already: a JSON string or bytes, read per its `Content-Type` (at
+   * most `maxBodyBytes`); anything else (a stream, non-JSON) is refused, never let out unchecked.
+   */
+  serialized(
+    view: RequestView,
+    status: number,
+    payload: unknown,
+    contentType: unknown,
+  ): SerializedOutcome
+  /** The refusal of a response the guard cannot inspect (`what`: 'a stream'). */
+  uninspectable(view: RequestView, what: string): RenderedProblem
+}
+
+const EMPTY_SCOPES: ReadonlySet<string> = new Set()
+const KEEP = Object.freeze({ kind: 'keep' as const })
+
+/**
+ * Builds the response step of one route, once. A refusal is a 500 problem+json
+ * (`PCL_RESPONSE_REJECTED`, `PCL_RESPONSE_TOO_LARGE`...) with a `deny` audit event; the adapter
+ * sends it in place of the body.
+ */
+export function createResponseRules(
+  plan: ResponsePlan,
+  route: string,
+  context: DecisionContext,
+  maxBodyBytes: number,
+): ResponseRules {
+  const { allowlist, successBodies } = plan
+  const passthrough = allowlist.mode === 'passthrough'
+
+  function exempt(status: number): boolean {
+    return status < 400 && (passthrough || !successBodies)
+  }
+
+  function refused(view: RequestView, error: ResponseError): RenderedProblem {
+    return refuse(view, context, error, route)
+  }
+
+  function project(view: RequestView, status: number, body: unknown) {
+    return allowlist.project(body, { status, scopes: view.principal?.scopes ?? EMPTY_SCOPES })
+  }
+
+  return Object.freeze({
+    exempt,
+    value(view: RequestView, status: number, body: unknown): ValueOutcome {
+      if (exempt(status)) return KEEP
+      const result = project(view, status, body)
+      if (!result.ok) return { kind: 'refuse', problem: refused(view, result.error) }
+      return { kind: 'replace', value: result.value }
+    },
+    serialized(view: RequestView, status: number, payload: unknown, contentType: unknown) {
+      if (exempt(status) || payload === null || payload === undefined) return KEEP
+      if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {
+        return { kind: 'refuse', problem: refused(view, uninspectableError('a stream')) }
+      }
+      const read = readSerializedBody(payload, contentType, maxBodyBytes)
+      if (read.kind === 'empty') return KEEP
+      if (read.kind === 'uninspectable') {
+        return { kind: 'refuse', problem: refused(view, read.error) }
+      }
+      const result = project(view, status, read.value)
+      if (!result.ok) return { kind: 'refuse', problem: refused(view, result.error) }
+      return { kind: 'replace', body: JSON.stringify(result.value) }
+    },
+    uninspectable(view: RequestView, what: string) {
+      return refused(view, uninspectableError(what))
+    },
+  } satisfies ResponseRules)
+}

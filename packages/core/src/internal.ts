@@ -1,0 +1,9 @@
+/**
+ * `@portcullis/core/internal`: the framework-free runtime the adapters share (the request view,
+ * answers, decisions and audit, the Redis deadline). For Portcullis's own packages: it follows
+ * their versions, not semver, and its exports may change in any release.
+ *
+ * @internal
+ * @packageDocumentation
+ */
+export * from './runtime/index.js'

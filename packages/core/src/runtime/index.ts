@@ -1,0 +1,12 @@
+export { settle, andThen, type Answer, type Pending } from './answer.js'
+export {
+  emitAudit,
+  logs,
+  problemBytes,
+  refuse,
+  reportDenial,
+  type AuditDetails,
+  type DecisionContext,
+} from './decisions.js'
+export { createRedisGate, type GatedClient, type RedisGate } from './redis-gate.js'
+export type { GuardLogger, RequestView } from './request-view.js'

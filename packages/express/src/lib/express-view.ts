@@ -1,0 +1,131 @@
+import type { DpopChallenge, GuardRequest, Principal, RenderedProblem } from '@portcullis/core'
+import { problemBytes, type GuardLogger, type RequestView } from '@portcullis/core/internal'
+import type { Request, Response } from 'express'
+import type { IncomingMessage } from 'node:http'
+
+/** What a route accepts as credentials, from its guard. */
+export interface CredentialRules {
+  /** `guard.queryToken: true`: one `?access_token=` is accepted. */
+  readonly queryToken: boolean
+  /** `guard.dpop: true`: only DPoP-bound tokens with a valid proof (RFC 9449). */
+  readonly dpop: boolean
+}
+
+/** An unknown URL accepts no query token and requires no DPoP. */
+export const NO_RULES: CredentialRules = Object.freeze({ queryToken: false, dpop: false })
+
+/** The runtime's view of an Express request; one per request, made by the first guard. */
+class ExpressView implements RequestView {
+  readonly start = performance.now()
+  principal: Principal | null = null
+  authenticated = false
+  dpop: DpopChallenge | undefined = undefined
+  route: string | null
+
+  constructor(
+    private readonly req: Request,
+    private readonly res: Response,
+    readonly log: GuardLogger,
+    private readonly rules: CredentialRules,
+    route: string | null,
+  ) {
+    this.route = route
+  }
+
+  get method(): string {
+    return this.req.method
+  }
+
+  get message(): IncomingMessage {
+    return this.req
+  }
+
+  // Express strips mount paths from `req.url`: the query is read from the URL as sent.
+  get url(): string {
+    return this.req.originalUrl
+  }
+
+  get ip(): string | undefined {
+    return this.req.ip
+  }
+
+  get requestId(): string | null {
+    // Set by request-id middleware (`pino-http`, `express-request-id`); Express has none.
+    const id = (this.req as { id?: unknown }).id
+    if (typeof id === 'string') return id
+    return typeof id === 'number' ? String(id) : null
+  }
+
+  get native(): GuardRequest {
+    return this.req as unknown as GuardRequest
+  }
+
+  queryTokenAllowed(): boolean {
+    return this.rules.queryToken
+  }
+
+  dpopRequired(): boolean {
+    return this.rules.dpop
+  }
+
+  setHeader(name: string, value: string | number): void {
+    if (!this.res.headersSent) this.res.setHeader(name, value)
+  }
+}
+
+// In a WeakMap rather than on the request: Express changes a request's prototype on every
+// request, and adding properties to such an object costs more than a lookup here.
+const views = new WeakMap<object, RequestView>()
+
+/**
+ * The request's view, made by the first guard to see it (its credential rules and route apply);
+ * later guards on the same request share it, and so its principal.
+ */
+export function viewOf(
+  req: Request,
+  res: Response,
+  log: GuardLogger,
+  rules: CredentialRules,
+  route: string | null,
+): RequestView {
+  let view = views.get(req)
+  if (view === undefined) {
+    view = new ExpressView(req, res, log, rules, route)
+    views.set(req, view)
+  } else {
+    ;(view as ExpressView).route = route
+  }
+  return view
+}
+
+// Headers of the body the application meant to send, which would misdescribe the problem.
+const REPRESENTATION = [
+  'etag',
+  'last-modified',
+  'content-encoding',
+  'content-range',
+  'content-disposition',
+]
+
+/**
+ * Writes a problem+json response (through `end`, the response's own `end` by default),
+ * straight to the client, never through the app's error handlers. Once headers are out the
+ * status can no longer change, so the connection is closed instead: the client never gets a
+ * body the guard did not approve.
+ */
+export function sendProblem(
+  res: Response,
+  problem: Pick<RenderedProblem, 'status' | 'headers'> & { readonly body: object },
+  end: (body: Buffer) => void = (body) => res.end(body),
+): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const body = problemBytes(problem as RenderedProblem)
+  res.statusCode = problem.status
+  for (const name of REPRESENTATION) if (res.hasHeader(name)) res.removeHeader(name)
+  for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value)
+  res.setHeader('content-length', body.length)
+  end(body)
+}

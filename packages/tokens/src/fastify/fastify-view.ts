@@ -1,0 +1,133 @@
+import type { DpopChallenge, GuardRequest, Principal } from '@portcullis/core'
+import {
+  problemBytes,
+  type GuardLogger,
+  type RequestView,
+} from '@portcullis/core/internal'
+import type { RenderedProblem } from '@portcullis/core'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { IncomingMessage } from 'node:http'
+
+/** Where a Fastify request keeps its view: set by the first Portcullis hook to see it. */
+export const kView = Symbol.for('portcullis.view')
+
+type Viewed = FastifyRequest & { [kView]?: FastifyView | null }
+
+interface RouteGuardFlags {
+  readonly queryToken?: unknown
+  readonly dpop?: unknown
+}
+
+/**
+ * Whether any route of the app declares `guard.queryToken` or `guard.dpop`: until one does,
+ * requests skip reading their route's options (a getter that builds an object) to find out.
+ */
+export interface FlagUse {
+  used: boolean
+}
+
+const ALWAYS: FlagUse = Object.freeze({ used: true })
+
+/**
+ * The runtime's view of a Fastify request: what the steps read, translated on demand, and what
+ * they keep about the request. One object per request.
+ */
+class FastifyView implements RequestView {
+  readonly start = performance.now()
+  principal: Principal | null = null
+  authenticated = false
+  dpop: DpopChallenge | undefined = undefined
+  private template: string | null | undefined
+  private guardFlags: RouteGuardFlags | null | undefined
+
+  constructor(
+    private readonly request: FastifyRequest,
+    private readonly reply: FastifyReply,
+    private readonly flagUse: FlagUse,
+  ) {}
+
+  get method(): string {
+    return this.request.method
+  }
+
+  get route(): string | null {
+    if (this.template === undefined) {
+      this.template = this.request.is404 ? null : (this.request.routeOptions.url ?? null)
+    }
+    return this.template
+  }
+
+  get message(): IncomingMessage {
+    return this.request.raw
+  }
+
+  get url(): string {
+    return this.request.raw.url ?? '/'
+  }
+
+  get ip(): string | undefined {
+    return this.request.ip
+  }
+
+  get requestId(): string | null {
+    const id = this.request.id as unknown
+    return typeof id === 'string' ? id : id === undefined || id === null ? null : String(id)
+  }
+
+  get log(): GuardLogger {
+    return this.request.log as unknown as GuardLogger
+  }
+
+  get native(): GuardRequest {
+    return this.request as unknown as GuardRequest
+  }
+
+  private flags(): RouteGuardFlags | null {
+    if (this.guardFlags === undefined) {
+      this.guardFlags =
+        !this.flagUse.used || this.request.is404
+          ? null
+          : ((this.request.routeOptions.config as { guard?: RouteGuardFlags }).guard ?? null)
+    }
+    return this.guardFlags
+  }
+
+  queryTokenAllowed(): boolean {
+    return this.flags()?.queryToken === true
+  }
+
+  dpopRequired(): boolean {
+    return this.flags()?.dpop === true
+  }
+
+  setHeader(name: string, value: string | number): void {
+    if (!this.reply.sent) this.reply.header(name, value)
+  }
+}
+
+/**
+ * The view of a Fastify request, created by the first Portcullis hook to ask. `request.principal`
+ * is a copy of what the runtime verified, refreshed by each Portcullis hook: the steps never read
+ * it.
+ */
+export function viewOf(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  flagUse: FlagUse = ALWAYS,
+): RequestView {
+  const viewed = request as Viewed
+  let view = viewed[kView]
+  if (view === undefined || view === null) {
+    view = new FastifyView(request, reply, flagUse)
+    viewed[kView] = view
+  }
+  return view
+}
+
+/**
+ * Sends a refusal straight to the client, bypassing the app's error handler so that no handler
+ * can turn a guard decision into a stack trace.
+ */
+export function sendProblem(reply: FastifyReply, problem: RenderedProblem): void {
+  void reply.code(problem.status).headers(problem.headers).send(problemBytes(problem))
+}

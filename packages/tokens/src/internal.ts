@@ -1,0 +1,17 @@
+/**
+ * `@portcullis/tokens/internal`: the authentication step of the shared runtime and the Fastify
+ * request view, for Portcullis's own adapters and plugins. It follows their versions, not
+ * semver, and its exports may change in any release.
+ *
+ * @internal
+ * @packageDocumentation
+ */
+import './plugin/augment.js'
+
+export {
+  createAuthentication,
+  type Authenticate,
+  type AuthenticationOptions,
+  type PreAuthLimiter,
+} from './runtime/authentication.js'
+export { kView, sendProblem, viewOf, type FlagUse } from './fastify/fastify-view.js'

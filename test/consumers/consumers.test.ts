@@ -50,6 +50,8 @@ interface AppReport {
   allowed: { status: number; body: unknown }
   refused: { status: number; contentType: string; challenge: string; code: string }
   unguarded: string
+  /** The URLs of the modules the process loaded (the loaded-modules programs only). */
+  modules?: string[]
 }
 
 interface Exec {
@@ -449,6 +451,59 @@ main().catch((error) => {
 `,
 }
 
+// What an Express user's process loads: only \`express\` and \`@portcullis/express\` are imported
+// (no test helpers, which may bring more), a guard is built, a route declared and sealed. ESM
+// resolutions are recorded by a loader hook (which runs on its own thread, so it appends to a
+// file); CommonJS modules (express itself, and the CJS build) are in the require cache.
+const loadHooks = `import { appendFileSync } from 'node:fs'
+export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context)
+  appendFileSync(new URL('./esm-loaded.txt', import.meta.url), resolved.url + '\\n')
+  return resolved
+}
+`
+
+const loadsBody = (entry: string): string => `
+  const guard = createGuard({
+    tokens: { issuers: [{ issuer: 'https://auth.test', audience: 'videos-api', algorithms: ['ES256'], jwksUri: 'https://auth.test/jwks' }] },
+    rateLimit: { max: 10, timeWindow: '1 minute' },
+  })
+  const app = express()
+  app.get('/v1/videos/:id', guard({ scopes: ['videos:read'], response: { allow: ['id'] } }), (req, res) => { res.json({ id: 1 }) })
+  guard.seal(app)
+  await guard.close()
+  const esm = existsSync('esm-loaded.txt') ? readFileSync('esm-loaded.txt', 'utf8').split('\\n').filter(Boolean) : []
+  const modules = [...esm, ...Object.keys(require.cache).map((file) => pathToFileURL(file).href)]
+  console.log(JSON.stringify({ entry: ${JSON.stringify(entry)}, modules }))
+`
+
+const loadApps: Record<string, string> = {
+  'load-hooks.mjs': loadHooks,
+  'loads.mjs': `import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { createRequire, register } from 'node:module'
+import { pathToFileURL } from 'node:url'
+rmSync('esm-loaded.txt', { force: true })
+register('./load-hooks.mjs', import.meta.url)
+const require = createRequire(import.meta.url)
+const { default: express } = await import('express')
+const { createGuard } = await import('@portcullis/express')
+${loadsBody('loads esm')}`,
+  'loads.cjs': `'use strict'
+const { existsSync, readFileSync } = require('node:fs')
+const { pathToFileURL } = require('node:url')
+const express = require('express')
+const { createGuard } = require('@portcullis/express')
+
+async function main() {
+${loadsBody('loads cjs')}
+}
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
+`,
+}
+
 const outputs = new Map<string, AppReport>()
 
 function parseReports(stdout: string, project: string): void {
@@ -488,10 +543,16 @@ beforeAll(async () => {
       { typescript: range('typescript'), '@types/node': range('@types/node') },
       tsFiles,
     ),
-    createProject('express', 'module', {}, expressApps, {
-      '@portcullis/express': tarball('@portcullis/express'),
-      express: range('express'),
-    }),
+    createProject(
+      'express',
+      'module',
+      {},
+      { ...expressApps, ...loadApps },
+      {
+        '@portcullis/express': tarball('@portcullis/express'),
+        express: range('express'),
+      },
+    ),
   ])
   expressDir = expressProject
 
@@ -504,6 +565,11 @@ beforeAll(async () => {
     [
       () => runApp('express', expressProject, 'app.mjs'),
       () => runApp('express', expressProject, 'app.cjs'),
+      async () => {
+        // One after the other: the ESM program's hook writes a file in the project.
+        await runApp('express', expressProject, 'loads.mjs')
+        await runApp('express', expressProject, 'loads.cjs')
+      },
       ...ENTRIES.flatMap((entry) => [
         () => runApp('esm', esm, `${fileOf(entry)}.js`),
         () => runApp('cjs', cjs, `${fileOf(entry)}.js`),
@@ -578,6 +644,28 @@ describe.each(['esm', 'cjs'])('express project, %s', (entry) => {
 it('does not install Fastify for an Express user (it is an optional peer)', () => {
   expect(existsSync(join(expressDir, 'node_modules', 'express'))).toBe(true)
   expect(existsSync(join(expressDir, 'node_modules', 'fastify'))).toBe(false)
+})
+
+// The packages that are Fastify itself, its plugin machinery, or a Fastify plugin's entry point.
+// `@fastify/rate-limit`'s two store files (plain counting code, required by path) may load: they
+// are the counters both adapters share; its index (the Fastify plugin) may not.
+const FASTIFY_CODE =
+  /\/node_modules\/(?:fastify|fastify-plugin|avvio|find-my-way|light-my-request|@fastify\/(?!rate-limit\/store\/)[^/]+)\//
+
+describe.each(['esm', 'cjs'])('an Express-only process (%s)', (format) => {
+  const modules = (): string[] => reportOf(`express loads ${format}`).modules ?? []
+
+  it('loads the Express adapter and the framework-free packages', () => {
+    const loaded = modules().join('\n')
+    expect(loaded).toMatch(/\/node_modules\/@portcullis\/express\/dist\//)
+    for (const name of ['core', 'tokens', 'policy', 'rate-limit', 'allowlist']) {
+      expect(loaded).toMatch(new RegExp(`/node_modules/@portcullis/${name}/dist/`))
+    }
+  })
+
+  it('loads no Fastify code', () => {
+    expect(modules().filter((url) => FASTIFY_CODE.test(url))).toEqual([])
+  })
 })
 
 it('installs every package that was built', () => {

@@ -1,5 +1,11 @@
 import type { FastifyInstance } from 'fastify'
-import { expectProblem, Tally } from './support.js'
+import { expectProblem, Tally, type Answer } from './support.js'
+
+/**
+ * Where requests go: a Fastify app, answered in process (`app.inject`), or the base URL of a
+ * server listening on loopback (`http://127.0.0.1:<port>`, any framework), over HTTP.
+ */
+export type Endpoint = FastifyInstance | string
 
 /** One request of a load run, judged as it completed. */
 export interface Shot {
@@ -25,21 +31,33 @@ export interface Aim {
 
 let sequence = 0
 
+/** One GET to `endpoint`, read whole. */
+async function get(
+  endpoint: Endpoint,
+  url: string,
+  headers: Record<string, string>,
+): Promise<Answer> {
+  if (typeof endpoint !== 'string') return endpoint.inject({ url, headers })
+  const res = await fetch(`${endpoint}${url}`, { headers, redirect: 'manual' })
+  const body = await res.text()
+  return { statusCode: res.status, headers: Object.fromEntries(res.headers), body }
+}
+
 /**
  * Sends one request to a route that answers `{ id, subject }` and judges the answer: a 200 must
  * be about the token's subject, anything else must be a well-formed problem. Never throws.
  */
-export async function shoot(app: FastifyInstance, aim: Aim): Promise<Shot> {
+export async function shoot(endpoint: Endpoint, aim: Aim): Promise<Shot> {
   const start = performance.now()
   const url = aim.url ?? `/v1/videos/${++sequence}`
   let status = 0
   let code: string | null = null
   let wrong: string | null = null
   try {
-    const res = await app.inject({ url, headers: { authorization: `Bearer ${aim.token}` } })
+    const res = await get(endpoint, url, { authorization: `Bearer ${aim.token}` })
     status = res.statusCode
     if (status === 200) {
-      const body = res.json<{ subject?: unknown }>()
+      const body = JSON.parse(res.body) as { subject?: unknown }
       if (body.subject !== aim.subject) {
         wrong = `served ${JSON.stringify(body)} for ${aim.subject}`
       }
@@ -51,7 +69,7 @@ export async function shoot(app: FastifyInstance, aim: Aim): Promise<Shot> {
       }
     }
   } catch (err) {
-    wrong = `inject failed: ${String(err)}`
+    wrong = `request failed: ${String(err)}`
   }
   return { tag: aim.tag, status, code, start, end: performance.now(), wrong }
 }
@@ -61,7 +79,7 @@ export async function shoot(app: FastifyInstance, aim: Aim): Promise<Shot> {
  * aimed by `aim(i)`; resolves with every shot once all have completed.
  */
 export async function load(
-  app: FastifyInstance,
+  endpoint: Endpoint,
   options: {
     ms: number
     concurrency: number
@@ -77,7 +95,7 @@ export async function load(
     Array.from({ length: options.concurrency }, async () => {
       while (performance.now() < until && options.stop?.() !== true) {
         const aim = await options.aim(next++)
-        const shot = await shoot(app, aim)
+        const shot = await shoot(endpoint, aim)
         shots.push(shot)
         options.onShot?.(shot)
         // Refusals can complete without ever leaving the microtask queue: give timers (the

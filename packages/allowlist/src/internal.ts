@@ -22,4 +22,4 @@ export {
   uninspectableError,
   type SerializedBody,
 } from './allowlist/index.js'
-export { allowlistOptionsSchema } from './plugin/index.js'
+export { allowlistOptionsSchema, resolveAllowlistOptions } from './plugin/options.js'

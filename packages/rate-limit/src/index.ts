@@ -21,9 +21,5 @@ export {
 } from './options/index.js'
 export { rateLimitPlugin } from './plugin/index.js'
 export { createPreAuthLimiter } from './pre-auth/index.js'
-export type {
-  RateLimitOverride,
-  RouteLimit,
-  RouteRateLimit,
-} from './route/index.js'
+export type { RateLimitOverride, RouteLimit, RouteRateLimit } from './route/index.js'
 export { REDIS_KEY_PREFIX } from './store/index.js'

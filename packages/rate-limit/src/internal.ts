@@ -13,12 +13,9 @@ export {
   type LimiterContext,
 } from './runtime/route-limiter.js'
 export { createLimiterStore, type LimiterStore, type StoreOptions } from './store/index.js'
-export {
-  compileRouteLimit,
-  limitSignature,
-  type RouteLimitPlan,
-} from './route/index.js'
+export { compileRouteLimit, limitSignature, type RouteLimitPlan } from './route/index.js'
 export { createMemoryCounter, type Counter } from './store/index.js'
 export { ipKey, type LimitSpec } from './limiter/index.js'
-export { rateLimitOptionsSchema } from './options/index.js'
+export { rateLimitOptionsSchema, resolveRateLimitOptions } from './options/index.js'
+export { createPreAuthLimiter } from './pre-auth/index.js'
 export { createBuckets, routeNamespace } from './runtime/route-plan.js'

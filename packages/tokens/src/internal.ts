@@ -15,3 +15,8 @@ export {
   type PreAuthLimiter,
 } from './runtime/authentication.js'
 export { kView, sendProblem, viewOf, type FlagUse } from './fastify/fastify-view.js'
+// The framework-free public functions, re-exported here so that the Express adapter imports
+// only this entry: the public index also holds the Fastify plugin (and loads fastify-plugin).
+export { createAuthenticator } from './authenticate/authenticator.js'
+export { createVerifier } from './verifier/create-verifier.js'
+export { tokensOptionsSchema } from './options/index.js'

@@ -76,7 +76,7 @@ export type ValueOutcome =
 /** The response step of one route: every body leaves through it. */
 export interface ResponseRules {
   /** True when a body of this status leaves unchecked (passthrough, or no allowlist). */
-  exempt(status: number): boolean
+  exempt: (status: number) => boolean
   /** Projects a value before it is serialized (objects, arrays, `res.json`). */
   value(view: RequestView, status: number, body: unknown): ValueOutcome
   /**

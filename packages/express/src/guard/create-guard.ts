@@ -1,10 +1,18 @@
 import { errorBodiesOnly } from '@portcullis/allowlist/internal'
 import { type RouteGuard } from '@portcullis/core'
 import type { DecisionContext } from '@portcullis/core/internal'
-import { compareEntries, type InventoryEntry } from '@portcullis/policy'
-import { createBuckets, createLimiterStore, type LimiterStore } from '@portcullis/rate-limit/internal'
-import { createAuthenticator, createVerifier } from '@portcullis/tokens'
-import { createAuthentication } from '@portcullis/tokens/internal'
+import type { InventoryEntry } from '@portcullis/policy'
+import { compareEntries } from '@portcullis/policy/internal'
+import {
+  createBuckets,
+  createLimiterStore,
+  type LimiterStore,
+} from '@portcullis/rate-limit/internal'
+import {
+  createAuthentication,
+  createAuthenticator,
+  createVerifier,
+} from '@portcullis/tokens/internal'
 import type { Application, RequestHandler } from 'express'
 import { callSite } from '../lib/call-site.js'
 import { resolveOptions, type PortcullisExpressOptions } from '../options/index.js'

@@ -2,8 +2,13 @@ import type { CompiledAllowlist } from '@portcullis/allowlist'
 import { createResponseRules, planResponse } from '@portcullis/allowlist/internal'
 import { isPortcullisConfigError, PortcullisConfigError, type CodeOfKind } from '@portcullis/core'
 import { settle, andThen, type DecisionContext, type GuardLogger } from '@portcullis/core/internal'
-import { compileGuard, type CompiledGuard, type InventoryEntry } from '@portcullis/policy'
-import { createRouteDecision, refuseUnguarded, type Decide } from '@portcullis/policy/internal'
+import type { CompiledGuard, InventoryEntry } from '@portcullis/policy'
+import {
+  compileGuard,
+  createRouteDecision,
+  refuseUnguarded,
+  type Decide,
+} from '@portcullis/policy/internal'
 import {
   compileRouteLimit,
   createRouteLimiter,

@@ -57,7 +57,7 @@ class ExpressView implements RequestView {
   }
 
   get native(): GuardRequest {
-    return this.req as unknown as GuardRequest
+    return this.req
   }
 
   queryTokenAllowed(): boolean {

@@ -1,20 +1,15 @@
 import { invalidOptionsError, PortcullisConfigError, type AuditSink } from '@portcullis/core'
-import { resolveAllowlistOptions } from '@portcullis/allowlist'
-import { allowlistOptionsSchema } from '@portcullis/allowlist/internal'
-import {
-  policyOptionsSchema,
-  resolvePolicies,
-  type NormalizedGuard,
-  type ReportOnlySettings,
-} from '@portcullis/policy'
+import { allowlistOptionsSchema, resolveAllowlistOptions } from '@portcullis/allowlist/internal'
+import type { NormalizedGuard, ReportOnlySettings } from '@portcullis/policy'
+import { policyOptionsSchema, resolvePolicies } from '@portcullis/policy/internal'
+import type { RateLimitOptions, ResolvedRateLimitOptions } from '@portcullis/rate-limit'
 import {
   createPreAuthLimiter,
+  rateLimitOptionsSchema,
   resolveRateLimitOptions,
-  type RateLimitOptions,
-  type ResolvedRateLimitOptions,
-} from '@portcullis/rate-limit'
-import { rateLimitOptionsSchema } from '@portcullis/rate-limit/internal'
-import { tokensOptionsSchema, type PreAuthLimiter, type TokensOptions } from '@portcullis/tokens'
+} from '@portcullis/rate-limit/internal'
+import type { PreAuthLimiter, TokensOptions } from '@portcullis/tokens'
+import { tokensOptionsSchema } from '@portcullis/tokens/internal'
 import { z } from 'zod'
 import { consoleLogger, type GuardLogger } from '../lib/logger.js'
 import type { PortcullisExpressOptions } from './options.js'

@@ -1,10 +1,5 @@
 import { isPortcullisError, renderProblem } from '@portcullis/core'
-import {
-  settle,
-  andThen,
-  type DecisionContext,
-  type GuardLogger,
-} from '@portcullis/core/internal'
+import { settle, andThen, type DecisionContext, type GuardLogger } from '@portcullis/core/internal'
 import type { ReportOnlySettings } from '@portcullis/policy'
 import { decideUnknownRoute } from '@portcullis/policy/internal'
 import type { Authenticate as Authentication } from '@portcullis/tokens/internal'

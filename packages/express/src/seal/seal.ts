@@ -1,5 +1,6 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
-import { invalidGuardsError, type InventoryEntry } from '@portcullis/policy'
+import type { InventoryEntry } from '@portcullis/policy'
+import { invalidGuardsError } from '@portcullis/policy/internal'
 import type { Application } from 'express'
 import type { PreparedBinding } from '../guard/guard-middleware.js'
 import { kSealed } from '../lib/symbols.js'

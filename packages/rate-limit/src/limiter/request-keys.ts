@@ -1,15 +1,21 @@
-import { normalizeIP } from '@fastify/rate-limit'
+import { isIPv6 } from 'node:net'
+import { Address6 } from 'ip-address'
 import type { Principal } from '@portcullis/core'
 import type { RateLimitKey, RateLimitRequest } from '../options/rate-limit-options.js'
 
 /**
- * The counting key of a client address. IPv6 addresses count per /64 (`@fastify/rate-limit`'s
- * `normalizeIP`), because one host usually holds a whole /64 and could rotate through it;
- * IPv4-mapped addresses count as their IPv4 address. IPv4 skips the parsing.
+ * The counting key of a client address. IPv6 addresses count per /64 (as `@fastify/rate-limit`'s
+ * `normalizeIP` counts them, with the same `ip-address` parser, without loading the Fastify
+ * plugin), because one host usually holds a whole /64 and could rotate through it; IPv4-mapped
+ * addresses count as their IPv4 address. IPv4 skips the parsing.
  */
 export function ipKey(ip: string | undefined): string {
   if (ip === undefined || ip === '') return 'unknown'
-  return ip.includes(':') ? normalizeIP(ip) : ip
+  if (!ip.includes(':')) return ip
+  if (!isIPv6(ip)) return ip.toLowerCase()
+  const address = new Address6(ip)
+  if (address.isMapped4()) return address.to4().correctForm()
+  return new Address6(`${ip}/64`).startAddress().correctForm()
 }
 
 /**

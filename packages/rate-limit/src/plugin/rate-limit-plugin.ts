@@ -4,7 +4,11 @@ import { routeStateOf, type RouteState } from '@portcullis/policy/internal'
 import { sendProblem, viewOf } from '@portcullis/tokens/internal'
 import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { resolveRateLimitOptions, type RateLimitPluginOptions } from '../options/index.js'
+import {
+  resolveRateLimitOptions,
+  type RateLimitPluginOptions,
+  type ResolvedRateLimitOptions,
+} from '../options/index.js'
 import { compileRouteLimit, type RouteLimitPlan } from '../route/index.js'
 import { createBuckets, routeNamespace } from '../runtime/route-plan.js'
 import { createRouteLimiter, type LimiterContext } from '../runtime/route-limiter.js'
@@ -23,11 +27,18 @@ function appendHook(routeOptions: RouteOptions, hook: onRequestHookHandler): voi
   routeOptions.onRequest = [...list, hook]
 }
 
-async function portcullisRateLimitPlugin(
+function portcullisRateLimitPlugin(
   fastify: FastifyInstance,
   options: RateLimitPluginOptions,
-): Promise<void> {
-  const resolved = resolveRateLimitOptions(options)
+  next: (err?: Error) => void,
+): void {
+  let resolved: ResolvedRateLimitOptions
+  try {
+    resolved = resolveRateLimitOptions(options)
+  } catch (err) {
+    next(err as Error)
+    return
+  }
   const store = createLimiterStore(resolved, fastify.log)
   const context: LimiterContext = {
     counter: store.counter,
@@ -86,7 +97,10 @@ async function portcullisRateLimitPlugin(
       result.spec,
       {
         route: state.url,
-        namespace: routeNamespace(state.label.slice(state.label.indexOf(' ') + 1), result.spec.bucket),
+        namespace: routeNamespace(
+          state.label.slice(state.label.indexOf(' ') + 1),
+          result.spec.bucket,
+        ),
         reportOnly: compiled.reportOnly,
       },
       context,
@@ -125,6 +139,7 @@ async function portcullisRateLimitPlugin(
   fastify.addHook('onClose', async function portcullisRateLimitClose() {
     await store.close()
   })
+  next()
 }
 
 /**

@@ -7,7 +7,10 @@ import { limitSignature, type RouteLimitPlan } from '../route/index.js'
  * The same keys on every adapter, so services on either framework that share a Redis and a
  * bucket share its count.
  */
-export function routeNamespace(template: string, bucket: string | null): (method: string) => string {
+export function routeNamespace(
+  template: string,
+  bucket: string | null,
+): (method: string) => string {
   if (bucket !== null) {
     const shared = `b\0${bucket}\0`
     return () => shared
@@ -28,7 +31,10 @@ export function routeNamespace(template: string, bucket: string | null): (method
  * The named buckets of one app: one bucket is one count, so one limit. Returns the error for a
  * route that declares a bucket with another limit than the route that declared it first.
  */
-export function createBuckets(): (label: string, plan: RouteLimitPlan) => PortcullisConfigError | null {
+export function createBuckets(): (
+  label: string,
+  plan: RouteLimitPlan,
+) => PortcullisConfigError | null {
   const buckets = new Map<string, { readonly signature: string; readonly label: string }>()
   return function checkBucket(label, plan) {
     if (plan.kind !== 'limit' || plan.spec.bucket === null) return null

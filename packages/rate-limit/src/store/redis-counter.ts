@@ -62,7 +62,10 @@ export function createRedisCounter(
           new Promise<Count>((resolve, reject) => {
             store.incr(
               key,
-              (err, count) => (err === null && count !== null ? resolve(count) : reject(err)),
+              (err, count) =>
+                err === null && count !== null
+                  ? resolve(count)
+                  : reject(err ?? new Error('redis: no count')),
               timeWindow,
               max,
             )

@@ -178,7 +178,7 @@ function tokenFromQuery(request: AuthRequest, values: string[]): string {
 export function createAuthenticator(verifier: Verifier): Authenticator {
   // The verifier's own settings (DPoP modes, proof rules), never defaults: a verifier without them
   // would have the authenticator accept a bearer token where its issuer requires DPoP.
-  const carried = (verifier as Partial<Verifier>).senderConstraints as SenderCheck | undefined
+  const carried = (verifier as Partial<Verifier>).senderConstraints
   if (typeof carried?.check !== 'function' || typeof carried.dpopOnly !== 'function') {
     throw new PortcullisConfigError(
       'PCL_INVALID_OPTIONS',

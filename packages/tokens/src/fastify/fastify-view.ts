@@ -1,9 +1,5 @@
 import type { DpopChallenge, GuardRequest, Principal } from '@portcullis/core'
-import {
-  problemBytes,
-  type GuardLogger,
-  type RequestView,
-} from '@portcullis/core/internal'
+import { problemBytes, type GuardLogger, type RequestView } from '@portcullis/core/internal'
 import type { RenderedProblem } from '@portcullis/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { IncomingMessage } from 'node:http'
@@ -71,15 +67,16 @@ class FastifyView implements RequestView {
 
   get requestId(): string | null {
     const id = this.request.id as unknown
-    return typeof id === 'string' ? id : id === undefined || id === null ? null : String(id)
+    if (typeof id === 'string') return id
+    return typeof id === 'number' ? String(id) : null
   }
 
   get log(): GuardLogger {
-    return this.request.log as unknown as GuardLogger
+    return this.request.log
   }
 
   get native(): GuardRequest {
-    return this.request as unknown as GuardRequest
+    return this.request
   }
 
   private flags(): RouteGuardFlags | null {

@@ -66,6 +66,12 @@ describe('public exports', () => {
   describe.each(packages)('$name', (entry) => {
     const { values, valuesAndTypes } = actual[entry.name]!
 
+    it('has an internal entry in its exports map exactly when it has src/internal.ts', () => {
+      expect(entry.internal !== null).toBe(
+        existsSync(`${root}packages/${entry.dir}/src/internal.ts`),
+      )
+    })
+
     it('exports the listed values at runtime', () => {
       expect(values, CHANGED(entry.name, 'runtime exports')).toEqual(snapshot[entry.name]?.values)
     })

@@ -18,9 +18,4 @@ export {
   type ProjectionResult,
   type ResponseSpec,
 } from './allowlist/index.js'
-export {
-  allowlistPlugin,
-  resolveAllowlistOptions,
-  type AllowlistPluginOptions,
-  type ResolvedAllowlistOptions,
-} from './plugin/index.js'
+export { allowlistPlugin, type AllowlistPluginOptions } from './plugin/index.js'

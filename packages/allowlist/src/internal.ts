@@ -22,4 +22,8 @@ export {
   uninspectableError,
   type SerializedBody,
 } from './allowlist/index.js'
-export { allowlistOptionsSchema, resolveAllowlistOptions } from './plugin/options.js'
+export {
+  allowlistOptionsSchema,
+  resolveAllowlistOptions,
+  type ResolvedAllowlistOptions,
+} from './plugin/options.js'

@@ -9,9 +9,6 @@ export {
   DependencyError,
   ERROR_DOCS_URL,
   errorCodes,
-  fieldPath,
-  invalidOptionsError,
-  locateIssues,
   isErrorCode,
   isPortcullisConfigError,
   isPortcullisError,
@@ -28,9 +25,7 @@ export {
   type KindErrorConstructor,
   type ErrorCodeSpec,
   type ErrorKind,
-  type LocatedIssue,
   type PortcullisErrorCode,
-  type SchemaIssue,
   type PortcullisErrorOptions,
 } from './errors/index.js'
 export {
@@ -43,12 +38,6 @@ export {
 } from './problem/index.js'
 export type { Principal, PrincipalClaims } from './principal.js'
 export type { GuardRequest, RouteGuard } from './guard.js'
-export {
-  createAuditEvent,
-  deliverAudit,
-  type AuditEvent,
-  type AuditLogger,
-  type AuditReason,
-  type AuditRequest,
-  type AuditSink,
-} from './audit.js'
+export type { Duration } from './duration.js'
+export { type AuditEvent, type AuditReason, type AuditSink } from './audit.js'
+export type { GuardLogger } from './runtime/request-view.js'

@@ -7,3 +7,12 @@
  * @packageDocumentation
  */
 export * from './runtime/index.js'
+export { durationIn, type DurationBounds, type DurationUnit } from './duration.js'
+export {
+  fieldPath,
+  invalidOptionsError,
+  locateIssues,
+  type LocatedIssue,
+  type SchemaIssue,
+} from './errors/index.js'
+export { createAuditEvent, deliverAudit, type AuditLogger, type AuditRequest } from './audit.js'

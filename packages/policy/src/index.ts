@@ -7,15 +7,6 @@ import './plugin/augment.js'
 
 export {
   compileGuard,
-  decideGuard,
-  invalidGuardsError,
-  mergeGuards,
-  normalizeGuard,
-  parseGuard,
-  resolvePolicies,
-  routeGuardSchema,
-  routeParams,
-  summarizeGuard,
   type CompiledGuard,
   type Decision,
   type Evaluate,
@@ -26,17 +17,9 @@ export {
   type ParsedClaimMatcher,
   type ParsedRouteGuard,
 } from './guard/index.js'
+export { type InventoryEntry, type PortcullisApi } from './inventory/index.js'
 export {
-  compareEntries,
-  parseRouteTree,
-  type InventoryEntry,
-  type PortcullisApi,
-  type PrintedRoute,
-} from './inventory/index.js'
-export {
-  policyOptionsSchema,
   policyPlugin,
-  ROUTE_GUARD_HOOK,
   type ClaimMatcher,
   type KnownScopes,
   type PolicyPluginOptions,

@@ -20,8 +20,18 @@ export {
 } from './plugin/route-state.js'
 // The framework-free public functions, re-exported here so that the Express adapter imports
 // only this entry: the public index also holds the Fastify plugin (and loads fastify-plugin).
-export { compileGuard } from './guard/compile-guard.js'
-export { invalidGuardsError } from './guard/guard-errors.js'
-export { compareEntries } from './inventory/inventory.js'
-export { resolvePolicies } from './guard/named-policies.js'
-export { policyOptionsSchema } from './plugin/options.js'
+export {
+  compileGuard,
+  decideGuard,
+  invalidGuardsError,
+  mergeGuards,
+  normalizeGuard,
+  parseGuard,
+  resolvePolicies,
+  routeGuardSchema,
+  routeParams,
+  summarizeGuard,
+} from './guard/index.js'
+export { compareEntries, parseRouteTree, type PrintedRoute } from './inventory/index.js'
+export { policyOptionsSchema, resolvePolicyOptions } from './plugin/options.js'
+export { ROUTE_GUARD_HOOK } from './plugin/index.js'

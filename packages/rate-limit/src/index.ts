@@ -8,8 +8,6 @@
 import './plugin/augment.js'
 
 export {
-  resolveRateLimitOptions,
-  type HeaderNames,
   type PreAuthOptions,
   type RateLimitKey,
   type RateLimitKeyFunction,
@@ -17,7 +15,6 @@ export {
   type RateLimitPluginOptions,
   type RateLimitRequest,
   type RedisClient,
-  type ResolvedRateLimitOptions,
 } from './options/index.js'
 export { rateLimitPlugin } from './plugin/index.js'
 export { createPreAuthLimiter } from './pre-auth/index.js'

@@ -16,6 +16,11 @@ export { createLimiterStore, type LimiterStore, type StoreOptions } from './stor
 export { compileRouteLimit, limitSignature, type RouteLimitPlan } from './route/index.js'
 export { createMemoryCounter, type Counter } from './store/index.js'
 export { ipKey, type LimitSpec } from './limiter/index.js'
-export { rateLimitOptionsSchema, resolveRateLimitOptions } from './options/index.js'
+export {
+  rateLimitOptionsSchema,
+  resolveRateLimitOptions,
+  type HeaderNames,
+  type ResolvedRateLimitOptions,
+} from './options/index.js'
 export { createPreAuthLimiter } from './pre-auth/index.js'
 export { createBuckets, routeNamespace } from './runtime/route-plan.js'

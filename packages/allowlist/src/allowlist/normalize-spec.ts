@@ -1,4 +1,5 @@
-import { locateIssues, PortcullisConfigError } from '@portcullis/core'
+import { PortcullisConfigError } from '@portcullis/core'
+import { locateIssues } from '@portcullis/core/internal'
 import type { z } from 'zod'
 import { formatPath, parsePath, type FieldPath } from './path-syntax.js'
 import { responseSpecSchema, type AllowlistSpec, type MaxItemsSpec } from './response-spec.js'

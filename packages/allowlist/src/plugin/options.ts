@@ -1,4 +1,5 @@
-import { invalidOptionsError, type AuditSink } from '@portcullis/core'
+import { type AuditSink } from '@portcullis/core'
+import { invalidOptionsError } from '@portcullis/core/internal'
 import { z } from 'zod'
 
 /** Options of the allowlist plugin (passed through by `@portcullis/fastify` as `response`). */

@@ -1,8 +1,10 @@
-import { invalidOptionsError, PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import { PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import { invalidOptionsError } from '@portcullis/core/internal'
 import { allowlistOptionsSchema, resolveAllowlistOptions } from '@portcullis/allowlist/internal'
 import type { NormalizedGuard, ReportOnlySettings } from '@portcullis/policy'
-import { policyOptionsSchema, resolvePolicies } from '@portcullis/policy/internal'
-import type { RateLimitOptions, ResolvedRateLimitOptions } from '@portcullis/rate-limit'
+import { policyOptionsSchema, resolvePolicyOptions } from '@portcullis/policy/internal'
+import type { RateLimitOptions } from '@portcullis/rate-limit'
+import type { ResolvedRateLimitOptions } from '@portcullis/rate-limit/internal'
 import {
   createPreAuthLimiter,
   rateLimitOptionsSchema,
@@ -85,19 +87,24 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     })
     if (preAuthOptions !== undefined) preAuth = createPreAuthLimiter(preAuthOptions)
   }
+  // Each package's own resolver, as its Fastify plugin uses it: same defaults, same freezing.
   const response = resolveAllowlistOptions(options.response)
-  const reportOnly = options.reportOnly ?? false
+  const policy = resolvePolicyOptions({
+    audit,
+    realm,
+    unknownRoutes: options.unknownRoutes,
+    policies: options.policies,
+    reportOnly: options.reportOnly,
+    knownScopes: options.knownScopes,
+  })
   return Object.freeze({
     tokens: options.tokens,
     audit,
     log: options.logger ?? consoleLogger,
-    unknownRoutes: options.unknownRoutes ?? 'unauthorized',
-    policies: resolvePolicies(options.policies),
-    reportOnly: Object.freeze({
-      policy: reportOnly !== false,
-      tokens: reportOnly === 'including-tokens',
-    }),
-    knownScopes: options.knownScopes === undefined ? undefined : new Set(options.knownScopes),
+    unknownRoutes: policy.unknownRoutes,
+    policies: policy.policies,
+    reportOnly: policy.reportOnly,
+    knownScopes: policy.knownScopes,
     rateLimit,
     preAuth,
     requireResponse: response.requireResponse,

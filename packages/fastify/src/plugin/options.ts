@@ -1,9 +1,5 @@
-import {
-  invalidOptionsError,
-  PortcullisConfigError,
-  type AuditSink,
-  type RouteGuard,
-} from '@portcullis/core'
+import { PortcullisConfigError, type AuditSink, type RouteGuard } from '@portcullis/core'
+import { invalidOptionsError } from '@portcullis/core/internal'
 import type { RateLimitOptions } from '@portcullis/rate-limit'
 import type { TokensOptions } from '@portcullis/tokens'
 import { z } from 'zod'

@@ -1,4 +1,5 @@
-import { locateIssues, PortcullisConfigError } from '@portcullis/core'
+import { PortcullisConfigError } from '@portcullis/core'
+import { locateIssues } from '@portcullis/core/internal'
 import type { z } from 'zod'
 import { buildEvaluator, type Evaluate } from './evaluate-guard.js'
 import { routeGuardSchema, type ParsedRouteGuard } from './guard-schema.js'

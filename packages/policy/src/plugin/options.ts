@@ -1,4 +1,5 @@
-import { invalidOptionsError, type AuditSink, type RouteGuard } from '@portcullis/core'
+import { type AuditSink, type RouteGuard } from '@portcullis/core'
+import { invalidOptionsError } from '@portcullis/core/internal'
 import { z } from 'zod'
 import { resolvePolicies, type NormalizedGuard } from '../guard/index.js'
 import type { ReportOnlySettings } from './route-hooks.js'

@@ -1,6 +1,7 @@
+import type { Duration } from '@portcullis/core'
+import { durationIn } from '@portcullis/core/internal'
 import { z } from 'zod'
 import type { RateLimitKey } from '../options/rate-limit-options.js'
-import { timeWindowMs } from './time-window.js'
 
 /** A positive safe integer; one message for every way to miss it (0, -1, 1.5, '10'). */
 export const positiveInteger = z.custom<number>(
@@ -8,7 +9,7 @@ export const positiveInteger = z.custom<number>(
   { error: 'must be a positive integer' },
 )
 
-/** An integer in a range, for bounded settings such as `cache` and `storeTimeout`. */
+/** An integer in a range, for bounded settings such as `cache`. */
 export function integerIn(min: number, max: number): z.ZodType<number> {
   return z.custom<number>(
     (value) => Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max,
@@ -16,16 +17,28 @@ export function integerIn(min: number, max: number): z.ZodType<number> {
   )
 }
 
-/** `timeWindow`: milliseconds or a duration string, resolved to milliseconds. */
-export const timeWindowSchema = z.unknown().transform((value, ctx): number => {
-  if (value === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'is required: milliseconds or a duration such as "1 minute"',
-    })
-    return z.NEVER
-  }
-  const ms = timeWindowMs(value)
+/**
+ * A time option in milliseconds: a whole number of them, or a duration string (`'250ms'`,
+ * `'30s'`), resolved to milliseconds and checked against `[min, max]` after conversion.
+ */
+export function durationMs(min: number, max?: number) {
+  const bounds = max === undefined ? { min } : { min, max }
+  return z.custom<Duration>().transform((value, ctx): number => {
+    const ms = durationIn(value, 'ms', bounds)
+    if (typeof ms === 'string') {
+      ctx.addIssue({ code: 'custom', message: ms })
+      return z.NEVER
+    }
+    return ms
+  })
+}
+
+/** `timeWindow`: required, milliseconds or a duration string, resolved to milliseconds. */
+export const timeWindowSchema = z.custom<Duration>().transform((value, ctx): number => {
+  const ms =
+    value === undefined
+      ? 'is required: milliseconds or a duration such as "1 minute"'
+      : durationIn(value, 'ms')
   if (typeof ms === 'string') {
     ctx.addIssue({ code: 'custom', message: ms })
     return z.NEVER

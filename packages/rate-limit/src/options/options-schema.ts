@@ -1,6 +1,12 @@
 import type { AuditSink } from '@portcullis/core'
 import { z } from 'zod'
-import { integerIn, keySchema, positiveInteger, timeWindowSchema } from '../lib/schema-parts.js'
+import {
+  durationMs,
+  integerIn,
+  keySchema,
+  positiveInteger,
+  timeWindowSchema,
+} from '../lib/schema-parts.js'
 import type { RedisClient } from './rate-limit-options.js'
 
 /** Defaults of every optional setting, documented on `RateLimitOptions`. */
@@ -66,7 +72,7 @@ const shape = {
   onStoreError: z
     .enum(['fail-closed', 'fail-open'], { error: 'must be "fail-closed" or "fail-open"' })
     .optional(),
-  storeTimeout: integerIn(1, 60_000).optional(),
+  storeTimeout: durationMs(1, 60_000).optional(),
   cache: integerIn(1, MAX_CACHE).optional(),
   headers: z
     .custom<boolean | 'draft' | 'x-ratelimit'>(
@@ -78,8 +84,8 @@ const shape = {
 
 /**
  * The zod schema of `RateLimitOptions` (the `rateLimit` option of `@portcullis/fastify`, with
- * `preAuth`): unknown keys refused, `max` a positive integer, `timeWindow` resolved to
- * milliseconds, `redis` a client or a `redis://` URL, every bound checked.
+ * `preAuth`): unknown keys refused, `max` a positive integer, `timeWindow` and `storeTimeout`
+ * resolved to milliseconds, `redis` a client or a `redis://` URL, every bound checked.
  *
  * @example
  * ```ts

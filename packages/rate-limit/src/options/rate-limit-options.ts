@@ -1,4 +1,4 @@
-import type { AuditSink, GuardRequest, Principal } from '@portcullis/core'
+import type { AuditSink, Duration, GuardRequest, Principal } from '@portcullis/core'
 
 /**
  * Whom a request is counted against.
@@ -60,8 +60,8 @@ export interface RedisClient {
 export interface PreAuthOptions {
   /** Failed authentications allowed per IP in one window. A positive integer. */
   max: number
-  /** The window: milliseconds, or a duration such as `'1 minute'`. */
-  timeWindow: number | string
+  /** The window: milliseconds, or a {@link Duration} such as `'1 minute'`. */
+  timeWindow: Duration
   /** Most IPs tracked at once (least recently used evicted). Default 10000, up to 10000000. */
   cache?: number
 }
@@ -84,11 +84,11 @@ export interface RateLimitOptions {
   /** Requests allowed per key and route in one window, for routes without `guard.rateLimit`. */
   max: number
   /**
-   * The window: a positive integer of milliseconds, or a duration as `@fastify/rate-limit`
+   * The window: a positive integer of milliseconds, or a {@link Duration} as `@fastify/rate-limit`
    * reads it (`'1 minute'`, `'30s'`, `'2 hours'`). Windows are fixed: they start at a key's
    * first request and reset whole.
    */
-  timeWindow: number | string
+  timeWindow: Duration
   /** Whom requests count against; default `'principal'`. See {@link RateLimitKey}. */
   key?: RateLimitKey
   /**
@@ -104,8 +104,11 @@ export interface RateLimitOptions {
    *   `PCL_STORE_UNAVAILABLE` and a warning in the log (once per outage).
    */
   onStoreError?: 'fail-closed' | 'fail-open'
-  /** Milliseconds to wait for Redis before counting it as failed. Default 250, 1 to 60000. */
-  storeTimeout?: number
+  /**
+   * Milliseconds (or a {@link Duration} such as `'250ms'`) to wait for Redis before counting it as
+   * failed. Default 250, 1 to 60000.
+   */
+  storeTimeout?: Duration
   /**
    * Most keys the in-memory store holds (least recently used evicted first), which bounds its
    * memory. A key evicted early gets a fresh window, so size it above the keys active in one

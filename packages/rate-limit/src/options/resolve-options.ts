@@ -1,4 +1,5 @@
-import { invalidOptionsError, PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import { PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import { invalidOptionsError } from '@portcullis/core/internal'
 import type { LimitSpec } from '../limiter/limit-spec.js'
 import { pluginOptionsSchema, rateLimitDefaults } from './options-schema.js'
 import type { RedisClient } from './rate-limit-options.js'

@@ -1,5 +1,6 @@
 import LocalStore from '@fastify/rate-limit/store/LocalStore.js'
-import { invalidOptionsError, RateLimitError } from '@portcullis/core'
+import { RateLimitError } from '@portcullis/core'
+import { invalidOptionsError } from '@portcullis/core/internal'
 import type { PreAuthLimiter } from '@portcullis/tokens'
 import { ipKey } from '../limiter/index.js'
 import { preAuthSchema, rateLimitDefaults, type PreAuthOptions } from '../options/index.js'

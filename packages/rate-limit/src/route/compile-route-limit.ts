@@ -1,4 +1,5 @@
-import { locateIssues, PortcullisConfigError } from '@portcullis/core'
+import { PortcullisConfigError } from '@portcullis/core'
+import { locateIssues } from '@portcullis/core/internal'
 import type { z } from 'zod'
 import type { LimitSpec } from '../limiter/limit-spec.js'
 import { formatWindow } from '../lib/time-window.js'

@@ -1,3 +1,4 @@
+import type { Duration } from '@portcullis/core'
 import type { Scope } from '@portcullis/policy'
 import type { RateLimitKey } from '../options/rate-limit-options.js'
 
@@ -21,8 +22,8 @@ export interface RateLimitOverride {
 export interface RouteLimit {
   /** Requests allowed per key in one window. A positive integer. */
   max: number
-  /** Milliseconds, or a duration such as `'1 minute'`. */
-  timeWindow: number | string
+  /** Milliseconds, or a {@link Duration} such as `'1 minute'`. */
+  timeWindow: Duration
   /** Whom requests count against; default: the plugin's `key`. Public routes count by IP. */
   key?: RateLimitKey
   /**

@@ -1,3 +1,5 @@
+import type { Duration } from '@portcullis/core'
+import { durationIn, type DurationUnit } from '@portcullis/core/internal'
 import { z } from 'zod'
 import type { TokensRedisClient } from '../options/tokens-options.js'
 
@@ -11,6 +13,22 @@ export function integer(min: number, max: number): z.ZodNumber {
     .int('must be an integer')
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max}`)
+}
+
+/**
+ * A time option counted in `unit`: a whole number of it, or a duration string (`'30s'`,
+ * `'1 hour'`), resolved to that unit and checked against `[min, max]` after conversion.
+ */
+export function duration(unit: DurationUnit, min: number, max?: number) {
+  const bounds = max === undefined ? { min } : { min, max }
+  return z.custom<Duration>().transform((value, ctx): number => {
+    const amount = durationIn(value, unit, bounds)
+    if (typeof amount === 'string') {
+      ctx.addIssue({ code: 'custom', message: amount })
+      return z.NEVER
+    }
+    return amount
+  })
 }
 
 /**

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { invalidOptionsError, type Principal } from '@portcullis/core'
+import { type Principal } from '@portcullis/core'
+import { invalidOptionsError } from '@portcullis/core/internal'
 import type { JWTVerifyOptions } from 'jose'
 import { isSupportedAlgorithm, type SupportedAlgorithm } from '../lib/algorithms.js'
 import { inspectKey, type InspectedKey } from '../lib/inspect-key.js'
 import type { RemoteKeySourceOptions } from '../lib/remote-key-source.js'
-import { spanSeconds } from '../lib/time-span.js'
 import { tokensDefaults, tokensOptionsSchema } from './tokens-options-schema.js'
 import type { TokensRedisClient } from './tokens-options.js'
 import type { z } from 'zod'
@@ -114,7 +114,7 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
       algorithms: new Set(algorithms),
       keys,
       verifyOptions: Object.freeze(verifyOptions),
-      maxTokenAge: issuer.maxTokenAge === undefined ? undefined : spanSeconds(issuer.maxTokenAge),
+      maxTokenAge: issuer.maxTokenAge,
       dpop: issuer.dpop ?? 'allowed',
     })
   })

@@ -8,8 +8,7 @@ import {
   supportedAlgorithms,
   type SupportedAlgorithm,
 } from '../lib/algorithms.js'
-import { integer, nonEmptyString, redisClientSchema } from '../lib/schema-parts.js'
-import { spanSeconds, TIME_SPAN } from '../lib/time-span.js'
+import { duration, integer, nonEmptyString, redisClientSchema } from '../lib/schema-parts.js'
 import { inspectKey, keyCanVerify, keyWeakness, type InspectedKey } from '../lib/inspect-key.js'
 
 /** Defaults of every optional setting, documented on `TokensOptions`. */
@@ -140,18 +139,7 @@ const issuerSchema = z
       .array(nonEmptyString, { error: 'must be an array of claim names' })
       .optional(),
     dpop: z.enum(['required', 'allowed'], { error: 'must be "required" or "allowed"' }).optional(),
-    maxTokenAge: z
-      .union(
-        [
-          z.number().positive().finite(),
-          z
-            .string()
-            .regex(TIME_SPAN)
-            .refine((span) => spanSeconds(span) > 0),
-        ],
-        { error: 'must be a positive number of seconds or a time span such as "1h"' },
-      )
-      .optional(),
+    maxTokenAge: duration('s', 1).optional(),
   })
   .superRefine((issuer, ctx) => {
     const sources = (['jwksUri', 'jwks', 'keys'] as const).filter(
@@ -218,11 +206,11 @@ function keyProblem(input: unknown, algorithms: readonly SupportedAlgorithm[]): 
 
 const jwksSchema = z.strictObject(
   {
-    cooldown: integer(1000, 3_600_000).optional(),
-    cacheMaxAge: integer(1000, 86_400_000).optional(),
-    timeout: integer(100, 60_000).optional(),
+    cooldown: duration('ms', 1000, 3_600_000).optional(),
+    cacheMaxAge: duration('ms', 1000, 86_400_000).optional(),
+    timeout: duration('ms', 100, 60_000).optional(),
     maxBytes: integer(1024, 4 * 1024 * 1024).optional(),
-    staleIfError: integer(0, 604_800_000).optional(),
+    staleIfError: duration('ms', 0, 604_800_000).optional(),
   },
   { error: 'must be an object' },
 )
@@ -233,7 +221,7 @@ const replaySchema = z.union(
     z.strictObject({
       redis: redisClientSchema,
       prefix: nonEmptyString.max(200, 'must be at most 200 characters').optional(),
-      timeout: integer(1, 60_000).optional(),
+      timeout: duration('ms', 1, 60_000).optional(),
     }),
   ],
   { error: 'must be { max } or { redis, prefix?, timeout? }' },
@@ -276,12 +264,12 @@ const originSchema = z.string({ error: 'must be an origin string' }).superRefine
 const dpopSchema = z.strictObject(
   {
     algorithms: proofAlgorithmsSchema.optional(),
-    maxAge: integer(1, 600).optional(),
+    maxAge: duration('s', 1, 600).optional(),
     maxProofBytes: integer(512, 16_384).optional(),
     replay: replaySchema.optional(),
     nonce: z
       .strictObject(
-        { secret: secretSchema.optional(), lifetime: integer(10, 86_400).optional() },
+        { secret: secretSchema.optional(), lifetime: duration('s', 10, 86_400).optional() },
         { error: 'must be an object { secret?, lifetime? }' },
       )
       .optional(),
@@ -320,7 +308,7 @@ export const tokensOptionsSchema = z.strictObject(
           seen.add(issuer.issuer)
         })
       }),
-    clockTolerance: integer(0, 300).optional(),
+    clockTolerance: duration('s', 0, 300).optional(),
     maxTokenBytes: integer(256, 65_536).optional(),
     cache: z
       .union([z.literal(false), z.strictObject({ max: integer(1, 1_000_000) })], {

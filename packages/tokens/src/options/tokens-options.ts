@@ -1,4 +1,4 @@
-import type { Principal } from '@portcullis/core'
+import type { Duration, Principal } from '@portcullis/core'
 import type { JWK, KeyInput } from 'jose'
 
 /**
@@ -38,10 +38,10 @@ export interface TokensIssuerOptions {
   /** Claims that must be present in addition to `exp` and `sub`, which always are. */
   requiredClaims?: string[]
   /**
-   * Largest accepted age of a token from its `iat`: seconds, or a span such as `'1h'`. Makes
-   * `iat` required.
+   * Largest accepted age of a token from its `iat`: a whole number of seconds, or a
+   * {@link Duration} such as `'1h'` or `'2 days'`. Makes `iat` required.
    */
-  maxTokenAge?: string | number
+  maxTokenAge?: Duration
   /**
    * Sender-constrained tokens of this issuer (RFC 9449, DPoP):
    * - `'allowed'` (default): a token bound to a key (`cnf.jkt`) must come with the `DPoP` scheme
@@ -55,7 +55,8 @@ export interface TokensIssuerOptions {
 }
 
 /**
- * How remote key sets (`jwksUri`) are fetched and cached. Durations are in milliseconds.
+ * How remote key sets (`jwksUri`) are fetched and cached. Times are milliseconds, or a
+ * {@link Duration} string (`'30s'`, `'10 minutes'`).
  *
  * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#jwks
  */
@@ -65,14 +66,14 @@ export interface TokensJwksOptions {
    * unknown `kid` refetches at most this often) and after a failed one (an endpoint that is down
    * is not hammered). Default 30000, from 1000 to 3600000.
    */
-  cooldown?: number
+  cooldown?: Duration
   /**
    * Age after which a fetched JWKS is refreshed before use. Also bounds how long a cached token
    * verification outlives the removal of its key. Default 600000, from 1000 to 86400000.
    */
-  cacheMaxAge?: number
+  cacheMaxAge?: Duration
   /** Timeout of one JWKS request, body included. Default 5000, from 100 to 60000. */
-  timeout?: number
+  timeout?: Duration
   /** Largest JWKS response accepted, in bytes. Default 262144 (256 KiB), from 1024 to 4 MiB. */
   maxBytes?: number
   /**
@@ -80,7 +81,7 @@ export interface TokensJwksOptions {
    * (the endpoint is down, slow, or answers garbage). `0` turns it off. Default 3600000, at most
    * 604800000 (7 days).
    */
-  staleIfError?: number
+  staleIfError?: Duration
 }
 
 /**
@@ -117,8 +118,8 @@ export type TokensDpopReplayOptions =
       redis: TokensRedisClient
       /** Prefix of the replay keys. Default `'portcullis:dpop:'`. */
       prefix?: string
-      /** Milliseconds to wait for Redis. Default 250, from 1 to 60000. */
-      timeout?: number
+      /** Milliseconds (or a {@link Duration}) to wait for Redis. Default 250, from 1 to 60000. */
+      timeout?: Duration
     }
 
 /**
@@ -133,8 +134,11 @@ export interface TokensDpopNonceOptions {
    * random key per process (only right for a single instance).
    */
   secret?: string | Uint8Array
-  /** Seconds a nonce stays valid. Default 300, an integer from 10 to 86400. */
-  lifetime?: number
+  /**
+   * Seconds a nonce stays valid, or a {@link Duration} (`'5 minutes'`). Default 300, from 10 to
+   * 86400.
+   */
+  lifetime?: Duration
 }
 
 /**
@@ -153,9 +157,9 @@ export interface TokensDpopOptions {
   /**
    * Seconds after its `iat` that a proof is accepted (plus `clockTolerance`; a proof from further
    * in the future than `clockTolerance` is refused too). Also how long a proof's `jti` is
-   * remembered. Default 60, an integer from 1 to 600.
+   * remembered. Seconds, or a {@link Duration} (`'1 minute'`). Default 60, from 1 to 600.
    */
-  maxAge?: number
+  maxAge?: Duration
   /** Longest `DPoP` header accepted, in bytes, before any parsing. Default 4096, 512 to 16384. */
   maxProofBytes?: number
   /** The replay cache of proof `jti`s. Default `{ max: 100000 }` in memory. */
@@ -191,8 +195,11 @@ export interface TokensDpopOptions {
 export interface TokensOptions {
   /** Trusted issuers, at least one. A token from any other `iss` is refused without a fetch. */
   issuers: TokensIssuerOptions[]
-  /** Seconds of clock skew allowed on `exp`, `nbf` and `iat`. Default 5, an integer from 0 to 300. */
-  clockTolerance?: number
+  /**
+   * Seconds of clock skew allowed on `exp`, `nbf` and `iat`, or a {@link Duration} (`'5s'`).
+   * Default 5, from 0 to 300.
+   */
+  clockTolerance?: Duration
   /**
    * Longest token accepted, in bytes; longer ones are refused before any parsing. Default 8192,
    * an integer from 256 to 65536.

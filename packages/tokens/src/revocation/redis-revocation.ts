@@ -1,12 +1,14 @@
-import { invalidOptionsError, type Principal } from '@portcullis/core'
+import { type Duration, type Principal } from '@portcullis/core'
+import { invalidOptionsError } from '@portcullis/core/internal'
 import { decodeJwt } from 'jose'
 import { z } from 'zod'
 import { createRedisGate } from '@portcullis/core/internal'
-import { integer, nonEmptyString, redisClientSchema } from '../lib/schema-parts.js'
+import { duration, nonEmptyString, redisClientSchema } from '../lib/schema-parts.js'
 import type { TokensRedisClient } from '../options/tokens-options.js'
 
 /**
- * Options of {@link createRedisRevocation}. Durations are in milliseconds.
+ * Options of {@link createRedisRevocation}. Times are milliseconds, or a {@link Duration} string
+ * (`'2s'`).
  *
  * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#shared-revocation
  */
@@ -23,9 +25,9 @@ export interface RedisRevocationOptions {
    * enforced everywhere within about `pollInterval` (plus Redis round trips). Default 1000, from 50
    * to 60000.
    */
-  pollInterval?: number
+  pollInterval?: Duration
   /** Deadline of one Redis command. Default 500, from 1 to 60000. */
-  timeout?: number
+  timeout?: Duration
   /**
    * How long an instance keeps answering from its copy when it cannot refresh it (Redis down or
    * slow). Past it, every token is refused with 503 `PCL_REVOCATION_UNAVAILABLE` (fail closed).
@@ -33,7 +35,7 @@ export interface RedisRevocationOptions {
    * `staleAfter` after `revoke()` resolved, whatever happens to Redis. Default 5000; at least
    * `pollInterval` plus 4 × `timeout` (a poll in flight, then a full one), at most 3600000.
    */
-  staleAfter?: number
+  staleAfter?: Duration
 }
 
 /** What can be revoked: a token's `jti` with its `exp`, a verified principal, or a JWT. */
@@ -77,9 +79,9 @@ const optionsSchema = z
     {
       redis: redisClientSchema,
       prefix: nonEmptyString.max(200, 'must be at most 200 characters').optional(),
-      pollInterval: integer(50, 60_000).optional(),
-      timeout: integer(1, 60_000).optional(),
-      staleAfter: integer(1, 3_600_000).optional(),
+      pollInterval: duration('ms', 50, 60_000).optional(),
+      timeout: duration('ms', 1, 60_000).optional(),
+      staleAfter: duration('ms', 1, 3_600_000).optional(),
     },
     { error: 'must be an object' },
   )

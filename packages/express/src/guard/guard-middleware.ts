@@ -1,7 +1,14 @@
 import type { CompiledAllowlist } from '@portcullis/allowlist'
 import { createResponseRules, planResponse } from '@portcullis/allowlist/internal'
 import { isPortcullisConfigError, PortcullisConfigError, type CodeOfKind } from '@portcullis/core'
-import { settle, andThen, type DecisionContext, type GuardLogger } from '@portcullis/core/internal'
+import {
+  andThen,
+  settle,
+  type DecisionContext,
+  type GuardLogger,
+  type Pending,
+  type RequestView,
+} from '@portcullis/core/internal'
 import type { CompiledGuard, InventoryEntry } from '@portcullis/policy'
 import {
   compileGuard,
@@ -19,7 +26,7 @@ import {
   type RouteLimitPlan,
 } from '@portcullis/rate-limit/internal'
 import type { Authenticate } from '@portcullis/tokens/internal'
-import type { RequestHandler } from 'express'
+import type { Request, RequestHandler } from 'express'
 import { sendProblem, viewOf, type CredentialRules } from '../lib/express-view.js'
 import { kGuardHandle } from '../lib/symbols.js'
 import type { ResolvedOptions } from '../options/index.js'
@@ -199,11 +206,18 @@ export function createGuardMiddleware(
     }
   }
 
+  // After authentication: the principal for the handler, the route's guard, then its limit.
+  function authorize(binding: Binding, view: RequestView, req: Request): Pending {
+    req.principal = view.principal
+    const decided = binding.decide(view)
+    if (binding.limit === null) return decided
+    return decided === null ? binding.limit(view) : andThen(decided, () => binding.limit!(view))
+  }
+
   const portcullisGuard: RequestHandler = function portcullisGuard(req, res, next) {
     const route = req.route as object | undefined
     const binding = (route === undefined ? undefined : routes.get(route)) ?? mounted
     const view = viewOf(req, res, log, rules, binding?.route ?? null)
-    const send = (problem: Parameters<typeof sendProblem>[1]): void => sendProblem(res, problem)
     if (binding === undefined) {
       // A route `seal` never saw (declared after it, or `seal` never called): the second line
       // of defence refuses it.
@@ -214,21 +228,27 @@ export function createGuardMiddleware(
           'portcullis: a guard ran on a route guard.seal(app) has not checked; refused with 403 (call seal after declaring every route)',
         )
       }
-      settle(unbound(view), next, send, next)
+      settle(unbound(view), next, (problem) => sendProblem(res, problem), next)
       return
     }
-    const answer = andThen(context.authenticate(view), () => {
-      req.principal = view.principal
-      const decided = binding.decide(view)
-      return binding.limit === null ? decided : andThen(decided, () => binding.limit!(view))
-    })
+    const authenticated = context.authenticate(view)
+    const answer =
+      authenticated === null
+        ? authorize(binding, view, req)
+        : andThen(authenticated, () => authorize(binding, view, req))
+    if (answer === null) {
+      // The warm path (a token seen before, a synchronous guard and counter): no closures.
+      binding.installResponse(view, res)
+      next()
+      return
+    }
     settle(
       answer,
       () => {
         binding.installResponse(view, res)
         next()
       },
-      send,
+      (problem) => sendProblem(res, problem),
       next,
     )
   }

@@ -1,6 +1,6 @@
-import type { GuardLogger } from '@portcullis/core/internal'
+import type { GuardLogger } from '@portcullis/core'
 
-export type { GuardLogger } from '@portcullis/core/internal'
+export type { GuardLogger } from '@portcullis/core'
 
 /**
  * The default logger: warnings and errors on the console, `info` dropped (so allow decisions are

@@ -27,3 +27,17 @@ export {
   resolveAllowlistOptions,
   type ResolvedAllowlistOptions,
 } from './plugin/options.js'
+export {
+  approve,
+  holdResponse,
+  nodeResponseSteps,
+  pass,
+  passes,
+  protectResponses,
+  refuseHeld,
+  settled,
+  type Hold,
+  type HoldStep,
+  type HoldSteps,
+  type ResponseMethod,
+} from './runtime/response-hold.js'

@@ -24,3 +24,4 @@ export {
 } from './options/index.js'
 export { createPreAuthLimiter } from './pre-auth/index.js'
 export { createBuckets, routeNamespace } from './runtime/route-plan.js'
+export { createAppLimits, type AppLimits } from './runtime/app-limits.js'

@@ -10,3 +10,4 @@ export {
 } from './decisions.js'
 export { createRedisGate, type GatedClient, type RedisGate } from './redis-gate.js'
 export type { GuardLogger, RequestView } from './request-view.js'
+export { errorStatus, statusProblem, writeProblem, type ProblemToWrite } from './node-response.js'

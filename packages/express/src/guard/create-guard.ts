@@ -3,11 +3,7 @@ import { type RouteGuard } from '@portcullis/core'
 import type { DecisionContext } from '@portcullis/core/internal'
 import type { InventoryEntry } from '@portcullis/policy'
 import { compareEntries } from '@portcullis/policy/internal'
-import {
-  createBuckets,
-  createLimiterStore,
-  type LimiterStore,
-} from '@portcullis/rate-limit/internal'
+import { createAppLimits } from '@portcullis/rate-limit/internal'
 import {
   createAuthentication,
   createAuthenticator,
@@ -80,22 +76,8 @@ export function createGuard(options: PortcullisExpressOptions): Guard {
     decision,
   })
 
-  let store: LimiterStore | undefined
-  let limits: GuardContext['limits']
-  const limitOptions = resolved.rateLimit
-  if (limitOptions !== undefined) {
-    store = createLimiterStore(limitOptions, log)
-    limits = {
-      defaults: limitOptions.defaults,
-      context: {
-        counter: store.counter,
-        decision,
-        headers: limitOptions.headers,
-        onStoreError: limitOptions.onStoreError,
-        health: { down: false },
-      },
-    }
-  }
+  const limits = resolved.rateLimit && createAppLimits(resolved.rateLimit, log)
+  const store = limits?.store
   // Started now: a client made from a URL connects while the app declares its routes.
   const started = store?.start(REDIS_READY_WAIT_MS)
   started?.catch((err: unknown) =>
@@ -109,7 +91,6 @@ export function createGuard(options: PortcullisExpressOptions): Guard {
     log,
     limits,
     errorsOnly: errorBodiesOnly(),
-    checkBucket: createBuckets(),
   }
   const inventory: InventoryEntry[] = []
 

@@ -1,9 +1,15 @@
 import type { CompiledAllowlist } from '@portcullis/allowlist'
-import { createResponseRules, planResponse } from '@portcullis/allowlist/internal'
+import {
+  createResponseRules,
+  holdResponse,
+  planResponse,
+  type ResponseRules,
+} from '@portcullis/allowlist/internal'
 import { isPortcullisConfigError, PortcullisConfigError, type CodeOfKind } from '@portcullis/core'
 import {
   andThen,
   settle,
+  writeProblem,
   type DecisionContext,
   type GuardLogger,
   type Pending,
@@ -16,21 +22,12 @@ import {
   refuseUnguarded,
   type Decide,
 } from '@portcullis/policy/internal'
-import {
-  compileRouteLimit,
-  createRouteLimiter,
-  routeNamespace,
-  type Limit,
-  type LimiterContext,
-  type LimitSpec,
-  type RouteLimitPlan,
-} from '@portcullis/rate-limit/internal'
+import type { AppLimits, Limit } from '@portcullis/rate-limit/internal'
 import type { Authenticate } from '@portcullis/tokens/internal'
 import type { Request, RequestHandler } from 'express'
-import { sendProblem, viewOf, type CredentialRules } from '../lib/express-view.js'
+import { viewOf, type CredentialRules } from '../lib/express-view.js'
 import { kGuardHandle } from '../lib/symbols.js'
 import type { ResolvedOptions } from '../options/index.js'
-import { createResponseGuard, type InstallResponseGuard } from '../response/index.js'
 
 /** What every guard of one `createGuard` shares. */
 export interface GuardContext {
@@ -38,12 +35,10 @@ export interface GuardContext {
   readonly authenticate: Authenticate
   readonly decision: DecisionContext
   readonly log: GuardLogger
-  /** The limiter's shared parts and default limit; `undefined` without the `rateLimit` option. */
-  readonly limits: { readonly context: LimiterContext; readonly defaults: LimitSpec } | undefined
+  /** The app's rate limits; `undefined` without the `rateLimit` option. */
+  readonly limits: AppLimits | undefined
   /** The allowlist of error bodies, for routes without `response` (`requireResponse: false`). */
   readonly errorsOnly: CompiledAllowlist
-  /** Named rate-limit buckets: one bucket is one count, so one limit. */
-  readonly checkBucket: (label: string, plan: RouteLimitPlan) => PortcullisConfigError | null
 }
 
 /** Where `seal` found a guard: a route (for some methods) or a middleware mount (`USE`). */
@@ -79,7 +74,7 @@ interface Binding {
   readonly route: string
   readonly decide: Decide
   readonly limit: Limit | null
-  readonly installResponse: InstallResponseGuard
+  readonly response: ResponseRules
 }
 
 /** The handle of a guard middleware, or `undefined` for any other function. */
@@ -97,24 +92,15 @@ function atCallSite(err: unknown): unknown {
   })
 }
 
-function planLimit(compiled: CompiledGuard, label: string, context: GuardContext) {
+function planLimit(compiled: CompiledGuard, label: string, limits: AppLimits | undefined) {
   const raw = compiled.guard.rateLimit
-  if (context.limits === undefined) {
-    if (raw === undefined) return null
-    throw new PortcullisConfigError(
-      'PCL_INVALID_GUARD',
-      `${label}: guard.rateLimit needs the rateLimit option of createGuard (the default limit and store)`,
-      { route: label, field: 'guard.rateLimit' },
-    )
-  }
-  const plan = compileRouteLimit(
-    raw,
-    { label, isPublic: compiled.public !== null },
-    context.limits.defaults,
+  if (limits !== undefined) return limits.plan(raw, { label, isPublic: compiled.public !== null })
+  if (raw === undefined) return null
+  throw new PortcullisConfigError(
+    'PCL_INVALID_GUARD',
+    `${label}: guard.rateLimit needs the rateLimit option of createGuard (the default limit and store)`,
+    { route: label, field: 'guard.rateLimit' },
   )
-  const conflict = context.checkBucket(label, plan)
-  if (conflict !== null) throw conflict
-  return plan
 }
 
 /**
@@ -138,7 +124,7 @@ export function createGuardMiddleware(
   let response: ReturnType<typeof planResponse>
   try {
     const compiled = compileGuard(routeGuard, { route: label, ...compileOptions })
-    limitPlan = planLimit(compiled, label, context)
+    limitPlan = planLimit(compiled, label, context.limits)
     response = planResponse(
       compiled.guard.response,
       { label, requireResponse: options.requireResponse, knownScopes: options.knownScopes },
@@ -165,24 +151,17 @@ export function createGuardMiddleware(
       ...compileOptions,
     })
     const limit =
-      limitPlan === null || limitPlan.kind === 'exempt' || context.limits === undefined
+      limitPlan === null
         ? null
-        : createRouteLimiter(
-            limitPlan.spec,
-            {
-              route: site.template,
-              namespace: routeNamespace(site.template, limitPlan.spec.bucket),
-              reportOnly: forRoute.reportOnly,
-            },
-            context.limits.context,
-          )
+        : context.limits!.limiter(limitPlan, {
+            route: site.template,
+            reportOnly: forRoute.reportOnly,
+          })
     const binding: Binding = {
       route: site.template,
       decide: createRouteDecision(forRoute, site.template, decision, options.reportOnly),
       limit,
-      installResponse: createResponseGuard(
-        createResponseRules(response, site.template, decision, options.maxBodyBytes),
-      ),
+      response: createResponseRules(response, site.template, decision, options.maxBodyBytes),
     }
     const entries = site.methods.map((method): InventoryEntry =>
       Object.freeze({
@@ -228,7 +207,7 @@ export function createGuardMiddleware(
           'portcullis: a guard ran on a route guard.seal(app) has not checked; refused with 403 (call seal after declaring every route)',
         )
       }
-      settle(unbound(view), next, (problem) => sendProblem(res, problem), next)
+      settle(unbound(view), next, (problem) => writeProblem(res, problem), next)
       return
     }
     const authenticated = context.authenticate(view)
@@ -238,17 +217,17 @@ export function createGuardMiddleware(
         : andThen(authenticated, () => authorize(binding, view, req))
     if (answer === null) {
       // The warm path (a token seen before, a synchronous guard and counter): no closures.
-      binding.installResponse(view, res)
+      holdResponse(res, binding.response, view)
       next()
       return
     }
     settle(
       answer,
       () => {
-        binding.installResponse(view, res)
+        holdResponse(res, binding.response, view)
         next()
       },
-      (problem) => sendProblem(res, problem),
+      (problem) => writeProblem(res, problem),
       next,
     )
   }

@@ -1,5 +1,5 @@
-import type { DpopChallenge, GuardRequest, Principal, RenderedProblem } from '@portcullis/core'
-import { problemBytes, type GuardLogger, type RequestView } from '@portcullis/core/internal'
+import type { DpopChallenge, GuardRequest, Principal } from '@portcullis/core'
+import type { GuardLogger, RequestView } from '@portcullis/core/internal'
 import type { Request, Response } from 'express'
 import type { IncomingMessage } from 'node:http'
 
@@ -96,36 +96,4 @@ export function viewOf(
     ;(view as ExpressView).route = route
   }
   return view
-}
-
-// Headers of the body the application meant to send, which would misdescribe the problem.
-const REPRESENTATION = [
-  'etag',
-  'last-modified',
-  'content-encoding',
-  'content-range',
-  'content-disposition',
-]
-
-/**
- * Writes a problem+json response (through `end`, the response's own `end` by default),
- * straight to the client, never through the app's error handlers. Once headers are out the
- * status can no longer change, so the connection is closed instead: the client never gets a
- * body the guard did not approve.
- */
-export function sendProblem(
-  res: Response,
-  problem: Pick<RenderedProblem, 'status' | 'headers'> & { readonly body: object },
-  end: (body: Buffer) => void = (body) => res.end(body),
-): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  const body = problemBytes(problem as RenderedProblem)
-  res.statusCode = problem.status
-  for (const name of REPRESENTATION) if (res.hasHeader(name)) res.removeHeader(name)
-  for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value)
-  res.setHeader('content-length', body.length)
-  end(body)
 }

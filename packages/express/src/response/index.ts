@@ -1,1 +1,1 @@
-export { createResponseGuard, protect, type InstallResponseGuard } from './response-guard.js'
+export { protect } from './response-guard.js'

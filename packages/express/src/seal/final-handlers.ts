@@ -1,11 +1,18 @@
 import { isPortcullisError, renderProblem } from '@portcullis/core'
-import { settle, andThen, type DecisionContext, type GuardLogger } from '@portcullis/core/internal'
+import {
+  andThen,
+  errorStatus,
+  settle,
+  statusProblem,
+  writeProblem,
+  type DecisionContext,
+  type GuardLogger,
+} from '@portcullis/core/internal'
 import type { ReportOnlySettings } from '@portcullis/policy'
 import { decideUnknownRoute } from '@portcullis/policy/internal'
 import type { Authenticate as Authentication } from '@portcullis/tokens/internal'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
-import { NO_RULES, sendProblem, viewOf } from '../lib/express-view.js'
-import { errorStatus, statusProblem } from '../lib/http-problem.js'
+import { NO_RULES, viewOf } from '../lib/express-view.js'
 
 /** What the last handlers of a sealed app share with its guards. */
 export interface FinalContext {
@@ -30,8 +37,8 @@ export function unknownRouteHandler(context: FinalContext): RequestHandler {
     const view = viewOf(req, res, context.log, NO_RULES, null)
     settle(
       andThen(context.authenticate(view), () => decide(view)),
-      () => sendProblem(res, statusProblem(404)),
-      (problem) => sendProblem(res, problem),
+      () => writeProblem(res, statusProblem(404)),
+      (problem) => writeProblem(res, problem),
       next,
     )
   }
@@ -52,16 +59,16 @@ export function errorHandler(context: FinalContext): ErrorRequestHandler {
       return
     }
     if (isPortcullisError(err) && err.kind !== 'config' && err.kind !== 'internal') {
-      sendProblem(res, renderProblem(err, { realm: decision.realm }))
+      writeProblem(res, renderProblem(err, { realm: decision.realm }))
       return
     }
     const status = errorStatus(err)
     if (status !== null) {
       if (status >= 500) log.error({ err }, 'portcullis: request failed')
-      sendProblem(res, statusProblem(status))
+      writeProblem(res, statusProblem(status))
       return
     }
     log.error({ err }, 'portcullis: unhandled error; answered 500')
-    sendProblem(res, renderProblem(err))
+    writeProblem(res, renderProblem(err))
   }
 }

@@ -1,7 +1,6 @@
 import express from 'express'
 import { describe, expect, it } from 'vitest'
 import { callSite } from '../lib/call-site.js'
-import { errorStatus, statusProblem } from '../lib/http-problem.js'
 import { mountedApp } from './mounted-app.js'
 import { pathParams } from './walk-router.js'
 
@@ -16,27 +15,6 @@ describe('pathParams', () => {
     [String(/^\/r\/(?<year>\d+)$/), ['year']],
   ])('%s', (path, params) => {
     expect(pathParams(path)).toEqual(params)
-  })
-})
-
-describe('errorStatus', () => {
-  it('reads status or statusCode, client and server errors other than a bare 500', () => {
-    expect(errorStatus(Object.assign(new Error('x'), { status: 400 }))).toBe(400)
-    expect(errorStatus({ statusCode: 413 })).toBe(413)
-    expect(errorStatus({ status: 503 })).toBe(503)
-    expect(errorStatus({ status: 500 })).toBeNull()
-    expect(errorStatus({ status: 302 })).toBeNull()
-    expect(errorStatus({ status: '404' })).toBeNull()
-    expect(errorStatus(new Error('plain'))).toBeNull()
-    expect(errorStatus(null)).toBeNull()
-  })
-
-  it('answers with an about:blank problem of the status, nothing else', () => {
-    expect(statusProblem(413)).toEqual({
-      status: 413,
-      headers: { 'content-type': 'application/problem+json' },
-      body: { type: 'about:blank', title: 'Payload Too Large', status: 413 },
-    })
   })
 })
 

@@ -9,10 +9,8 @@ import {
   type RateLimitPluginOptions,
   type ResolvedRateLimitOptions,
 } from '../options/index.js'
-import { compileRouteLimit, type RouteLimitPlan } from '../route/index.js'
-import { createBuckets, routeNamespace } from '../runtime/route-plan.js'
-import { createRouteLimiter, type LimiterContext } from '../runtime/route-limiter.js'
-import { createLimiterStore } from '../store/index.js'
+import type { RouteLimitPlan } from '../route/index.js'
+import { createAppLimits } from '../runtime/app-limits.js'
 
 // How long startup waits for Redis to connect before serving anyway (refusing or serving
 // unlimited, per onStoreError, until it connects): Redis starting beside the app is common.
@@ -39,16 +37,8 @@ function portcullisRateLimitPlugin(
     next(err as Error)
     return
   }
-  const store = createLimiterStore(resolved, fastify.log)
-  const context: LimiterContext = {
-    counter: store.counter,
-    decision: { realm: resolved.realm, audit: resolved.audit },
-    headers: resolved.headers,
-    onStoreError: resolved.onStoreError,
-    health: { down: false },
-  }
-
-  const checkBucket = createBuckets()
+  const limits = createAppLimits(resolved, fastify.log)
+  const { store } = limits
   // The HEAD route Fastify adds for a GET arrives right after it with the same guard: compile
   // once per template and declaration, so an invalid limit is reported once, under the GET.
   const compilations = new Map<string, { raw: unknown; isPublic: boolean; result: Compilation }>()
@@ -61,8 +51,7 @@ function portcullisRateLimitPlugin(
     }
     let result: Compilation
     try {
-      const plan = compileRouteLimit(raw, { label: state.label, isPublic }, resolved.defaults)
-      result = checkBucket(state.label, plan) ?? plan
+      result = limits.plan(raw, { label: state.label, isPublic })
     } catch (err) {
       if (!isPortcullisConfigError(err)) throw err
       result = err
@@ -92,19 +81,12 @@ function portcullisRateLimitPlugin(
       return
     }
     state.annotate('rateLimit', result.summary)
-    if (result.kind === 'exempt') return
-    const limit = createRouteLimiter(
-      result.spec,
-      {
-        route: state.url,
-        namespace: routeNamespace(
-          state.label.slice(state.label.indexOf(' ') + 1),
-          result.spec.bucket,
-        ),
-        reportOnly: compiled.reportOnly,
-      },
-      context,
-    )
+    const limit = limits.limiter(result, {
+      route: state.url,
+      countsAt: state.label.slice(state.label.indexOf(' ') + 1),
+      reportOnly: compiled.reportOnly,
+    })
+    if (limit === null) return
     appendHook(routeOptions, function portcullisRateLimit(request, reply, done) {
       settle(limit(viewOf(request, reply)), done, (problem) => sendProblem(reply, problem), done)
     })

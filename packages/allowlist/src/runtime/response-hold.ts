@@ -1,0 +1,233 @@
+import type { RenderedProblem } from '@portcullis/core'
+import { writeProblem, type RequestView } from '@portcullis/core/internal'
+import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { ResponseRules } from './response-rules.js'
+
+/** A response method, called on the response with its arguments. */
+export type ResponseMethod = (this: ServerResponse, ...args: unknown[]) => unknown
+
+/** One route's hold on one response: its rules and where the response stands. */
+export interface Hold {
+  readonly rules: ResponseRules
+  readonly view: RequestView
+  /** True while the guard calls the methods underneath: they run unchecked. */
+  busy: boolean
+  /** True once a body passed the allowlist: what follows is that body, transformed (gzip). */
+  approved: boolean
+  /** True once the guard refused the response: whatever the handler sends next is dropped. */
+  refused: boolean
+}
+
+/** What the hold does in front of one method; `down` is the method underneath. */
+export type HoldStep = (
+  hold: Hold,
+  res: ServerResponse,
+  down: ResponseMethod,
+  args: unknown[],
+) => unknown
+
+/** The steps of a response prototype, by method name. */
+export type HoldSteps = Readonly<Record<string, HoldStep>>
+
+// The holds on each response, outermost first. A WeakMap rather than a property of the response:
+// frameworks change a response's prototype on every request (Express does), and adding properties
+// to such an object costs far more than a lookup here.
+const holds = new WeakMap<object, Hold[]>()
+
+/** Marks the methods {@link protectResponses} put on a response prototype. */
+const kDispatch = Symbol.for('portcullis.response.dispatch')
+
+function layer(
+  chain: readonly Hold[],
+  index: number,
+  step: HoldStep,
+  base: ResponseMethod,
+): ResponseMethod {
+  if (index < 0) return base
+  const hold = chain[index]!
+  const down = layer(chain, index - 1, step, base)
+  return function held(this: ServerResponse, ...args: unknown[]) {
+    return step(hold, this, down, args)
+  }
+}
+
+/**
+ * Puts the holds in front of the methods of a response prototype, once: each method in `steps`
+ * first hands the call to the holds on that response, if any, innermost last. A response nobody
+ * holds costs one WeakMap lookup per call.
+ */
+export function protectResponses(prototype: object, steps: HoldSteps): void {
+  const proto = prototype as Record<string, ResponseMethod & { [kDispatch]?: true }>
+  for (const [name, step] of Object.entries(steps)) {
+    const base = proto[name]
+    if (typeof base !== 'function' || base[kDispatch] === true) continue
+    const dispatch = function portcullisResponse(this: ServerResponse, ...args: unknown[]) {
+      const chain = holds.get(this)
+      if (chain === undefined) return base.apply(this, args)
+      const hold = chain[chain.length - 1]!
+      const down = chain.length === 1 ? base : layer(chain, chain.length - 2, step, base)
+      return step(hold, this, down, args)
+    }
+    Object.defineProperty(dispatch, kDispatch, { value: true })
+    Object.defineProperty(proto, name, {
+      value: dispatch,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    })
+  }
+}
+
+/**
+ * Holds a response to a route's rules, before its handler runs: every body leaves through them.
+ * A second hold with the same rules (the same guard met twice) is not added.
+ */
+export function holdResponse(res: ServerResponse, rules: ResponseRules, view: RequestView): void {
+  const chain = holds.get(res)
+  const hold: Hold = { rules, view, busy: false, approved: false, refused: false }
+  if (chain === undefined) holds.set(res, [hold])
+  else if (!chain.some((held) => held.rules === rules)) chain.push(hold)
+}
+
+/** Runs the method underneath with the hold standing aside. */
+export function pass(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]) {
+  const was = hold.busy
+  hold.busy = true
+  try {
+    return down.apply(res, args)
+  } finally {
+    hold.busy = was
+  }
+}
+
+/** Sends an approved body through the method underneath: what follows is that body. */
+export function approve(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]) {
+  hold.approved = true
+  return pass(hold, res, down, args)
+}
+
+/**
+ * Answers the problem in place of the body; whatever the handler sends next is dropped. Once the
+ * status is out, this closes the connection rather than finish the response.
+ */
+export function refuseHeld(hold: Hold, res: ServerResponse, problem: RenderedProblem) {
+  hold.refused = true
+  // The response's own `end`, through every hold: this one stands aside while it runs.
+  const end: ResponseMethod = function end(this: ServerResponse, ...args: unknown[]) {
+    return this.end(...(args as [Buffer]))
+  }
+  writeProblem(res, problem, (body) => pass(hold, res, end, [body]))
+  return res
+}
+
+/** What the hold does not look at: its own calls, what follows an approved body, exempt bodies. */
+export function passes(hold: Hold, status: number): boolean {
+  return hold.busy || hold.approved || (!hold.refused && hold.rules.exempt(status))
+}
+
+/** True once nothing more is checked: the hold's own calls, or an approved body. */
+export function settled(hold: Hold): boolean {
+  return hold.busy || hold.approved
+}
+
+function isBytes(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array
+}
+
+function setHeaders(
+  res: ServerResponse,
+  headers: OutgoingHttpHeaders | readonly OutgoingHttpHeader[],
+): void {
+  if (!Array.isArray(headers)) {
+    for (const [name, value] of Object.entries(headers)) {
+      if (value !== undefined) res.setHeader(name, value)
+    }
+    return
+  }
+  // Node accepts `[[name, value], ...]` and the flat `[name, value, name, value]` form.
+  if (Array.isArray(headers[0])) {
+    for (const pair of headers as unknown as [string, string][]) res.setHeader(pair[0], pair[1])
+    return
+  }
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    res.setHeader(String(headers[i]), headers[i + 1] as string | string[])
+  }
+}
+
+/**
+ * The steps in front of Node's own response methods, the same for every framework:
+ *
+ * - `end` with a body: the body is projected onto the allowlist of its status (read per its
+ *   `Content-Type`), or the response is refused with 500 when it cannot be read;
+ * - `write` (streams, `pipe`, `sendFile`) is refused: the guard cannot inspect a body it has not
+ *   seen whole, and it never lets one out unchecked;
+ * - `writeHead` and `flushHeaders` are deferred until the body is known, so a refusal can still
+ *   change the status.
+ *
+ * Writing to the socket itself (`res.socket.write`) bypasses every HTTP framework and the hold.
+ */
+export const nodeResponseSteps: HoldSteps = Object.freeze({
+  end(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]): unknown {
+    if (settled(hold)) return pass(hold, res, down, args)
+    const [first, second, third] = args
+    if (hold.refused) {
+      const callback = [first, second, third].find((arg) => typeof arg === 'function')
+      if (typeof callback === 'function') process.nextTick(callback)
+      return res
+    }
+    const { rules, view } = hold
+    const chunk = typeof first === 'function' ? undefined : first
+    if (rules.exempt(res.statusCode) || chunk === undefined || chunk === null) {
+      return pass(hold, res, down, args)
+    }
+    if (typeof chunk !== 'string' && !isBytes(chunk)) return pass(hold, res, down, args)
+    const encoding = typeof second === 'string' ? (second as BufferEncoding) : undefined
+    const payload =
+      typeof chunk === 'string' && encoding !== undefined && encoding !== 'utf8'
+        ? Buffer.from(chunk, encoding)
+        : chunk
+    const outcome = rules.serialized(view, res.statusCode, payload, res.getHeader('content-type'))
+    if (outcome.kind === 'refuse') return refuseHeld(hold, res, outcome.problem)
+    if (outcome.kind === 'keep') return pass(hold, res, down, args)
+    if (res.headersSent) {
+      // Flushed headers may announce the original length: a shorter body would corrupt the
+      // stream, and the status cannot change any more. Close instead.
+      return refuseHeld(hold, res, rules.uninspectable(view, 'a body after its headers were sent'))
+    }
+    res.setHeader('content-length', Buffer.byteLength(outcome.body))
+    const callback = [second, third].find((arg) => typeof arg === 'function')
+    return approve(
+      hold,
+      res,
+      down,
+      callback === undefined ? [outcome.body, 'utf8'] : [outcome.body, 'utf8', callback],
+    )
+  },
+
+  write(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]): unknown {
+    if (passes(hold, res.statusCode)) return pass(hold, res, down, args)
+    // Dropped: the response was refused and answered; a stream still piping into it is drained.
+    if (!hold.refused) refuseHeld(hold, res, hold.rules.uninspectable(hold.view, 'a stream'))
+    return true
+  },
+
+  writeHead(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]): unknown {
+    const [status, second, third] = args as [number, unknown, unknown]
+    if (passes(hold, status)) return pass(hold, res, down, args)
+    if (hold.refused) return res
+    // Kept on the response instead of sent: the body decides whether this status goes out.
+    res.statusCode = status
+    const headers = typeof second === 'string' ? third : second
+    if (typeof second === 'string') res.statusMessage = second
+    if (typeof headers === 'object' && headers !== null) {
+      setHeaders(res, headers as OutgoingHttpHeaders | OutgoingHttpHeader[])
+    }
+    return res
+  },
+
+  flushHeaders(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]): unknown {
+    // Deferred until the body, unless nothing will check it.
+    if (passes(hold, res.statusCode)) return pass(hold, res, down, args)
+    return undefined
+  },
+})

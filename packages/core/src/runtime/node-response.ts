@@ -1,0 +1,64 @@
+import { STATUS_CODES, type ServerResponse } from 'node:http'
+import type { RenderedProblem } from '../problem/index.js'
+import { problemBytes } from './decisions.js'
+
+/** A problem+json response to write: a rendered decision, or a bare status problem. */
+export type ProblemToWrite = Pick<RenderedProblem, 'status' | 'headers'> & {
+  readonly body: object
+}
+
+// Headers of the body the application meant to send, which would misdescribe the problem.
+const REPRESENTATION = [
+  'etag',
+  'last-modified',
+  'content-encoding',
+  'content-range',
+  'content-disposition',
+]
+
+/**
+ * Writes a problem+json response on Node's response (through `end`, the response's own `end` by
+ * default), straight to the client. Once headers are out the status can no longer change, so the
+ * connection is closed instead: the client never gets a body the guard did not approve.
+ */
+export function writeProblem(
+  res: ServerResponse,
+  problem: ProblemToWrite,
+  end: (body: Buffer) => void = (body) => res.end(body),
+): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const body = problemBytes(problem as RenderedProblem)
+  res.statusCode = problem.status
+  for (const name of REPRESENTATION) if (res.hasHeader(name)) res.removeHeader(name)
+  for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value)
+  res.setHeader('content-length', body.length)
+  end(body)
+}
+
+/**
+ * A problem with no more to say than its HTTP status (RFC 9457 §4.2.1: `type` is `about:blank`
+ * and `title` the status phrase): what the guard answers for errors that are not its own
+ * decisions, such as a body that does not parse or a URL no route serves.
+ */
+export function statusProblem(status: number): ProblemToWrite {
+  return {
+    status,
+    headers: { 'content-type': 'application/problem+json' },
+    body: { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status },
+  }
+}
+
+/**
+ * The HTTP status an error asks for (`status` or `statusCode`, as `http-errors` and body parsers
+ * set them), when it is a client or server error other than a bare 500; `null` otherwise.
+ */
+export function errorStatus(err: unknown): number | null {
+  if (typeof err !== 'object' || err === null) return null
+  const { status, statusCode } = err as { status?: unknown; statusCode?: unknown }
+  const value = typeof status === 'number' ? status : statusCode
+  if (typeof value !== 'number' || !Number.isInteger(value)) return null
+  return value >= 400 && value <= 599 && value !== 500 ? value : null
+}

@@ -1,8 +1,10 @@
 // The parent side of the HTTP benchmark: servers as child processes (never more than this
 // process knows about, all stopped at the end, also on failure or Ctrl-C) and autocannon
 // driving them from here, with latency recorded at microsecond resolution.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { isAbsolute } from 'node:path'
 import { get } from 'node:http'
 import { cpuUsage } from 'node:process'
 import { createHistogram } from 'node:perf_hooks'
@@ -20,12 +22,37 @@ function killAll() {
 process.on('exit', killAll)
 
 /**
+ * Where servers run: on Linux with `taskset` and at least two cores, every server is pinned to the
+ * last core and this process (the load generator) to the others, so that a server's CPU time per
+ * request is what one core spends on it, not work spread over a shared pool. `BENCH_PIN=0` turns
+ * it off. `null` when not pinned.
+ */
+export const pinned = (() => {
+  const cores = cpus().length
+  if (process.env.BENCH_PIN === '0' || process.platform !== 'linux' || cores < 2) return null
+  try {
+    execFileSync('taskset', ['-cp', `0-${cores - 2}`, String(process.pid)], { stdio: 'ignore' })
+    return { server: cores - 1, client: cores === 2 ? '0' : `0-${cores - 2}` }
+  } catch {
+    return null
+  }
+})()
+
+/**
  * Starts `servers/<file>` with `args` as a child process (`node servers/<file> ...args`) and
  * resolves once it listens on loopback, with its port, tokens and notes.
  */
 export function startServer(name, { file, args = [], execArgv = [] }) {
-  const path = fileURLToPath(new URL(`./servers/${file}`, import.meta.url))
-  const child = spawn(process.execPath, [...execArgv, path, ...args.map(String)], {
+  // An absolute path runs a server of another checkout (`BENCH_BEFORE`), with its own build.
+  const path = isAbsolute(file)
+    ? file
+    : fileURLToPath(new URL(`./servers/${file}`, import.meta.url))
+  const argv = [...execArgv, path, ...args.map(String)]
+  const [command, commandArgs] =
+    pinned === null
+      ? [process.execPath, argv]
+      : ['taskset', ['-c', String(pinned.server), process.execPath, ...argv]]
+  const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production' },
   })
@@ -105,9 +132,9 @@ function machineCpuMs() {
  * One autocannon run against a server: `token` on every request, or a new token of `pool` on
  * each one (cycled in order), or `dpop: { token, proofs }`: the DPoP-bound token with a new proof
  * on each request (a proof is good once: past the end of the list they repeat, and are refused).
- * Resolves with 2xx requests per second, p50/p99 latency in ms, the non-2xx and error counts, and
- * the CPU used (in cores) by this process (the load generator), the server, and the rest of the
- * machine.
+ * Resolves with 2xx requests per second, p50/p99 latency in ms, the non-2xx and error counts, the
+ * CPU used (in cores) by this process (the load generator), the server, and the rest of the
+ * machine, and the server's CPU time per request in microseconds.
  */
 export async function load({ server, path, token, pool, dpop, duration, connections, pipelining }) {
   const url = `http://127.0.0.1:${server.port}${path}`
@@ -162,8 +189,13 @@ export async function load({ server, path, token, pool, dpop, duration, connecti
   const clientCpu = (client.user + client.system) / 1000 / wall
   const serverCpu =
     serverBefore === null || serverAfter === null ? null : (serverAfter - serverBefore) / wall
+  const answered = ok + result.non2xx
   return {
     rps: ok / result.duration,
+    cpuPerRequest:
+      serverBefore === null || serverAfter === null || answered === 0
+        ? null
+        : ((serverAfter - serverBefore) * 1000) / answered,
     p50: ok === 0 ? null : latency.percentile(50) / 1000,
     p99: ok === 0 ? null : latency.percentile(99) / 1000,
     requests: ok,

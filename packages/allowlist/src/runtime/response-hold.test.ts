@@ -32,7 +32,7 @@ function viewOf(req: IncomingMessage): RequestView {
     ip: undefined,
     requestId: null,
     log: { info() {}, warn() {}, error() {} },
-    native: req,
+    native: req as unknown as RequestView['native'],
     queryTokenAllowed: () => false,
     dpopRequired: () => false,
     setHeader() {},

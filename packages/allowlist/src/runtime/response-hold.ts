@@ -61,12 +61,20 @@ export function protectResponses(prototype: object, steps: HoldSteps): void {
   for (const [name, step] of Object.entries(steps)) {
     const base = proto[name]
     if (typeof base !== 'function' || base[kDispatch] === true) continue
-    const dispatch = function portcullisResponse(this: ServerResponse, ...args: unknown[]) {
+    const dispatch = function portcullisResponse(this: ServerResponse) {
+      // `arguments` rather than a rest parameter: the paths that only forward the call allocate
+      // nothing (V8 passes `apply(this, arguments)` through without building an array).
+      // eslint-disable-next-line prefer-rest-params
+      const args = arguments as unknown as unknown[]
       const chain = holds.get(this)
       if (chain === undefined) return base.apply(this, args)
       const hold = chain[chain.length - 1]!
-      const down = chain.length === 1 ? base : layer(chain, chain.length - 2, step, base)
-      return step(hold, this, down, args)
+      if (chain.length === 1) {
+        // The hold's own calls, and whatever follows an approved body, pass unchecked.
+        if (hold.busy || hold.approved) return base.apply(this, args)
+        return step(hold, this, base, Array.prototype.slice.call(args))
+      }
+      return step(hold, this, layer(chain, chain.length - 2, step, base), [...args])
     }
     Object.defineProperty(dispatch, kDispatch, { value: true })
     Object.defineProperty(proto, name, {

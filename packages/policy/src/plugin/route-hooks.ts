@@ -1,5 +1,5 @@
-import { settle, type DecisionContext } from '@portcullis/core/internal'
-import { sendProblem, viewOf } from '@portcullis/tokens/internal'
+import type { DecisionContext } from '@portcullis/core/internal'
+import { finish, viewOf } from '@portcullis/tokens/internal'
 import type { onRequestHookHandler } from 'fastify'
 import type { CompiledGuard, ReportOnlySettings } from '../guard/index.js'
 import {
@@ -19,7 +19,7 @@ function hookOf(decide: Decide): onRequestHookHandler {
     const view = viewOf(request, reply)
     // Whatever an application hook left in `request.principal`, the route sees what was verified.
     request.principal = view.principal
-    settle(decide(view), done, (problem) => sendProblem(reply, problem), done)
+    finish(decide(view), reply, done)
   }
 }
 
@@ -58,6 +58,6 @@ export function unknownRouteHook(
       done()
       return
     }
-    settle(decide(viewOf(request, reply)), done, (problem) => sendProblem(reply, problem), done)
+    finish(decide(viewOf(request, reply)), reply, done)
   }
 }

@@ -1,7 +1,6 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
-import { settle } from '@portcullis/core/internal'
 import { routeStateOf, type RouteState } from '@portcullis/policy/internal'
-import { sendProblem, viewOf } from '@portcullis/tokens/internal'
+import { finish, viewOf } from '@portcullis/tokens/internal'
 import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import {
@@ -88,7 +87,7 @@ function portcullisRateLimitPlugin(
     })
     if (limit === null) return
     appendHook(routeOptions, function portcullisRateLimit(request, reply, done) {
-      settle(limit(viewOf(request, reply)), done, (problem) => sendProblem(reply, problem), done)
+      finish(limit(viewOf(request, reply)), reply, done)
     })
   })
 

@@ -1,5 +1,10 @@
 import type { DpopChallenge, GuardRequest, Principal } from '@portcullis/core'
-import { problemBytes, type GuardLogger, type RequestView } from '@portcullis/core/internal'
+import {
+  problemBytes,
+  type GuardLogger,
+  type Pending,
+  type RequestView,
+} from '@portcullis/core/internal'
 import type { RenderedProblem } from '@portcullis/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { IncomingMessage } from 'node:http'
@@ -119,6 +124,25 @@ export function viewOf(
     viewed[kView] = view
   }
   return view
+}
+
+/**
+ * Ends a Fastify hook with the runtime's answer: `done()` to go on, the problem sent otherwise.
+ * The synchronous answers (the warm path) allocate nothing.
+ */
+export function finish(answer: Pending, reply: FastifyReply, done: (err?: Error) => void): void {
+  if (answer === null) {
+    done()
+    return
+  }
+  if (!(answer instanceof Promise)) {
+    sendProblem(reply, answer)
+    return
+  }
+  answer.then(
+    (settled) => (settled === null ? done() : sendProblem(reply, settled)),
+    (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
+  )
 }
 
 /**

@@ -1,9 +1,9 @@
 import type { AuditSink } from '@portcullis/core'
-import { settle } from '@portcullis/core/internal'
+import { andThen } from '@portcullis/core/internal'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthenticator } from '../authenticate/index.js'
-import { kView, sendProblem, viewOf, type FlagUse } from '../fastify/fastify-view.js'
+import { finish, kView, viewOf, type FlagUse } from '../fastify/fastify-view.js'
 import type { TokensOptions } from '../options/index.js'
 import { createAuthentication, type PreAuthLimiter } from '../runtime/authentication.js'
 import { createVerifier } from '../verifier/index.js'
@@ -62,13 +62,18 @@ function portcullisTokens(
   // requests without a token to the route's guard.
   fastify.addHook('onRequest', function portcullisAuthenticate(request, reply, done) {
     const view = viewOf(request, reply, flagUse)
-    settle(
-      authenticate(view),
-      () => {
+    const answer = authenticate(view)
+    if (answer === null) {
+      request.principal = view.principal
+      done()
+      return
+    }
+    finish(
+      andThen(answer, () => {
         request.principal = view.principal
-        done()
-      },
-      (problem) => sendProblem(reply, problem),
+        return null
+      }),
+      reply,
       done,
     )
   })

@@ -86,6 +86,30 @@ describe('verified-token cache', () => {
     expect(jwtVerify).toHaveBeenCalledTimes(1)
   })
 
+  it('serves an entry only to its own token: a payload swapped under a cached signature fails', async () => {
+    const verifier = verifierWith()
+    const jwt = await token({ sub: 'user-1' })
+    await verifier.verify(jwt)
+    const [header, , signature] = jwt.split('.')
+    const forged = jose.base64url.encode(
+      JSON.stringify(claimsFor(ISSUER, AUDIENCE, { sub: 'admin' })),
+    )
+    const swapped = `${header}.${forged}.${signature}`
+    // Not a cache hit (that would be synchronous), and jose refuses the signature.
+    const answer = (() => {
+      try {
+        return verifier.verify(swapped)
+      } catch (err) {
+        return err
+      }
+    })()
+    expect(answer).toBeInstanceOf(Promise)
+    expect(await codeOf(() => answer)).toBe('PCL_TOKEN_INVALID')
+    expect(jwtVerify).toHaveBeenCalledTimes(2)
+    // The real token's entry is untouched.
+    expect((verifier.verify(jwt) as Principal).subject).toBe('user-1')
+  })
+
   it('shares one jose verification between concurrent calls for a new token', async () => {
     const verifier = verifierWith()
     const jwt = await token()

@@ -62,12 +62,24 @@ interface CompiledIssuer {
 }
 
 interface Verified {
+  /** The whole token: an entry is served only for exactly this token. */
+  readonly token: string
   readonly principal: Principal
   /** Milliseconds since the epoch after which the entry is not served. */
   readonly expiresAt: number
   readonly source: KeySource
   /** The source's key generation before the token was verified. */
   readonly generation: number
+}
+
+/**
+ * The cache key of a token: its signature segment. A lookup hashes its key, and hashing the whole
+ * token (claims and all, often a kilobyte) is the largest cost of a warm request; the signature
+ * is short, unguessable, and the entry is still served only for the exact token it was verified
+ * from. A hash lookup compares no prefix of anyone's token, so it leaks none through timing.
+ */
+function cacheKey(token: string): string {
+  return token.slice(token.lastIndexOf('.') + 1)
 }
 
 // RFC 7515 §7.1: three base64url segments. A JWE (five), a JWS JSON serialization, or an
@@ -173,11 +185,15 @@ export function createVerifier(options: TokensOptions): Verifier {
   }
 
   function cached(token: string): Verified | undefined {
-    const entry = cache?.get(token)
-    if (entry === undefined) return undefined
+    if (cache === undefined) return undefined
+    const key = cacheKey(token)
+    const entry = cache.get(key)
+    // Another token with the same signature (a payload swapped under a real signature) is not
+    // this entry: it is verified in full, and fails.
+    if (entry === undefined || entry.token !== token) return undefined
     const now = Date.now()
     if (now >= entry.expiresAt || entry.generation !== entry.source.generation()) {
-      cache?.delete(token)
+      cache.delete(key)
       return undefined
     }
     // A key set past its refresh age is not trusted without going through jose again.
@@ -230,12 +246,15 @@ export function createVerifier(options: TokensOptions): Verifier {
       throw mapJoseError(err)
     }
     const verified: Verified = {
+      token,
       principal: buildPrincipal(claims),
       expiresAt: expiryOf(claims, issuer),
       source: issuer.source,
       generation,
     }
-    if (cache !== undefined && verified.expiresAt > Date.now()) cache.set(token, verified)
+    if (cache !== undefined && verified.expiresAt > Date.now()) {
+      cache.set(cacheKey(token), verified)
+    }
     return verified
   }
 

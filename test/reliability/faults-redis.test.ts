@@ -261,9 +261,11 @@ describe.runIf(runRedisTests)('Redis faults under load', () => {
 
       // No hammering: the commands sent for refused requests (run by Redis once it woke up, and
       // held in the client's queue meanwhile) are the ones in flight when it stalled plus one
-      // probe per storeTimeout, not one per request.
+      // probe per storeTimeout, not one per request (thousands). The slack covers the probe
+      // windows the stall straddles and, on a loaded machine, a few requests whose command went
+      // out as Redis caught up on its backlog but whose answer came after storeTimeout.
       const stalledMs = marks.to - marks.from
-      const bound = CONCURRENCY + Math.ceil(stalledMs / STORE_TIMEOUT) + 2
+      const bound = CONCURRENCY + Math.ceil(stalledMs / STORE_TIMEOUT) + 5
       const refusedCommands = (await scriptCalls()) - callsBefore - tally.count(200)
       expect(
         refusedCommands,

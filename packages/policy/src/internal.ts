@@ -32,6 +32,12 @@ export {
   routeParams,
   summarizeGuard,
 } from './guard/index.js'
-export { compareEntries, parseRouteTree, type PrintedRoute } from './inventory/index.js'
+export {
+  compareEntries,
+  inventoryEntries,
+  parseRouteTree,
+  type InventoryRoute,
+  type PrintedRoute,
+} from './inventory/index.js'
 export { policyOptionsSchema, resolvePolicyOptions } from './plugin/options.js'
 export { ROUTE_GUARD_HOOK } from './plugin/index.js'

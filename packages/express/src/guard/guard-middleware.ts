@@ -19,6 +19,7 @@ import type { CompiledGuard, InventoryEntry } from '@portcullis/policy'
 import {
   compileGuard,
   createRouteDecision,
+  inventoryEntries,
   refuseUnguarded,
   type Decide,
 } from '@portcullis/policy/internal'
@@ -163,19 +164,13 @@ export function createGuardMiddleware(
       limit,
       response: createResponseRules(response, site.template, decision, options.maxBodyBytes),
     }
-    const entries = site.methods.map((method): InventoryEntry =>
-      Object.freeze({
-        method,
-        url: site.template,
-        constraints: null,
-        guarded: true,
-        public: forRoute.public,
-        policy: forRoute.public === null ? forRoute.summary : null,
-        reportOnly: forRoute.reportOnly,
-        rateLimit: limitPlan?.summary ?? null,
-        response: response.summary,
-      }),
-    )
+    const entries = inventoryEntries(site.methods, {
+      url: site.template,
+      constraints: null,
+      compiled: forRoute,
+      rateLimit: limitPlan?.summary ?? null,
+      response: response.summary,
+    })
     return {
       entries,
       commit() {

@@ -1,3 +1,5 @@
+import type { CompiledGuard } from '../guard/index.js'
+
 /**
  * One row of the route inventory: what a route requires, as `app.portcullis.routes()` and
  * `portcullis audit` show it. One row per method (a HEAD route Fastify adds for GET is a row).
@@ -25,6 +27,38 @@ export interface InventoryEntry {
 export interface PortcullisApi {
   /** The route inventory: every route the app serves and what it requires, sorted by URL. */
   routes(): readonly InventoryEntry[]
+}
+
+/** What an inventory row says of a route, besides its method. */
+export interface InventoryRoute {
+  readonly url: string
+  readonly constraints: Readonly<Record<string, unknown>> | null
+  /** The route's compiled guard, or `null` for an unguarded route. */
+  readonly compiled: Pick<CompiledGuard, 'public' | 'summary' | 'reportOnly'> | null
+  /** The summaries the rate-limit and allowlist steps reported, if they did. */
+  readonly rateLimit: string | null
+  readonly response: string | null
+}
+
+/** The inventory rows of a route, one per method, the same on every adapter. */
+export function inventoryEntries(
+  methods: readonly string[],
+  route: InventoryRoute,
+): InventoryEntry[] {
+  const { compiled } = route
+  return methods.map((method) =>
+    Object.freeze({
+      method,
+      url: route.url,
+      constraints: route.constraints,
+      guarded: compiled !== null,
+      public: compiled?.public ?? null,
+      policy: compiled !== null && compiled.public === null ? compiled.summary : null,
+      reportOnly: compiled?.reportOnly ?? false,
+      rateLimit: route.rateLimit,
+      response: route.response,
+    }),
+  )
 }
 
 /** Orders inventory rows by URL, then method. */

@@ -13,6 +13,7 @@ import {
 } from '../guard/index.js'
 import {
   compareEntries,
+  inventoryEntries,
   parseRouteTree,
   type InventoryEntry,
   type PortcullisApi,
@@ -211,24 +212,15 @@ function portcullisPolicy(
     routes() {
       const entries: InventoryEntry[] = []
       for (const record of records) {
-        for (const method of record.methods) {
-          entries.push(
-            Object.freeze({
-              method,
-              url: record.url,
-              constraints: record.constraints,
-              guarded: record.compiled !== null,
-              public: record.compiled?.public ?? null,
-              policy:
-                record.compiled !== null && record.compiled.public === null
-                  ? record.compiled.summary
-                  : null,
-              reportOnly: record.compiled?.reportOnly ?? false,
-              rateLimit: record.annotations.rateLimit ?? null,
-              response: record.annotations.response ?? null,
-            }),
-          )
-        }
+        entries.push(
+          ...inventoryEntries(record.methods, {
+            url: record.url,
+            constraints: record.constraints,
+            compiled: record.compiled,
+            rateLimit: record.annotations.rateLimit ?? null,
+            response: record.annotations.response ?? null,
+          }),
+        )
       }
       return Object.freeze([...entries, ...unseen].sort(compareEntries))
     },
@@ -263,21 +255,15 @@ function routesNotSeen(fastify: FastifyInstance): InventoryEntry[] {
   const entries: InventoryEntry[] = []
   for (const route of routes) {
     if (route.onRequest.includes(ROUTE_GUARD_HOOK)) continue
-    for (const method of route.methods) {
-      entries.push(
-        Object.freeze({
-          method,
-          url: route.url,
-          constraints: route.constraints === '' ? null : parseConstraints(route.constraints),
-          guarded: false,
-          public: null,
-          policy: null,
-          reportOnly: false,
-          rateLimit: null,
-          response: null,
-        }),
-      )
-    }
+    entries.push(
+      ...inventoryEntries(route.methods, {
+        url: route.url,
+        constraints: route.constraints === '' ? null : parseConstraints(route.constraints),
+        compiled: null,
+        rateLimit: null,
+        response: null,
+      }),
+    )
   }
   return entries
 }

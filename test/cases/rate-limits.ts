@@ -299,7 +299,7 @@ export const limitCases: readonly LimitCase[] = [
     inventory: { 'GET /t/:tenant': '3 per 1 minute by key function byTenant' },
   },
   {
-    name: 'a key function that throws or returns no string refuses with 503, even fail-open',
+    name: 'a key function that throws, returns no string or an empty one refuses with 503, even fail-open',
     rateLimit: {
       key: () => {
         throw new Error('secret internal detail')
@@ -315,6 +315,15 @@ export const limitCases: readonly LimitCase[] = [
           rateLimit: { max: 3, timeWindow: 1000, key: () => 42 as unknown as string },
         },
       },
+      // An empty key would count every caller in one bucket.
+      {
+        path: '/x',
+        guard: { authenticated: true, rateLimit: { max: 3, timeWindow: 1000, key: () => '' } },
+      },
+      {
+        path: '/y',
+        guard: { authenticated: true, rateLimit: { max: 3, timeWindow: 1000, key: () => ' \t' } },
+      },
     ],
     steps: [
       {
@@ -324,9 +333,16 @@ export const limitCases: readonly LimitCase[] = [
         headers: { 'content-type': 'application/problem+json' },
       },
       { url: '/w', claims: alice, status: 503 },
+      { url: '/x', claims: alice, status: 503 },
+      { url: '/y', claims: bob, status: 503 },
     ],
     runs: 0,
-    denials: ['PCL_STORE_UNAVAILABLE', 'PCL_STORE_UNAVAILABLE'],
+    denials: [
+      'PCL_STORE_UNAVAILABLE',
+      'PCL_STORE_UNAVAILABLE',
+      'PCL_STORE_UNAVAILABLE',
+      'PCL_STORE_UNAVAILABLE',
+    ],
   },
   {
     name: 'headers: false sends no RateLimit headers; a 429 still carries Retry-After',

@@ -14,7 +14,14 @@ export {
   type AuthenticationOptions,
   type PreAuthLimiter,
 } from './runtime/authentication.js'
-export { finish, kView, sendProblem, viewOf, type FlagUse } from './fastify/fastify-view.js'
+export {
+  finish,
+  kView,
+  registerOnce,
+  sendProblem,
+  viewOf,
+  type FlagUse,
+} from './fastify/fastify-view.js'
 // The framework-free public functions, re-exported here so that the Express adapter imports
 // only this entry: the public index also holds the Fastify plugin (and loads fastify-plugin).
 export { createAuthenticator } from './authenticate/authenticator.js'

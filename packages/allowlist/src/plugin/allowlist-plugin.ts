@@ -1,7 +1,7 @@
 import { isPortcullisConfigError, type RenderedProblem } from '@portcullis/core'
 import { problemBytes } from '@portcullis/core/internal'
 import { routeStateOf } from '@portcullis/policy/internal'
-import { viewOf } from '@portcullis/tokens/internal'
+import { registerOnce, viewOf } from '@portcullis/tokens/internal'
 import type {
   FastifyInstance,
   FastifyReply,
@@ -50,6 +50,11 @@ function portcullisAllowlist(
   options: AllowlistPluginOptions,
   next: (err?: Error) => void,
 ): void {
+  const twice = registerOnce(fastify, '@portcullis/allowlist')
+  if (twice !== null) {
+    next(twice)
+    return
+  }
   let resolved
   try {
     resolved = resolveAllowlistOptions(options)

@@ -25,6 +25,8 @@ interface Route {
 interface Router {
   readonly stack: Layer[]
   readonly mergeParams?: unknown
+  /** `router.param(name, fn)` / `app.param(name, fn)` callbacks, by parameter name. */
+  readonly params?: Readonly<Record<string, readonly unknown[]>>
 }
 
 /** What `seal` found in an app. */
@@ -145,6 +147,14 @@ function walkRouter(router: Router, mount: Mount, walked: Walked, walking: Set<o
   if (walking.has(router)) return
   walking.add(router)
   walked.stacks.push(router.stack)
+  // Param callbacks run when a route matches, before its first handler, so before its guard: an
+  // anonymous request would make the app load the object (a database read, an existence oracle).
+  for (const [name, callbacks] of Object.entries(router.params ?? {})) {
+    if (callbacks.length === 0) continue
+    walked.unguarded.push(
+      `PARAM :${name} at ${mount.prefix || '/'} (app.param callbacks run before the guard: load the object in the handler, or in a middleware after guard(...))`,
+    )
+  }
   // Paths a guard mounted with `use` stands in front of, for the serving middleware after it.
   const covered = new Set<string>()
   for (const layer of router.stack) {

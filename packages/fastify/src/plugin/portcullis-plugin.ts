@@ -6,11 +6,14 @@ import {
   type RateLimitOptions,
 } from '@portcullis/rate-limit'
 import { tokensPlugin } from '@portcullis/tokens'
+import { registerOnce } from '@portcullis/tokens/internal'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { resolveOptions, type PortcullisOptions } from './options.js'
 
 async function portcullis(fastify: FastifyInstance, options: PortcullisOptions): Promise<void> {
+  const twice = registerOnce(fastify, '@portcullis/fastify')
+  if (twice !== null) throw twice
   const resolved = resolveOptions(options)
   // Order matters: the token is verified before any policy decision, the rate limit counts
   // only requests the policy let through, and all of it runs before body parsing.

@@ -1,4 +1,5 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
+import { registerOnce } from '@portcullis/tokens/internal'
 import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import {
@@ -80,6 +81,11 @@ function portcullisPolicy(
   options: PolicyPluginOptions,
   next: (err?: Error) => void,
 ): void {
+  const twice = registerOnce(fastify, '@portcullis/policy')
+  if (twice !== null) {
+    next(twice)
+    return
+  }
   let resolved: ResolvedPolicyOptions
   try {
     resolved = resolvePolicyOptions(options)

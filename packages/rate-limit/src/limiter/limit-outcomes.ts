@@ -50,7 +50,7 @@ export function storeAnswered(health: StoreHealth, log: LimiterLog): void {
 export function keyFailure(log: LimiterLog, cause: unknown): DependencyError {
   log.error({ err: cause }, 'portcullis: the rate-limit key function failed; request refused')
   return new DependencyError('PCL_STORE_UNAVAILABLE', {
-    message: 'rate-limit key function threw',
+    message: 'rate-limit key function failed',
     cause,
   })
 }

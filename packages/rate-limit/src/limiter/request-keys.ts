@@ -65,6 +65,11 @@ export function keyOf(key: RateLimitKey): KeyOf {
     if (typeof value !== 'string') {
       throw new TypeError(`the rate-limit key function returned ${typeof value}, not a string`)
     }
+    // An empty key would put every caller in one bucket: one noisy caller locks everyone out,
+    // or the limit stops meaning anything. Refused, like a key function that throws.
+    if (value.trim() === '') {
+      throw new TypeError('the rate-limit key function returned an empty string')
+    }
     return `f\0${value}`
   }
 }

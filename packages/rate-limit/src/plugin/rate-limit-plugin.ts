@@ -1,6 +1,6 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
 import { routeStateOf, type RouteState } from '@portcullis/policy/internal'
-import { finish, viewOf } from '@portcullis/tokens/internal'
+import { finish, registerOnce, viewOf } from '@portcullis/tokens/internal'
 import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import {
@@ -29,6 +29,11 @@ function portcullisRateLimitPlugin(
   options: RateLimitPluginOptions,
   next: (err?: Error) => void,
 ): void {
+  const twice = registerOnce(fastify, '@portcullis/rate-limit')
+  if (twice !== null) {
+    next(twice)
+    return
+  }
   let resolved: ResolvedRateLimitOptions
   try {
     resolved = resolveRateLimitOptions(options)

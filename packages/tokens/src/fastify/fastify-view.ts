@@ -5,8 +5,8 @@ import {
   type Pending,
   type RequestView,
 } from '@portcullis/core/internal'
-import type { RenderedProblem } from '@portcullis/core'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import { PortcullisConfigError, type RenderedProblem } from '@portcullis/core'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { IncomingMessage } from 'node:http'
 
 /** Where a Fastify request keeps its view: set by the first Portcullis hook to see it. */
@@ -151,4 +151,22 @@ export function finish(answer: Pending, reply: FastifyReply, done: (err?: Error)
  */
 export function sendProblem(reply: FastifyReply, problem: RenderedProblem): void {
   void reply.code(problem.status).headers(problem.headers).send(problemBytes(problem))
+}
+
+/**
+ * Marks a Portcullis plugin registered on `fastify`, or answers the error of a second
+ * registration in the same app (or in a child context of it): every check would run twice, and
+ * Fastify would otherwise crash the process with an uncatchable `FST_ERR_DEC_ALREADY_PRESENT`.
+ */
+export function registerOnce(fastify: FastifyInstance, name: string): PortcullisConfigError | null {
+  const key = Symbol.for(`portcullis.registered ${name}`)
+  if (fastify.hasDecorator(key)) {
+    return new PortcullisConfigError(
+      'PCL_INVALID_OPTIONS',
+      `${name} is already registered in this app: register Portcullis once, at the root, before declaring routes`,
+      { field: name },
+    )
+  }
+  fastify.decorate(key, true)
+  return null
 }

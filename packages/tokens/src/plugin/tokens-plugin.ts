@@ -3,7 +3,7 @@ import { andThen } from '@portcullis/core/internal'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthenticator } from '../authenticate/index.js'
-import { finish, kView, viewOf, type FlagUse } from '../fastify/fastify-view.js'
+import { finish, kView, registerOnce, viewOf, type FlagUse } from '../fastify/fastify-view.js'
 import type { TokensOptions } from '../options/index.js'
 import { createAuthentication, type PreAuthLimiter } from '../runtime/authentication.js'
 import { createVerifier } from '../verifier/index.js'
@@ -30,6 +30,11 @@ function portcullisTokens(
   options: TokensPluginOptions,
   next: (err?: Error) => void,
 ): void {
+  const twice = registerOnce(fastify, '@portcullis/tokens')
+  if (twice !== null) {
+    next(twice)
+    return
+  }
   const { audit, reportOnly = false, preAuth, ...tokenOptions } = options
   let authenticate
   try {

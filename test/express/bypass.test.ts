@@ -1,0 +1,98 @@
+// Ways around the guard on Express (issue 17): what an attacker, or an app's middleware, could use
+// to get a request past the guard. test/fastify/bypass.test.ts holds the Fastify counterparts.
+import type { Principal } from '@portcullis/express'
+import { bearer } from '@portcullis/testing'
+import { afterEach, describe, expect, it } from 'vitest'
+import { guardedExpress, thrown, type GuardedExpress } from './helpers.js'
+
+let current: GuardedExpress | undefined
+afterEach(async () => {
+  await current?.close()
+  current = undefined
+})
+
+// What a legacy API-key middleware, or a test shortcut left in, might plant.
+const planted = Object.freeze({
+  subject: 'admin',
+  issuer: 'https://auth.test',
+  clientId: null,
+  scopes: new Set(['admin']),
+  claims: { sub: 'admin' },
+}) as unknown as Principal
+
+describe('a req.principal that Portcullis did not set', () => {
+  it('a middleware before the route cannot open an admin route', async () => {
+    let seen: unknown = 'handler never ran'
+    current = await guardedExpress((app, guard) => {
+      app.use((req, _res, next) => {
+        ;(req as unknown as { principal: Principal }).principal = planted
+        next()
+      })
+      app.get('/admin', guard({ scopes: ['admin'] }), (req, res) => {
+        seen = req.principal?.subject
+        res.json({ ok: true })
+      })
+    })
+    const { issuer } = current
+    const anonymous = await current.request('/admin')
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.json()).toMatchObject({ code: 'PCL_TOKEN_MISSING' })
+
+    const reader = await current.request('/admin', {
+      headers: bearer(await issuer.token({ sub: 'user-1', scope: 'videos:read' })),
+    })
+    expect(reader.status).toBe(403)
+    expect(seen).toBe('handler never ran')
+
+    const admin = await current.request('/admin', {
+      headers: bearer(await issuer.token({ sub: 'real-admin', scope: 'admin' })),
+    })
+    expect(admin.status).toBe(200)
+    expect(seen).toBe('real-admin')
+  })
+})
+
+describe('app.param callbacks', () => {
+  it('are refused at seal: they run before the route guard', async () => {
+    let loads = 0
+    const err = await guardedExpress(
+      (app, guard) => {
+        app.param('videoId', (_req, _res, next) => {
+          loads++
+          next()
+        })
+        app.get('/videos/:videoId', guard({ scopes: ['videos:read'] }), (_req, res) => {
+          res.json({ ok: true })
+        })
+      },
+      { seal: false },
+    ).then((t) => {
+      current = t
+      return thrown(() => t.guard.seal(t.app))
+    })
+    expect(err).toMatchObject({ code: 'PCL_UNGUARDED_ROUTE' })
+    expect(err.message).toContain('PARAM :videoId at /')
+    expect(err.message).toContain('app.param callbacks run before the guard')
+    // Nothing was sealed: an anonymous request never reached the param callback either way.
+    expect(loads).toBe(0)
+  })
+
+  it('on a nested router too', async () => {
+    const express = (await import('express')).default
+    const err = await guardedExpress(
+      (app, guard) => {
+        const router = express.Router()
+        router.param('id', (_req, _res, next) => next())
+        router.get('/:id', guard({ scopes: ['videos:read'] }), (_req, res) => {
+          res.json({ ok: true })
+        })
+        app.use('/v1/videos', router)
+      },
+      { seal: false },
+    ).then((t) => {
+      current = t
+      return thrown(() => t.guard.seal(t.app))
+    })
+    expect(err.message).toContain('PARAM :id at /v1/videos')
+  })
+})

@@ -52,6 +52,31 @@ describe('a req.principal that Portcullis did not set', () => {
   })
 })
 
+describe('a req.principal assigned after the guard', () => {
+  it('is ignored, and said once: the handler sees the verified principal', async () => {
+    let seen: unknown
+    current = await guardedExpress((app, guard) => {
+      app.get(
+        '/admin',
+        guard({ scopes: ['admin'] }),
+        (req, _res, next) => {
+          ;(req as unknown as { principal: Principal }).principal = planted
+          next()
+        },
+        (req, res) => {
+          seen = req.principal?.subject
+          res.json({ ok: true })
+        },
+      )
+    })
+    const headers = bearer(await current.issuer.token({ sub: 'real-admin', scope: 'admin' }))
+    expect((await current.request('/admin', { headers })).status).toBe(200)
+    expect(seen).toBe('real-admin')
+    expect((await current.request('/admin', { headers })).status).toBe(200)
+    expect(current.logs.filter((l) => l.includes('req.principal was assigned'))).toHaveLength(1)
+  })
+})
+
 describe('app.param callbacks', () => {
   it('are refused at seal: they run before the route guard', async () => {
     let loads = 0

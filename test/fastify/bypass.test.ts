@@ -6,7 +6,7 @@ import { createTestIssuer, bearer } from '@portcullis/testing'
 import { tokensPlugin } from '@portcullis/tokens'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import { guardedApp, trustedTokens, type GuardedApp } from '../helpers.js'
+import { guardedApp, readyError, trustedTokens, type GuardedApp } from '../helpers.js'
 
 let current: GuardedApp | undefined
 const apps: FastifyInstance[] = []
@@ -33,23 +33,91 @@ function plant(app: FastifyInstance): void {
   })
 }
 
-describe('a request.principal that Portcullis did not set', () => {
-  it.each([
-    ['added before Portcullis', 'before'],
-    ['added after Portcullis', 'after'],
-  ] as const)('an onRequest hook %s cannot open an admin route', async (_name, where) => {
-    let seen: unknown = 'handler never ran'
+describe('application hooks that answer before the guard', () => {
+  // A response cache, a maintenance page, a "fast path": an onRequest hook that replies.
+  function cache(app: FastifyInstance): void {
+    app.addHook('onRequest', function responseCache(_request, reply, done) {
+      void reply.send({ cached: true, rows: ['whole row'] })
+      done()
+    })
+  }
+
+  it('added before Portcullis: startup is refused, naming the hook and what to move', async () => {
     current = await guardedApp(
       (app) => {
-        if (where === 'after') plant(app)
-        app.get('/admin', { config: { guard: { scopes: ['admin'] } } }, (request) => {
-          seen = request.principal?.subject
+        app.get('/admin', { config: { guard: { scopes: ['admin'] } } }, () => ({ ok: true }))
+      },
+      { before: cache },
+    )
+    const err = await readyError(current.app)
+    expect(err).toMatchObject({ code: 'PCL_UNGUARDED_ROUTE' })
+    expect(err.message).toContain('responseCache() on GET,HEAD /admin')
+    expect(err.message).toMatch(/Register Portcullis .* before the plugins and hooks/)
+  })
+
+  it.each([
+    ['at the root', 'root'],
+    ['in a child context', 'child'],
+  ] as const)('added after Portcullis %s: the guard decides first', async (_name, where) => {
+    let runs = 0
+    current = await guardedApp(async (app) => {
+      const routes = (scope: FastifyInstance): void => {
+        cache(scope)
+        scope.get('/admin', { config: { guard: { scopes: ['admin'] } } }, () => {
+          runs++
           return { ok: true }
         })
+      }
+      if (where === 'root') routes(app)
+      else await app.register(async (child) => routes(child))
+    })
+    const { app, issuer } = current
+    await app.ready()
+    const anonymous = await app.inject('/admin')
+    expect(anonymous.statusCode).toBe(401)
+    expect(anonymous.body).not.toContain('whole row')
+    const reader = await app.inject({
+      url: '/admin',
+      headers: bearer(await issuer.token({ sub: 'u', scope: 'videos:read' })),
+    })
+    expect(reader.statusCode).toBe(403)
+    // An allowed request gets what the hook answers: the guard let it through.
+    const admin = await app.inject({
+      url: '/admin',
+      headers: bearer(await issuer.token({ sub: 'a', scope: 'admin' })),
+    })
+    expect(admin.statusCode).toBe(200)
+    expect(runs).toBe(0)
+  })
+
+  it('the rate limit counts before an application hook answers', async () => {
+    current = await guardedApp(
+      (app) => {
+        cache(app)
+        app.get('/v', { config: { guard: { authenticated: true } } }, () => ({ ok: true }))
       },
-      where === 'before' ? { before: plant } : {},
+      { portcullis: { rateLimit: { max: 1, timeWindow: '1 minute' } } },
     )
     const { app, issuer } = current
+    const headers = bearer(await issuer.token({ sub: 'u' }))
+    expect((await app.inject({ url: '/v', headers })).statusCode).toBe(200)
+    const second = await app.inject({ url: '/v', headers })
+    expect(second.statusCode).toBe(429)
+    expect(second.json()).toMatchObject({ code: 'PCL_RATE_LIMITED' })
+  })
+})
+
+describe('a request.principal that Portcullis did not set', () => {
+  it('an onRequest hook after Portcullis cannot open an admin route, nor show its identity', async () => {
+    let seen: unknown = 'handler never ran'
+    current = await guardedApp((app) => {
+      plant(app)
+      app.get('/admin', { config: { guard: { scopes: ['admin'] } } }, (request) => {
+        seen = request.principal?.subject
+        return { ok: true }
+      })
+    })
+    const { app, issuer, logs } = current
     const anonymous = await app.inject('/admin')
     expect(anonymous.statusCode).toBe(401)
     expect(anonymous.json()).toMatchObject({ code: 'PCL_TOKEN_MISSING' })
@@ -68,6 +136,18 @@ describe('a request.principal that Portcullis did not set', () => {
     })
     expect(admin.statusCode).toBe(200)
     expect(seen).toBe('real-admin')
+    // The assignment was ignored, and said so once.
+    expect(logs.filter((line) => line.includes('request.principal was assigned'))).toHaveLength(1)
+  })
+
+  it('before Portcullis, the planting hook itself is refused at startup', async () => {
+    current = await guardedApp(
+      (app) => {
+        app.get('/admin', { config: { guard: { scopes: ['admin'] } } }, () => ({ ok: true }))
+      },
+      { before: plant },
+    )
+    expect(await readyError(current.app)).toMatchObject({ code: 'PCL_UNGUARDED_ROUTE' })
   })
 })
 

@@ -18,6 +18,7 @@ export {
   finish,
   kView,
   registerOnce,
+  routeConfigOf,
   sendProblem,
   viewOf,
   type FlagUse,

@@ -25,7 +25,7 @@ import {
 } from '@portcullis/policy/internal'
 import type { AppLimits, Limit } from '@portcullis/rate-limit/internal'
 import type { Authenticate } from '@portcullis/tokens/internal'
-import type { Request, RequestHandler } from 'express'
+import type { RequestHandler } from 'express'
 import { viewOf, type CredentialRules } from '../lib/express-view.js'
 import { kGuardHandle } from '../lib/symbols.js'
 import type { ResolvedOptions } from '../options/index.js'
@@ -181,8 +181,7 @@ export function createGuardMiddleware(
   }
 
   // After authentication: the principal for the handler, the route's guard, then its limit.
-  function authorize(binding: Binding, view: RequestView, req: Request): Pending {
-    req.principal = view.principal
+  function authorize(binding: Binding, view: RequestView): Pending {
     const decided = binding.decide(view)
     if (binding.limit === null) return decided
     return decided === null ? binding.limit(view) : andThen(decided, () => binding.limit!(view))
@@ -208,8 +207,8 @@ export function createGuardMiddleware(
     const authenticated = context.authenticate(view)
     const answer =
       authenticated === null
-        ? authorize(binding, view, req)
-        : andThen(authenticated, () => authorize(binding, view, req))
+        ? authorize(binding, view)
+        : andThen(authenticated, () => authorize(binding, view))
     if (answer === null) {
       // The warm path (a token seen before, a synchronous guard and counter): no closures.
       holdResponse(res, binding.response, view)

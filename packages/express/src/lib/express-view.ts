@@ -97,3 +97,8 @@ export function viewOf(
   }
   return view
 }
+
+/** The principal the runtime verified for a request: `null` until then, or without a token. */
+export function principalOf(req: object): Principal | null {
+  return views.get(req)?.principal ?? null
+}

@@ -3,6 +3,7 @@ import type { InventoryEntry } from '@portcullis/policy'
 import { invalidGuardsError } from '@portcullis/policy/internal'
 import type { Application } from 'express'
 import type { PreparedBinding } from '../guard/guard-middleware.js'
+import { principalOf } from '../lib/express-view.js'
 import { kSealed } from '../lib/symbols.js'
 import { protect } from '../response/index.js'
 import { errorHandler, unknownRouteHandler, type FinalContext } from './final-handlers.js'
@@ -72,15 +73,27 @@ export function sealApp(app: Application, context: SealContext): InventoryEntry[
     )
   }
   for (const binding of prepared) binding.commit()
+  let warned = false
   for (const each of walked.apps) {
     // `app.request` and `app.response` are the prototypes Express gives the app's requests and
     // responses (its documented extension point): requests start without a principal, as on
     // Fastify, and the response allowlists stand in front of the response methods.
     const { request, response } = each as unknown as { request: object; response: object }
     if (!Object.hasOwn(request, 'principal')) {
+      // `req.principal` reads what the runtime verified, held where application code cannot
+      // write: an assignment (a legacy API-key middleware) is ignored, and logged once.
       Object.defineProperty(request, 'principal', {
-        value: null,
-        writable: true,
+        get(this: object) {
+          return principalOf(this)
+        },
+        set() {
+          if (warned) return
+          warned = true
+          context.log.warn(
+            {},
+            'portcullis: req.principal was assigned by application code and ignored; it is the verified principal, set by Portcullis only',
+          )
+        },
         configurable: true,
       })
     }

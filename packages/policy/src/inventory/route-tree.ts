@@ -6,14 +6,16 @@ export interface PrintedRoute {
   readonly constraints: string
   /** Names of the route's `onRequest` hooks, as the router prints them. */
   readonly onRequest: readonly string[]
+  /** Names of the route's `onError` hooks (where Portcullis marks the routes it compiled). */
+  readonly onError: readonly string[]
 }
 
 const BRANCH = /(?:├── |└── )/u
 const NODE = /^(.*) \(([A-Z]+(?:, [A-Z]+)*)\)(?: (\{.*\}))?$/u
-const META = /^• \(onRequest\) (.*)$/u
+const META = /^• \((onRequest|onError)\) (.*)$/u
 
 /**
- * Parses `fastify.printRoutes({ commonPrefix: false, includeMeta: ['onRequest'] })`.
+ * Parses `fastify.printRoutes({ commonPrefix: false, includeMeta: ['onRequest', 'onError'] })`.
  *
  * Fastify offers no public list of its routes; its printed tree is the only view that includes
  * routes declared before Portcullis was loaded (which no `onRoute` hook sees). Each node line is
@@ -36,6 +38,7 @@ export function parseRouteTree(printed: string): {
       url: stack.join(''),
       constraints: node[3] ?? '',
       onRequest: [],
+      onError: [],
     })
   }
   for (const line of printed.split('\n')) {
@@ -59,7 +62,7 @@ export function parseRouteTree(printed: string): {
     const meta = META.exec(text)
     if (meta !== null && routes.length > 0) {
       const last = routes.length - 1
-      routes[last] = attachHooks(routes[last]!, meta[1] ?? '')
+      routes[last] = attachHooks(routes[last]!, meta[1] as 'onRequest' | 'onError', meta[2] ?? '')
       continue
     }
     // Another route on the same node (same path, other methods or constraints) is printed
@@ -74,7 +77,11 @@ export function parseRouteTree(printed: string): {
   return { routes, unparsed }
 }
 
-function attachHooks(route: PrintedRoute, json: string): PrintedRoute {
+function attachHooks(
+  route: PrintedRoute,
+  hook: 'onRequest' | 'onError',
+  json: string,
+): PrintedRoute {
   let names: unknown
   try {
     names = JSON.parse(json)
@@ -82,5 +89,5 @@ function attachHooks(route: PrintedRoute, json: string): PrintedRoute {
     names = []
   }
   const list = Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : []
-  return { ...route, onRequest: list.map((n) => n.replace(/^bound /u, '').replace(/\(\)$/u, '')) }
+  return { ...route, [hook]: list.map((n) => n.replace(/^bound /u, '').replace(/\(\)$/u, '')) }
 }

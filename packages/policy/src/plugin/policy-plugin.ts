@@ -1,6 +1,6 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
 import { registerOnce } from '@portcullis/tokens/internal'
-import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
+import type { FastifyInstance, onErrorHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   compileGuard,
@@ -17,8 +17,14 @@ import {
   inventoryEntries,
   parseRouteTree,
   type InventoryEntry,
+  type PrintedRoute,
   type PortcullisApi,
 } from '../inventory/index.js'
+import {
+  createRouteDecision,
+  decideUnknownRoute,
+  refuseUnguarded,
+} from '../runtime/route-decision.js'
 import { kRouteState, type AnnotatedField, type RouteState } from './route-state.js'
 import {
   resolvePolicyOptions,
@@ -27,9 +33,10 @@ import {
 } from './options.js'
 import {
   ROUTE_GUARD_HOOK,
+  kRouteSteps,
+  PORTCULLIS_HOOKS,
   routeGuardHook,
-  unguardedRouteHook,
-  unknownRouteHook,
+  type RouteSteps,
 } from './route-hooks.js'
 
 interface RouteRecord {
@@ -70,10 +77,25 @@ type WithDefaults = FastifyInstance & { [kGuardDefaults]?: GuardDefaults }
 type Compilation =
   { compiled: CompiledGuard; error: null } | { compiled: null; error: PortcullisConfigError }
 
-function prependHook(routeOptions: RouteOptions, hook: onRequestHookHandler): void {
-  const existing = routeOptions.onRequest
+/**
+ * Marks the routes this plugin compiled, where the startup check can read it (`printRoutes`
+ * prints hook names): an `onError` hook, which costs nothing on a request that does not fail,
+ * and does nothing on one that does.
+ */
+const ROUTE_SEEN_HOOK = 'portcullisRouteSeen'
+const routeSeenHook: onErrorHookHandler = function portcullisRouteSeen(
+  _request,
+  _reply,
+  _error,
+  done,
+) {
+  done()
+}
+
+function appendHook(routeOptions: RouteOptions, name: 'onError', hook: onErrorHookHandler): void {
+  const existing = routeOptions[name]
   const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]
-  routeOptions.onRequest = [hook, ...list]
+  routeOptions[name] = [...list, hook]
 }
 
 function portcullisPolicy(
@@ -159,6 +181,13 @@ function portcullisPolicy(
       annotations: {},
     }
     records.push(record)
+    const steps: RouteSteps = {
+      decide:
+        compiled === null
+          ? refuseUnguarded(url, context)
+          : createRouteDecision(compiled, url, context, resolved.reportOnly),
+      after: [],
+    }
     const state: RouteState = {
       compiled,
       knownScopes: resolved.knownScopes,
@@ -171,19 +200,31 @@ function portcullisPolicy(
       reportError(err) {
         record.errors.push(err)
       },
+      addStep(step) {
+        steps.after.push(step)
+      },
     }
     Object.defineProperty(routeOptions, kRouteState, { value: state, configurable: true })
-    prependHook(
-      routeOptions,
-      compiled === null
-        ? unguardedRouteHook(url, context)
-        : routeGuardHook(compiled, url, context, resolved.reportOnly),
-    )
+    // A copy of the config with the route's steps: Fastify copies the config (own enumerable
+    // keys, symbols included) into the route, where the guard's hook finds it per request.
+    appendHook(routeOptions, 'onError', routeSeenHook)
+    routeOptions.config = {
+      ...(routeOptions.config as object | undefined),
+      [kRouteSteps]: steps,
+    } as NonNullable<typeof routeOptions.config>
   })
 
-  if (resolved.unknownRoutes === 'unauthorized') {
-    fastify.addHook('onRequest', unknownRouteHook(context, resolved.reportOnly))
-  }
+  // One hook for every route, added now: it runs before the hooks the application adds after
+  // Portcullis, and the startup check refuses application hooks added before it.
+  fastify.addHook(
+    'onRequest',
+    routeGuardHook(
+      resolved.unknownRoutes === 'unauthorized'
+        ? decideUnknownRoute(context, resolved.reportOnly)
+        : null,
+      refuseUnguarded(null, context),
+    ),
+  )
 
   // `app.register(plugin, { prefix: '/admin', guard: {...} })`: guard defaults for every route
   // of that context and its children, which each route may tighten but not loosen.
@@ -235,7 +276,9 @@ function portcullisPolicy(
 
   fastify.addHook('onReady', function portcullisCheckRoutes(done) {
     try {
-      unseen.push(...routesNotSeen(this))
+      const routes = printedRoutes(this)
+      refuseHooksBeforeGuard(routes)
+      unseen.push(...routesNotSeen(routes))
       checkRoutes(this, records, unseen, resolved.unguardedRoutes)
       done()
     } catch (err) {
@@ -245,12 +288,12 @@ function portcullisPolicy(
   next()
 }
 
-/**
- * Routes in Fastify's router that never passed through our `onRoute` hook (declared before the
- * plugin was loaded, or in a context it does not reach): they carry no guard hook.
- */
-function routesNotSeen(fastify: FastifyInstance): InventoryEntry[] {
-  const printed = fastify.printRoutes({ commonPrefix: false, includeMeta: ['onRequest'] })
+/** Every route in Fastify's router, with its `onRequest` hooks in the order they run. */
+function printedRoutes(fastify: FastifyInstance): PrintedRoute[] {
+  const printed = fastify.printRoutes({
+    commonPrefix: false,
+    includeMeta: ['onRequest', 'onError'],
+  })
   const { routes, unparsed } = parseRouteTree(printed)
   if (unparsed.length > 0) {
     throw new PortcullisConfigError(
@@ -258,9 +301,47 @@ function routesNotSeen(fastify: FastifyInstance): InventoryEntry[] {
       `portcullis could not read the route table, so it cannot prove every route is guarded (unexpected lines: ${unparsed.slice(0, 3).join(' | ')})`,
     )
   }
+  return routes
+}
+
+/**
+ * Refuses application `onRequest` hooks that run before the guard's (added before Portcullis was
+ * registered): any of them could answer a request (a cache, a maintenance page) before the guard
+ * decides on it. Hooks added after Portcullis run after the guard and are fine.
+ */
+function refuseHooksBeforeGuard(routes: readonly PrintedRoute[]): void {
+  const early = new Map<string, string[]>()
+  for (const route of routes) {
+    const at = route.onRequest.indexOf(ROUTE_GUARD_HOOK)
+    if (at < 0) continue
+    const before = route.onRequest.slice(0, at).filter((name) => !PORTCULLIS_HOOKS.has(name))
+    if (before.length === 0) continue
+    const hooks = [...new Set(before)].map((name) => `${name}()`).join(', ')
+    early.set(hooks, [...(early.get(hooks) ?? []), `${route.methods.join(',')} ${route.url}`])
+  }
+  if (early.size === 0) return
+  throw new PortcullisConfigError(
+    'PCL_UNGUARDED_ROUTE',
+    [
+      'onRequest hooks run before the Portcullis guard, so they could answer a request the guard has not decided:',
+      ...[...early].map(([hooks, on]) => `  - ${hooks} on ${on.join(', ')}`),
+      'Register Portcullis (await app.register(...)) before the plugins and hooks that add them.',
+    ].join('\n'),
+    { routes: [...early.values()].flat() },
+  )
+}
+
+/**
+ * Routes in Fastify's router that never passed through our `onRoute` hook (declared before the
+ * plugin was loaded, or in a context it does not reach). The guard's hook refuses them at run
+ * time wherever it reaches them; startup lists them.
+ */
+function routesNotSeen(routes: readonly PrintedRoute[]): InventoryEntry[] {
   const entries: InventoryEntry[] = []
   for (const route of routes) {
-    if (route.onRequest.includes(ROUTE_GUARD_HOOK)) continue
+    if (route.onError.includes(ROUTE_SEEN_HOOK) && route.onRequest.includes(ROUTE_GUARD_HOOK)) {
+      continue
+    }
     entries.push(
       ...inventoryEntries(route.methods, {
         url: route.url,

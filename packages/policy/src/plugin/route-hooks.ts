@@ -1,63 +1,65 @@
-import type { DecisionContext } from '@portcullis/core/internal'
-import { finish, viewOf } from '@portcullis/tokens/internal'
+import type { Pending, RequestView } from '@portcullis/core/internal'
+import { finish, routeConfigOf, viewOf } from '@portcullis/tokens/internal'
 import type { onRequestHookHandler } from 'fastify'
-import type { CompiledGuard, ReportOnlySettings } from '../guard/index.js'
-import {
-  createRouteDecision,
-  decideUnknownRoute,
-  refuseUnguarded,
-  type Decide,
-} from '../runtime/route-decision.js'
+import type { Decide } from '../runtime/route-decision.js'
 
 export type { ReportOnlySettings } from '../guard/index.js'
 
-/** Name of the per-route hook; the startup check looks for it on every route. */
+/** Name of the guard's `onRequest` hook; the startup checks look for it on every route. */
 export const ROUTE_GUARD_HOOK = 'portcullisRouteGuard'
 
-function hookOf(decide: Decide): onRequestHookHandler {
+/** The `onRequest` hooks of Portcullis that may run before the guard: they answer nothing else. */
+export const PORTCULLIS_HOOKS: ReadonlySet<string> = new Set(['portcullisAuthenticate'])
+
+/** Where a route's steps travel, in its config: Fastify copies the config into the route. */
+export const kRouteSteps = Symbol.for('portcullis.routeSteps')
+
+/** A step after the route's decision (the rate limit): `null` to go on, or the refusal. */
+export type Step = (view: RequestView) => Pending
+
+/** What the guard runs for a request of one route, in order. */
+export interface RouteSteps {
+  /** The route's guard decision (or the refusal of an unguarded route). */
+  readonly decide: Decide
+  /** What later plugins add (the rate limit), run once the decision allows. */
+  readonly after: Step[]
+}
+
+function runFrom(steps: RouteSteps, view: RequestView, index: number): Pending {
+  for (let i = index; i < steps.after.length; i++) {
+    const answer = steps.after[i]!(view)
+    if (answer === null) continue
+    if (!(answer instanceof Promise)) return answer
+    return answer.then((settled) => (settled === null ? runFrom(steps, view, i + 1) : settled))
+  }
+  return null
+}
+
+/** Runs a route's steps: synchronous, and allocation-free, while every step answers at once. */
+export function runSteps(steps: RouteSteps, view: RequestView): Pending {
+  const decided = steps.decide(view)
+  if (decided === null) return runFrom(steps, view, 0)
+  if (!(decided instanceof Promise)) return decided
+  return decided.then((settled) => (settled === null ? runFrom(steps, view, 0) : settled))
+}
+
+/**
+ * The guard's one `onRequest` hook, added where the policy plugin is registered (the root, with
+ * `@portcullis/fastify`), so it runs before every hook the application adds after Portcullis:
+ * no application hook can answer a request the guard has not decided. It runs the matched route's
+ * steps (its decision, then its rate limit); a route the policy plugin never compiled (declared
+ * before it) is refused; URLs no route serves get `unknown` (401 to anonymous requests), or go on
+ * to Fastify's 404 when it is `null`.
+ */
+export function routeGuardHook(unknown: Decide | null, unbound: Decide): onRequestHookHandler {
   return function portcullisRouteGuard(request, reply, done) {
     const view = viewOf(request, reply)
-    // Whatever an application hook left in `request.principal`, the route sees what was verified.
-    request.principal = view.principal
-    finish(decide(view), reply, done)
-  }
-}
-
-/**
- * Builds the `onRequest` hook of one route from its compiled guard, once, at registration.
- * It runs before body parsing, so a refused caller never makes the service parse a body.
- */
-export function routeGuardHook(
-  compiled: CompiledGuard,
-  route: string,
-  context: DecisionContext,
-  reportOnly: ReportOnlySettings,
-): onRequestHookHandler {
-  return hookOf(createRouteDecision(compiled, route, context, reportOnly))
-}
-
-/**
- * The run-time second line of defence: the hook of a route that has no valid guard (possible
- * only with `unguardedRoutes: 'deny'`). It refuses every request and never runs the handler.
- */
-export function unguardedRouteHook(route: string, context: DecisionContext): onRequestHookHandler {
-  return hookOf(refuseUnguarded(route, context))
-}
-
-/**
- * Anonymous requests to URLs no route matches get 401 instead of 404, so the route map cannot
- * be enumerated without a token (method mismatches land here too).
- */
-export function unknownRouteHook(
-  context: DecisionContext,
-  reportOnly: ReportOnlySettings,
-): onRequestHookHandler {
-  const decide = decideUnknownRoute(context, reportOnly)
-  return function portcullisUnknownRoute(request, reply, done) {
-    if (!request.is404) {
-      done()
+    if (request.is404) {
+      if (unknown === null) done()
+      else finish(unknown(view), reply, done)
       return
     }
-    finish(decide(viewOf(request, reply)), reply, done)
+    const steps = routeConfigOf(request)[kRouteSteps] as RouteSteps | undefined
+    finish(steps === undefined ? unbound(view) : runSteps(steps, view), reply, done)
   }
 }

@@ -1,4 +1,5 @@
 import type { PortcullisConfigError } from '@portcullis/core'
+import type { Pending, RequestView } from '@portcullis/core/internal'
 import type { CompiledGuard } from '../guard/index.js'
 
 /** Where the policy plugin leaves a route's state on its route options, for later plugins. */
@@ -24,6 +25,12 @@ export interface RouteState {
   annotate(field: AnnotatedField, summary: string): void
   /** Records a configuration error; `app.ready()` reports it with every other one. */
   reportError(error: PortcullisConfigError): void
+  /**
+   * Adds a step the route's guard runs once its decision allows (the rate limit), in the guard's
+   * own hook: before any application hook, never as a hook of its own an application hook could
+   * run before.
+   */
+  addStep(step: (view: RequestView) => Pending): void
 }
 
 /** The route state the policy plugin left on these route options, if it saw the route. */

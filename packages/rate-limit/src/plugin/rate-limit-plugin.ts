@@ -1,7 +1,7 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
 import { routeStateOf, type RouteState } from '@portcullis/policy/internal'
-import { finish, registerOnce, viewOf } from '@portcullis/tokens/internal'
-import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
+import { registerOnce } from '@portcullis/tokens/internal'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   resolveRateLimitOptions,
@@ -16,13 +16,6 @@ import { createAppLimits } from '../runtime/app-limits.js'
 const REDIS_READY_WAIT_MS = 2000
 
 type Compilation = RouteLimitPlan | PortcullisConfigError
-
-function appendHook(routeOptions: RouteOptions, hook: onRequestHookHandler): void {
-  const existing = routeOptions.onRequest
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]
-  // A new array: the HEAD route Fastify adds for a GET starts from the same options.
-  routeOptions.onRequest = [...list, hook]
-}
 
 function portcullisRateLimitPlugin(
   fastify: FastifyInstance,
@@ -90,10 +83,8 @@ function portcullisRateLimitPlugin(
       countsAt: state.label.slice(state.label.indexOf(' ') + 1),
       reportOnly: compiled.reportOnly,
     })
-    if (limit === null) return
-    appendHook(routeOptions, function portcullisRateLimit(request, reply, done) {
-      finish(limit(viewOf(request, reply)), reply, done)
-    })
+    // Run by the guard's own hook, once its decision allows: before any application hook.
+    if (limit !== null) state.addStep(limit)
   })
 
   fastify.addHook('onReady', async function portcullisRateLimitReady() {

@@ -126,6 +126,11 @@ export function viewOf(
   return view
 }
 
+/** The principal the runtime verified for a request: `null` until then, or without a token. */
+export function principalOf(request: FastifyRequest): Principal | null {
+  return (request as Viewed)[kView]?.principal ?? null
+}
+
 /**
  * Ends a Fastify hook with the runtime's answer: `done()` to go on, the problem sent otherwise.
  * The synchronous answers (the warm path) allocate nothing.
@@ -169,4 +174,28 @@ export function registerOnce(fastify: FastifyInstance, name: string): Portcullis
   }
   fastify.decorate(key, true)
   return null
+}
+
+// Fastify keeps a request's route context under a symbol of its own (`kRouteContext`); its
+// public `request.routeOptions` getter builds and freezes a new object on every call. Found once,
+// by its description; when a Fastify release renames it, the public getter answers instead.
+let kRouteContext: symbol | null | undefined
+
+/**
+ * The config of the route a request matched (`routeOptions.config`, with the `url` and `method`
+ * Fastify adds), the same object for every request of that route.
+ */
+export function routeConfigOf(request: FastifyRequest): Readonly<Record<PropertyKey, unknown>> {
+  if (kRouteContext === undefined) {
+    kRouteContext =
+      Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null
+  }
+  if (kRouteContext !== null) {
+    const context = (request as unknown as Record<symbol, { config?: unknown } | undefined>)[
+      kRouteContext
+    ]
+    const config = context?.config
+    if (typeof config === 'object' && config !== null) return config as Record<PropertyKey, unknown>
+  }
+  return (request.routeOptions.config ?? {}) as unknown as Record<PropertyKey, unknown>
 }

@@ -1,9 +1,15 @@
-import type { AuditSink } from '@portcullis/core'
-import { andThen } from '@portcullis/core/internal'
-import type { FastifyInstance } from 'fastify'
+import type { AuditSink, Principal } from '@portcullis/core'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthenticator } from '../authenticate/index.js'
-import { finish, kView, registerOnce, viewOf, type FlagUse } from '../fastify/fastify-view.js'
+import {
+  finish,
+  kView,
+  principalOf,
+  registerOnce,
+  viewOf,
+  type FlagUse,
+} from '../fastify/fastify-view.js'
 import type { TokensOptions } from '../options/index.js'
 import { createAuthentication, type PreAuthLimiter } from '../runtime/authentication.js'
 import { createVerifier } from '../verifier/index.js'
@@ -50,8 +56,23 @@ function portcullisTokens(
     return
   }
 
-  fastify.decorateRequest('principal', null)
+  // `request.principal` reads the principal the runtime verified, held in the request's view where
+  // application code cannot write. An assignment (a legacy API-key hook, a test shortcut left in)
+  // is ignored, and logged once: it can neither open a route nor show a handler another identity.
+  let warned = false
   fastify.decorateRequest(kView, null)
+  fastify.decorateRequest('principal', {
+    getter(this: FastifyRequest): Principal | null {
+      return principalOf(this)
+    },
+    setter(this: FastifyRequest): void {
+      if (warned) return
+      warned = true
+      this.log.warn(
+        'portcullis: request.principal was assigned by application code and ignored; it is the verified principal, set by Portcullis only',
+      )
+    },
+  })
 
   // Every route that can be served is added after this plugin, so it passes through this hook
   // (those added before are refused as unguarded).
@@ -62,25 +83,12 @@ function portcullisTokens(
     if (guard?.dpop !== undefined || guard?.queryToken !== undefined) flagUse.used = true
   })
 
-  // One global hook: it sets `request.principal` from a valid token, refuses an invalid one
+  // One global hook: it verifies the token (`request.principal` reads the result), refuses an invalid one
   // (also on public routes and unknown URLs: an invalid token is never ignored), and leaves
   // requests without a token to the route's guard.
   fastify.addHook('onRequest', function portcullisAuthenticate(request, reply, done) {
     const view = viewOf(request, reply, flagUse)
-    const answer = authenticate(view)
-    if (answer === null) {
-      request.principal = view.principal
-      done()
-      return
-    }
-    finish(
-      andThen(answer, () => {
-        request.principal = view.principal
-        return null
-      }),
-      reply,
-      done,
-    )
+    finish(authenticate(view), reply, done)
   })
   next()
 }

@@ -121,3 +121,23 @@ describe('app.param callbacks', () => {
     expect(err.message).toContain('PARAM :id at /v1/videos')
   })
 })
+
+describe('bodies the guard cannot read whole', () => {
+  it('an async generator sent as JSON is refused (500), and returned', async () => {
+    let body: AsyncGenerator<unknown> | undefined
+    current = await guardedExpress((app, guard) => {
+      app.get('/gen', guard({ authenticated: true, response: { allow: ['id'] } }), (_req, res) => {
+        body = (async function* () {
+          yield { id: 1, secret: 'whole row' }
+        })()
+        res.json(body)
+      })
+    })
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const res = await current.request('/gen', { headers })
+    expect(res.status).toBe(500)
+    expect(res.json()).toMatchObject({ code: 'PCL_RESPONSE_REJECTED' })
+    expect(res.body).not.toContain('whole row')
+    expect(await body!.next()).toMatchObject({ done: true })
+  })
+})

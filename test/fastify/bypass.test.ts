@@ -189,3 +189,58 @@ describe('registering Portcullis twice', () => {
     expect(String((inner as Error).message)).toContain('@portcullis/tokens')
   })
 })
+
+describe('bodies the guard cannot read whole', () => {
+  const guard = { authenticated: true as const, response: { allow: ['id'] } }
+
+  it.each([
+    [
+      'an async generator',
+      async function* () {
+        yield { id: 1, secret: 'whole row' }
+      },
+    ],
+    [
+      'a generator',
+      function* () {
+        yield { id: 1, secret: 'whole row' }
+      },
+    ],
+  ] as const)('%s is refused like a stream (500), and returned', async (_name, make) => {
+    let body: ReturnType<typeof make> | undefined
+    current = await guardedApp((app) => {
+      app.get('/gen', { config: { guard } }, (_request, reply) => {
+        body = make()
+        return reply.send(body)
+      })
+    })
+    const { app, issuer } = current
+    const res = await app.inject({ url: '/gen', headers: bearer(await issuer.token({ sub: 'u' })) })
+    expect(res.statusCode).toBe(500)
+    expect(res.json()).toMatchObject({ code: 'PCL_RESPONSE_REJECTED' })
+    expect(res.body).not.toContain('whole row')
+    // Returned: the generator is done, whatever it held released.
+    expect(await body!.next()).toMatchObject({ done: true })
+  })
+
+  it('a refused stream is destroyed, not left open', async () => {
+    const { Readable } = await import('node:stream')
+    const streams: InstanceType<typeof Readable>[] = []
+    current = await guardedApp((app) => {
+      app.get('/file', { config: { guard } }, (_request, reply) => {
+        const stream = Readable.from([JSON.stringify({ id: 1, secret: 'whole row' })])
+        streams.push(stream)
+        return reply.type('application/json').send(stream)
+      })
+    })
+    const { app, issuer } = current
+    const headers = bearer(await issuer.token({ sub: 'u' }))
+    for (let i = 0; i < 5; i++) {
+      const res = await app.inject({ url: '/file', headers })
+      expect(res.statusCode).toBe(500)
+      expect(res.body).not.toContain('whole row')
+    }
+    expect(streams).toHaveLength(5)
+    expect(streams.every((s) => s.destroyed)).toBe(true)
+  })
+})

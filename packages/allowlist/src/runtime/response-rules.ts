@@ -94,6 +94,41 @@ export interface ResponseRules {
 }
 
 const EMPTY_SCOPES: ReadonlySet<string> = new Set()
+
+/**
+ * What a body is when the guard cannot read it whole before it leaves (a stream, an async
+ * iterable, a generator), or `null`. Serialized as JSON, such a body would leave as `{}` (or as
+ * whatever the framework streams later): it is refused, never let out unchecked.
+ */
+function unreadable(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null
+  const value = body as Record<PropertyKey, unknown>
+  if (typeof value.pipe === 'function') return 'a stream'
+  if (typeof value[Symbol.asyncIterator] === 'function') return 'an async iterable'
+  if (typeof value.next === 'function' && typeof value[Symbol.iterator] === 'function') {
+    return 'an iterator'
+  }
+  return null
+}
+
+/**
+ * Releases a body the guard refused without reading it: a stream is destroyed (its file
+ * descriptor or socket freed), a generator returned. Nothing else holds resources.
+ */
+export function release(body: unknown): void {
+  if (typeof body !== 'object' || body === null) return
+  const value = body as { destroy?: unknown; return?: unknown }
+  try {
+    if (typeof value.destroy === 'function') {
+      ;(value.destroy as () => void).call(body)
+    } else if (typeof value.return === 'function') {
+      const done = (value.return as () => unknown).call(body)
+      if (done instanceof Promise) done.catch(() => undefined)
+    }
+  } catch {
+    // A body that fails to release is dropped all the same.
+  }
+}
 const KEEP = Object.freeze({ kind: 'keep' as const })
 
 /**
@@ -126,6 +161,11 @@ export function createResponseRules(
     exempt,
     value(view: RequestView, status: number, body: unknown): ValueOutcome {
       if (exempt(status)) return KEEP
+      const unread = unreadable(body)
+      if (unread !== null) {
+        release(body)
+        return { kind: 'refuse', problem: refused(view, uninspectableError(unread)) }
+      }
       const result = project(view, status, body)
       if (!result.ok) return { kind: 'refuse', problem: refused(view, result.error) }
       return { kind: 'replace', value: result.value }
@@ -133,6 +173,7 @@ export function createResponseRules(
     serialized(view: RequestView, status: number, payload: unknown, contentType: unknown) {
       if (exempt(status) || payload === null || payload === undefined) return KEEP
       if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {
+        release(payload)
         return { kind: 'refuse', problem: refused(view, uninspectableError('a stream')) }
       }
       const read = readSerializedBody(payload, contentType, maxBodyBytes)

@@ -141,3 +141,24 @@ describe('bodies the guard cannot read whole', () => {
     expect(await body!.next()).toMatchObject({ done: true })
   })
 })
+
+describe('the pre-auth limiter, on by default with rateLimit', () => {
+  it.each([
+    ['default (20 failures per minute per address)', {}, 429],
+    ['preAuth: false', { preAuth: false as const }, 401],
+  ] as const)('%s: forged token 21 from one address', async (_name, extra, status) => {
+    current = await guardedExpress(
+      (app, guard) => {
+        app.get('/v', guard({ authenticated: true }), (_req, res) => {
+          res.json({ ok: true })
+        })
+      },
+      { portcullis: { rateLimit: { max: 1_000, timeWindow: '1 minute', ...extra } } },
+    )
+    const forged = `${(await current.issuer.token({ sub: 'u' })).slice(0, -4)}AAAA`
+    const headers = { authorization: `Bearer ${forged}` }
+    for (let i = 0; i < 20; i++) expect((await current.request('/v', { headers })).status).toBe(401)
+    const next = await current.request('/v', { headers })
+    expect(next.status).toBe(status)
+  })
+})

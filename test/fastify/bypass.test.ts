@@ -244,3 +244,26 @@ describe('bodies the guard cannot read whole', () => {
     expect(streams.every((s) => s.destroyed)).toBe(true)
   })
 })
+
+describe('the pre-auth limiter, on by default with rateLimit', () => {
+  it.each([
+    ['default (20 failures per minute per address)', {}, 429],
+    ['preAuth: false', { preAuth: false as const }, 401],
+  ] as const)('%s: forged token 21 from one address', async (_name, extra, status) => {
+    current = await guardedApp(
+      (app) => {
+        app.get('/v', { config: { guard: { authenticated: true } } }, () => ({ ok: true }))
+      },
+      { portcullis: { rateLimit: { max: 1_000, timeWindow: '1 minute', ...extra } } },
+    )
+    const { app, issuer } = current
+    const forged = `${(await issuer.token({ sub: 'u' })).slice(0, -4)}AAAA`
+    for (let i = 0; i < 20; i++) {
+      const res = await app.inject({ url: '/v', headers: { authorization: `Bearer ${forged}` } })
+      expect(res.statusCode).toBe(401)
+    }
+    const next = await app.inject({ url: '/v', headers: { authorization: `Bearer ${forged}` } })
+    expect(next.statusCode).toBe(status)
+    if (status === 429) expect(next.headers['retry-after']).toBeDefined()
+  })
+})

@@ -84,7 +84,13 @@ describe('plugin options', () => {
       preAuth: { max: 20, timeWindow: '10 minutes' },
     })
     expect(parsed.timeWindow).toBe(60_000)
-    expect(parsed.preAuth?.timeWindow).toBe(600_000)
+    expect(parsed.preAuth).toMatchObject({ timeWindow: 600_000 })
+    expect(rateLimitOptionsSchema.parse({ max: 1, timeWindow: 1000, preAuth: false }).preAuth).toBe(
+      false,
+    )
+    expect(
+      rateLimitOptionsSchema.safeParse({ max: 1, timeWindow: 1000, preAuth: true }).success,
+    ).toBe(false)
     expect(
       rateLimitOptionsSchema.safeParse({ max: 600, timeWindow: '1 minute', audit: () => {} })
         .success,

@@ -115,7 +115,7 @@ beforeAll(async () => {
           ],
           realm: 'fuzz',
         },
-        rateLimit: { max: 1_000_000, timeWindow: '1 minute' },
+        rateLimit: { max: 1_000_000, timeWindow: '1 minute', preAuth: false },
         response: {},
       },
     },

@@ -22,6 +22,6 @@ export {
   type HeaderNames,
   type ResolvedRateLimitOptions,
 } from './options/index.js'
-export { createPreAuthLimiter } from './pre-auth/index.js'
+export { createPreAuthLimiter, preAuthOf, withoutPreAuth } from './pre-auth/index.js'
 export { createBuckets, routeNamespace } from './runtime/route-plan.js'
 export { createAppLimits, type AppLimits } from './runtime/app-limits.js'

@@ -3,10 +3,10 @@ import { invalidOptionsError } from '@portcullis/core/internal'
 import { allowlistOptionsSchema, resolveAllowlistOptions } from '@portcullis/allowlist/internal'
 import type { NormalizedGuard, ReportOnlySettings } from '@portcullis/policy'
 import { policyOptionsSchema, resolvePolicyOptions } from '@portcullis/policy/internal'
-import type { RateLimitOptions } from '@portcullis/rate-limit'
 import type { ResolvedRateLimitOptions } from '@portcullis/rate-limit/internal'
 import {
-  createPreAuthLimiter,
+  preAuthOf,
+  withoutPreAuth,
   rateLimitOptionsSchema,
   resolveRateLimitOptions,
 } from '@portcullis/rate-limit/internal'
@@ -79,13 +79,13 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   let rateLimit: ResolvedRateLimitOptions | undefined
   let preAuth: PreAuthLimiter | undefined
   if (options.rateLimit !== undefined) {
-    const { preAuth: preAuthOptions, ...limits }: RateLimitOptions = options.rateLimit
+    const limits = withoutPreAuth(options.rateLimit)
     rateLimit = resolveRateLimitOptions({
       ...limits,
       ...(audit === undefined ? {} : { audit }),
       ...(realm === undefined ? {} : { realm }),
     })
-    if (preAuthOptions !== undefined) preAuth = createPreAuthLimiter(preAuthOptions)
+    preAuth = preAuthOf(options.rateLimit)
   }
   // Each package's own resolver, as its Fastify plugin uses it: same defaults, same freezing.
   const response = resolveAllowlistOptions(options.response)

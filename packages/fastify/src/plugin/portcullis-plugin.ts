@@ -1,10 +1,7 @@
 import { allowlistPlugin } from '@portcullis/allowlist'
 import { policyPlugin } from '@portcullis/policy'
-import {
-  createPreAuthLimiter,
-  rateLimitPlugin,
-  type RateLimitOptions,
-} from '@portcullis/rate-limit'
+import { rateLimitPlugin, type RateLimitOptions } from '@portcullis/rate-limit'
+import { preAuthOf, withoutPreAuth } from '@portcullis/rate-limit/internal'
 import { tokensPlugin } from '@portcullis/tokens'
 import { registerOnce } from '@portcullis/tokens/internal'
 import type { FastifyInstance } from 'fastify'
@@ -19,12 +16,13 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
   // only requests the policy let through, and all of it runs before body parsing.
   const audit = resolved.audit === undefined ? {} : { audit: resolved.audit }
   const realm = resolved.tokens.realm === undefined ? {} : { realm: resolved.tokens.realm }
-  const { preAuth, ...rateLimit } = resolved.rateLimit ?? { preAuth: undefined }
+  const rateLimit = withoutPreAuth(resolved.rateLimit ?? {})
+  const preAuth = preAuthOf(resolved.rateLimit)
   await fastify.register(tokensPlugin, {
     ...resolved.tokens,
     ...audit,
     ...(resolved.reportOnly === 'including-tokens' ? { reportOnly: true } : {}),
-    ...(preAuth === undefined ? {} : { preAuth: createPreAuthLimiter(preAuth) }),
+    ...(preAuth === undefined ? {} : { preAuth }),
   })
   await fastify.register(policyPlugin, {
     ...realm,

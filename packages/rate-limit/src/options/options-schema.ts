@@ -16,6 +16,8 @@ export const rateLimitDefaults = Object.freeze({
   storeTimeout: 250,
   cache: 10_000,
   headers: 'draft',
+  /** Failed authentications per address before tokens from it are refused unverified. */
+  preAuth: Object.freeze({ max: 20, timeWindow: 60_000 }),
 } as const)
 
 /** Largest `cache`: a bound users can reason about, never "unbounded". */
@@ -95,7 +97,14 @@ const shape = {
  * @see https://github.com/portcullis-dev/portcullis/tree/main/packages/rate-limit#options
  */
 export const rateLimitOptionsSchema = z.strictObject(
-  { ...shape, preAuth: preAuthSchema.optional() },
+  {
+    ...shape,
+    preAuth: z
+      .union([preAuthSchema, z.literal(false)], {
+        error: 'must be an object { max, timeWindow } or false',
+      })
+      .optional(),
+  },
   { error: 'must be an object { max, timeWindow, ... }' },
 )
 

@@ -123,10 +123,13 @@ export interface RateLimitOptions {
    */
   headers?: boolean | 'draft' | 'x-ratelimit'
   /**
-   * Throttling of failed authentications per IP, before any signature work. Applied by the tokens
-   * plugin: `@portcullis/fastify` builds it with {@link createPreAuthLimiter} and passes it there.
+   * Throttling of failed authentications per IP, before any signature work: once `max` tokens
+   * from one address failed within `timeWindow`, further tokens from it are refused (429) without
+   * being verified. On by default with `rateLimit`: 20 failures per minute per address (IPv6 per
+   * /64). `false` turns it off. Applied by the tokens plugin: `@portcullis/fastify` and
+   * `@portcullis/express` build it with {@link createPreAuthLimiter} and pass it there.
    */
-  preAuth?: PreAuthOptions
+  preAuth?: PreAuthOptions | false
 }
 
 /**

@@ -54,3 +54,22 @@ export function createPreAuthLimiter(options: PreAuthOptions): PreAuthLimiter {
     },
   })
 }
+
+/**
+ * The pre-auth limiter of an app's `rateLimit` option: on by default (20 failed authentications
+ * per minute per address), off with `preAuth: false` or without `rateLimit`. The same for both
+ * adapters.
+ */
+export function preAuthOf(rateLimit: { readonly preAuth?: PreAuthOptions | false } | undefined) {
+  if (rateLimit === undefined || rateLimit.preAuth === false) return undefined
+  return createPreAuthLimiter(rateLimit.preAuth ?? rateLimitDefaults.preAuth)
+}
+
+/** The `rateLimit` option without `preAuth`: what the rate-limit plugin itself takes. */
+export function withoutPreAuth<T extends { readonly preAuth?: unknown }>(
+  options: T,
+): Omit<T, 'preAuth'> {
+  const { preAuth: _ignored, ...rest } = options
+  void _ignored
+  return rest
+}

@@ -1,1 +1,1 @@
-export { createPreAuthLimiter } from './create-pre-auth-limiter.js'
+export { createPreAuthLimiter, preAuthOf, withoutPreAuth } from './create-pre-auth-limiter.js'

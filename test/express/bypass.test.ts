@@ -162,3 +162,47 @@ describe('the pre-auth limiter, on by default with rateLimit', () => {
     expect(next.status).toBe(status)
   })
 })
+
+describe('nothing hangs: user callbacks have a deadline', () => {
+  const never = () => new Promise<never>(() => undefined)
+
+  it('a check that never settles: 503 PCL_CHECK_UNAVAILABLE after callbackTimeout', async () => {
+    let runs = 0
+    current = await guardedExpress(
+      (app, guard) => {
+        app.get('/v', guard({ authenticated: true, check: never }), (_req, res) => {
+          runs++
+          res.json({ ok: true })
+        })
+      },
+      { portcullis: { callbackTimeout: 50 } },
+    )
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const res = await current.request('/v', { headers })
+    expect(res.status).toBe(503)
+    expect(res.json()).toMatchObject({ code: 'PCL_CHECK_UNAVAILABLE' })
+    expect(runs).toBe(0)
+  })
+
+  it('an isRevoked that never settles: 503 PCL_REVOCATION_UNAVAILABLE', async () => {
+    const { createTestIssuer } = await import('@portcullis/testing')
+    const { trustedTokens } = await import('../helpers.js')
+    const issuer = await createTestIssuer()
+    current = await guardedExpress(
+      (app, guard) => {
+        app.get('/v', guard({ authenticated: true }), (_req, res) => {
+          res.json({ ok: true })
+        })
+      },
+      {
+        issuer,
+        portcullis: {
+          tokens: { ...trustedTokens(issuer), isRevoked: never, callbackTimeout: '50ms' },
+        },
+      },
+    )
+    const res = await current.request('/v', { headers: bearer(await issuer.token({ sub: 'u' })) })
+    expect(res.status).toBe(503)
+    expect(res.json()).toMatchObject({ code: 'PCL_REVOCATION_UNAVAILABLE' })
+  })
+})

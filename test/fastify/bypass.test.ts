@@ -267,3 +267,72 @@ describe('the pre-auth limiter, on by default with rateLimit', () => {
     if (status === 429) expect(next.headers['retry-after']).toBeDefined()
   })
 })
+
+describe('nothing hangs: user callbacks have a deadline', () => {
+  const never = () => new Promise<never>(() => undefined)
+
+  it('an isRevoked that never settles: 503 PCL_REVOCATION_UNAVAILABLE after callbackTimeout', async () => {
+    const issuer = await createTestIssuer()
+    current = await guardedApp(
+      (app) => {
+        app.get('/v', { config: { guard: { authenticated: true } } }, () => ({ ok: true }))
+      },
+      {
+        issuer,
+        portcullis: {
+          tokens: { ...trustedTokens(issuer), isRevoked: never, callbackTimeout: 50 },
+        },
+      },
+    )
+    const started = performance.now()
+    const res = await current.app.inject({
+      url: '/v',
+      headers: bearer(await issuer.token({ sub: 'u' })),
+    })
+    expect(res.statusCode).toBe(503)
+    expect(res.json()).toMatchObject({ code: 'PCL_REVOCATION_UNAVAILABLE' })
+    expect(performance.now() - started).toBeLessThan(2_000)
+    expect(current.events.at(-1)).toMatchObject({
+      decision: 'deny',
+      reason: 'PCL_REVOCATION_UNAVAILABLE',
+    })
+  })
+
+  it('a check that never settles: 503 PCL_CHECK_UNAVAILABLE after callbackTimeout, audited', async () => {
+    let runs = 0
+    current = await guardedApp(
+      (app) => {
+        app.get('/v', { config: { guard: { authenticated: true, check: never } } }, () => {
+          runs++
+          return { ok: true }
+        })
+      },
+      { portcullis: { callbackTimeout: '50ms' } },
+    )
+    const res = await current.app.inject({
+      url: '/v',
+      headers: bearer(await current.issuer.token({ sub: 'u' })),
+    })
+    expect(res.statusCode).toBe(503)
+    expect(res.json()).toMatchObject({ code: 'PCL_CHECK_UNAVAILABLE' })
+    expect(runs).toBe(0)
+    expect(current.events.at(-1)).toMatchObject({
+      decision: 'deny',
+      reason: 'PCL_CHECK_UNAVAILABLE',
+    })
+  })
+
+  it('callbackTimeout is validated', async () => {
+    const app = Fastify()
+    apps.push(app)
+    const issuer = await createTestIssuer()
+    const err = await app
+      .register(portcullis, { tokens: trustedTokens(issuer), callbackTimeout: 0 })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      )
+    expect(err).toMatchObject({ code: 'PCL_INVALID_OPTIONS' })
+    expect(String((err as Error).message)).toContain('callbackTimeout')
+  })
+})

@@ -28,3 +28,4 @@ export {
 export { createAuthenticator } from './authenticate/authenticator.js'
 export { createVerifier } from './verifier/create-verifier.js'
 export { tokensOptionsSchema } from './options/index.js'
+export { duration as durationSchema } from './lib/schema-parts.js'

@@ -134,6 +134,11 @@ export const errorCodes = {
     status: 503,
     title: 'Token revocation check temporarily unavailable',
   },
+  PCL_CHECK_UNAVAILABLE: {
+    kind: 'dependency',
+    status: 503,
+    title: 'Access check temporarily unavailable',
+  },
   PCL_DPOP_UNAVAILABLE: {
     kind: 'dependency',
     status: 503,

@@ -40,3 +40,27 @@ export function andThen(answer: Pending, next: () => Pending): Pending {
   if (!(answer instanceof Promise)) return answer
   return answer.then((settled) => (settled === null ? next() : settled))
 }
+
+/** How long a user callback on the request path (`isRevoked`, `check`) may take, by default. */
+export const CALLBACK_TIMEOUT_MS = 1000
+
+/**
+ * Settles like `promise`, or rejects with `late()` once `ms` have passed: no await on user code
+ * or the network holds a request forever. The timer does not keep the process alive.
+ */
+export function deadline<T>(promise: PromiseLike<T>, ms: number, late: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(late()), ms)
+    timer.unref?.()
+    Promise.resolve(promise).then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        reject(err instanceof Error ? err : new Error(String(err)))
+      },
+    )
+  })
+}

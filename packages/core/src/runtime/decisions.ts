@@ -16,6 +16,8 @@ export interface DecisionContext {
   readonly realm: string | undefined
   /** Where audit events go; the request's logger when absent. */
   readonly audit: AuditSink | undefined
+  /** Milliseconds an async user callback (`check`) may take; 1000 when absent. */
+  readonly callbackTimeout?: number
 }
 
 /** True when `log` writes `level`. */

@@ -1,4 +1,11 @@
-export { settle, andThen, type Answer, type Pending } from './answer.js'
+export {
+  andThen,
+  CALLBACK_TIMEOUT_MS,
+  deadline,
+  settle,
+  type Answer,
+  type Pending,
+} from './answer.js'
 export {
   emitAudit,
   logs,

@@ -68,7 +68,11 @@ export function createGuard(options: PortcullisExpressOptions): Guard {
   const resolved = resolveOptions(options)
   const authenticator = createAuthenticator(createVerifier(resolved.tokens))
   const { log } = resolved
-  const decision: DecisionContext = { realm: authenticator.verifier.realm, audit: resolved.audit }
+  const decision: DecisionContext = {
+    realm: authenticator.verifier.realm,
+    audit: resolved.audit,
+    callbackTimeout: resolved.callbackTimeout,
+  }
   const authenticate = createAuthentication({
     authenticator,
     preAuth: resolved.preAuth,

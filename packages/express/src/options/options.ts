@@ -44,4 +44,10 @@ export interface PortcullisExpressOptions {
   response?: { requireResponse?: boolean; maxBodyBytes?: number }
   /** The application's scopes: a guard naming any other one is refused. */
   knownScopes?: readonly string[]
+  /**
+   * How long an async `guard.check` may take: past it the request is refused (503
+   * `PCL_CHECK_UNAVAILABLE`) rather than held. Milliseconds or a duration string; default 1 s.
+   * (`tokens.callbackTimeout` bounds `isRevoked` the same way.)
+   */
+  callbackTimeout?: number | string
 }

@@ -41,6 +41,7 @@ const optionsSchema = z.strictObject(
     rateLimit: rateLimitOptionsSchema.optional(),
     response: allowlistOptionsSchema.pick({ requireResponse: true, maxBodyBytes: true }).optional(),
     knownScopes: policy.knownScopes,
+    callbackTimeout: policy.callbackTimeout,
   },
   { error: 'must be an object' },
 )
@@ -54,6 +55,8 @@ export interface ResolvedOptions {
   readonly policies: ReadonlyMap<string, NormalizedGuard>
   readonly reportOnly: ReportOnlySettings
   readonly knownScopes: ReadonlySet<string> | undefined
+  /** Milliseconds an async `check` may take. */
+  readonly callbackTimeout: number
   /** `undefined` without the `rateLimit` option. */
   readonly rateLimit: ResolvedRateLimitOptions | undefined
   readonly preAuth: PreAuthLimiter | undefined
@@ -96,6 +99,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     policies: options.policies,
     reportOnly: options.reportOnly,
     knownScopes: options.knownScopes,
+    callbackTimeout: options.callbackTimeout,
   })
   return Object.freeze({
     tokens: options.tokens,
@@ -105,6 +109,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     policies: policy.policies,
     reportOnly: policy.reportOnly,
     knownScopes: policy.knownScopes,
+    callbackTimeout: policy.callbackTimeout,
     rateLimit,
     preAuth,
     requireResponse: response.requireResponse,

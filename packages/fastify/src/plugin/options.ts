@@ -54,6 +54,12 @@ export interface PortcullisOptions {
    * nobody). The run-time counterpart of the `KnownScopes` type.
    */
   knownScopes?: readonly string[]
+  /**
+   * How long an async `guard.check` may take: past it the request is refused (503
+   * `PCL_CHECK_UNAVAILABLE`) rather than held. Milliseconds or a duration string; default 1 s.
+   * (`tokens.callbackTimeout` bounds `isRevoked` the same way.)
+   */
+  callbackTimeout?: number | string
 }
 
 const schema = z
@@ -67,6 +73,7 @@ const schema = z
     rateLimit: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
     response: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
     knownScopes: z.array(z.string()).optional(),
+    callbackTimeout: z.union([z.number(), z.string()]).optional(),
   })
   .strict()
 

@@ -34,6 +34,9 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
     ...(resolved.policies === undefined ? {} : { policies: resolved.policies }),
     ...(resolved.reportOnly === undefined ? {} : { reportOnly: resolved.reportOnly }),
     ...(resolved.knownScopes === undefined ? {} : { knownScopes: resolved.knownScopes }),
+    ...(resolved.callbackTimeout === undefined
+      ? {}
+      : { callbackTimeout: resolved.callbackTimeout }),
   })
   if (resolved.rateLimit !== undefined) {
     await fastify.register(rateLimitPlugin, {

@@ -1,5 +1,6 @@
 import { type AuditSink, type RouteGuard } from '@portcullis/core'
-import { invalidOptionsError } from '@portcullis/core/internal'
+import { CALLBACK_TIMEOUT_MS, invalidOptionsError } from '@portcullis/core/internal'
+import { durationSchema } from '@portcullis/tokens/internal'
 import { z } from 'zod'
 import { resolvePolicies, type NormalizedGuard } from '../guard/index.js'
 import type { ReportOnlySettings } from './route-hooks.js'
@@ -39,6 +40,12 @@ export interface PolicyPluginOptions {
    * another scope fails startup: the run-time counterpart of the `KnownScopes` type.
    */
   knownScopes?: readonly string[]
+  /**
+   * How long an async `guard.check` may take: past it the request is refused (503
+   * `PCL_CHECK_UNAVAILABLE`, audited) rather than held. Milliseconds or a duration string;
+   * default `1000` (1 s), at most 60 s.
+   */
+  callbackTimeout?: number | string
 }
 
 /**
@@ -57,6 +64,7 @@ export const policyOptionsSchema = z
       .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/u, 'must be a scope token'))
       .min(1)
       .optional(),
+    callbackTimeout: durationSchema('ms', 1, 60_000).optional(),
   })
   .strict()
 
@@ -69,6 +77,8 @@ export interface ResolvedPolicyOptions {
   readonly policies: ReadonlyMap<string, NormalizedGuard>
   readonly reportOnly: ReportOnlySettings
   readonly knownScopes: ReadonlySet<string> | undefined
+  /** Milliseconds an async `check` may take. */
+  readonly callbackTimeout: number
 }
 
 /** Validates policy plugin options once; a bad option throws `PCL_INVALID_OPTIONS` naming it. */
@@ -89,5 +99,6 @@ export function resolvePolicyOptions(options: unknown): ResolvedPolicyOptions {
       tokens: o.reportOnly === 'including-tokens',
     }),
     knownScopes: o.knownScopes === undefined ? undefined : new Set(o.knownScopes),
+    callbackTimeout: o.callbackTimeout ?? CALLBACK_TIMEOUT_MS,
   })
 }

@@ -115,7 +115,11 @@ function portcullisPolicy(
     next(err as Error)
     return
   }
-  const context = { realm: resolved.realm, audit: resolved.audit }
+  const context = {
+    realm: resolved.realm,
+    audit: resolved.audit,
+    callbackTimeout: resolved.callbackTimeout,
+  }
   const records: RouteRecord[] = []
   const unseen: InventoryEntry[] = []
   // The HEAD route Fastify adds for a GET shares the GET route's guard object: compile it once

@@ -1,5 +1,7 @@
-import { AuthenticationError, AuthorizationError } from '@portcullis/core'
+import { AuthenticationError, AuthorizationError, DependencyError } from '@portcullis/core'
 import {
+  CALLBACK_TIMEOUT_MS,
+  deadline,
   emitAudit,
   refuse,
   reportDenial,
@@ -52,10 +54,26 @@ export function createRouteDecision(
     return refuse(view, context, outcome.error, route)
   }
 
+  const timeout = context.callbackTimeout ?? CALLBACK_TIMEOUT_MS
+  const late = (): DependencyError =>
+    new DependencyError('PCL_CHECK_UNAVAILABLE', {
+      message: `a guard check did not answer within ${timeout} ms`,
+    })
+
   return function portcullisDecide(view) {
     const outcome = decideGuard(compiled, view.principal, view.native, reportOnly)
-    if (outcome instanceof Promise) return outcome.then((decided) => apply(view, decided))
-    return apply(view, outcome)
+    if (!(outcome instanceof Promise)) return apply(view, outcome)
+    // An async `check` that never settles must not hold the request: past the deadline it is
+    // refused (503), whatever report-only says, as every outage is.
+    return deadline(outcome, timeout, late).then(
+      (decided) => apply(view, decided),
+      (err: unknown) => {
+        if (err instanceof DependencyError) {
+          view.log.warn({ route }, 'portcullis: a guard check did not answer in time; refused')
+        }
+        return refuse(view, context, err, route)
+      },
+    )
   }
 }
 

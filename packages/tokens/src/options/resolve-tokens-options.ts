@@ -53,6 +53,8 @@ export interface ResolvedTokensOptions {
   /** `0` when caching is off. */
   readonly cacheMax: number
   readonly isRevoked: ((principal: Principal) => boolean | Promise<boolean>) | undefined
+  /** Milliseconds an async `isRevoked` may take. */
+  readonly callbackTimeout: number
   readonly realm: string | undefined
   readonly dpop: ResolvedDpopOptions
 }
@@ -125,6 +127,7 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
     maxTokenBytes: options.maxTokenBytes ?? tokensDefaults.maxTokenBytes,
     cacheMax: options.cache === false ? 0 : (options.cache?.max ?? tokensDefaults.cacheMax),
     isRevoked: options.isRevoked,
+    callbackTimeout: options.callbackTimeout ?? tokensDefaults.callbackTimeout,
     realm: options.realm,
     dpop: resolveDpop(options.dpop, clockTolerance),
   })

@@ -15,6 +15,7 @@ import { inspectKey, keyCanVerify, keyWeakness, type InspectedKey } from '../lib
 export const tokensDefaults = Object.freeze({
   clockTolerance: 5,
   maxTokenBytes: 8192,
+  callbackTimeout: 1000,
   cacheMax: 10_000,
   jwks: Object.freeze({
     cooldown: 30_000,
@@ -322,6 +323,7 @@ export const tokensOptionsSchema = z.strictObject(
         { error: 'must be a function' },
       )
       .optional(),
+    callbackTimeout: duration('ms', 1, 60_000).optional(),
     realm: nonEmptyString.optional(),
     dpop: dpopSchema.optional(),
   },

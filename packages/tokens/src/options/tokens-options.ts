@@ -220,6 +220,12 @@ export interface TokensOptions {
    * (`PCL_TOKEN_REVOKED`). A throw or rejection fails closed with a 503.
    */
   isRevoked?: (principal: Principal) => boolean | Promise<boolean>
+  /**
+   * How long an async `isRevoked` may take: past it the request is refused (503
+   * `PCL_REVOCATION_UNAVAILABLE`, audited) rather than held. Milliseconds or a duration string;
+   * default `1000` (1 s), at most 60 s.
+   */
+  callbackTimeout?: number | string
   /** `realm` of the `WWW-Authenticate` challenge (RFC 6750 §3). */
   realm?: string
   /** DPoP proof verification (RFC 9449) for DPoP-bound tokens; see {@link TokensDpopOptions}. */

@@ -1,4 +1,5 @@
 import { AuthenticationError, DependencyError, type Principal } from '@portcullis/core'
+import { deadline } from '@portcullis/core/internal'
 import {
   decodeJwt,
   decodeProtectedHeader,
@@ -147,7 +148,7 @@ export function createVerifier(options: TokensOptions): Verifier {
   const config = resolveTokensOptions(options)
   const issuers = new Map<string, CompiledIssuer>()
   for (const issuer of config.issuers) issuers.set(issuer.issuer, compile(issuer))
-  const { maxTokenBytes, clockTolerance, isRevoked } = config
+  const { maxTokenBytes, clockTolerance, isRevoked, callbackTimeout } = config
   const cache =
     config.cacheMax > 0 ? new LRUCache<string, Verified>({ max: config.cacheMax }) : undefined
   // Concurrent verifications of one new token share one jose verification.
@@ -170,13 +171,19 @@ export function createVerifier(options: TokensOptions): Verifier {
       throw revocationFailed(err)
     }
     if (isThenable(answer)) {
-      return Promise.resolve(answer).then(
+      const late = (): DependencyError =>
+        revocationFailed(new Error(`isRevoked did not answer within ${callbackTimeout} ms`))
+      return deadline(answer, callbackTimeout, late).then(
         (result) => {
           if (result !== false) throw revoked()
           return principal
         },
         (err: unknown) => {
-          throw revocationFailed(err)
+          // The deadline's own refusal goes out as it is; anything else isRevoked rejected with
+          // is wrapped, never shown.
+          throw err instanceof DependencyError && err.code === 'PCL_REVOCATION_UNAVAILABLE'
+            ? err
+            : revocationFailed(err)
         },
       )
     }

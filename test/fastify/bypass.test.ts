@@ -336,3 +336,51 @@ describe('nothing hangs: user callbacks have a deadline', () => {
     expect(String((err as Error).message)).toContain('callbackTimeout')
   })
 })
+
+describe('responses that slip past', () => {
+  it('an app onSend hook that turns a denial into a 200 does not: the denial stays', async () => {
+    current = await guardedApp((app) => {
+      app.addHook('onSend', (_request, reply, payload, done) => {
+        void reply.code(200)
+        done(null, JSON.stringify({ rows: ['whole row'] }))
+      })
+      app.get('/v', { config: { guard: { authenticated: true } } }, () => ({ ok: true }))
+    })
+    const res = await current.app.inject('/v')
+    expect(res.statusCode).toBe(401)
+    expect(res.headers['content-type']).toBe('application/problem+json')
+    expect(res.json()).toMatchObject({ code: 'PCL_TOKEN_MISSING' })
+    expect(res.body).not.toContain('whole row')
+  })
+
+  it('a custom not-found handler cannot leak fields: a problem+json 404, with a valid token', async () => {
+    current = await guardedApp((app) => {
+      app.setNotFoundHandler((_request, reply) => {
+        void reply.code(404).send({ error: 'missing', debug: { db: 'videos-internal' } })
+      })
+      app.get('/v', { config: { guard: { authenticated: true } } }, () => ({ ok: true }))
+    })
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const res = await current.app.inject({ url: '/nowhere', headers })
+    expect(res.statusCode).toBe(404)
+    expect(res.headers['content-type']).toBe('application/problem+json')
+    expect(res.json()).toEqual({ type: 'about:blank', title: 'Not Found', status: 404 })
+    // Anonymous: still the guard's 401, the route map not enumerable.
+    expect((await current.app.inject('/nowhere')).statusCode).toBe(401)
+  })
+
+  it('reply.serializer output is projected: the allowlist sees the value first', async () => {
+    current = await guardedApp((app) => {
+      app.get(
+        '/s',
+        { config: { guard: { authenticated: true, response: { allow: ['id'] } } } },
+        (_request, reply) =>
+          reply.serializer((value: unknown) => JSON.stringify(value)).send({ id: 1, secret: 's' }),
+      )
+    })
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const res = await current.app.inject({ url: '/s', headers })
+    expect(res.statusCode).toBe(200)
+    expect(JSON.parse(res.body)).toEqual({ id: 1 })
+  })
+})

@@ -16,7 +16,9 @@ export {
 } from './runtime/authentication.js'
 export {
   finish,
+  keepRefusal,
   kView,
+  refusalOf,
   registerOnce,
   routeConfigOf,
   sendProblem,

@@ -24,7 +24,8 @@ export interface PortcullisOptions {
   unguardedRoutes?: 'fail' | 'deny'
   /**
    * `'unauthorized'` (default): anonymous requests to unknown URLs get 401, so the route map
-   * cannot be enumerated. `'not-found'`: Fastify's usual 404.
+   * cannot be enumerated. `'not-found'`: a 404 to everyone. A 404 is always problem+json, whatever a
+   * custom not-found handler answered.
    */
   unknownRoutes?: 'unauthorized' | 'not-found'
   /** Named guards routes can build on with `extends: '<name>'` (tighten only). */

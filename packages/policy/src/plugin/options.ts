@@ -21,7 +21,9 @@ export interface PolicyPluginOptions {
   /**
    * What an anonymous request to a URL no route matches gets.
    * - `'unauthorized'` (default): 401, so the route map cannot be enumerated without a token.
-   * - `'not-found'`: Fastify's 404 handler, as without Portcullis.
+   * - `'not-found'`: a 404 to everyone.
+   * A 404 is always a problem+json body (`about:blank`): a custom not-found handler's body never
+   * leaves.
    * Requests with a valid token always reach the 404 handler.
    */
   unknownRoutes?: 'unauthorized' | 'not-found'

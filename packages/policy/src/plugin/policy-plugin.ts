@@ -1,6 +1,6 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
 import { registerOnce } from '@portcullis/tokens/internal'
-import type { FastifyInstance, onErrorHookHandler, RouteOptions } from 'fastify'
+import type { FastifyInstance, onErrorHookHandler, onSendHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   compileGuard,
@@ -33,7 +33,9 @@ import {
 } from './options.js'
 import {
   ROUTE_GUARD_HOOK,
+  keepDenialHook,
   kRouteSteps,
+  notFoundHook,
   PORTCULLIS_HOOKS,
   routeGuardHook,
   type RouteSteps,
@@ -92,10 +94,15 @@ const routeSeenHook: onErrorHookHandler = function portcullisRouteSeen(
   done()
 }
 
-function appendHook(routeOptions: RouteOptions, name: 'onError', hook: onErrorHookHandler): void {
-  const existing = routeOptions[name]
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]
-  routeOptions[name] = [...list, hook]
+function appendHook(
+  routeOptions: RouteOptions,
+  name: 'onError' | 'onSend',
+  hook: onErrorHookHandler | onSendHookHandler<unknown>,
+): void {
+  const existing = routeOptions[name] as unknown
+  const list: unknown[] =
+    existing === undefined ? [] : Array.isArray(existing) ? (existing as unknown[]) : [existing]
+  ;(routeOptions as unknown as Record<string, unknown[]>)[name] = [...list, hook]
 }
 
 function portcullisPolicy(
@@ -212,11 +219,15 @@ function portcullisPolicy(
     // A copy of the config with the route's steps: Fastify copies the config (own enumerable
     // keys, symbols included) into the route, where the guard's hook finds it per request.
     appendHook(routeOptions, 'onError', routeSeenHook)
+    appendHook(routeOptions, 'onSend', keepDenialHook)
     routeOptions.config = {
       ...(routeOptions.config as object | undefined),
       [kRouteSteps]: steps,
     } as NonNullable<typeof routeOptions.config>
   })
+
+  // URLs no route serves answer a problem+json 404; refusals stay refusals.
+  fastify.addHook('onSend', notFoundHook)
 
   // One hook for every route, added now: it runs before the hooks the application adds after
   // Portcullis, and the startup check refuses application hooks added before it.

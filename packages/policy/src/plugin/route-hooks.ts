@@ -1,6 +1,12 @@
-import type { Pending, RequestView } from '@portcullis/core/internal'
-import { finish, routeConfigOf, viewOf } from '@portcullis/tokens/internal'
-import type { onRequestHookHandler } from 'fastify'
+import type { RenderedProblem } from '@portcullis/core'
+import {
+  problemBytes,
+  statusProblem,
+  type Pending,
+  type RequestView,
+} from '@portcullis/core/internal'
+import { finish, keepRefusal, routeConfigOf, viewOf } from '@portcullis/tokens/internal'
+import type { onRequestHookHandler, onSendHookHandler } from 'fastify'
 import type { Decide } from '../runtime/route-decision.js'
 
 export type { ReportOnlySettings } from '../guard/index.js'
@@ -62,4 +68,48 @@ export function routeGuardHook(unknown: Decide | null, unbound: Decide): onReque
     const steps = routeConfigOf(request)[kRouteSteps] as RouteSteps | undefined
     finish(steps === undefined ? unbound(view) : runSteps(steps, view), reply, done)
   }
+}
+
+/**
+ * Last among a route's `onSend` hooks: a request the guard refused leaves refused, whatever an
+ * application `onSend` hook did to its status or body in between.
+ */
+export const keepDenialHook: onSendHookHandler<unknown> = function portcullisKeepDenial(
+  request,
+  reply,
+  payload,
+  done,
+) {
+  done(null, keepRefusal(request, reply) ?? payload)
+}
+
+const NOT_FOUND = statusProblem(404) as RenderedProblem
+const NOT_FOUND_BODY = problemBytes(NOT_FOUND)
+
+/**
+ * URLs no route serves answer a problem+json 404, whoever asks and whatever the not-found handler
+ * put in its body: a custom `setNotFoundHandler` cannot leak fields through it. The guard's own
+ * refusals (401 to anonymous requests) stay as they are.
+ */
+export const notFoundHook: onSendHookHandler<unknown> = function portcullisNotFound(
+  request,
+  reply,
+  payload,
+  done,
+) {
+  if (!request.is404) {
+    done(null, payload)
+    return
+  }
+  const kept = keepRefusal(request, reply)
+  if (kept !== null) {
+    done(null, kept)
+    return
+  }
+  const stream = payload as { destroy?: unknown } | null
+  if (typeof stream?.destroy === 'function') (stream.destroy as () => void).call(payload)
+  reply.code(404)
+  reply.removeHeader('content-length')
+  reply.headers(NOT_FOUND.headers)
+  done(null, NOT_FOUND_BODY)
 }

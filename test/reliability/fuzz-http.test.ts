@@ -183,16 +183,27 @@ function judge(
   )
   if (res.statusCode < 400) return String(res.statusCode)
   if (String(res.headers['content-type']).startsWith('application/problem+json')) {
+    if (res.statusCode === 404) {
+      // URLs no route serves: the guard's own 404, to callers it let that far, never anonymous.
+      expect(caller, context).not.toBe('anonymous')
+      if (method !== 'HEAD') {
+        expect(JSON.parse(res.body), context).toEqual({
+          type: 'about:blank',
+          title: 'Not Found',
+          status: 404,
+        })
+      }
+      return 'problem 404'
+    }
     if (method !== 'HEAD') return expectProblem(res, context)
     // A HEAD answer has the headers of the problem and no body.
     expect(res.body, context).toBe('')
     if (res.statusCode === 401) expect(res.headers['www-authenticate'], context).toMatch(/^Bearer/)
     return `HEAD ${res.statusCode}`
   }
-  // Not ours: Node's parser (400, 431) or Fastify's router (400 bad URL, 404 with a valid
-  // token, 414 parameter too long). Anonymous requests to unknown URLs get our 401 instead.
-  if (res.statusCode === 404) expect(caller, context).not.toBe('anonymous')
-  expect([400, 404, 405, 413, 414, 431], context).toContain(res.statusCode)
+  // Not ours: Node's parser (400, 431) or Fastify's router (400 bad URL, 414 parameter too
+  // long). A 404 is always the guard's (above).
+  expect([400, 405, 413, 414, 431], context).toContain(res.statusCode)
   return `native ${res.statusCode}`
 }
 

@@ -16,9 +16,7 @@ export {
 } from './runtime/authentication.js'
 export {
   finish,
-  keepRefusal,
   kView,
-  refusalOf,
   registerOnce,
   routeConfigOf,
   sendProblem,

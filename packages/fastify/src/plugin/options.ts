@@ -24,8 +24,8 @@ export interface PortcullisOptions {
   unguardedRoutes?: 'fail' | 'deny'
   /**
    * `'unauthorized'` (default): anonymous requests to unknown URLs get 401, so the route map
-   * cannot be enumerated. `'not-found'`: a 404 to everyone. A 404 is always problem+json, whatever a
-   * custom not-found handler answered.
+   * cannot be enumerated. `'not-found'`: a 404 to everyone. The guard answers the 404 itself
+   * (problem+json): a custom not-found handler does not run for unknown URLs.
    */
   unknownRoutes?: 'unauthorized' | 'not-found'
   /** Named guards routes can build on with `extends: '<name>'` (tighten only). */

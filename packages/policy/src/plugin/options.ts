@@ -22,9 +22,9 @@ export interface PolicyPluginOptions {
    * What an anonymous request to a URL no route matches gets.
    * - `'unauthorized'` (default): 401, so the route map cannot be enumerated without a token.
    * - `'not-found'`: a 404 to everyone.
-   * A 404 is always a problem+json body (`about:blank`): a custom not-found handler's body never
-   * leaves.
-   * Requests with a valid token always reach the 404 handler.
+   * Either way the guard answers the 404 itself, problem+json (`about:blank`): a custom not-found
+   * handler does not run for unknown URLs, so its body never leaves. Requests with a valid token
+   * always get that 404.
    */
   unknownRoutes?: 'unauthorized' | 'not-found'
   /** Named guards a route can build on with `extends: '<name>'` (and tighten, never loosen). */

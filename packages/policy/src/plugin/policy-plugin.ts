@@ -1,6 +1,6 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
 import { registerOnce } from '@portcullis/tokens/internal'
-import type { FastifyInstance, onErrorHookHandler, onSendHookHandler, RouteOptions } from 'fastify'
+import type { FastifyInstance, onErrorHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   compileGuard,
@@ -33,9 +33,7 @@ import {
 } from './options.js'
 import {
   ROUTE_GUARD_HOOK,
-  keepDenialHook,
   kRouteSteps,
-  notFoundHook,
   PORTCULLIS_HOOKS,
   routeGuardHook,
   type RouteSteps,
@@ -94,11 +92,7 @@ const routeSeenHook: onErrorHookHandler = function portcullisRouteSeen(
   done()
 }
 
-function appendHook(
-  routeOptions: RouteOptions,
-  name: 'onError' | 'onSend',
-  hook: onErrorHookHandler | onSendHookHandler<unknown>,
-): void {
+function appendHook(routeOptions: RouteOptions, name: 'onError', hook: onErrorHookHandler): void {
   const existing = routeOptions[name] as unknown
   const list: unknown[] =
     existing === undefined ? [] : Array.isArray(existing) ? (existing as unknown[]) : [existing]
@@ -219,15 +213,11 @@ function portcullisPolicy(
     // A copy of the config with the route's steps: Fastify copies the config (own enumerable
     // keys, symbols included) into the route, where the guard's hook finds it per request.
     appendHook(routeOptions, 'onError', routeSeenHook)
-    appendHook(routeOptions, 'onSend', keepDenialHook)
     routeOptions.config = {
       ...(routeOptions.config as object | undefined),
       [kRouteSteps]: steps,
     } as NonNullable<typeof routeOptions.config>
   })
-
-  // URLs no route serves answer a problem+json 404; refusals stay refusals.
-  fastify.addHook('onSend', notFoundHook)
 
   // One hook for every route, added now: it runs before the hooks the application adds after
   // Portcullis, and the startup check refuses application hooks added before it.

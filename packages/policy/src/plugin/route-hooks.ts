@@ -1,12 +1,7 @@
 import type { RenderedProblem } from '@portcullis/core'
-import {
-  problemBytes,
-  statusProblem,
-  type Pending,
-  type RequestView,
-} from '@portcullis/core/internal'
-import { finish, keepRefusal, routeConfigOf, viewOf } from '@portcullis/tokens/internal'
-import type { onRequestHookHandler, onSendHookHandler } from 'fastify'
+import { andThen, statusProblem, type Pending, type RequestView } from '@portcullis/core/internal'
+import { finish, routeConfigOf, viewOf } from '@portcullis/tokens/internal'
+import type { onRequestHookHandler } from 'fastify'
 import type { Decide } from '../runtime/route-decision.js'
 
 export type { ReportOnlySettings } from '../guard/index.js'
@@ -49,67 +44,28 @@ export function runSteps(steps: RouteSteps, view: RequestView): Pending {
   return decided.then((settled) => (settled === null ? runFrom(steps, view, 0) : settled))
 }
 
+// URLs no route serves: a problem+json 404 (`about:blank`), the same for everyone the guard lets
+// that far.
+const NOT_FOUND = statusProblem(404) as RenderedProblem
+const notFound = (): RenderedProblem => NOT_FOUND
+
 /**
  * The guard's one `onRequest` hook, added where the policy plugin is registered (the root, with
  * `@portcullis/fastify`), so it runs before every hook the application adds after Portcullis:
  * no application hook can answer a request the guard has not decided. It runs the matched route's
  * steps (its decision, then its rate limit); a route the policy plugin never compiled (declared
- * before it) is refused; URLs no route serves get `unknown` (401 to anonymous requests), or go on
- * to Fastify's 404 when it is `null`.
+ * before it) is refused; URLs no route serves get `unknown` (401 to anonymous requests), then a
+ * problem+json 404 the guard sends itself (`unknown` is `null` with `unknownRoutes: 'not-found'`).
  */
 export function routeGuardHook(unknown: Decide | null, unbound: Decide): onRequestHookHandler {
   return function portcullisRouteGuard(request, reply, done) {
     const view = viewOf(request, reply)
     if (request.is404) {
-      if (unknown === null) done()
-      else finish(unknown(view), reply, done)
+      // The guard answers the 404 itself: no not-found handler runs, so none can leak fields.
+      finish(unknown === null ? NOT_FOUND : andThen(unknown(view), notFound), reply, done)
       return
     }
     const steps = routeConfigOf(request)[kRouteSteps] as RouteSteps | undefined
     finish(steps === undefined ? unbound(view) : runSteps(steps, view), reply, done)
   }
-}
-
-/**
- * Last among a route's `onSend` hooks: a request the guard refused leaves refused, whatever an
- * application `onSend` hook did to its status or body in between.
- */
-export const keepDenialHook: onSendHookHandler<unknown> = function portcullisKeepDenial(
-  request,
-  reply,
-  payload,
-  done,
-) {
-  done(null, keepRefusal(request, reply) ?? payload)
-}
-
-const NOT_FOUND = statusProblem(404) as RenderedProblem
-const NOT_FOUND_BODY = problemBytes(NOT_FOUND)
-
-/**
- * URLs no route serves answer a problem+json 404, whoever asks and whatever the not-found handler
- * put in its body: a custom `setNotFoundHandler` cannot leak fields through it. The guard's own
- * refusals (401 to anonymous requests) stay as they are.
- */
-export const notFoundHook: onSendHookHandler<unknown> = function portcullisNotFound(
-  request,
-  reply,
-  payload,
-  done,
-) {
-  if (!request.is404) {
-    done(null, payload)
-    return
-  }
-  const kept = keepRefusal(request, reply)
-  if (kept !== null) {
-    done(null, kept)
-    return
-  }
-  const stream = payload as { destroy?: unknown } | null
-  if (typeof stream?.destroy === 'function') (stream.destroy as () => void).call(payload)
-  reply.code(404)
-  reply.removeHeader('content-length')
-  reply.headers(NOT_FOUND.headers)
-  done(null, NOT_FOUND_BODY)
 }

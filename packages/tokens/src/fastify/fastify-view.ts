@@ -1,6 +1,6 @@
 import type { DpopChallenge, GuardRequest, Principal } from '@portcullis/core'
 import {
-  problemBytes,
+  writeProblem,
   type GuardLogger,
   type Pending,
   type RequestView,
@@ -38,8 +38,6 @@ class FastifyView implements RequestView {
   principal: Principal | null = null
   authenticated = false
   dpop: DpopChallenge | undefined = undefined
-  /** The problem the guard answered, once it refused: no later hook may turn it into a success. */
-  refusal: RenderedProblem | undefined = undefined
   private template: string | null | undefined
   private guardFlags: RouteGuardFlags | null | undefined
 
@@ -157,28 +155,16 @@ export function finish(answer: Pending, reply: FastifyReply, done: (err?: Error)
  * can turn a guard decision into a stack trace.
  */
 export function sendProblem(reply: FastifyReply, problem: RenderedProblem): void {
-  const view = (reply.request as Viewed)[kView]
-  if (view !== undefined && view !== null) view.refusal = problem
-  void reply.code(problem.status).headers(problem.headers).send(problemBytes(problem))
-}
-
-/** The problem the guard refused a request with, if it did. */
-export function refusalOf(request: FastifyRequest): RenderedProblem | undefined {
-  return (request as Viewed)[kView]?.refusal
-}
-
-/**
- * Puts a refusal back on a reply whose payload or status a later `onSend` hook changed: a denial
- * stays a denial, with its status, its headers and its problem+json body. `null` when the
- * request was not refused.
- */
-export function keepRefusal(request: FastifyRequest, reply: FastifyReply): Buffer | null {
-  const refusal = refusalOf(request)
-  if (refusal === undefined) return null
-  reply.code(refusal.status)
-  reply.removeHeader('content-length')
-  reply.headers(refusal.headers)
-  return problemBytes(refusal)
+  // Written on Node's response, the reply hijacked: no application hook (onSend, a serializer)
+  // runs on a refusal, so none can turn it into a success or add to its body. Fastify still
+  // logs the response and runs onResponse hooks. Headers set on the reply so far (the rate-limit
+  // headers) go out with it.
+  reply.hijack()
+  const raw = reply.raw
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) raw.setHeader(name, value)
+  }
+  writeProblem(raw, problem)
 }
 
 /**

@@ -384,3 +384,39 @@ describe('responses that slip past', () => {
     expect(JSON.parse(res.body)).toEqual({ id: 1 })
   })
 })
+
+describe('reply.hijack() and reply.raw', () => {
+  const guard = { authenticated: true as const, response: { allow: ['id'] } }
+
+  it('a response that leaves past the allowlist is audited and marked in the inventory', async () => {
+    current = await guardedApp((app) => {
+      app.get('/raw', { config: { guard } }, (_request, reply) => {
+        reply.hijack()
+        reply.raw.writeHead(200, { 'content-type': 'application/json' })
+        reply.raw.end(JSON.stringify({ id: 1, secret: 'whole row' }))
+      })
+      app.get('/ok', { config: { guard } }, () => ({ id: 1, secret: 's' }))
+    })
+    const { app, issuer, events } = current
+    const headers = bearer(await issuer.token({ sub: 'u' }))
+    expect(app.portcullis.routes().find((r) => r.url === '/raw')?.response).not.toContain(
+      'UNCHECKED',
+    )
+    // Allowed and denied requests through the allowlist raise nothing.
+    expect((await app.inject({ url: '/ok', headers })).json()).toEqual({ id: 1 })
+    expect((await app.inject('/raw')).statusCode).toBe(401)
+    const before = events.length
+    expect(events.some((e) => e.reason === 'PCL_RESPONSE_REJECTED')).toBe(false)
+
+    await app.inject({ url: '/raw', headers })
+    const unchecked = events.slice(before).filter((e) => e.reason === 'PCL_RESPONSE_REJECTED')
+    expect(unchecked).toHaveLength(1)
+    expect(unchecked[0]).toMatchObject({ decision: 'deny', reportOnly: true, route: '/raw' })
+    expect(app.portcullis.routes().find((r) => r.url === '/raw')?.response).toContain(
+      'UNCHECKED: reply.hijack() or reply.raw',
+    )
+    expect(app.portcullis.routes().find((r) => r.url === '/ok')?.response).not.toContain(
+      'UNCHECKED',
+    )
+  })
+})

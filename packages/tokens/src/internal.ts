@@ -15,6 +15,7 @@ export {
   type PreAuthLimiter,
 } from './runtime/authentication.js'
 export {
+  answeredByGuard,
   finish,
   kView,
   registerOnce,

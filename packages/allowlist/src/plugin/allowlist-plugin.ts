@@ -1,11 +1,12 @@
 import { isPortcullisConfigError, type RenderedProblem } from '@portcullis/core'
-import { problemBytes } from '@portcullis/core/internal'
+import { emitAudit, problemBytes } from '@portcullis/core/internal'
 import { routeStateOf } from '@portcullis/policy/internal'
-import { registerOnce, viewOf } from '@portcullis/tokens/internal'
+import { answeredByGuard, registerOnce, viewOf } from '@portcullis/tokens/internal'
 import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
+  onResponseHookHandler,
   onSendHookHandler,
   preSerializationHookHandler,
   RouteOptions,
@@ -23,12 +24,18 @@ import { resolveAllowlistOptions, type AllowlistPluginOptions } from './options.
 // parses the serialized result again nor lets a refused payload out.
 const kProjected = Symbol.for('portcullis.allowlist.projected')
 const kRefusal = Symbol.for('portcullis.allowlist.refusal')
+// Set by onSend: the body went through the allowlist's last check.
+const kChecked = Symbol.for('portcullis.allowlist.checked')
 
-type Tracked = FastifyRequest & { [kProjected]?: boolean; [kRefusal]?: RenderedProblem }
+type Tracked = FastifyRequest & {
+  [kProjected]?: boolean
+  [kRefusal]?: RenderedProblem
+  [kChecked]?: boolean
+}
 
 function appendHook<T>(
   routeOptions: RouteOptions,
-  name: 'preSerialization' | 'onSend',
+  name: 'preSerialization' | 'onSend' | 'onResponse',
   hook: T,
 ): void {
   const existing = routeOptions[name] as T | T[] | undefined
@@ -119,6 +126,7 @@ function portcullisAllowlist(
       done,
     ) {
       const tracked = request as Tracked
+      tracked[kChecked] = true
       const refused = tracked[kRefusal]
       if (refused !== undefined) {
         done(null, refusal(reply, refused))
@@ -140,8 +148,42 @@ function portcullisAllowlist(
       else done(null, refusal(reply, outcome.problem))
     }
 
+    // A response that never reached onSend left through `reply.hijack()` and `reply.raw`: it
+    // cannot be stopped once it is out, so it is audited (as a report of the refusal it would have
+    // had) and the route is marked in the inventory.
+    let flagged = false
+    const onResponse: onResponseHookHandler = function portcullisUncheckedResponse(
+      request,
+      reply,
+      done,
+    ) {
+      if ((request as Tracked)[kChecked] === true || answeredByGuard(request)) {
+        done()
+        return
+      }
+      const status = reply.statusCode
+      if (!rules.exempt(status)) {
+        const view = viewOf(request, reply)
+        emitAudit(view, context, 'deny', 'PCL_RESPONSE_REJECTED', {
+          route: state.url,
+          status,
+          reportOnly: true,
+        })
+        if (!flagged) {
+          flagged = true
+          state.annotate('response', `${plan.summary} [UNCHECKED: reply.hijack() or reply.raw]`)
+          request.log.warn(
+            { route: state.url },
+            'portcullis: a response left through reply.hijack() or reply.raw, past the allowlist; audited and marked in the inventory',
+          )
+        }
+      }
+      done()
+    }
+
     appendHook(routeOptions, 'preSerialization', preSerialization)
     appendHook(routeOptions, 'onSend', onSend)
+    appendHook(routeOptions, 'onResponse', onResponse)
   })
   next()
 }

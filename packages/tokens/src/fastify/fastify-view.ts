@@ -38,6 +38,8 @@ class FastifyView implements RequestView {
   principal: Principal | null = null
   authenticated = false
   dpop: DpopChallenge | undefined = undefined
+  /** True once the guard answered the request itself (a refusal, a 404), past every hook. */
+  answered = false
   private template: string | null | undefined
   private guardFlags: RouteGuardFlags | null | undefined
 
@@ -159,12 +161,19 @@ export function sendProblem(reply: FastifyReply, problem: RenderedProblem): void
   // runs on a refusal, so none can turn it into a success or add to its body. Fastify still
   // logs the response and runs onResponse hooks. Headers set on the reply so far (the rate-limit
   // headers) go out with it.
+  const view = (reply.request as Viewed)[kView]
+  if (view !== undefined && view !== null) view.answered = true
   reply.hijack()
   const raw = reply.raw
   for (const [name, value] of Object.entries(reply.getHeaders())) {
     if (value !== undefined) raw.setHeader(name, value)
   }
   writeProblem(raw, problem)
+}
+
+/** True when the guard answered the request itself (a refusal, a 404) instead of the route. */
+export function answeredByGuard(request: FastifyRequest): boolean {
+  return (request as Viewed)[kView]?.answered === true
 }
 
 /**

@@ -206,3 +206,57 @@ describe('nothing hangs: user callbacks have a deadline', () => {
     expect(res.json()).toMatchObject({ code: 'PCL_REVOCATION_UNAVAILABLE' })
   })
 })
+
+describe('a middleware that answers before any guard', () => {
+  it('is refused at run time: 403 PCL_ROUTE_NOT_GUARDED, audited, nothing of its body sent', async () => {
+    current = await guardedExpress((app, guard) => {
+      // Passes requests on: fine.
+      app.use((_req, res, next) => {
+        res.setHeader('x-request-id', 'r-1')
+        next()
+      })
+      // Answers them: the path nobody guarded.
+      app.use('/internal/export', (_req, res) => {
+        res.json({ rows: ['whole row'] })
+      })
+      app.get('/v', guard({ authenticated: true }), (_req, res) => {
+        res.json({ ok: true })
+      })
+    })
+    const res = await current.request('/internal/export')
+    expect(res.status).toBe(403)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    expect(res.json()).toMatchObject({ code: 'PCL_ROUTE_NOT_GUARDED' })
+    expect(res.body).not.toContain('whole row')
+    expect(current.events.at(-1)).toMatchObject({
+      decision: 'deny',
+      reason: 'PCL_ROUTE_NOT_GUARDED',
+    })
+    expect(current.logs.some((l) => l.includes('a response no guard admitted'))).toBe(true)
+
+    // Guarded routes and Portcullis's own answers are unaffected.
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const ok = await current.request('/v', { headers })
+    expect(ok.status).toBe(200)
+    expect(ok.headers.get('x-request-id')).toBe('r-1')
+    expect((await current.request('/v')).status).toBe(401)
+    expect((await current.request('/nowhere')).status).toBe(401)
+  })
+
+  it('a body that does not parse is still answered problem+json by the error handler', async () => {
+    const express = (await import('express')).default
+    current = await guardedExpress((app, guard) => {
+      app.use(express.json())
+      app.post('/v', guard({ authenticated: true }), (_req, res) => {
+        res.json({ ok: true })
+      })
+    })
+    const headers = {
+      ...bearer(await current.issuer.token({ sub: 'u' })),
+      'content-type': 'application/json',
+    }
+    const res = await current.request('/v', { method: 'POST', headers, body: '{"broken' })
+    expect(res.status).toBe(400)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+  })
+})

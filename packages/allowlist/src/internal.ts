@@ -39,5 +39,6 @@ export {
   type Hold,
   type HoldStep,
   type HoldSteps,
+  type ProtectOptions,
   type ResponseMethod,
 } from './runtime/response-hold.js'

@@ -51,12 +51,27 @@ function layer(
   }
 }
 
+/** What {@link protectResponses} does with a response no hold stands on. */
+export interface ProtectOptions {
+  /**
+   * Called when a method is called on a response no route guard held: `true` lets the call
+   * through; `false` drops it, the function having answered the response itself (a refusal).
+   * Absent: every such call goes through.
+   */
+  readonly unheld?: (res: ServerResponse) => boolean
+}
+
 /**
  * Puts the holds in front of the methods of a response prototype, once: each method in `steps`
  * first hands the call to the holds on that response, if any, innermost last. A response nobody
  * holds costs one WeakMap lookup per call.
  */
-export function protectResponses(prototype: object, steps: HoldSteps): void {
+export function protectResponses(
+  prototype: object,
+  steps: HoldSteps,
+  options: ProtectOptions = {},
+): void {
+  const { unheld } = options
   const proto = prototype as Record<string, ResponseMethod & { [kDispatch]?: true }>
   for (const [name, step] of Object.entries(steps)) {
     const base = proto[name]
@@ -67,7 +82,11 @@ export function protectResponses(prototype: object, steps: HoldSteps): void {
       // eslint-disable-next-line prefer-rest-params
       const args = arguments as unknown as unknown[]
       const chain = holds.get(this)
-      if (chain === undefined) return base.apply(this, args)
+      if (chain === undefined) {
+        if (unheld === undefined || unheld(this)) return base.apply(this, args)
+        // Refused (and answered) by `unheld`: the call is dropped.
+        return name === 'write' ? true : this
+      }
       const hold = chain[chain.length - 1]!
       if (chain.length === 1) {
         // The hold's own calls, and whatever follows an approved body, pass unchecked.

@@ -9,7 +9,6 @@ import { isPortcullisConfigError, PortcullisConfigError, type CodeOfKind } from 
 import {
   andThen,
   settle,
-  writeProblem,
   type DecisionContext,
   type GuardLogger,
   type Pending,
@@ -26,7 +25,7 @@ import {
 import type { AppLimits, Limit } from '@portcullis/rate-limit/internal'
 import type { Authenticate } from '@portcullis/tokens/internal'
 import type { RequestHandler } from 'express'
-import { viewOf, type CredentialRules } from '../lib/express-view.js'
+import { answerProblem, viewOf, type CredentialRules } from '../lib/express-view.js'
 import { kGuardHandle } from '../lib/symbols.js'
 import type { ResolvedOptions } from '../options/index.js'
 
@@ -201,7 +200,7 @@ export function createGuardMiddleware(
           'portcullis: a guard ran on a route guard.seal(app) has not checked; refused with 403 (call seal after declaring every route)',
         )
       }
-      settle(unbound(view), next, (problem) => writeProblem(res, problem), next)
+      settle(unbound(view), next, (problem) => answerProblem(res, problem), next)
       return
     }
     const authenticated = context.authenticate(view)
@@ -221,7 +220,7 @@ export function createGuardMiddleware(
         holdResponse(res, binding.response, view)
         next()
       },
-      (problem) => writeProblem(res, problem),
+      (problem) => answerProblem(res, problem),
       next,
     )
   }

@@ -1,5 +1,10 @@
 import type { DpopChallenge, GuardRequest, Principal } from '@portcullis/core'
-import type { GuardLogger, RequestView } from '@portcullis/core/internal'
+import {
+  writeProblem,
+  type GuardLogger,
+  type ProblemToWrite,
+  type RequestView,
+} from '@portcullis/core/internal'
 import type { Request, Response } from 'express'
 import type { IncomingMessage } from 'node:http'
 
@@ -101,4 +106,19 @@ export function viewOf(
 /** The principal the runtime verified for a request: `null` until then, or without a token. */
 export function principalOf(req: object): Principal | null {
   return views.get(req)?.principal ?? null
+}
+
+// Responses Portcullis answered itself (a refusal, an unknown URL, an error): they pass the
+// response hold's check that some guard admitted the response.
+const admitted = new WeakSet<object>()
+
+/** True once a Portcullis handler answered this response itself. */
+export function isAdmitted(res: object): boolean {
+  return admitted.has(res)
+}
+
+/** Writes a problem+json answer of Portcullis's own (a refusal, a 404, an error). */
+export function answerProblem(res: Response, problem: ProblemToWrite): void {
+  admitted.add(res)
+  writeProblem(res, problem)
 }

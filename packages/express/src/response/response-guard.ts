@@ -62,8 +62,9 @@ const steps: HoldSteps = Object.freeze({ ...nodeResponseSteps, ...expressSteps }
 
 /**
  * Puts the hold in front of the response methods of an app, once, at `seal`: `app.response`, the
- * prototype Express gives the app's responses, is its documented extension point.
+ * prototype Express gives the app's responses, is its documented extension point. `unheld`
+ * decides on a response no guard admitted (a middleware that answers before any guard).
  */
-export function protect(responsePrototype: object): void {
-  protectResponses(responsePrototype, steps)
+export function protect(responsePrototype: object, unheld: (res: ServerResponse) => boolean): void {
+  protectResponses(responsePrototype, steps, { unheld })
 }

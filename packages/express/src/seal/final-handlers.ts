@@ -4,7 +4,6 @@ import {
   errorStatus,
   settle,
   statusProblem,
-  writeProblem,
   type DecisionContext,
   type GuardLogger,
 } from '@portcullis/core/internal'
@@ -12,7 +11,7 @@ import type { ReportOnlySettings } from '@portcullis/policy'
 import { decideUnknownRoute } from '@portcullis/policy/internal'
 import type { Authenticate as Authentication } from '@portcullis/tokens/internal'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
-import { NO_RULES, viewOf } from '../lib/express-view.js'
+import { answerProblem, NO_RULES, viewOf } from '../lib/express-view.js'
 
 /** What the last handlers of a sealed app share with its guards. */
 export interface FinalContext {
@@ -37,8 +36,8 @@ export function unknownRouteHandler(context: FinalContext): RequestHandler {
     const view = viewOf(req, res, context.log, NO_RULES, null)
     settle(
       andThen(context.authenticate(view), () => decide(view)),
-      () => writeProblem(res, statusProblem(404)),
-      (problem) => writeProblem(res, problem),
+      () => answerProblem(res, statusProblem(404)),
+      (problem) => answerProblem(res, problem),
       next,
     )
   }
@@ -59,16 +58,16 @@ export function errorHandler(context: FinalContext): ErrorRequestHandler {
       return
     }
     if (isPortcullisError(err) && err.kind !== 'config' && err.kind !== 'internal') {
-      writeProblem(res, renderProblem(err, { realm: decision.realm }))
+      answerProblem(res, renderProblem(err, { realm: decision.realm }))
       return
     }
     const status = errorStatus(err)
     if (status !== null) {
       if (status >= 500) log.error({ err }, 'portcullis: request failed')
-      writeProblem(res, statusProblem(status))
+      answerProblem(res, statusProblem(status))
       return
     }
     log.error({ err }, 'portcullis: unhandled error; answered 500')
-    writeProblem(res, renderProblem(err))
+    answerProblem(res, renderProblem(err))
   }
 }

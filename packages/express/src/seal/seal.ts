@@ -1,9 +1,16 @@
-import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
+import {
+  AuthorizationError,
+  isPortcullisConfigError,
+  PortcullisConfigError,
+  renderProblem,
+} from '@portcullis/core'
+import { refuse } from '@portcullis/core/internal'
 import type { InventoryEntry } from '@portcullis/policy'
 import { invalidGuardsError } from '@portcullis/policy/internal'
-import type { Application } from 'express'
+import type { Application, Request, Response } from 'express'
+import type { ServerResponse } from 'node:http'
 import type { PreparedBinding } from '../guard/guard-middleware.js'
-import { principalOf } from '../lib/express-view.js'
+import { answerProblem, isAdmitted, NO_RULES, principalOf, viewOf } from '../lib/express-view.js'
 import { kSealed } from '../lib/symbols.js'
 import { protect } from '../response/index.js'
 import { errorHandler, unknownRouteHandler, type FinalContext } from './final-handlers.js'
@@ -74,6 +81,33 @@ export function sealApp(app: Application, context: SealContext): InventoryEntry[
   }
   for (const binding of prepared) binding.commit()
   let warned = false
+  let refusedOne = false
+  // The run-time second line of defence: a response that no guard admitted (a middleware that
+  // answers before any guard, a callback seal could not see) is refused with 403, never sent.
+  const unheld = (res: ServerResponse): boolean => {
+    if (isAdmitted(res)) return true
+    const req = (res as ServerResponse & { req?: Request }).req
+    if (!refusedOne) {
+      refusedOne = true
+      context.log.error(
+        { url: req?.originalUrl },
+        'portcullis: a response no guard admitted (a middleware answering before any guard) was refused with 403; put guard(...) in front of it',
+      )
+    }
+    const err = new AuthorizationError('PCL_ROUTE_NOT_GUARDED')
+    answerProblem(
+      res as Response,
+      req === undefined
+        ? renderProblem(err, { realm: context.decision.realm })
+        : refuse(
+            viewOf(req, res as Response, context.log, NO_RULES, null),
+            context.decision,
+            err,
+            null,
+          ),
+    )
+    return false
+  }
   for (const each of walked.apps) {
     // `app.request` and `app.response` are the prototypes Express gives the app's requests and
     // responses (its documented extension point): requests start without a principal, as on
@@ -97,7 +131,7 @@ export function sealApp(app: Application, context: SealContext): InventoryEntry[
         configurable: true,
       })
     }
-    protect(response)
+    protect(response, unheld)
   }
   app.use(unknownRouteHandler(context))
   app.use(errorHandler(context))

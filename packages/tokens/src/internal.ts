@@ -16,6 +16,7 @@ export {
 } from './runtime/authentication.js'
 export {
   answeredByGuard,
+  appendRouteHook,
   finish,
   kView,
   registerOnce,
@@ -23,6 +24,7 @@ export {
   sendProblem,
   viewOf,
   type FlagUse,
+  type RouteHookName,
 } from './fastify/fastify-view.js'
 // The framework-free public functions, re-exported here so that the Express adapter imports
 // only this entry: the public index also holds the Fastify plugin (and loads fastify-plugin).

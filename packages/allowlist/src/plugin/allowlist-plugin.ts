@@ -1,7 +1,7 @@
 import { isPortcullisConfigError, type RenderedProblem } from '@portcullis/core'
 import { emitAudit, problemBytes } from '@portcullis/core/internal'
 import { routeStateOf } from '@portcullis/policy/internal'
-import { answeredByGuard, registerOnce, viewOf } from '@portcullis/tokens/internal'
+import { answeredByGuard, appendRouteHook, registerOnce, viewOf } from '@portcullis/tokens/internal'
 import type {
   FastifyInstance,
   FastifyReply,
@@ -9,7 +9,6 @@ import type {
   onResponseHookHandler,
   onSendHookHandler,
   preSerializationHookHandler,
-  RouteOptions,
 } from 'fastify'
 import fp from 'fastify-plugin'
 import {
@@ -31,17 +30,6 @@ type Tracked = FastifyRequest & {
   [kProjected]?: boolean
   [kRefusal]?: RenderedProblem
   [kChecked]?: boolean
-}
-
-function appendHook<T>(
-  routeOptions: RouteOptions,
-  name: 'preSerialization' | 'onSend' | 'onResponse',
-  hook: T,
-): void {
-  const existing = routeOptions[name] as T | T[] | undefined
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]
-  // Last among the route's hooks of this stage: the allowlist must see the final payload.
-  ;(routeOptions as unknown as Record<string, T[]>)[name] = [...list, hook]
 }
 
 /** Replaces the reply's body with a refusal: its status, its headers, problem+json. */
@@ -181,9 +169,10 @@ function portcullisAllowlist(
       done()
     }
 
-    appendHook(routeOptions, 'preSerialization', preSerialization)
-    appendHook(routeOptions, 'onSend', onSend)
-    appendHook(routeOptions, 'onResponse', onResponse)
+    // Last among the route's hooks of each stage: the allowlist must see the final payload.
+    appendRouteHook(routeOptions, 'preSerialization', preSerialization)
+    appendRouteHook(routeOptions, 'onSend', onSend)
+    appendRouteHook(routeOptions, 'onResponse', onResponse)
   })
   next()
 }

@@ -1,6 +1,6 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
-import { registerOnce } from '@portcullis/tokens/internal'
-import type { FastifyInstance, onErrorHookHandler, RouteOptions } from 'fastify'
+import { appendRouteHook, registerOnce } from '@portcullis/tokens/internal'
+import type { FastifyInstance, onErrorHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   compileGuard,
@@ -90,13 +90,6 @@ const routeSeenHook: onErrorHookHandler = function portcullisRouteSeen(
   done,
 ) {
   done()
-}
-
-function appendHook(routeOptions: RouteOptions, name: 'onError', hook: onErrorHookHandler): void {
-  const existing = routeOptions[name] as unknown
-  const list: unknown[] =
-    existing === undefined ? [] : Array.isArray(existing) ? (existing as unknown[]) : [existing]
-  ;(routeOptions as unknown as Record<string, unknown[]>)[name] = [...list, hook]
 }
 
 function portcullisPolicy(
@@ -212,7 +205,7 @@ function portcullisPolicy(
     Object.defineProperty(routeOptions, kRouteState, { value: state, configurable: true })
     // A copy of the config with the route's steps: Fastify copies the config (own enumerable
     // keys, symbols included) into the route, where the guard's hook finds it per request.
-    appendHook(routeOptions, 'onError', routeSeenHook)
+    appendRouteHook(routeOptions, 'onError', routeSeenHook)
     routeOptions.config = {
       ...(routeOptions.config as object | undefined),
       [kRouteSteps]: steps,

@@ -17,22 +17,6 @@ export function integerIn(min: number, max: number): z.ZodType<number> {
   )
 }
 
-/**
- * A time option in milliseconds: a whole number of them, or a duration string (`'250ms'`,
- * `'30s'`), resolved to milliseconds and checked against `[min, max]` after conversion.
- */
-export function durationMs(min: number, max?: number) {
-  const bounds = max === undefined ? { min } : { min, max }
-  return z.custom<Duration>().transform((value, ctx): number => {
-    const ms = durationIn(value, 'ms', bounds)
-    if (typeof ms === 'string') {
-      ctx.addIssue({ code: 'custom', message: ms })
-      return z.NEVER
-    }
-    return ms
-  })
-}
-
 /** `timeWindow`: required, milliseconds or a duration string, resolved to milliseconds. */
 export const timeWindowSchema = z.custom<Duration>().transform((value, ctx): number => {
   const ms =

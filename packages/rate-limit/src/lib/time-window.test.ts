@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { durationMs, timeWindowSchema } from './schema-parts.js'
+import { durationSchema } from '@portcullis/tokens/internal'
+import { timeWindowSchema } from './schema-parts.js'
 import { formatWindow } from './time-window.js'
 
 // The grammar itself is tested with `durationIn` in @portcullis/core (duration.test.ts).
@@ -50,9 +51,10 @@ describe('timeWindow', () => {
   })
 })
 
-describe('durationMs', () => {
+// `storeTimeout` uses the duration schema of @portcullis/tokens, in milliseconds.
+describe('durationSchema in milliseconds', () => {
   it('checks the bounds after conversion', () => {
-    const schema = durationMs(1, 60_000)
+    const schema = durationSchema('ms', 1, 60_000)
     expect(schema.parse('250ms')).toBe(250)
     expect(schema.parse('1 minute')).toBe(60_000)
     expect(schema.safeParse('2 minutes').error?.issues[0]?.message).toBe(

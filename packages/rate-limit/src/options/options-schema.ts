@@ -1,12 +1,7 @@
 import type { AuditSink } from '@portcullis/core'
 import { z } from 'zod'
-import {
-  durationMs,
-  integerIn,
-  keySchema,
-  positiveInteger,
-  timeWindowSchema,
-} from '../lib/schema-parts.js'
+import { durationSchema } from '@portcullis/tokens/internal'
+import { integerIn, keySchema, positiveInteger, timeWindowSchema } from '../lib/schema-parts.js'
 import type { RedisClient } from './rate-limit-options.js'
 
 /** Defaults of every optional setting, documented on `RateLimitOptions`. */
@@ -74,7 +69,7 @@ const shape = {
   onStoreError: z
     .enum(['fail-closed', 'fail-open'], { error: 'must be "fail-closed" or "fail-open"' })
     .optional(),
-  storeTimeout: durationMs(1, 60_000).optional(),
+  storeTimeout: durationSchema('ms', 1, 60_000).optional(),
   cache: integerIn(1, MAX_CACHE).optional(),
   headers: z
     .custom<boolean | 'draft' | 'x-ratelimit'>(

@@ -1,12 +1,13 @@
 import type { DpopChallenge, GuardRequest, Principal } from '@portcullis/core'
 import {
+  settle,
   writeProblem,
   type GuardLogger,
   type Pending,
   type RequestView,
 } from '@portcullis/core/internal'
 import { PortcullisConfigError, type RenderedProblem } from '@portcullis/core'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import type { IncomingMessage } from 'node:http'
 
 /** Where a Fastify request keeps its view: set by the first Portcullis hook to see it. */
@@ -138,18 +139,9 @@ export function principalOf(request: FastifyRequest): Principal | null {
  * The synchronous answers (the warm path) allocate nothing.
  */
 export function finish(answer: Pending, reply: FastifyReply, done: (err?: Error) => void): void {
-  if (answer === null) {
-    done()
-    return
-  }
-  if (!(answer instanceof Promise)) {
-    sendProblem(reply, answer)
-    return
-  }
-  answer.then(
-    (settled) => (settled === null ? done() : sendProblem(reply, settled)),
-    (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
-  )
+  if (answer === null) done()
+  else if (!(answer instanceof Promise)) sendProblem(reply, answer)
+  else settle(answer, done, (problem) => sendProblem(reply, problem), done)
 }
 
 /**
@@ -216,4 +208,23 @@ export function routeConfigOf(request: FastifyRequest): Readonly<Record<Property
     if (typeof config === 'object' && config !== null) return config as Record<PropertyKey, unknown>
   }
   return (request.routeOptions.config ?? {}) as unknown as Record<PropertyKey, unknown>
+}
+
+/** The route hooks a Portcullis plugin adds from its `onRoute` hook. */
+export type RouteHookName = 'onError' | 'preSerialization' | 'onSend' | 'onResponse'
+
+/**
+ * Adds `hook` last among a route's hooks of one stage (a new array: the HEAD route Fastify adds
+ * for a GET starts from the same options). Route hooks run after every context hook of their
+ * stage, so the last one sees the final payload.
+ */
+export function appendRouteHook(
+  routeOptions: RouteOptions,
+  name: RouteHookName,
+  hook: unknown,
+): void {
+  const existing = routeOptions[name] as unknown
+  const list: unknown[] =
+    existing === undefined ? [] : Array.isArray(existing) ? (existing as unknown[]) : [existing]
+  ;(routeOptions as unknown as Record<string, unknown[]>)[name] = [...list, hook]
 }

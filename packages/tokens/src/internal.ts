@@ -14,6 +14,7 @@ export {
   type AuthenticationOptions,
   type PreAuthLimiter,
 } from './runtime/authentication.js'
+export { principalAccessors, type PrincipalAccessors } from './runtime/principal-property.js'
 export {
   answeredByGuard,
   appendRouteHook,

@@ -17,4 +17,11 @@ export {
 } from './decisions.js'
 export { createRedisGate, type GatedClient, type RedisGate } from './redis-gate.js'
 export type { GuardLogger, RequestView } from './request-view.js'
-export { errorStatus, statusProblem, writeProblem, type ProblemToWrite } from './node-response.js'
+export {
+  errorProblem,
+  errorStatus,
+  statusProblem,
+  writeProblem,
+  type ProblemToWrite,
+} from './node-response.js'
+export { answerUnknownRoute, runSteps, type RouteSteps, type Step } from './steps.js'

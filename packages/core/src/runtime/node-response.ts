@@ -1,6 +1,8 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http'
-import type { RenderedProblem } from '../problem/index.js'
+import { isPortcullisError } from '../errors/index.js'
+import { renderProblem, type RenderedProblem } from '../problem/index.js'
 import { problemBytes } from './decisions.js'
+import type { GuardLogger } from './request-view.js'
 
 /** A problem+json response to write: a rendered decision, or a bare status problem. */
 export type ProblemToWrite = Pick<RenderedProblem, 'status' | 'headers'> & {
@@ -61,4 +63,28 @@ export function errorStatus(err: unknown): number | null {
   const value = typeof status === 'number' ? status : statusCode
   if (typeof value !== 'number' || !Number.isInteger(value)) return null
   return value >= 400 && value <= 599 && value !== 500 ? value : null
+}
+
+/**
+ * The problem to answer for an error that reached the end of a request: Portcullis's own
+ * refusals render as themselves; an error carrying an HTTP status (a body that does not parse, a
+ * payload too large, `http-errors`) keeps its status with an `about:blank` problem; anything else
+ * is a 500 `PCL_INTERNAL`. Never a message, a stack or a field of the error. Server errors are
+ * logged.
+ */
+export function errorProblem(
+  err: unknown,
+  context: { readonly realm: string | undefined },
+  log: GuardLogger,
+): ProblemToWrite {
+  if (isPortcullisError(err) && err.kind !== 'config' && err.kind !== 'internal') {
+    return renderProblem(err, context.realm === undefined ? {} : { realm: context.realm })
+  }
+  const status = errorStatus(err)
+  if (status !== null) {
+    if (status >= 500) log.error({ err }, 'portcullis: request failed')
+    return statusProblem(status)
+  }
+  log.error({ err }, 'portcullis: unhandled error; answered 500')
+  return renderProblem(err)
 }

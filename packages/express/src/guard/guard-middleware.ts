@@ -8,11 +8,11 @@ import {
 import { isPortcullisConfigError, PortcullisConfigError, type CodeOfKind } from '@portcullis/core'
 import {
   andThen,
+  runSteps,
   settle,
   type DecisionContext,
   type GuardLogger,
-  type Pending,
-  type RequestView,
+  type RouteSteps,
 } from '@portcullis/core/internal'
 import type { CompiledGuard, InventoryEntry } from '@portcullis/policy'
 import {
@@ -20,9 +20,8 @@ import {
   createRouteDecision,
   inventoryEntries,
   refuseUnguarded,
-  type Decide,
 } from '@portcullis/policy/internal'
-import type { AppLimits, Limit } from '@portcullis/rate-limit/internal'
+import type { AppLimits } from '@portcullis/rate-limit/internal'
 import type { Authenticate } from '@portcullis/tokens/internal'
 import type { RequestHandler } from 'express'
 import { answerProblem, viewOf, type CredentialRules } from '../lib/express-view.js'
@@ -72,8 +71,7 @@ export interface GuardHandle {
 /** One guard bound to one site: the runtime's steps for its requests. */
 interface Binding {
   readonly route: string
-  readonly decide: Decide
-  readonly limit: Limit | null
+  readonly steps: RouteSteps
   readonly response: ResponseRules
 }
 
@@ -151,16 +149,16 @@ export function createGuardMiddleware(
       ...compileOptions,
     })
     const limit =
-      limitPlan === null
-        ? null
-        : context.limits!.limiter(limitPlan, {
-            route: site.template,
-            reportOnly: forRoute.reportOnly,
-          })
+      limitPlan &&
+      context.limits!.limiter(limitPlan, { route: site.template, reportOnly: forRoute.reportOnly })
     const binding: Binding = {
       route: site.template,
-      decide: createRouteDecision(forRoute, site.template, decision, options.reportOnly),
-      limit,
+      // The route's flow after authentication, as the Fastify plugins build it: its decision,
+      // then its limit.
+      steps: {
+        decide: createRouteDecision(forRoute, site.template, decision, options.reportOnly),
+        after: limit === null ? [] : [limit],
+      },
       response: createResponseRules(response, site.template, decision, options.maxBodyBytes),
     }
     const entries = inventoryEntries(site.methods, {
@@ -177,13 +175,6 @@ export function createGuardMiddleware(
         else if (!routes.has(site.route)) routes.set(site.route, binding)
       },
     }
-  }
-
-  // After authentication: the principal for the handler, the route's guard, then its limit.
-  function authorize(binding: Binding, view: RequestView): Pending {
-    const decided = binding.decide(view)
-    if (binding.limit === null) return decided
-    return decided === null ? binding.limit(view) : andThen(decided, () => binding.limit!(view))
   }
 
   const portcullisGuard: RequestHandler = function portcullisGuard(req, res, next) {
@@ -206,8 +197,8 @@ export function createGuardMiddleware(
     const authenticated = context.authenticate(view)
     const answer =
       authenticated === null
-        ? authorize(binding, view)
-        : andThen(authenticated, () => authorize(binding, view))
+        ? runSteps(binding.steps, view)
+        : andThen(authenticated, () => runSteps(binding.steps, view))
     if (answer === null) {
       // The warm path (a token seen before, a synchronous guard and counter): no closures.
       holdResponse(res, binding.response, view)

@@ -1,9 +1,8 @@
-import { isPortcullisError, renderProblem } from '@portcullis/core'
 import {
   andThen,
-  errorStatus,
+  answerUnknownRoute,
+  errorProblem,
   settle,
-  statusProblem,
   type DecisionContext,
   type GuardLogger,
 } from '@portcullis/core/internal'
@@ -28,26 +27,21 @@ export interface FinalContext {
  * so the route map cannot be enumerated without a token; everyone else a problem+json 404.
  */
 export function unknownRouteHandler(context: FinalContext): RequestHandler {
-  const decide =
+  const answer = answerUnknownRoute(
     context.unknownRoutes === 'unauthorized'
       ? decideUnknownRoute(context.decision, context.reportOnly)
-      : () => null
+      : null,
+  )
   return function portcullisUnknownRoute(req, res, next) {
     const view = viewOf(req, res, context.log, NO_RULES, null)
-    settle(
-      andThen(context.authenticate(view), () => decide(view)),
-      () => answerProblem(res, statusProblem(404)),
-      (problem) => answerProblem(res, problem),
-      next,
-    )
+    const problem = andThen(context.authenticate(view), () => answer(view))
+    settle(problem, next, (refusal) => answerProblem(res, refusal), next)
   }
 }
 
 /**
- * The last error handler of a sealed app: every error becomes problem+json, never Express's HTML
- * page and never a stack. Portcullis errors render as themselves; an error carrying an HTTP
- * status (a body that does not parse, a payload too large, `http-errors`) keeps its status with
- * an `about:blank` problem; anything else is logged server side and answered 500 `PCL_INTERNAL`.
+ * The last error handler of a sealed app: every error becomes problem+json (the runtime's
+ * `errorProblem`), never Express's HTML page and never a stack.
  */
 export function errorHandler(context: FinalContext): ErrorRequestHandler {
   const { decision, log } = context
@@ -57,17 +51,6 @@ export function errorHandler(context: FinalContext): ErrorRequestHandler {
       res.destroy()
       return
     }
-    if (isPortcullisError(err) && err.kind !== 'config' && err.kind !== 'internal') {
-      answerProblem(res, renderProblem(err, { realm: decision.realm }))
-      return
-    }
-    const status = errorStatus(err)
-    if (status !== null) {
-      if (status >= 500) log.error({ err }, 'portcullis: request failed')
-      answerProblem(res, statusProblem(status))
-      return
-    }
-    log.error({ err }, 'portcullis: unhandled error; answered 500')
-    answerProblem(res, renderProblem(err))
+    answerProblem(res, errorProblem(err, decision, log))
   }
 }

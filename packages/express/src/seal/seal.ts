@@ -1,12 +1,11 @@
 import {
-  AuthorizationError,
   isPortcullisConfigError,
   PortcullisConfigError,
-  renderProblem,
+  type RenderedProblem,
 } from '@portcullis/core'
-import { refuse } from '@portcullis/core/internal'
 import type { InventoryEntry } from '@portcullis/policy'
-import { invalidGuardsError } from '@portcullis/policy/internal'
+import { invalidGuardsError, refuseUnguarded } from '@portcullis/policy/internal'
+import { principalAccessors } from '@portcullis/tokens/internal'
 import type { Application, Request, Response } from 'express'
 import type { ServerResponse } from 'node:http'
 import type { PreparedBinding } from '../guard/guard-middleware.js'
@@ -80,56 +79,36 @@ export function sealApp(app: Application, context: SealContext): InventoryEntry[
     )
   }
   for (const binding of prepared) binding.commit()
-  let warned = false
+  const principal = principalAccessors<object>(
+    principalOf,
+    (_, message) => context.log.warn({}, message),
+    'req.principal',
+  )
+  const unbound = refuseUnguarded(null, context.decision)
   let refusedOne = false
   // The run-time second line of defence: a response that no guard admitted (a middleware that
   // answers before any guard, a callback seal could not see) is refused with 403, never sent.
   const unheld = (res: ServerResponse): boolean => {
     if (isAdmitted(res)) return true
-    const req = (res as ServerResponse & { req?: Request }).req
+    const req = (res as ServerResponse & { req: Request }).req
     if (!refusedOne) {
       refusedOne = true
       context.log.error(
-        { url: req?.originalUrl },
+        { url: req.originalUrl },
         'portcullis: a response no guard admitted (a middleware answering before any guard) was refused with 403; put guard(...) in front of it',
       )
     }
-    const err = new AuthorizationError('PCL_ROUTE_NOT_GUARDED')
-    answerProblem(
-      res as Response,
-      req === undefined
-        ? renderProblem(err, { realm: context.decision.realm })
-        : refuse(
-            viewOf(req, res as Response, context.log, NO_RULES, null),
-            context.decision,
-            err,
-            null,
-          ),
-    )
+    const view = viewOf(req, res as Response, context.log, NO_RULES, null)
+    answerProblem(res as Response, unbound(view) as RenderedProblem)
     return false
   }
   for (const each of walked.apps) {
     // `app.request` and `app.response` are the prototypes Express gives the app's requests and
-    // responses (its documented extension point): requests start without a principal, as on
-    // Fastify, and the response allowlists stand in front of the response methods.
+    // responses (its documented extension point): `req.principal` reads what the runtime
+    // verified, as on Fastify, and the response allowlists stand in front of the response methods.
     const { request, response } = each as unknown as { request: object; response: object }
     if (!Object.hasOwn(request, 'principal')) {
-      // `req.principal` reads what the runtime verified, held where application code cannot
-      // write: an assignment (a legacy API-key middleware) is ignored, and logged once.
-      Object.defineProperty(request, 'principal', {
-        get(this: object) {
-          return principalOf(this)
-        },
-        set() {
-          if (warned) return
-          warned = true
-          context.log.warn(
-            {},
-            'portcullis: req.principal was assigned by application code and ignored; it is the verified principal, set by Portcullis only',
-          )
-        },
-        configurable: true,
-      })
+      Object.defineProperty(request, 'principal', { ...principal, configurable: true })
     }
     protect(response, unheld)
   }

@@ -52,6 +52,28 @@ declare module 'fastify' {
 }
 
 declare module '@portcullis/core' {
+  interface GuardOptions {
+    /**
+     * `'unauthorized'` (default): anonymous requests to unknown URLs get 401, so the route map
+     * cannot be enumerated. `'not-found'`: a 404 to everyone. The guard answers the 404 itself
+     * (problem+json): no not-found handler of the application runs for unknown URLs.
+     */
+    unknownRoutes?: 'unauthorized' | 'not-found'
+    /** Named guards routes can build on with `extends: '<name>'` (tighten only). */
+    policies?: Record<string, RouteGuard>
+    /**
+     * Every scope the application uses: a guard's `scopes` or a response `byScope` naming any
+     * other scope fails startup (a misspelled scope would lock everyone out, or show fields to
+     * nobody). The run-time counterpart of the `KnownScopes` type.
+     */
+    knownScopes?: readonly string[]
+    /**
+     * How long an async `guard.check` may take: past it the request is refused (503
+     * `PCL_CHECK_UNAVAILABLE`) rather than held. Milliseconds or a duration string; default 1 s.
+     * (`tokens.callbackTimeout` bounds `isRevoked` the same way.)
+     */
+    callbackTimeout?: number | string
+  }
   interface RouteGuard {
     /** Any verified token, nothing more. */
     authenticated?: true

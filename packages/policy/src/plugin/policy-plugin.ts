@@ -1,4 +1,5 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
+import type { RouteSteps } from '@portcullis/core/internal'
 import { appendRouteHook, registerOnce } from '@portcullis/tokens/internal'
 import type { FastifyInstance, onErrorHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
@@ -31,13 +32,7 @@ import {
   type PolicyPluginOptions,
   type ResolvedPolicyOptions,
 } from './options.js'
-import {
-  ROUTE_GUARD_HOOK,
-  kRouteSteps,
-  PORTCULLIS_HOOKS,
-  routeGuardHook,
-  type RouteSteps,
-} from './route-hooks.js'
+import { ROUTE_GUARD_HOOK, kRouteSteps, PORTCULLIS_HOOKS, routeGuardHook } from './route-hooks.js'
 
 interface RouteRecord {
   readonly methods: readonly string[]

@@ -1,5 +1,4 @@
-import type { RenderedProblem } from '@portcullis/core'
-import { andThen, statusProblem, type Pending, type RequestView } from '@portcullis/core/internal'
+import { answerUnknownRoute, runSteps, type RouteSteps } from '@portcullis/core/internal'
 import { finish, routeConfigOf, viewOf } from '@portcullis/tokens/internal'
 import type { onRequestHookHandler } from 'fastify'
 import type { Decide } from '../runtime/route-decision.js'
@@ -15,40 +14,6 @@ export const PORTCULLIS_HOOKS: ReadonlySet<string> = new Set(['portcullisAuthent
 /** Where a route's steps travel, in its config: Fastify copies the config into the route. */
 export const kRouteSteps = Symbol.for('portcullis.routeSteps')
 
-/** A step after the route's decision (the rate limit): `null` to go on, or the refusal. */
-export type Step = (view: RequestView) => Pending
-
-/** What the guard runs for a request of one route, in order. */
-export interface RouteSteps {
-  /** The route's guard decision (or the refusal of an unguarded route). */
-  readonly decide: Decide
-  /** What later plugins add (the rate limit), run once the decision allows. */
-  readonly after: Step[]
-}
-
-function runFrom(steps: RouteSteps, view: RequestView, index: number): Pending {
-  for (let i = index; i < steps.after.length; i++) {
-    const answer = steps.after[i]!(view)
-    if (answer === null) continue
-    if (!(answer instanceof Promise)) return answer
-    return answer.then((settled) => (settled === null ? runFrom(steps, view, i + 1) : settled))
-  }
-  return null
-}
-
-/** Runs a route's steps: synchronous, and allocation-free, while every step answers at once. */
-export function runSteps(steps: RouteSteps, view: RequestView): Pending {
-  const decided = steps.decide(view)
-  if (decided === null) return runFrom(steps, view, 0)
-  if (!(decided instanceof Promise)) return decided
-  return decided.then((settled) => (settled === null ? runFrom(steps, view, 0) : settled))
-}
-
-// URLs no route serves: a problem+json 404 (`about:blank`), the same for everyone the guard lets
-// that far.
-const NOT_FOUND = statusProblem(404) as RenderedProblem
-const notFound = (): RenderedProblem => NOT_FOUND
-
 /**
  * The guard's one `onRequest` hook, added where the policy plugin is registered (the root, with
  * `@portcullis/fastify`), so it runs before every hook the application adds after Portcullis:
@@ -58,11 +23,12 @@ const notFound = (): RenderedProblem => NOT_FOUND
  * problem+json 404 the guard sends itself (`unknown` is `null` with `unknownRoutes: 'not-found'`).
  */
 export function routeGuardHook(unknown: Decide | null, unbound: Decide): onRequestHookHandler {
+  const unknownRoute = answerUnknownRoute(unknown)
   return function portcullisRouteGuard(request, reply, done) {
     const view = viewOf(request, reply)
     if (request.is404) {
       // The guard answers the 404 itself: no not-found handler runs, so none can leak fields.
-      finish(unknown === null ? NOT_FOUND : andThen(unknown(view), notFound), reply, done)
+      finish(unknownRoute(view), reply, done)
       return
     }
     const steps = routeConfigOf(request)[kRouteSteps] as RouteSteps | undefined

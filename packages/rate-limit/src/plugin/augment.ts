@@ -1,6 +1,16 @@
+import type { RateLimitOptions } from '../options/index.js'
 import type { RouteRateLimit } from '../route/index.js'
 
 declare module '@portcullis/core' {
+  interface GuardOptions {
+    /**
+     * Rate limits keyed by the verified principal, per route template; `guard.rateLimit`
+     * overrides per route. `preAuth` (on by default) throttles failed authentications per
+     * address before any signature work. Without this option no limit applies, and a route that
+     * declares `guard.rateLimit` fails startup. See `@portcullis/rate-limit`.
+     */
+    rateLimit?: RateLimitOptions
+  }
   interface RouteGuard {
     /**
      * This route's rate limit, replacing the plugin's default: `{ max, timeWindow, key?,

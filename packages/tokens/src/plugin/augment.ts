@@ -1,4 +1,5 @@
 import type { Principal } from '@portcullis/core'
+import type { TokensOptions } from '../options/index.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -11,6 +12,10 @@ declare module 'fastify' {
 }
 
 declare module '@portcullis/core' {
+  interface GuardOptions {
+    /** Required: the trusted issuers and how tokens are verified and cached. */
+    tokens: TokensOptions
+  }
   interface RouteGuard {
     /**
      * Accept the access token in the query string (`?access_token=`, RFC 6750 §2.3) on this

@@ -1,4 +1,4 @@
-import type { AuditSink, Principal } from '@portcullis/core'
+import type { AuditSink } from '@portcullis/core'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthenticator } from '../authenticate/index.js'
@@ -12,6 +12,7 @@ import {
 } from '../fastify/fastify-view.js'
 import type { TokensOptions } from '../options/index.js'
 import { createAuthentication, type PreAuthLimiter } from '../runtime/authentication.js'
+import { principalAccessors } from '../runtime/principal-property.js'
 import { createVerifier } from '../verifier/index.js'
 
 /** Options of the tokens plugin: the verifier's options plus where audit events go. */
@@ -56,23 +57,14 @@ function portcullisTokens(
     return
   }
 
-  // `request.principal` reads the principal the runtime verified, held in the request's view where
-  // application code cannot write. An assignment (a legacy API-key hook, a test shortcut left in)
-  // is ignored, and logged once: it can neither open a route nor show a handler another identity.
-  let warned = false
+  // `request.principal` reads the principal the runtime verified; an assignment is ignored.
+  const principal = principalAccessors<FastifyRequest>(
+    principalOf,
+    (request, message) => request.log.warn(message),
+    'request.principal',
+  )
   fastify.decorateRequest(kView, null)
-  fastify.decorateRequest('principal', {
-    getter(this: FastifyRequest): Principal | null {
-      return principalOf(this)
-    },
-    setter(this: FastifyRequest): void {
-      if (warned) return
-      warned = true
-      this.log.warn(
-        'portcullis: request.principal was assigned by application code and ignored; it is the verified principal, set by Portcullis only',
-      )
-    },
-  })
+  fastify.decorateRequest('principal', { getter: principal.get, setter: principal.set })
 
   // Every route that can be served is added after this plugin, so it passes through this hook
   // (those added before are refused as unguarded).

@@ -4,6 +4,7 @@
 // realm "videos", keeps the JWKS for a 30 s cooldown, and serves `GET /v1/videos/:id` and
 // `GET /v1/me` (`{ authenticated: true }`), `GET /v1/events` (`{ authenticated: true,
 // queryToken: true }`) and `GET /healthz` (public).
+import { generateKeyPairSync } from 'node:crypto'
 import type { AuditEvent } from '@portcullis/core'
 import {
   bearer,
@@ -414,6 +415,24 @@ export const tokenScenarios: readonly TokenScenario[] = [
         const fetches = lonely.jwksRequests
         for (let i = 0; i < 5; i++) await expectRefusedRequest(h, token, unavailable)
         expect(lonely.jwksRequests).toBe(fetches)
+      })
+    },
+  },
+  {
+    name: 'a JWKS holding an RSA key with e = 1 is refused as a whole: 503 and a deny event, good keys included',
+    async run({ app }) {
+      await withServedIssuer('unsafe', async (unsafe, uri) => {
+        const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+        const e1 = { ...publicKey.export({ format: 'jwk' }), e: 'AQ', kid: 'e1', use: 'sig' }
+        unsafe.setJwksBehavior({ body: JSON.stringify({ keys: [...unsafe.jwks.keys, e1] }) })
+        const h = await app({ issuers: [trusted(unsafe, uri)] })
+        const unavailable = { status: 503, code: 'PCL_KEYS_UNAVAILABLE', challenge: undefined }
+        await expectRefusedRequest(h, await unsafe.token({ sub: 'u' }), unavailable)
+        expect(h.events.find((e) => e.reason === 'PCL_KEYS_UNAVAILABLE')).toMatchObject({
+          decision: 'deny',
+          status: 503,
+          route: '/v1/videos/:id',
+        })
       })
     },
   },

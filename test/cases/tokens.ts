@@ -138,6 +138,11 @@ export const claimTokenCases: readonly TokenCase[] = [
     expect: { status: 401, code: 'PCL_TOKEN_EXPIRED', challenge: INVALID_TOKEN },
   },
   { name: 'not yet valid', token: ({ issuer }) => issuer.bad.notYetValid(), expect: invalid },
+  {
+    name: 'issued in the future (iat), beyond the clock tolerance',
+    token: ({ issuer }) => issuer.token({ sub: 'u', iat: Math.floor(Date.now() / 1000) + 3600 }),
+    expect: invalid,
+  },
   { name: 'wrong audience', token: ({ issuer }) => issuer.bad.wrongAudience(), expect: invalid },
   { name: 'wrong issuer', token: ({ issuer }) => issuer.bad.wrongIssuer(), expect: invalid },
   {

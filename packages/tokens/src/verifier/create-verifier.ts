@@ -252,6 +252,15 @@ export function createVerifier(options: TokensOptions): Verifier {
     } catch (err) {
       throw mapJoseError(err)
     }
+    // jose compares `iat` with the clock only under maxTokenAge. A token issued in the future is
+    // no token this issuer minted yet (a skewed or forged clock): refused like a bad `nbf`. It is
+    // checked once, here: a cache hit is later still, so never earlier than `iat` allows.
+    if (
+      typeof claims.iat === 'number' &&
+      claims.iat > Math.floor(Date.now() / 1000) + clockTolerance
+    ) {
+      throw invalid('Token issued in the future (iat), beyond clockTolerance')
+    }
     const verified: Verified = {
       token,
       principal: buildPrincipal(claims),

@@ -151,6 +151,30 @@ describe('claims (RFC 7519 §4.1, RFC 9068)', () => {
     expect(await codeOf(() => verifier.verify(iat))).toBe('PCL_TOKEN_INVALID')
   })
 
+  it('refuses a token issued in the future beyond clockTolerance, without maxTokenAge too', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const verifier = verifierWith({}, { clockTolerance: 5 })
+    const t = epochSeconds()
+    const at = (iat: number) => signToken(key, claimsFor(ISSUER, AUDIENCE, { iat, exp: t + 600 }))
+    expect(await codeOf(async () => verifier.verify(await at(t + 5)))).toBe('accepted')
+    for (const iat of [t + 6, t + 3600, 9_999_999_999]) {
+      const token = await at(iat)
+      const err = await Promise.resolve()
+        .then(() => verifier.verify(token))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+      expect(isPortcullisError(err, 'PCL_TOKEN_INVALID'), String(iat)).toBe(true)
+      expect((err as Error).message).toMatch(/iat/)
+    }
+    // Once its iat has passed, the same token is accepted.
+    const early = await at(t + 60)
+    expect(await codeOf(() => verifier.verify(early))).toBe('PCL_TOKEN_INVALID')
+    vi.setSystemTime((t + 55) * 1000)
+    expect(await codeOf(() => verifier.verify(early))).toBe('accepted')
+  })
+
   it('applies maxTokenAge from iat, and then requires iat', async () => {
     const verifier = verifierWith({ maxTokenAge: 600 })
     const t = epochSeconds()

@@ -455,6 +455,39 @@ export const tokenScenarios: readonly TokenScenario[] = [
     },
   },
   {
+    name: 'a scope array never grants; scp counts only for an issuer with scopeClaim: scp',
+    async run({ app }) {
+      const key = await createTestKey({ kid: 'scopes' })
+      const entry = (issuer: string, extra: Record<string, unknown> = {}) => ({
+        issuer,
+        audience: 'videos-api',
+        algorithms: ['ES256'],
+        jwks: { keys: [key.jwk] },
+        ...extra,
+      })
+      const rfc = 'https://auth.rfc9068.test'
+      const okta = 'https://auth.okta.test'
+      const h = await app({ issuers: [entry(rfc), entry(okta, { scopeClaim: 'scp' })] })
+      const scopesOf = async (iss: string, claims: Record<string, unknown>) => {
+        const payload = { ...buildPayload({ issuer: iss, audience: 'videos-api' }), ...claims }
+        const reply = await h.get('/v1/me', bearer(await signToken(key, payload)))
+        return reply.status === 200
+          ? (JSON.parse(reply.body) as { scopes: string[] }).scopes
+          : (JSON.parse(reply.body) as { code: string }).code
+      }
+      // RFC 9068 §2.2.3: `scope` is a space-delimited string; an array is a malformed token.
+      expect(await scopesOf(rfc, { scope: ['admin'] })).toBe('PCL_TOKEN_INVALID')
+      expect(await scopesOf(rfc, { scope: 'videos:read' })).toEqual(['videos:read'])
+      expect(await scopesOf(rfc, { scp: ['admin'] })).toEqual([])
+      expect(await scopesOf(okta, { scp: ['videos:read', 'admin'] })).toEqual([
+        'admin',
+        'videos:read',
+      ])
+      expect(await scopesOf(okta, { scp: 'videos:read' })).toEqual(['videos:read'])
+      expect(await scopesOf(okta, { scope: ['admin'] })).toEqual([])
+    },
+  },
+  {
     name: 'the principal is frozen, built from verified claims, with scopes from scope',
     async run({ app, issuer }) {
       const h = await app()

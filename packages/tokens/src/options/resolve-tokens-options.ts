@@ -3,6 +3,7 @@ import { type Principal } from '@portcullis/core'
 import { invalidOptionsError } from '@portcullis/core/internal'
 import type { JWTVerifyOptions } from 'jose'
 import { isSupportedAlgorithm, type SupportedAlgorithm } from '../lib/algorithms.js'
+import type { ScopeClaim } from '../lib/principal.js'
 import { inspectKey, type InspectedKey } from '../lib/inspect-key.js'
 import type { RemoteKeySourceOptions } from '../lib/remote-key-source.js'
 import { tokensDefaults, tokensOptionsSchema } from './tokens-options-schema.js'
@@ -22,6 +23,8 @@ export interface ResolvedIssuer {
   readonly maxTokenAge: number | undefined
   /** Whether every token of this issuer must be DPoP-bound and presented with a proof. */
   readonly dpop: 'required' | 'allowed'
+  /** The claim the principal's scopes are read from. */
+  readonly scopeClaim: ScopeClaim
 }
 
 /** `dpop`, resolved: defaults applied, origins normalised, the nonce key in bytes. */
@@ -118,6 +121,7 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
       verifyOptions: Object.freeze(verifyOptions),
       maxTokenAge: issuer.maxTokenAge,
       dpop: issuer.dpop ?? 'allowed',
+      scopeClaim: issuer.scopeClaim ?? 'scope',
     })
   })
 

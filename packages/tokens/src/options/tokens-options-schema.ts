@@ -139,6 +139,12 @@ const issuerSchema = z
     requiredClaims: z
       .array(nonEmptyString, { error: 'must be an array of claim names' })
       .optional(),
+    scopeClaim: z
+      .enum(['scope', 'scp'], {
+        error:
+          'must be "scope" (RFC 9068: a space-delimited string) or "scp" (an array of strings, or a space-delimited string)',
+      })
+      .optional(),
     dpop: z.enum(['required', 'allowed'], { error: 'must be "required" or "allowed"' }).optional(),
     maxTokenAge: duration('s', 1).optional(),
   })

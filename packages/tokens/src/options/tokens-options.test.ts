@@ -187,6 +187,15 @@ describe('option errors name the field', () => {
     expectField(options, field)
   })
 
+  it('accepts scopeClaim "scope" or "scp" only', () => {
+    for (const scopeClaim of ['scope', 'scp']) {
+      expect(() => createVerifier(issuer({ scopeClaim }) as TokensOptions)).not.toThrow()
+    }
+    for (const scopeClaim of ['roles', 'SCP', ['scp'], true]) {
+      expectField(issuer({ scopeClaim }), 'tokens.issuers[0].scopeClaim', /"scope".*"scp"/)
+    }
+  })
+
   it('refuses "none" in any case', () => {
     for (const none of ['none', 'None', 'NONE', 'nOnE']) {
       expectField(

@@ -13,7 +13,7 @@ import {
 import { LRUCache } from 'lru-cache'
 import type { KeySource } from '../lib/key-source.js'
 import { mapJoseError } from '../lib/map-jose-error.js'
-import { buildPrincipal } from '../lib/principal.js'
+import { buildPrincipal, type ScopeClaim } from '../lib/principal.js'
 import { RemoteKeySource } from '../lib/remote-key-source.js'
 import { StaticKeySource } from '../lib/static-key-source.js'
 import { resolveTokensOptions, type ResolvedIssuer } from '../options/resolve-tokens-options.js'
@@ -59,6 +59,7 @@ interface CompiledIssuer {
   readonly algorithms: ReadonlySet<string>
   readonly verifyOptions: Readonly<JWTVerifyOptions>
   readonly maxTokenAge: number | undefined
+  readonly scopeClaim: ScopeClaim
   readonly getKey: (header: CompactJWSHeaderParameters) => Promise<KeyInput> | KeyInput
 }
 
@@ -105,6 +106,7 @@ function compile(issuer: ResolvedIssuer): CompiledIssuer {
     algorithms: issuer.algorithms,
     verifyOptions: issuer.verifyOptions,
     maxTokenAge: issuer.maxTokenAge,
+    scopeClaim: issuer.scopeClaim,
     // Only the protected header reaches the key source: jose's own getters (local and remote
     // JWKS) never read `jku`, `x5u`, `jwk` or `x5c`, and neither does ours.
     getKey: (header) => source.getKey(header),
@@ -263,7 +265,7 @@ export function createVerifier(options: TokensOptions): Verifier {
     }
     const verified: Verified = {
       token,
-      principal: buildPrincipal(claims),
+      principal: buildPrincipal(claims, issuer.scopeClaim),
       expiresAt: expiryOf(claims, issuer),
       source: issuer.source,
       generation,

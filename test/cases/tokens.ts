@@ -246,10 +246,31 @@ export const queryTokenCases: readonly QueryTokenCase[] = [
     status: 400,
     code: 'PCL_INVALID_REQUEST',
   })),
+  ...[
+    ['access%5Ftoken', '/v1/videos/1'],
+    ['access%5ftoken', '/healthz'],
+    ['%61ccess_token', '/nowhere'],
+  ].map(([name, path]): QueryTokenCase => ({
+    name: `a percent-encoded name (${name}) is the same parameter: 400 on ${path}`,
+    url: (t: string) => `${path}?${name}=${t}`,
+    status: 400,
+    code: 'PCL_INVALID_REQUEST',
+  })),
   {
     name: 'accepted on a route that opts in',
     url: (t) => `/v1/events?access_token=${t}`,
     status: 200,
+  },
+  {
+    name: 'accepted under a percent-encoded name on a route that opts in',
+    url: (t) => `/v1/events?access%5Ftoken=${t}`,
+    status: 200,
+  },
+  {
+    name: 'refused when sent twice under two spellings of the name',
+    url: (t) => `/v1/events?access_token=${t}&access%5Ftoken=${t}`,
+    status: 400,
+    code: 'PCL_INVALID_REQUEST',
   },
   {
     name: 'refused when sent twice',

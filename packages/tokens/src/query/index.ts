@@ -1,0 +1,1 @@
+export { QUERY_TOKEN_PARAMETER, queryTokenValues } from './query-token.js'

@@ -1,1 +1,6 @@
-export { QUERY_TOKEN_PARAMETER, queryTokenValues } from './query-token.js'
+export {
+  QUERY_TOKEN_PARAMETER,
+  queryTokenValues,
+  REDACTED,
+  redactQueryTokens,
+} from './query-token.js'

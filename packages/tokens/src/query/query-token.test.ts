@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { queryTokenValues } from './query-token.js'
+import { queryTokenValues, redactQueryTokens } from './query-token.js'
 
 describe('queryTokenValues (RFC 6750 §2.3)', () => {
   it('finds access_token however its name is percent-encoded', () => {
@@ -31,6 +31,43 @@ describe('queryTokenValues (RFC 6750 §2.3)', () => {
       '/x?access+token=a',
     ]) {
       expect(queryTokenValues(url), url).toBeNull()
+    }
+  })
+})
+
+describe('redactQueryTokens', () => {
+  it('replaces the value of access_token under any spelling of its name, and nothing else', () => {
+    expect(redactQueryTokens('/v1/videos/1?access_token=eyJ.a.b')).toBe(
+      '/v1/videos/1?access_token=[REDACTED]',
+    )
+    expect(
+      redactQueryTokens('/x?page=2&access%5Ftoken=s3cret&%61ccess_token=s3cret&q=a%20b#f'),
+    ).toBe('/x?page=2&access%5Ftoken=[REDACTED]&%61ccess_token=[REDACTED]&q=a%20b#f')
+    // Up to the next `&`: a value carrying `#` or `=` is redacted whole.
+    expect(redactQueryTokens('/x?access_token=a=b#c&d=1')).toBe('/x?access_token=[REDACTED]&d=1')
+  })
+
+  it('returns URLs without the parameter unchanged, byte for byte', () => {
+    for (const url of [
+      '/',
+      '/v1/videos/access_token',
+      '/x?q=access_token',
+      '/x?q=%41&r=%E2%82%AC',
+      '/x?access_tokens=a',
+      '/x?access%255Ftoken=a',
+      '/x?access_token',
+      '/x?a=1&&b=2',
+    ]) {
+      expect(redactQueryTokens(url), url).toBe(url)
+    }
+  })
+
+  it('redacts exactly what queryTokenValues reads', () => {
+    const names = ['access_token', 'access%5Ftoken', 'access%5ftoken', '%61ccess%5Ftoken', 'x']
+    for (const name of names) {
+      const url = `/p?${name}=SECRET&y=1`
+      const found = queryTokenValues(url) !== null
+      expect(redactQueryTokens(url).includes('SECRET'), name).toBe(!found)
     }
   })
 })

@@ -49,6 +49,9 @@ export interface Refusal {
 export const INVALID_TOKEN =
   /^Bearer realm="videos", error="invalid_token", error_description="[^"]+"$/
 
+export const INVALID_REQUEST =
+  /^Bearer realm="videos", error="invalid_request", error_description="[^"]+"$/
+
 export const invalid: Refusal = { status: 401, code: 'PCL_TOKEN_INVALID', challenge: INVALID_TOKEN }
 
 /** A token the guard must refuse, on a route that needs any verified token. */
@@ -187,6 +190,19 @@ export const malformedHeaderCases: readonly HeaderCase[] = [
   { name: 'two tokens', authorization: 'Bearer a.b.c d.e.f', expect: invalid },
   { name: 'two spaces', authorization: 'Bearer  a.b.c', expect: invalid },
   { name: 'invalid characters', authorization: 'Bearer a.b.c!', expect: invalid },
+  ...(
+    [
+      ['a colon after the scheme', 'Bearer:a.b.c'],
+      ['an equals sign after the scheme', 'Bearer=a.b.c'],
+      ['a comma after the scheme', 'bearer,a.b.c'],
+      ['a tab after the scheme', 'Bearer\ta.b.c'],
+      ['a no-break space after the scheme', 'Bearer\u00a0a.b.c'],
+    ] as const
+  ).map(([what, authorization]): HeaderCase => ({
+    name: `${what}: 400 invalid_request, not a missing token (RFC 6750 §3.1)`,
+    authorization,
+    expect: { status: 400, code: 'PCL_INVALID_REQUEST', challenge: INVALID_REQUEST },
+  })),
   {
     name: 'another scheme counts as no token: 401 without an error code (RFC 6750 §3.1)',
     authorization: 'Basic dXNlcjpwYXNz',

@@ -112,7 +112,7 @@ function proofOf(message: IncomingMessage): string {
 // Whether a (possibly malformed) Authorization header names the DPoP scheme.
 function usesDpopScheme(authorization: string | string[] | undefined): boolean {
   const header = Array.isArray(authorization) ? authorization[0] : authorization
-  return header !== undefined && /^dpop(?: |$)/i.test(header)
+  return header !== undefined && /^dpop(?![!#$%&'*+\-.^_`|~0-9A-Za-z])/i.test(header)
 }
 
 // Errors of a request answered with a DPoP challenge get it attached, so that every adapter

@@ -418,6 +418,27 @@ export const tokenScenarios: readonly TokenScenario[] = [
     },
   },
   {
+    name: 'an issuer without typ is reported once at startup; typ or typ: false silences it',
+    async run({ app, issuer, jwksUri }) {
+      const warned = (logs: readonly string[]) =>
+        logs.filter((line) => line.includes('sets no typ') && line.includes('ID token'))
+      // The suite's own issuers set no typ: each is reported, once, naming its field.
+      const bare = await app({ issuers: [trusted(issuer, jwksUri)] })
+      expect(warned(bare.logs)).toHaveLength(1)
+      expect(warned(bare.logs)[0]).toContain('tokens.issuers[0].typ')
+      expect(warned(bare.logs)[0]).toContain('"level"')
+      await expectServed(bare, await issuer.token({ sub: 'u' }), 'u')
+      expect(warned(bare.logs)).toHaveLength(1)
+      for (const typ of ['at+jwt', false]) {
+        const set = await app({ issuers: [trusted(issuer, jwksUri, { typ })] })
+        expect(warned(set.logs), String(typ)).toEqual([])
+      }
+      // typ: false accepts any typ, as no typ does.
+      const any = await app({ issuers: [trusted(issuer, jwksUri, { typ: false })] })
+      await expectServed(any, await issuer.token({ sub: 'u' }, { typ: 'JWT' }), 'u')
+    },
+  },
+  {
     name: 'an invalid token on a public route is refused, not ignored',
     async run({ app, issuer }) {
       const h = await app()

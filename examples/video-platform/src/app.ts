@@ -32,6 +32,8 @@ export async function buildApp(
           audience: issuer.audience,
           algorithms: ['ES256'],
           jwks: issuer.jwks,
+          // RFC 9068 access tokens only: an ID token for this audience is refused.
+          typ: 'at+jwt',
         },
       ],
       realm: 'video-platform',

@@ -48,6 +48,14 @@ export interface ResolvedDpopOptions {
   readonly origins: readonly string[] | undefined
 }
 
+/** A configuration that is allowed but probably a mistake, to be logged once at startup. */
+export interface TokensWarning {
+  /** The option concerned, e.g. `tokens.issuers[0].typ`. */
+  readonly field: string
+  /** What is wrong and how to fix or silence it; never a key or a secret. */
+  readonly message: string
+}
+
 /** The options with defaults applied, validated and frozen. */
 export interface ResolvedTokensOptions {
   readonly issuers: readonly ResolvedIssuer[]
@@ -60,6 +68,7 @@ export interface ResolvedTokensOptions {
   readonly callbackTimeout: number
   readonly realm: string | undefined
   readonly dpop: ResolvedDpopOptions
+  readonly warnings: readonly TokensWarning[]
 }
 
 /**
@@ -93,7 +102,7 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
       audience: Array.isArray(issuer.audience) ? [...issuer.audience] : issuer.audience,
       clockTolerance,
       requiredClaims,
-      ...(issuer.typ === undefined ? {} : { typ: issuer.typ }),
+      ...(typeof issuer.typ === 'string' ? { typ: issuer.typ } : {}),
       ...(issuer.maxTokenAge === undefined ? {} : { maxTokenAge: issuer.maxTokenAge }),
     }
     const keyInputs = issuer.jwks?.keys ?? issuer.keys
@@ -125,6 +134,22 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
     })
   })
 
+  // RFC 8725 §3.11: without an explicit type, a token of another kind the issuer signs for this
+  // audience (an OpenID Connect ID token, whose `aud` is the client) passes as an access token.
+  const warnings = options.issuers.flatMap((issuer, index): TokensWarning[] =>
+    issuer.typ === undefined
+      ? [
+          Object.freeze({
+            field: `${prefix}.issuers[${index}].typ`,
+            message:
+              `portcullis: ${prefix}.issuers[${index}] (${issuer.issuer}) sets no typ, so any JWT it signs ` +
+              `for this audience is accepted, an OpenID Connect ID token included. Set typ to the ` +
+              `access-token type it sends ('at+jwt' for RFC 9068), or typ: false to accept any.`,
+          }),
+        ]
+      : [],
+  )
+
   return Object.freeze({
     issuers: Object.freeze(issuers),
     clockTolerance,
@@ -134,6 +159,7 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
     callbackTimeout: options.callbackTimeout ?? tokensDefaults.callbackTimeout,
     realm: options.realm,
     dpop: resolveDpop(options.dpop, clockTolerance),
+    warnings: Object.freeze(warnings),
   })
 }
 

@@ -135,7 +135,11 @@ const issuerSchema = z
       )
       .optional(),
     keys: z.array(keySchema, { error: 'must be an array' }).min(1, 'must not be empty').optional(),
-    typ: nonEmptyString.optional(),
+    typ: z
+      .union([nonEmptyString, z.literal(false)], {
+        error: 'must be a non-empty string (e.g. "at+jwt") or false',
+      })
+      .optional(),
     requiredClaims: z
       .array(nonEmptyString, { error: 'must be an array of claim names' })
       .optional(),

@@ -187,6 +187,27 @@ describe('option errors name the field', () => {
     expectField(options, field)
   })
 
+  it('reports each issuer without typ, and none with typ or typ: false', () => {
+    const verifier = createVerifier({
+      issuers: [
+        base,
+        { ...base, issuer: 'https://typed.test', typ: 'at+jwt' },
+        { ...base, issuer: 'https://any.test', typ: false },
+        { ...base, issuer: 'https://bare.test' },
+      ],
+    })
+    expect(verifier.warnings?.map((w) => w.field)).toEqual([
+      'tokens.issuers[0].typ',
+      'tokens.issuers[3].typ',
+    ])
+    expect(verifier.warnings?.[1]?.message).toMatch(/https:\/\/bare\.test.*ID token.*typ: false/s)
+    expect(Object.isFrozen(verifier.warnings)).toBe(true)
+    for (const typ of [true, 0, null]) {
+      expectField(issuer({ typ }), 'tokens.issuers[0].typ', /non-empty string.*or false/)
+    }
+    expectField(issuer({ typ: '' }), 'tokens.issuers[0].typ', /empty/)
+  })
+
   it('accepts scopeClaim "scope" or "scp" only', () => {
     for (const scopeClaim of ['scope', 'scp']) {
       expect(() => createVerifier(issuer({ scopeClaim }) as TokensOptions)).not.toThrow()

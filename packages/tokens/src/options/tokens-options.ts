@@ -33,8 +33,15 @@ export interface TokensIssuerOptions {
   /**
    * Required `typ` header, e.g. `'at+jwt'` for RFC 9068 access tokens; compared
    * case-insensitively, with or without the `application/` prefix (RFC 9068 §4).
+   *
+   * Without it, any JWT this issuer signs for the audience is accepted: an OpenID Connect ID
+   * token whose `aud` is this service (its client id) passes as an access token (RFC 8725 §3.11).
+   * An issuer without `typ` is therefore reported at startup (a warning in the app's log);
+   * `false` accepts any `typ` deliberately and silences it.
+   *
+   * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#typ
    */
-  typ?: string
+  typ?: string | false
   /** Claims that must be present in addition to `exp` and `sub`, which always are. */
   requiredClaims?: string[]
   /**

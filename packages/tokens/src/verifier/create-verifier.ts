@@ -52,6 +52,13 @@ export interface Verifier {
    * CommonJS, two versions) made either.
    */
   readonly senderConstraints: SenderCheck
+  /**
+   * Settings that are allowed but probably a mistake (today: an issuer without `typ`), each with
+   * the option it concerns and a message. The Fastify plugin and the Express guard log each once
+   * at startup (`warn`); log them yourself when you use the verifier alone. Optional, so that a
+   * verifier wrapping another one need not carry it.
+   */
+  readonly warnings?: readonly { readonly field: string; readonly message: string }[]
 }
 
 interface CompiledIssuer {
@@ -300,5 +307,6 @@ export function createVerifier(options: TokensOptions): Verifier {
     realm: config.realm,
     maxTokenBytes,
     senderConstraints: createSenderCheck(config.dpop, modes),
+    warnings: config.warnings,
   })
 }

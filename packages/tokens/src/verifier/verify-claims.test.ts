@@ -250,6 +250,18 @@ describe('claims (RFC 7519 §4.1, RFC 9068)', () => {
     expect(await codeOf(() => verifier.verify(withJti))).toBe('accepted')
   })
 
+  it('without typ (or with typ: false) accepts an ID token for the same audience', async () => {
+    // What the startup warning is about: an OpenID Connect ID token whose aud is this service.
+    const idToken = await signToken(key, claimsFor(ISSUER, AUDIENCE, { nonce: 'n' }), {
+      typ: 'JWT',
+    })
+    expect(await codeOf(() => verifierWith().verify(idToken))).toBe('accepted')
+    expect(await codeOf(() => verifierWith({ typ: false }).verify(idToken))).toBe('accepted')
+    expect(await codeOf(() => verifierWith({ typ: 'at+jwt' }).verify(idToken))).toBe(
+      'PCL_TOKEN_INVALID',
+    )
+  })
+
   it('checks typ case-insensitively, with or without application/ (RFC 9068 §4)', async () => {
     const verifier = verifierWith({ typ: 'at+jwt' })
     for (const typ of ['at+jwt', 'AT+JWT', 'application/at+jwt', 'Application/At+JWT']) {

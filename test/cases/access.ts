@@ -58,11 +58,13 @@ export const accessCases: readonly AccessCase[] = [
     ],
   },
   {
-    name: 'scopes: a single scope string, and scp arrays',
+    name: 'scopes: a single scope string; scp grants nothing unless the issuer says so',
     path: '/v',
     guard: { scopes: 'videos:read' },
     requests: [
-      { url: '/v', claims: { sub: 'u', scp: ['videos:read'] }, status: 200 },
+      { url: '/v', claims: { sub: 'u', scope: 'videos:read' }, status: 200 },
+      { url: '/v', claims: { sub: 'u', scp: ['videos:read'] }, ...scope403 },
+      { url: '/v', claims: { sub: 'u', scp: 'videos:read' }, ...scope403 },
       { url: '/v', claims: { sub: 'u' }, ...scope403 },
     ],
   },

@@ -4,6 +4,7 @@
 // realm "videos", keeps the JWKS for a 30 s cooldown, and serves `GET /v1/videos/:id` and
 // `GET /v1/me` (`{ authenticated: true }`), `GET /v1/events` (`{ authenticated: true,
 // queryToken: true }`) and `GET /healthz` (public).
+import { generateKeyPairSync } from 'node:crypto'
 import type { AuditEvent } from '@portcullis/core'
 import {
   bearer,
@@ -47,6 +48,9 @@ export interface Refusal {
 
 export const INVALID_TOKEN =
   /^Bearer realm="videos", error="invalid_token", error_description="[^"]+"$/
+
+export const INVALID_REQUEST =
+  /^Bearer realm="videos", error="invalid_request", error_description="[^"]+"$/
 
 export const invalid: Refusal = { status: 401, code: 'PCL_TOKEN_INVALID', challenge: INVALID_TOKEN }
 
@@ -137,6 +141,11 @@ export const claimTokenCases: readonly TokenCase[] = [
     expect: { status: 401, code: 'PCL_TOKEN_EXPIRED', challenge: INVALID_TOKEN },
   },
   { name: 'not yet valid', token: ({ issuer }) => issuer.bad.notYetValid(), expect: invalid },
+  {
+    name: 'issued in the future (iat), beyond the clock tolerance',
+    token: ({ issuer }) => issuer.token({ sub: 'u', iat: Math.floor(Date.now() / 1000) + 3600 }),
+    expect: invalid,
+  },
   { name: 'wrong audience', token: ({ issuer }) => issuer.bad.wrongAudience(), expect: invalid },
   { name: 'wrong issuer', token: ({ issuer }) => issuer.bad.wrongIssuer(), expect: invalid },
   {
@@ -181,6 +190,19 @@ export const malformedHeaderCases: readonly HeaderCase[] = [
   { name: 'two tokens', authorization: 'Bearer a.b.c d.e.f', expect: invalid },
   { name: 'two spaces', authorization: 'Bearer  a.b.c', expect: invalid },
   { name: 'invalid characters', authorization: 'Bearer a.b.c!', expect: invalid },
+  ...(
+    [
+      ['a colon after the scheme', 'Bearer:a.b.c'],
+      ['an equals sign after the scheme', 'Bearer=a.b.c'],
+      ['a comma after the scheme', 'bearer,a.b.c'],
+      ['a tab after the scheme', 'Bearer\ta.b.c'],
+      ['a no-break space after the scheme', 'Bearer\u00a0a.b.c'],
+    ] as const
+  ).map(([what, authorization]): HeaderCase => ({
+    name: `${what}: 400 invalid_request, not a missing token (RFC 6750 §3.1)`,
+    authorization,
+    expect: { status: 400, code: 'PCL_INVALID_REQUEST', challenge: INVALID_REQUEST },
+  })),
   {
     name: 'another scheme counts as no token: 401 without an error code (RFC 6750 §3.1)',
     authorization: 'Basic dXNlcjpwYXNz',
@@ -240,10 +262,31 @@ export const queryTokenCases: readonly QueryTokenCase[] = [
     status: 400,
     code: 'PCL_INVALID_REQUEST',
   })),
+  ...[
+    ['access%5Ftoken', '/v1/videos/1'],
+    ['access%5ftoken', '/healthz'],
+    ['%61ccess_token', '/nowhere'],
+  ].map(([name, path]): QueryTokenCase => ({
+    name: `a percent-encoded name (${name}) is the same parameter: 400 on ${path}`,
+    url: (t: string) => `${path}?${name}=${t}`,
+    status: 400,
+    code: 'PCL_INVALID_REQUEST',
+  })),
   {
     name: 'accepted on a route that opts in',
     url: (t) => `/v1/events?access_token=${t}`,
     status: 200,
+  },
+  {
+    name: 'accepted under a percent-encoded name on a route that opts in',
+    url: (t) => `/v1/events?access%5Ftoken=${t}`,
+    status: 200,
+  },
+  {
+    name: 'refused when sent twice under two spellings of the name',
+    url: (t) => `/v1/events?access_token=${t}&access%5Ftoken=${t}`,
+    status: 400,
+    code: 'PCL_INVALID_REQUEST',
   },
   {
     name: 'refused when sent twice',
@@ -375,6 +418,27 @@ export const tokenScenarios: readonly TokenScenario[] = [
     },
   },
   {
+    name: 'an issuer without typ is reported once at startup; typ or typ: false silences it',
+    async run({ app, issuer, jwksUri }) {
+      const warned = (logs: readonly string[]) =>
+        logs.filter((line) => line.includes('sets no typ') && line.includes('ID token'))
+      // The suite's own issuers set no typ: each is reported, once, naming its field.
+      const bare = await app({ issuers: [trusted(issuer, jwksUri)] })
+      expect(warned(bare.logs)).toHaveLength(1)
+      expect(warned(bare.logs)[0]).toContain('tokens.issuers[0].typ')
+      expect(warned(bare.logs)[0]).toContain('"level"')
+      await expectServed(bare, await issuer.token({ sub: 'u' }), 'u')
+      expect(warned(bare.logs)).toHaveLength(1)
+      for (const typ of ['at+jwt', false]) {
+        const set = await app({ issuers: [trusted(issuer, jwksUri, { typ })] })
+        expect(warned(set.logs), String(typ)).toEqual([])
+      }
+      // typ: false accepts any typ, as no typ does.
+      const any = await app({ issuers: [trusted(issuer, jwksUri, { typ: false })] })
+      await expectServed(any, await issuer.token({ sub: 'u' }, { typ: 'JWT' }), 'u')
+    },
+  },
+  {
     name: 'an invalid token on a public route is refused, not ignored',
     async run({ app, issuer }) {
       const h = await app()
@@ -418,6 +482,24 @@ export const tokenScenarios: readonly TokenScenario[] = [
     },
   },
   {
+    name: 'a JWKS holding an RSA key with e = 1 is refused as a whole: 503 and a deny event, good keys included',
+    async run({ app }) {
+      await withServedIssuer('unsafe', async (unsafe, uri) => {
+        const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+        const e1 = { ...publicKey.export({ format: 'jwk' }), e: 'AQ', kid: 'e1', use: 'sig' }
+        unsafe.setJwksBehavior({ body: JSON.stringify({ keys: [...unsafe.jwks.keys, e1] }) })
+        const h = await app({ issuers: [trusted(unsafe, uri)] })
+        const unavailable = { status: 503, code: 'PCL_KEYS_UNAVAILABLE', challenge: undefined }
+        await expectRefusedRequest(h, await unsafe.token({ sub: 'u' }), unavailable)
+        expect(h.events.find((e) => e.reason === 'PCL_KEYS_UNAVAILABLE')).toMatchObject({
+          decision: 'deny',
+          status: 503,
+          route: '/v1/videos/:id',
+        })
+      })
+    },
+  },
+  {
     name: 'key rotation: a new key is picked up without restart',
     async run({ app }) {
       await withServedIssuer('rot', async (rotating, uri) => {
@@ -428,6 +510,39 @@ export const tokenScenarios: readonly TokenScenario[] = [
         await new Promise((resolve) => setTimeout(resolve, 1100))
         await expectServed(h, await rotating.token({ sub: 'u' }), 'u')
       })
+    },
+  },
+  {
+    name: 'a scope array never grants; scp counts only for an issuer with scopeClaim: scp',
+    async run({ app }) {
+      const key = await createTestKey({ kid: 'scopes' })
+      const entry = (issuer: string, extra: Record<string, unknown> = {}) => ({
+        issuer,
+        audience: 'videos-api',
+        algorithms: ['ES256'],
+        jwks: { keys: [key.jwk] },
+        ...extra,
+      })
+      const rfc = 'https://auth.rfc9068.test'
+      const okta = 'https://auth.okta.test'
+      const h = await app({ issuers: [entry(rfc), entry(okta, { scopeClaim: 'scp' })] })
+      const scopesOf = async (iss: string, claims: Record<string, unknown>) => {
+        const payload = { ...buildPayload({ issuer: iss, audience: 'videos-api' }), ...claims }
+        const reply = await h.get('/v1/me', bearer(await signToken(key, payload)))
+        return reply.status === 200
+          ? (JSON.parse(reply.body) as { scopes: string[] }).scopes
+          : (JSON.parse(reply.body) as { code: string }).code
+      }
+      // RFC 9068 §2.2.3: `scope` is a space-delimited string; an array is a malformed token.
+      expect(await scopesOf(rfc, { scope: ['admin'] })).toBe('PCL_TOKEN_INVALID')
+      expect(await scopesOf(rfc, { scope: 'videos:read' })).toEqual(['videos:read'])
+      expect(await scopesOf(rfc, { scp: ['admin'] })).toEqual([])
+      expect(await scopesOf(okta, { scp: ['videos:read', 'admin'] })).toEqual([
+        'admin',
+        'videos:read',
+      ])
+      expect(await scopesOf(okta, { scp: 'videos:read' })).toEqual(['videos:read'])
+      expect(await scopesOf(okta, { scope: ['admin'] })).toEqual([])
     },
   },
   {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
 import type { AuditEvent } from '@portcullis/fastify'
 import type { TokensDpopOptions } from '@portcullis/tokens'
 import {
@@ -16,6 +17,7 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import type { Redis } from 'ioredis'
 import { base64url, exportJWK, SignJWT } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { rawRequest } from '../cases/checks.js'
 import { RedisServer, runRedisTests } from '../rate-limit/redis-server.js'
 import { connectedRedis, registerPortcullis } from './sender-constraints.js'
 
@@ -73,6 +75,10 @@ async function harness(
   app.post(URL_PATH, { config: { guard: { authenticated: true } } }, () => {
     runs++
     return { ok: true }
+  })
+  app.get('/v1/files/:name', { config: { guard: { authenticated: true } } }, (req) => {
+    runs++
+    return { name: (req.params as { name: string }).name }
   })
   app.get('/v1/dpop-only', { config: { guard: { authenticated: true, dpop: true } } }, () => {
     runs++
@@ -231,6 +237,37 @@ describe('proofs for another request', () => {
   ])('another URL (htu): %s', async (_what, htu) => {
     const { h, token } = await setup()
     await expectRefused(h, await signed(token, { htu }), invalidProof)
+  })
+
+  it('a path with dot segments is compared as the router serves it, never resolved', async () => {
+    const { h, token } = await setup()
+    await h.app.listen({ host: '127.0.0.1', port: 0 })
+    const { port } = h.app.server.address() as AddressInfo
+    // Raw bytes: inject() and fetch resolve dot segments before sending, the way no attacker must.
+    const get = async (url: string, htu: string) => {
+      const headers = await signed(token, { htu })
+      const lines = Object.entries({ host: HOST, ...headers }).map(([n, v]) => `${n}: ${v}`)
+      return rawRequest(
+        port,
+        `GET ${url} HTTP/1.1\r\n${lines.join('\r\n')}\r\nConnection: close\r\n\r\n`,
+      )
+    }
+    expect(await get('/v1/files/a', `http://${HOST}/v1/files/a`)).toMatchObject({ status: 200 })
+    // The router serves /v1/files/%2e%2e as /v1/files/:name with name "..": a proof for the URL
+    // the dots resolve to (/v1/) must not pass for it, nor one naming it (an htu is resolved).
+    const runs = h.runs()
+    for (const url of ['/v1/files/%2e%2e', '/v1/files/%2E%2E', '/v1/files/..', '/v1/files/.%2e']) {
+      for (const htu of [`http://${HOST}/v1/`, `http://${HOST}${url}`]) {
+        const reply = await get(url, htu)
+        expect(reply.status, `${url} ${htu}`).toBe(401)
+        expect(JSON.parse(reply.body)).toMatchObject({ code: 'PCL_DPOP_PROOF_INVALID' })
+      }
+    }
+    expect(h.runs()).toBe(runs)
+    // Percent-encodings of unreserved characters still compare as the characters.
+    const encoded = await get('/v1/files/a%2Eb', `http://${HOST}/v1/files/a.b`)
+    expect(encoded.status).toBe(200)
+    expect(JSON.parse(encoded.body)).toEqual({ name: 'a.b' })
   })
 
   it('X-Forwarded-* headers never change the origin htu is compared with', async () => {

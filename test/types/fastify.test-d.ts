@@ -1,5 +1,6 @@
 // Compile-only type tests: `pnpm typecheck` fails if any expectation or @ts-expect-error breaks.
 import portcullis, {
+  serializeRequest,
   type InventoryEntry,
   type Principal,
   type RouteGuard,
@@ -8,6 +9,9 @@ import Fastify from 'fastify'
 import { expectTypeOf } from 'vitest'
 
 const app = Fastify()
+// The request serializer fits Fastify's logger option as documented.
+Fastify({ logger: { serializers: { req: serializeRequest } } })
+Fastify({ logger: { level: 'info', serializers: { req: serializeRequest } } })
 await app.register(portcullis, {
   tokens: {
     issuers: [

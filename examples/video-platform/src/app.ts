@@ -1,4 +1,4 @@
-import portcullis, { type AuditEvent } from '@portcullis/fastify'
+import portcullis, { serializeRequest, type AuditEvent } from '@portcullis/fastify'
 import type { TestIssuer } from '@portcullis/testing'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { history, videos } from './data.js'
@@ -19,7 +19,11 @@ export async function buildApp(
   issuer: TestIssuer,
   options: { audit?: (event: AuditEvent) => void; logger?: boolean; redisUrl?: string } = {},
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false })
+  // Fastify logs each request's URL before any guard runs: serializeRequest keeps a token a client
+  // put in the query (`?access_token=`, refused with 400) out of that line.
+  const app = Fastify({
+    logger: options.logger === true ? { serializers: { req: serializeRequest } } : false,
+  })
   await app.register(portcullis, {
     tokens: {
       issuers: [
@@ -28,6 +32,8 @@ export async function buildApp(
           audience: issuer.audience,
           algorithms: ['ES256'],
           jwks: issuer.jwks,
+          // RFC 9068 access tokens only: an ID token for this audience is refused.
+          typ: 'at+jwt',
         },
       ],
       realm: 'video-platform',

@@ -8,7 +8,8 @@ const issuer = await createTestIssuer({
   audience: 'videos-api',
 })
 const redisUrl = process.env.REDIS_URL
-const app = await buildApp(issuer, redisUrl === undefined ? {} : { redisUrl })
+const redis = redisUrl === undefined ? {} : { redisUrl }
+const app = await buildApp(issuer, redis)
 await app.ready()
 
 console.log('\nPortcullis demo: an internal video-metadata service under attack\n')
@@ -40,7 +41,14 @@ console.table(
 )
 
 if (process.argv.includes('--serve')) {
-  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3000) })
+  // A fresh instance that logs every request: the tour's counters start over, and the request
+  // log keeps a token sent in a query string (`?access_token=`, refused with 400) redacted.
+  await app.close()
+  const served = await buildApp(issuer, { ...redis, logger: true })
+  const address = await served.listen({
+    host: '127.0.0.1',
+    port: Number(process.env.PORT ?? 3000),
+  })
   const token = await issuer.token({
     sub: 'search-svc',
     client_id: 'search-svc',
@@ -52,7 +60,10 @@ if (process.argv.includes('--serve')) {
   console.log(
     `  curl -i -H '${Object.entries(bearer(token))[0]!.join(': ')}' ${address}/v1/videos/1`,
   )
-  console.log(`  curl -i ${address}/healthz\n`)
+  console.log(`  curl -i ${address}/healthz`)
+  console.log(
+    `  curl -i '${address}/v1/videos/1?access_token=${token}'  # 400, redacted in the log\n`,
+  )
 } else {
   await app.close()
   await issuer.close()

@@ -23,7 +23,10 @@ export interface Principal {
   readonly issuer: string
   /** The OAuth client that obtained the token: `client_id` (RFC 9068) or `azp`; `null` if neither. */
   readonly clientId: string | null
-  /** Scopes from `scope` (space-delimited, RFC 8693 §4.2) and `scp` (array). */
+  /**
+   * Scopes from the issuer's scope claim: `scope` (a space-delimited string, RFC 9068 §2.2.3) by
+   * default, or `scp` (an array or a space-delimited string) for an issuer with `scopeClaim: 'scp'`.
+   */
   readonly scopes: ReadonlySet<string>
   /** Every verified claim of the token payload. */
   readonly claims: Readonly<PrincipalClaims & Record<string, unknown>>

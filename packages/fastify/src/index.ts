@@ -24,6 +24,8 @@ export type {
 export type { ResponseSpec } from '@portcullis/allowlist'
 export type { RateLimitOptions, RouteRateLimit } from '@portcullis/rate-limit'
 export type { TokensOptions } from '@portcullis/tokens'
+// Fastify logs every URL before any hook runs: the request serializer keeps query tokens out.
+export { redactQueryTokens, serializeRequest } from '@portcullis/tokens'
 export {
   isPortcullisError,
   PortcullisConfigError,

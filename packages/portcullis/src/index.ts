@@ -18,7 +18,13 @@
 import '@portcullis/policy'
 import '@portcullis/tokens'
 
-export { default, portcullis, type PortcullisOptions } from '@portcullis/fastify'
+export {
+  default,
+  portcullis,
+  redactQueryTokens,
+  serializeRequest,
+  type PortcullisOptions,
+} from '@portcullis/fastify'
 
 export type {
   ClaimMatcher,

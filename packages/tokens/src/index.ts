@@ -1,8 +1,8 @@
 /**
  * `@portcullis/tokens`: access-token verification on jose. `createVerifier`,
- * `createAuthenticator` (sender-constrained tokens: DPoP, certificate-bound), `extractBearerToken`
- * and `createRedisRevocation` are framework-free; `tokensPlugin` is the Fastify plugin that sets
- * `request.principal`.
+ * `createAuthenticator` (sender-constrained tokens: DPoP, certificate-bound), `extractBearerToken`,
+ * `redactQueryTokens`, `serializeRequest` and `createRedisRevocation` are framework-free;
+ * `tokensPlugin` is the Fastify plugin that sets `request.principal`.
  *
  * @packageDocumentation
  */
@@ -20,6 +20,7 @@ export {
   isToken68,
   type AuthorizationCredentials,
 } from './bearer/index.js'
+export { serializeRequest, type LoggedRequest, type SerializedRequest } from './logging/index.js'
 export {
   tokensOptionsSchema,
   type TokensDpopNonceOptions,
@@ -30,6 +31,7 @@ export {
   type TokensOptions,
   type TokensRedisClient,
 } from './options/index.js'
+export { redactQueryTokens } from './query/index.js'
 export {
   createRedisRevocation,
   type RedisRevocation,

@@ -78,6 +78,7 @@ export function createGuard(options: PortcullisExpressOptions): Guard {
     preAuth: resolved.preAuth,
     reportOnly: resolved.reportOnly.tokens,
     decision,
+    log,
   })
 
   const limits = resolved.rateLimit && createAppLimits(resolved.rateLimit, log)

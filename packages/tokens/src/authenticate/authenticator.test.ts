@@ -261,6 +261,20 @@ describe('createAuthenticator: DPoP', () => {
       challenge: expect.stringMatching(/^DPoP realm="api", error="invalid_token"/),
     })
   })
+
+  it('answers a garbled scheme with 400 invalid_request, under the scheme it garbled', async () => {
+    const verifier = createVerifier(options())
+    const garbled = async (authorization: string) =>
+      refusal(() => authenticate(verifier, { headers: { authorization } }))
+    expect(await garbled('DPoP:a.b.c')).toEqual({
+      code: 'PCL_INVALID_REQUEST',
+      challenge: expect.stringMatching(/^DPoP realm="api", error="invalid_request"/),
+    })
+    expect(await garbled('Bearer\ta.b.c')).toEqual({
+      code: 'PCL_INVALID_REQUEST',
+      challenge: expect.stringMatching(/^Bearer realm="api", error="invalid_request"/),
+    })
+  })
 })
 
 describe('createAuthenticator: certificate-bound tokens (RFC 8705)', () => {

@@ -7,6 +7,7 @@ import {
 } from '@portcullis/core'
 import type { IncomingMessage } from 'node:http'
 import { extractAccessToken, isToken68 } from '../bearer/index.js'
+import { queryTokenValues } from '../query/index.js'
 import type { SenderCheck } from '../sender/create-sender-check.js'
 import type { Verifier } from '../verifier/index.js'
 
@@ -111,7 +112,7 @@ function proofOf(message: IncomingMessage): string {
 // Whether a (possibly malformed) Authorization header names the DPoP scheme.
 function usesDpopScheme(authorization: string | string[] | undefined): boolean {
   const header = Array.isArray(authorization) ? authorization[0] : authorization
-  return header !== undefined && /^dpop(?: |$)/i.test(header)
+  return header !== undefined && /^dpop(?![!#$%&'*+\-.^_`|~0-9A-Za-z])/i.test(header)
 }
 
 // Errors of a request answered with a DPoP challenge get it attached, so that every adapter
@@ -127,17 +128,6 @@ function withChallenge(err: unknown, dpop: DpopChallenge | undefined): unknown {
     cause: err.cause,
     dpop,
   })
-}
-
-// RFC 6750 §2.3 allows `access_token` in the query. We refuse it unless the route opts in
-// (`guard.queryToken: true`), because URLs end up in access logs, proxies and browser history.
-// The substring test keeps the common case to one scan. Returns every value, or null.
-function queryTokens(url: string): string[] | null {
-  if (!url.includes('access_token')) return null
-  const query = url.indexOf('?')
-  if (query === -1) return null
-  const values = new URLSearchParams(url.slice(query + 1)).getAll('access_token')
-  return values.length === 0 ? null : values
 }
 
 // The token of a request whose query carries `access_token`: only on a route that accepts it,
@@ -192,7 +182,9 @@ export function createAuthenticator(verifier: Verifier): Authenticator {
   function credentials(request: AuthRequest): Credentials | null {
     const authorization = headerOf(request.message, 'authorization')
     try {
-      const inQuery = queryTokens(request.url)
+      // RFC 6750 §2.3 allows `access_token` in the query. It is refused unless the route opts in
+      // (`guard.queryToken: true`): URLs end up in access logs, proxies and browser history.
+      const inQuery = queryTokenValues(request.url)
       if (inQuery !== null) return bearerOnly(request, tokenFromQuery(request, inQuery))
       const found = extractAccessToken(authorization)
       if (found === null) return null

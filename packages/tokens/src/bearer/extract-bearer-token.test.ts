@@ -1,6 +1,6 @@
 import { isPortcullisError } from '@portcullis/core'
 import { describe, expect, it } from 'vitest'
-import { extractBearerToken } from './extract-bearer-token.js'
+import { extractAccessToken, extractBearerToken } from './extract-bearer-token.js'
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -60,6 +60,37 @@ describe('extractBearerToken (RFC 6750 §2.1)', () => {
     'bearer \u0000',
   ])('refuses the malformed Bearer credential %j', (header) => {
     expect(codeOf(() => extractBearerToken(header))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it.each([
+    'Bearer:abc',
+    'Bearer=abc',
+    'Bearer,abc',
+    'Bearer\tabc',
+    'Bearer\u00a0abc',
+    'bearer:abc',
+    'BEARER\t abc',
+    'Bearer"abc"',
+    'Bearer/abc',
+  ])('refuses %j as a malformed request (RFC 6750 §3.1), never as no credentials', (header) => {
+    expect(codeOf(() => extractBearerToken(header))).toBe('PCL_INVALID_REQUEST')
+    expect(codeOf(() => extractAccessToken(header))).toBe('PCL_INVALID_REQUEST')
+  })
+
+  it('refuses a garbled DPoP scheme the same way, where DPoP is read', () => {
+    for (const header of ['DPoP:abc', 'dpop=abc', 'DPoP\tabc']) {
+      expect(
+        codeOf(() => extractAccessToken(header)),
+        header,
+      ).toBe('PCL_INVALID_REQUEST')
+      expect(extractBearerToken(header), header).toBeNull()
+    }
+  })
+
+  it('still reads other schemes whose names start like ours as no credentials', () => {
+    for (const header of ['Bearerabc', 'Bearer-token abc', 'Bearer.x abc', 'DPoPx abc']) {
+      expect(extractAccessToken(header), header).toBeNull()
+    }
   })
 
   it('never puts the token in an error message', () => {

@@ -12,6 +12,26 @@ function malformed(message: string): AuthenticationError {
   return new AuthenticationError('PCL_TOKEN_INVALID', { message })
 }
 
+// RFC 9110 §5.6.2: an auth-scheme is a token, made of these characters.
+const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/
+
+// The scheme a header starts with when it is followed by neither a space nor another tchar
+// (`Bearer:x`, `Bearer=x`, `Bearer<TAB>x`, `Bearer<NBSP>x`): no other scheme can be named so, so it
+// is a malformed credential of that scheme, not "no credentials".
+function garbledScheme(header: string, dpop: boolean): 'Bearer' | 'DPoP' | null {
+  for (const scheme of dpop ? (['Bearer', 'DPoP'] as const) : (['Bearer'] as const)) {
+    const next = header.charAt(scheme.length)
+    if (
+      next !== '' &&
+      !TCHAR.test(next) &&
+      header.slice(0, scheme.length).toLowerCase() === scheme.toLowerCase()
+    ) {
+      return scheme
+    }
+  }
+  return null
+}
+
 /** The credentials of an `Authorization` header: a token and the scheme it came with. */
 export interface AuthorizationCredentials {
   /** `Bearer` (RFC 6750) or `DPoP` (RFC 9449 §7.1). */
@@ -57,7 +77,15 @@ function readCredentials(
   // RFC 9110 §11.1: the scheme is case-insensitive. Another scheme, or a list that starts with
   // one (`Basic x, Bearer y`), carries no access token.
   const scheme = name === 'bearer' ? 'Bearer' : dpop && name === 'dpop' ? 'DPoP' : null
-  if (scheme === null) return null
+  if (scheme === null) {
+    const garbled = garbledScheme(header, dpop)
+    if (garbled === null) return null
+    // RFC 6750 §3.1: a malformed request is `invalid_request` (400), never a missing token.
+    throw new AuthenticationError('PCL_INVALID_REQUEST', {
+      message: `Malformed Authorization header: ${garbled} not followed by one space`,
+      detail: `Send Authorization: ${garbled} <token>, the scheme and the token separated by one space.`,
+    })
+  }
   if (space === -1) throw malformed(`${scheme} scheme without a token`)
   const token = header.slice(space + 1)
   if (!isToken68(token)) {
@@ -71,9 +99,11 @@ function readCredentials(
  *
  * Returns `null` when the request carries no bearer credentials (no header, an empty one, or
  * another scheme such as `Basic` or `DPoP`): the caller answers 401 with a challenge and no error
- * code (RFC 6750 §3.1). Throws `AuthenticationError` `PCL_INVALID_REQUEST` for several
- * Authorization headers, and `PCL_TOKEN_INVALID` for a `Bearer` credential that is not exactly one
- * space and one token68 (missing token, extra spaces, several tokens, invalid characters).
+ * code (RFC 6750 §3.1). Throws `AuthenticationError` `PCL_INVALID_REQUEST` (400
+ * `invalid_request`) for several Authorization headers and for `Bearer` followed by anything but a
+ * space or a token character (`Bearer:x`, `Bearer=x`, a tab, a no-break space), and
+ * `PCL_TOKEN_INVALID` for a `Bearer` credential that is not exactly one space and one token68
+ * (missing token, extra spaces, several tokens, invalid characters).
  *
  * @example
  * ```ts

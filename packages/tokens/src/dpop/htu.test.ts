@@ -59,11 +59,34 @@ describe('connectionOrigin', () => {
 })
 
 describe('requestPath', () => {
-  it('normalises the request target like an htu, without its query', () => {
+  it('takes the path as the router sees it: percent-encodings normalised, without its query', () => {
     expect(requestPath('/v1/videos/%7e1?x=1')).toBe('/v1/videos/~1')
-    expect(requestPath('/v1/a/../b')).toBe('/v1/b')
+    expect(requestPath('/v1/a%2fb')).toBe('/v1/a%2Fb')
+    expect(requestPath('/v1/{x}')).toBe(parseHtu('http://h/v1/{x}')?.path)
     expect(requestPath('http://any.host/v1/x?y')).toBe('/v1/x')
+    expect(requestPath('http://any.host?y')).toBe('/')
     // An origin-form target starting with // is a path, not an authority.
     expect(requestPath('//evil.test/x')).toBe('//evil.test/x')
+  })
+
+  it('keeps dot segments: the router serves them, so an htu resolving them never matches', () => {
+    // The router serves /v1/videos/%2e%2e as /v1/videos/:id with id "..", not as /v1/.
+    for (const [target, path] of [
+      ['/v1/videos/%2e%2e', '/v1/videos/..'],
+      ['/v1/videos/%2E%2e?x', '/v1/videos/..'],
+      ['/v1/a/../b', '/v1/a/../b'],
+      ['/v1/./x', '/v1/./x'],
+      ['http://any.host/v1/videos/%2e%2e', '/v1/videos/..'],
+    ] as const) {
+      expect(requestPath(target), target).toBe(path)
+    }
+    expect(parseHtu('http://api.test/v1/videos/%2e%2e')?.path).toBe('/v1/')
+    expect(parseHtu('http://api.test/v1/videos/..')?.path).toBe('/v1/')
+  })
+
+  it('is null for a target that is no path, or holds what no request line may', () => {
+    for (const target of ['*', 'videos/1', 'api.test:443', '/a b', '/\u00e9', '/a\tb']) {
+      expect(requestPath(target), target).toBeNull()
+    }
   })
 })

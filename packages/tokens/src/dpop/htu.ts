@@ -61,14 +61,39 @@ export function connectionOrigin(message: IncomingMessage): string | null {
   }
 }
 
-/** The path of a request target (origin-form or absolute-form), normalised like an `htu`. */
+// What WHATWG URL percent-encodes in a path, among the printable ASCII a request target can hold:
+// encoded here too, so that a raw path compares with a parsed `htu` naming the same characters.
+const PATH_ENCODE_SET = /["<>`{}]/g
+
+// RFC 9112 §3.2.2: absolute-form. The path starts after the authority, whatever it holds.
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/
+
+/**
+ * The path of a request target (origin-form or absolute-form) as the router sees it, for `htu`:
+ * without query and fragment, percent-encodings normalised (RFC 3986 §6.2.2.1, §6.2.2.2), and
+ * nothing else changed. Dot segments are not removed: the router serves `/v1/videos/%2e%2e` as
+ * that path (`:id` = `..`), so no proof for `/v1/` (what resolving the dots would give) may pass
+ * for it, and since a parsed `htu` never holds dot segments, a request path that holds them never
+ * matches one. `null` for a target that is neither form or holds characters outside printable
+ * ASCII.
+ */
 export function requestPath(target: string): string | null {
-  let url: URL
-  try {
-    // Origin-form is appended, never resolved: `//host/x` is a path here, not another authority.
-    url = target.startsWith('/') ? new URL(`http://request.invalid${target}`) : new URL(target)
-  } catch {
-    return null
+  let path: string
+  if (target.startsWith('/')) {
+    // Origin-form, read as is: `//host/x` is a path here, not another authority.
+    path = target
+  } else {
+    const authority = ABSOLUTE_FORM.exec(target)
+    if (authority === null) return null
+    path = target.slice(authority[0].length)
   }
-  return targetOf(url)?.path ?? null
+  const end = path.search(/[?#]/)
+  if (end !== -1) path = path.slice(0, end)
+  if (path === '') path = '/'
+  if (!/^[\x21-\x7E]+$/.test(path)) return null
+  const encoded = path.replace(
+    PATH_ENCODE_SET,
+    (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
+  )
+  return normalizePercentEncoding(encoded)
 }

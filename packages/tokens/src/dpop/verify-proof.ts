@@ -27,7 +27,7 @@ export interface ProofContext {
   readonly method: string
   /** The origins `htu` may name (serialised, e.g. `https://api.example.com`). */
   readonly origins: readonly string[]
-  /** The request path, normalised (`requestPath`), for `htu`. */
+  /** The request path as the router serves it (`requestPath`: dot segments kept), for `htu`. */
   readonly path: string
   /** The access token, for `ath`. */
   readonly accessToken: string

@@ -1,4 +1,5 @@
 import type { FetchImplementation } from 'jose'
+import { jwksProblem } from './jwks-problem.js'
 import { JwksFetchError } from './key-source.js'
 
 type FetchInit = Parameters<FetchImplementation>[1]
@@ -40,7 +41,9 @@ async function readLimited(response: Response, maxBytes: number): Promise<Uint8A
 /**
  * Fetches a JWKS document for jose's remote key set and checks everything jose would otherwise
  * accept or reject later: status 200, at most `maxBytes`, UTF-8 JSON, a `keys` array of objects
- * (RFC 7517 §5). Returns the body text; every failure is a {@link JwksFetchError}.
+ * (RFC 7517 §5), and no member that makes the whole set untrustworthy (a private or symmetric key,
+ * an RSA key with e ≠ 65537 or over 8192 bits: `jwksProblem`). Returns the body text; every
+ * failure is a {@link JwksFetchError}, and the set is then used not at all.
  */
 export async function fetchJwks(url: string, init: FetchInit, maxBytes: number): Promise<string> {
   let response: Response
@@ -76,6 +79,10 @@ export async function fetchJwks(url: string, init: FetchInit, maxBytes: number):
   }
   if (!isObject(json) || !Array.isArray(json.keys) || !json.keys.every(isObject)) {
     throw new JwksFetchError('not-jwks', 'JWKS response is not a JSON Web Key Set')
+  }
+  const problem = jwksProblem(json.keys)
+  if (problem !== undefined) {
+    throw new JwksFetchError('unsafe-keys', `JWKS refused as a whole: ${problem}`)
   }
   return text
 }

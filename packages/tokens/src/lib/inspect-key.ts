@@ -28,7 +28,41 @@ export type KeyInspection = { ok: true; value: InspectedKey } | { ok: false; mes
 /** JWK members that only a private key (or a secret's `k`, checked apart) has. */
 export const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'priv', 'seed'] as const
 
+/**
+ * The only RSA public exponent accepted. With e = 1 a "signature" is the PKCS#1 encoding of the
+ * digest itself, which anyone can compute; small exponents such as 3 invite Bleichenbacher-style
+ * forgeries against lax verifiers. Every mainstream issuer uses 65537 (F4).
+ */
+export const RSA_PUBLIC_EXPONENT = 65537n
+
+/**
+ * The longest RSA modulus accepted, in bits. Verification cost grows with the modulus: a key of
+ * tens of thousands of bits turns each new token into a CPU burn (RFC 8725 §3.1 only sets a floor).
+ */
+export const MAX_RSA_MODULUS_BITS = 8192
+
 const fail = (message: string): KeyInspection => ({ ok: false, message })
+
+/** Why an RSA key with this public exponent and modulus length is refused, or `undefined`. */
+export function rsaProblem(
+  exponent: bigint | undefined,
+  modulusBits: number | undefined,
+): string | undefined {
+  if (exponent !== RSA_PUBLIC_EXPONENT) {
+    return `is an RSA key whose public exponent is not ${RSA_PUBLIC_EXPONENT}`
+  }
+  if (modulusBits !== undefined && modulusBits > MAX_RSA_MODULUS_BITS) {
+    return `is an RSA key longer than ${MAX_RSA_MODULUS_BITS} bits`
+  }
+  return undefined
+}
+
+/** The unsigned big-endian integer of `bytes` (a CryptoKey's or a JWK's public exponent). */
+export function bytesToBigInt(bytes: Uint8Array): bigint {
+  let value = 0n
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte)
+  return value
+}
 
 function tagOf(value: object): unknown {
   return (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag]
@@ -96,6 +130,10 @@ function inspectKeyObject(key: NodeKeyObject, original: KeyInput, kid?: string):
       family = undefined
   }
   if (family === undefined) return fail('is of a key type no supported algorithm uses')
+  if (family === 'rsa' || family === 'rsa-pss') {
+    const problem = rsaProblem(details.publicExponent, details.modulusLength)
+    if (problem !== undefined) return fail(problem)
+  }
   return {
     ok: true,
     value: {
@@ -119,6 +157,7 @@ function inspectCryptoKey(key: CryptoKey): KeyInspection {
     namedCurve?: unknown
     length?: unknown
     modulusLength?: unknown
+    publicExponent?: unknown
   }
   const bits = hashBits(algorithm.hash)
   const base = { key, kid: undefined, secretBytes: undefined, modulusBits: undefined }
@@ -138,6 +177,12 @@ function inspectCryptoKey(key: CryptoKey): KeyInspection {
       const prefix = algorithm.name === 'RSA-PSS' ? 'PS' : 'RS'
       const modulusBits =
         typeof algorithm.modulusLength === 'number' ? algorithm.modulusLength : undefined
+      const exponent =
+        algorithm.publicExponent instanceof Uint8Array
+          ? bytesToBigInt(algorithm.publicExponent)
+          : undefined
+      const problem = rsaProblem(exponent, modulusBits)
+      if (problem !== undefined) return fail(problem)
       return {
         ok: true,
         value: {

@@ -21,8 +21,12 @@ export interface KeySource {
   isCurrent(now: number): boolean
 }
 
-/** The reason a JWKS could not be fetched; never carries the response body. */
-export type JwksFailure = 'network' | 'timeout' | 'status' | 'too-large' | 'not-json' | 'not-jwks'
+/**
+ * The reason a JWKS could not be fetched or used; never carries the response body. `unsafe-keys`:
+ * the set holds a private or symmetric key, or an RSA key no issuer signs with (see `jwksProblem`).
+ */
+export type JwksFailure =
+  'network' | 'timeout' | 'status' | 'too-large' | 'not-json' | 'not-jwks' | 'unsafe-keys'
 
 /** A JWKS fetch failed, or an earlier failure is still cooling down. */
 export class JwksFetchError extends Error {

@@ -34,22 +34,32 @@ export function deepFreeze<T>(value: T): T {
   return value
 }
 
-function malformed(claim: string): AuthenticationError {
+function malformed(claim: string, rule?: string): AuthenticationError {
   return new AuthenticationError('PCL_TOKEN_INVALID', {
-    message: `Token claim has the wrong type: ${claim}`,
+    message: `Token claim has the wrong type: ${claim}${rule === undefined ? '' : ` (${rule})`}`,
   })
 }
 
-function scopesOf(claim: 'scope' | 'scp', value: unknown, into: Set<string>): void {
-  if (value === undefined) return
-  // RFC 8693 §4.2 / RFC 9068 §2.2.3: `scope` is a space-delimited string. `scp` is commonly an
-  // array (Okta, Ory) and sometimes a space-delimited string (Microsoft Entra): both accepted.
-  const items = typeof value === 'string' ? value.split(' ') : value
-  if (!Array.isArray(items)) throw malformed(claim)
+/** Where an issuer's scopes are read from: `TokensIssuerOptions.scopeClaim`. */
+export type ScopeClaim = 'scope' | 'scp'
+
+function scopesOf(claim: ScopeClaim, value: unknown): Set<string> {
+  const scopes = new Set<string>()
+  if (value === undefined) return scopes
+  // RFC 9068 §2.2.3 and RFC 8693 §4.2: `scope` is one space-delimited string, and nothing else:
+  // `scope: ["admin"]` is malformed, never a grant. `scp` (an issuer opts in) is an array of
+  // strings (Okta, Ory) or a space-delimited string (Microsoft Entra).
+  const items = typeof value === 'string' ? value.split(' ') : claim === 'scp' ? value : undefined
+  const rule =
+    claim === 'scope'
+      ? "a space-delimited string, RFC 9068 §2.2.3; array scopes need scopeClaim: 'scp'"
+      : 'an array of strings or a space-delimited string'
+  if (!Array.isArray(items)) throw malformed(claim, rule)
   for (const item of items as unknown[]) {
-    if (typeof item !== 'string') throw malformed(claim)
-    if (item.length > 0) into.add(item)
+    if (typeof item !== 'string') throw malformed(claim, rule)
+    if (item.length > 0) scopes.add(item)
   }
+  return scopes
 }
 
 function optionalString(claims: JWTPayload, claim: string): string | undefined {
@@ -60,17 +70,16 @@ function optionalString(claims: JWTPayload, claim: string): string | undefined {
 }
 
 /**
- * Builds the frozen {@link Principal} of a verified claims set. The claims object must be one
+ * Builds the frozen {@link Principal} of a verified claims set, its scopes from the issuer's
+ * `scopeClaim` only (the other claim, if any, grants nothing). The claims object must be one
  * nothing else holds (jose parses a fresh one per verification): it is frozen in place.
  */
-export function buildPrincipal(claims: JWTPayload): Principal {
+export function buildPrincipal(claims: JWTPayload, scopeClaim: ScopeClaim = 'scope'): Principal {
   const subject = claims.sub
   if (typeof subject !== 'string' || subject.length === 0) throw malformed('sub')
   const issuer = claims.iss
   if (typeof issuer !== 'string') throw malformed('iss')
-  const scopes = new Set<string>()
-  scopesOf('scope', claims.scope, scopes)
-  scopesOf('scp', claims.scp, scopes)
+  const scopes = scopesOf(scopeClaim, claims[scopeClaim])
   // RFC 9068 §2.2: `client_id`; OpenID Connect's `azp` when an issuer sends only that.
   const clientId = optionalString(claims, 'client_id') ?? optionalString(claims, 'azp') ?? null
   return Object.freeze({

@@ -3,6 +3,7 @@ import { type Principal } from '@portcullis/core'
 import { invalidOptionsError } from '@portcullis/core/internal'
 import type { JWTVerifyOptions } from 'jose'
 import { isSupportedAlgorithm, type SupportedAlgorithm } from '../lib/algorithms.js'
+import type { ScopeClaim } from '../lib/principal.js'
 import { inspectKey, type InspectedKey } from '../lib/inspect-key.js'
 import type { RemoteKeySourceOptions } from '../lib/remote-key-source.js'
 import { tokensDefaults, tokensOptionsSchema } from './tokens-options-schema.js'
@@ -22,6 +23,8 @@ export interface ResolvedIssuer {
   readonly maxTokenAge: number | undefined
   /** Whether every token of this issuer must be DPoP-bound and presented with a proof. */
   readonly dpop: 'required' | 'allowed'
+  /** The claim the principal's scopes are read from. */
+  readonly scopeClaim: ScopeClaim
 }
 
 /** `dpop`, resolved: defaults applied, origins normalised, the nonce key in bytes. */
@@ -45,6 +48,14 @@ export interface ResolvedDpopOptions {
   readonly origins: readonly string[] | undefined
 }
 
+/** A configuration that is allowed but probably a mistake, to be logged once at startup. */
+export interface TokensWarning {
+  /** The option concerned, e.g. `tokens.issuers[0].typ`. */
+  readonly field: string
+  /** What is wrong and how to fix or silence it; never a key or a secret. */
+  readonly message: string
+}
+
 /** The options with defaults applied, validated and frozen. */
 export interface ResolvedTokensOptions {
   readonly issuers: readonly ResolvedIssuer[]
@@ -57,6 +68,7 @@ export interface ResolvedTokensOptions {
   readonly callbackTimeout: number
   readonly realm: string | undefined
   readonly dpop: ResolvedDpopOptions
+  readonly warnings: readonly TokensWarning[]
 }
 
 /**
@@ -90,7 +102,7 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
       audience: Array.isArray(issuer.audience) ? [...issuer.audience] : issuer.audience,
       clockTolerance,
       requiredClaims,
-      ...(issuer.typ === undefined ? {} : { typ: issuer.typ }),
+      ...(typeof issuer.typ === 'string' ? { typ: issuer.typ } : {}),
       ...(issuer.maxTokenAge === undefined ? {} : { maxTokenAge: issuer.maxTokenAge }),
     }
     const keyInputs = issuer.jwks?.keys ?? issuer.keys
@@ -118,8 +130,25 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
       verifyOptions: Object.freeze(verifyOptions),
       maxTokenAge: issuer.maxTokenAge,
       dpop: issuer.dpop ?? 'allowed',
+      scopeClaim: issuer.scopeClaim ?? 'scope',
     })
   })
+
+  // RFC 8725 §3.11: without an explicit type, a token of another kind the issuer signs for this
+  // audience (an OpenID Connect ID token, whose `aud` is the client) passes as an access token.
+  const warnings = options.issuers.flatMap((issuer, index): TokensWarning[] =>
+    issuer.typ === undefined
+      ? [
+          Object.freeze({
+            field: `${prefix}.issuers[${index}].typ`,
+            message:
+              `portcullis: ${prefix}.issuers[${index}] (${issuer.issuer}) sets no typ, so any JWT it signs ` +
+              `for this audience is accepted, an OpenID Connect ID token included. Set typ to the ` +
+              `access-token type it sends ('at+jwt' for RFC 9068), or typ: false to accept any.`,
+          }),
+        ]
+      : [],
+  )
 
   return Object.freeze({
     issuers: Object.freeze(issuers),
@@ -130,6 +159,7 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
     callbackTimeout: options.callbackTimeout ?? tokensDefaults.callbackTimeout,
     realm: options.realm,
     dpop: resolveDpop(options.dpop, clockTolerance),
+    warnings: Object.freeze(warnings),
   })
 }
 

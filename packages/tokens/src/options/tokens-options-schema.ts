@@ -135,9 +135,19 @@ const issuerSchema = z
       )
       .optional(),
     keys: z.array(keySchema, { error: 'must be an array' }).min(1, 'must not be empty').optional(),
-    typ: nonEmptyString.optional(),
+    typ: z
+      .union([nonEmptyString, z.literal(false)], {
+        error: 'must be a non-empty string (e.g. "at+jwt") or false',
+      })
+      .optional(),
     requiredClaims: z
       .array(nonEmptyString, { error: 'must be an array of claim names' })
+      .optional(),
+    scopeClaim: z
+      .enum(['scope', 'scp'], {
+        error:
+          'must be "scope" (RFC 9068: a space-delimited string) or "scp" (an array of strings, or a space-delimited string)',
+      })
       .optional(),
     dpop: z.enum(['required', 'allowed'], { error: 'must be "required" or "allowed"' }).optional(),
     maxTokenAge: duration('s', 1).optional(),

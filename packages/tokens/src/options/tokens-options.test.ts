@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto'
 import { isPortcullisConfigError, type PortcullisConfigError } from '@portcullis/core'
 import { exportJWK, generateKeyPair, type CryptoKey } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -187,6 +187,36 @@ describe('option errors name the field', () => {
     expectField(options, field)
   })
 
+  it('reports each issuer without typ, and none with typ or typ: false', () => {
+    const verifier = createVerifier({
+      issuers: [
+        base,
+        { ...base, issuer: 'https://typed.test', typ: 'at+jwt' },
+        { ...base, issuer: 'https://any.test', typ: false },
+        { ...base, issuer: 'https://bare.test' },
+      ],
+    })
+    expect(verifier.warnings?.map((w) => w.field)).toEqual([
+      'tokens.issuers[0].typ',
+      'tokens.issuers[3].typ',
+    ])
+    expect(verifier.warnings?.[1]?.message).toMatch(/https:\/\/bare\.test.*ID token.*typ: false/s)
+    expect(Object.isFrozen(verifier.warnings)).toBe(true)
+    for (const typ of [true, 0, null]) {
+      expectField(issuer({ typ }), 'tokens.issuers[0].typ', /non-empty string.*or false/)
+    }
+    expectField(issuer({ typ: '' }), 'tokens.issuers[0].typ', /empty/)
+  })
+
+  it('accepts scopeClaim "scope" or "scp" only', () => {
+    for (const scopeClaim of ['scope', 'scp']) {
+      expect(() => createVerifier(issuer({ scopeClaim }) as TokensOptions)).not.toThrow()
+    }
+    for (const scopeClaim of ['roles', 'SCP', ['scp'], true]) {
+      expectField(issuer({ scopeClaim }), 'tokens.issuers[0].scopeClaim', /"scope".*"scp"/)
+    }
+  })
+
   it('refuses "none" in any case', () => {
     for (const none of ['none', 'None', 'NONE', 'nOnE']) {
       expectField(
@@ -303,6 +333,40 @@ describe('option errors name the field', () => {
       'tokens.issuers[0].keys[0]',
       /2048/,
     )
+  })
+
+  it('refuses RSA keys with a public exponent other than 65537, or over 8192 bits', async () => {
+    const rsaJwk = (await exportJWK(rsaPublic)) as Record<string, unknown>
+    const rs = (keys: unknown[], field = 'jwks'): unknown =>
+      issuer({
+        jwksUri: undefined,
+        algorithms: ['RS256', 'PS256'],
+        ...(field === 'jwks' ? { jwks: { keys } } : { keys }),
+      })
+    // e = 1 ("AQ"): anyone can forge a signature. e = 3 ("Aw"): no issuer signs with it.
+    for (const e of ['AQ', 'Aw', 'AQAA', 'AQAAAQ']) {
+      expectField(rs([{ ...rsaJwk, e }]), 'tokens.issuers[0].jwks.keys[0]', /exponent is not 65537/)
+    }
+    // An 8208-bit modulus (random, odd, top bit set): accepted by Node, refused here.
+    const n = randomBytes(1026)
+    n[0]! |= 0x80
+    n[1025]! |= 1
+    const huge = { kty: 'RSA', n: n.toString('base64url'), e: 'AQAB' }
+    expectField(rs([rsaJwk, huge]), 'tokens.issuers[0].jwks.keys[1]', /longer than 8192 bits/)
+    // The same rules for KeyObjects and CryptoKeys.
+    const three = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).publicKey
+    expectField(rs([three], 'keys'), 'tokens.issuers[0].keys[0]', /exponent is not 65537/)
+    const webThree = await webcrypto.subtle.importKey(
+      'jwk',
+      { ...rsaJwk, e: 'Aw', alg: 'RS256' } as webcrypto.JsonWebKey,
+      { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+      true,
+      ['verify'],
+    )
+    expectField(rs([webThree], 'keys'), 'tokens.issuers[0].keys[0]', /exponent is not 65537/)
+    // 65537 with a leading zero octet is still 65537; 2048..8192 bits stay accepted.
+    expect(() => createVerifier(rs([{ ...rsaJwk, e: 'AAEAAQ' }]) as TokensOptions)).not.toThrow()
+    expect(() => createVerifier(rs([rsaPublic], 'keys') as TokensOptions)).not.toThrow()
   })
 
   it('never freezes or keeps the caller’s JWK objects', () => {

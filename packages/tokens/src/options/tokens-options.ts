@@ -33,10 +33,27 @@ export interface TokensIssuerOptions {
   /**
    * Required `typ` header, e.g. `'at+jwt'` for RFC 9068 access tokens; compared
    * case-insensitively, with or without the `application/` prefix (RFC 9068 §4).
+   *
+   * Without it, any JWT this issuer signs for the audience is accepted: an OpenID Connect ID
+   * token whose `aud` is this service (its client id) passes as an access token (RFC 8725 §3.11).
+   * An issuer without `typ` is therefore reported at startup (a warning in the app's log);
+   * `false` accepts any `typ` deliberately and silences it.
+   *
+   * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#typ
    */
-  typ?: string
+  typ?: string | false
   /** Claims that must be present in addition to `exp` and `sub`, which always are. */
   requiredClaims?: string[]
+  /**
+   * The claim this issuer's scopes are read from; the other one grants nothing.
+   * - `'scope'` (default): RFC 9068 §2.2.3, one space-delimited string. A `scope` of any other
+   *   type (`["admin"]`) refuses the token (`PCL_TOKEN_INVALID`): it is never read as a grant.
+   * - `'scp'`: the array of strings Okta and Ory issue, or the space-delimited string of
+   *   Microsoft Entra. Only for issuers that put their scopes there.
+   *
+   * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#scopes
+   */
+  scopeClaim?: 'scope' | 'scp'
   /**
    * Largest accepted age of a token from its `iat`: a whole number of seconds, or a
    * {@link Duration} such as `'1h'` or `'2 days'`. Makes `iat` required.

@@ -51,6 +51,7 @@ function portcullisTokens(
       preAuth,
       reportOnly,
       decision: { realm: authenticator.verifier.realm, audit },
+      log: fastify.log,
     })
   } catch (err) {
     next(err as Error)

@@ -26,6 +26,11 @@ export interface AuthenticationOptions {
   /** `reportOnly: 'including-tokens'`: an invalid token is reported and the request goes on. */
   readonly reportOnly: boolean
   readonly decision: DecisionContext
+  /**
+   * Where the verifier's startup warnings go (`verifier.warnings`, e.g. an issuer without `typ`),
+   * each once, when the step is built: the app's logger.
+   */
+  readonly log?: { warn(fields: object, message: string): void }
 }
 
 /**
@@ -39,6 +44,9 @@ export type Authenticate = (view: RequestView) => Pending
 /** Builds the authentication step of an app: the same for every adapter. */
 export function createAuthentication(options: AuthenticationOptions): Authenticate {
   const { authenticator, preAuth, decision } = options
+  for (const { field, message } of authenticator.verifier.warnings ?? []) {
+    options.log?.warn({ field }, message)
+  }
 
   function refused(view: RequestView, err: unknown): Pending {
     const authentication = isPortcullisError(err) && err.kind === 'authentication'

@@ -13,7 +13,7 @@ import {
 import { LRUCache } from 'lru-cache'
 import type { KeySource } from '../lib/key-source.js'
 import { mapJoseError } from '../lib/map-jose-error.js'
-import { buildPrincipal } from '../lib/principal.js'
+import { buildPrincipal, type ScopeClaim } from '../lib/principal.js'
 import { RemoteKeySource } from '../lib/remote-key-source.js'
 import { StaticKeySource } from '../lib/static-key-source.js'
 import { resolveTokensOptions, type ResolvedIssuer } from '../options/resolve-tokens-options.js'
@@ -52,6 +52,13 @@ export interface Verifier {
    * CommonJS, two versions) made either.
    */
   readonly senderConstraints: SenderCheck
+  /**
+   * Settings that are allowed but probably a mistake (today: an issuer without `typ`), each with
+   * the option it concerns and a message. The Fastify plugin and the Express guard log each once
+   * at startup (`warn`); log them yourself when you use the verifier alone. Optional, so that a
+   * verifier wrapping another one need not carry it.
+   */
+  readonly warnings?: readonly { readonly field: string; readonly message: string }[]
 }
 
 interface CompiledIssuer {
@@ -59,6 +66,7 @@ interface CompiledIssuer {
   readonly algorithms: ReadonlySet<string>
   readonly verifyOptions: Readonly<JWTVerifyOptions>
   readonly maxTokenAge: number | undefined
+  readonly scopeClaim: ScopeClaim
   readonly getKey: (header: CompactJWSHeaderParameters) => Promise<KeyInput> | KeyInput
 }
 
@@ -105,6 +113,7 @@ function compile(issuer: ResolvedIssuer): CompiledIssuer {
     algorithms: issuer.algorithms,
     verifyOptions: issuer.verifyOptions,
     maxTokenAge: issuer.maxTokenAge,
+    scopeClaim: issuer.scopeClaim,
     // Only the protected header reaches the key source: jose's own getters (local and remote
     // JWKS) never read `jku`, `x5u`, `jwk` or `x5c`, and neither does ours.
     getKey: (header) => source.getKey(header),
@@ -252,9 +261,18 @@ export function createVerifier(options: TokensOptions): Verifier {
     } catch (err) {
       throw mapJoseError(err)
     }
+    // jose compares `iat` with the clock only under maxTokenAge. A token issued in the future is
+    // no token this issuer minted yet (a skewed or forged clock): refused like a bad `nbf`. It is
+    // checked once, here: a cache hit is later still, so never earlier than `iat` allows.
+    if (
+      typeof claims.iat === 'number' &&
+      claims.iat > Math.floor(Date.now() / 1000) + clockTolerance
+    ) {
+      throw invalid('Token issued in the future (iat), beyond clockTolerance')
+    }
     const verified: Verified = {
       token,
-      principal: buildPrincipal(claims),
+      principal: buildPrincipal(claims, issuer.scopeClaim),
       expiresAt: expiryOf(claims, issuer),
       source: issuer.source,
       generation,
@@ -289,5 +307,6 @@ export function createVerifier(options: TokensOptions): Verifier {
     realm: config.realm,
     maxTokenBytes,
     senderConstraints: createSenderCheck(config.dpop, modes),
+    warnings: config.warnings,
   })
 }

@@ -1,3 +1,4 @@
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { isPortcullisError } from '@portcullis/core'
 import {
   buildPayload,
@@ -9,7 +10,7 @@ import {
   type MintOptions,
   type TestKey,
 } from '@portcullis/testing'
-import { exportJWK, type JWTPayload } from 'jose'
+import { exportJWK, type JWK, type JWTPayload } from 'jose'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { TokensJwksOptions } from '../options/index.js'
 import { createVerifier, type Verifier } from './create-verifier.js'
@@ -186,6 +187,108 @@ describe('remote JWKS', () => {
     expect(await codeOf(async () => verifier.verify(await tokenBy(k1)))).toBe(
       'PCL_KEYS_UNAVAILABLE',
     )
+  })
+})
+
+// A set that holds one member no issuer publishes comes from a misconfigured or compromised
+// endpoint: none of its keys is used, the good ones beside it included.
+describe('a JWKS refused as a whole', () => {
+  let rsa: JWK
+  let forged: string
+
+  beforeAll(async () => {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    rsa = { ...publicKey.export({ format: 'jwk' }), kid: 'r1', alg: 'RS256', use: 'sig' }
+    // With e = 1, s^e mod n = s: the "signature" is the EMSA-PKCS1-v1_5 encoding of the digest,
+    // which anyone computes without a private key (RFC 8017 §9.2).
+    const header = Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'r1' })).toString('base64url')
+    const claims = claimsFor(ISSUER, AUDIENCE, { sub: 'attacker', exp: 9_999_999_999 })
+    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url')
+    const digest = createHash('sha256').update(`${header}.${payload}`).digest()
+    const t = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), digest])
+    const size = Buffer.from(rsa.n!, 'base64url').length
+    const padding = Buffer.alloc(size - t.length - 3, 0xff)
+    const encoded = Buffer.concat([Buffer.from([0, 1]), padding, Buffer.from([0]), t])
+    forged = `${header}.${payload}.${encoded.toString('base64url')}`
+  })
+
+  function rsaVerifier(): Verifier {
+    return createVerifier({
+      issuers: [
+        { issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256', 'RS256'], jwksUri: uri },
+      ],
+      jwks: { cooldown: COOLDOWN, cacheMaxAge: MAX_AGE, timeout: 200, staleIfError: STALE },
+    })
+  }
+
+  it('never accepts a signature forged for an RSA key with e = 1', async () => {
+    server.setJwks({ keys: [{ ...rsa, e: 'AQ' }] })
+    const verifier = rsaVerifier()
+    expect(await codeOf(() => verifier.verify(forged))).toBe('PCL_KEYS_UNAVAILABLE')
+  })
+
+  const hugeModulus = (): string => {
+    const n = randomBytes(1026)
+    n[0]! |= 0x80
+    n[1025]! |= 1
+    return n.toString('base64url')
+  }
+  const unsafe: [string, () => JWK][] = [
+    ['an RSA key with e = 1', () => ({ ...rsa, e: 'AQ' })],
+    ['an RSA key with e = 3', () => ({ ...rsa, e: 'Aw' })],
+    ['an RSA key of 8208 bits', () => ({ ...rsa, n: hugeModulus() })],
+    [
+      'an RSA key without e',
+      () => {
+        const copy = { ...rsa }
+        delete copy.e
+        return copy
+      },
+    ],
+    ['a private EC key (d)', () => ({ ...k2.jwk, d: 'AAAA' })],
+    ...['p', 'q', 'dp', 'dq', 'qi', 'oth'].map((member): [string, () => JWK] => [
+      `a private RSA member (${member})`,
+      () => ({ ...rsa, [member]: 'AAAA' }),
+    ]),
+    [
+      'a symmetric key (kty oct)',
+      () => ({ kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0', kid: 'h' }),
+    ],
+    ['a k member on another kty', () => ({ ...k2.jwk, k: 'AAAA' })],
+  ]
+
+  it.each(unsafe)(
+    '%s beside a good key: the good key’s tokens are refused too (503), once per cooldown',
+    async (_, member) => {
+      server.setJwks({ keys: [k1.jwk, member()] })
+      const verifier = rsaVerifier()
+      const requests = requestsDuring()
+      const jwt = await tokenBy(k1)
+      for (let i = 0; i < 3; i++)
+        expect(await codeOf(() => verifier.verify(jwt))).toBe('PCL_KEYS_UNAVAILABLE')
+      expect(requests()).toBe(1)
+    },
+  )
+
+  it('keeps the keys fetched before within staleIfError, like any unusable answer', async () => {
+    server.setJwks({ keys: [k1.jwk, rsa] })
+    const verifier = rsaVerifier()
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1, { n: 1 })))).toBe('accepted')
+    server.setJwks({ keys: [k1.jwk, { ...rsa, e: 'AQ' }] })
+    advance(MAX_AGE + 1)
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1, { n: 2 })))).toBe('accepted')
+    // The refused set never replaced the good one: the forgery finds the genuine e.
+    expect(await codeOf(() => verifier.verify(forged))).toBe('PCL_TOKEN_INVALID')
+    vi.setSystemTime(Date.now() + STALE)
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1, { n: 3 })))).toBe(
+      'PCL_KEYS_UNAVAILABLE',
+    )
+  })
+
+  it('accepts RSA keys with e = 65537 from 2048 to 8192 bits beside other keys', async () => {
+    server.setJwks({ keys: [k1.jwk, rsa] })
+    const verifier = rsaVerifier()
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1)))).toBe('accepted')
   })
 })
 

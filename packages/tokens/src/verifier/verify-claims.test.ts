@@ -74,7 +74,8 @@ describe('a valid token', () => {
     expect(principal.subject).toBe('user-1')
     expect(principal.issuer).toBe(ISSUER)
     expect(principal.clientId).toBe('search-svc')
-    expect([...principal.scopes].sort()).toEqual(['admin', 'videos:read', 'videos:write'])
+    // Scopes from `scope` only: the `scp` beside it grants nothing (scopeClaim defaults to scope).
+    expect([...principal.scopes].sort()).toEqual(['videos:read', 'videos:write'])
     expect(principal.claims.sub).toBe('user-1')
 
     expect(Object.isFrozen(principal)).toBe(true)
@@ -104,20 +105,19 @@ describe('a valid token', () => {
     expect(none.scopes.size).toBe(0)
   })
 
-  it('accepts scp as a space-delimited string and an audience list', async () => {
+  it('accepts an audience list', async () => {
     const verifier = verifierWith({ audience: ['other', AUDIENCE] })
     const principal = await verifier.verify(
-      await signToken(key, claimsFor(ISSUER, AUDIENCE, { aud: ['x', AUDIENCE], scp: 'a b' })),
+      await signToken(key, claimsFor(ISSUER, AUDIENCE, { aud: ['x', AUDIENCE], scope: 'a b' })),
     )
     expect([...principal.scopes]).toEqual(['a', 'b'])
   })
 
-  it('refuses scope, scp, client_id and sub of the wrong type', async () => {
+  it('refuses scope, client_id and sub of the wrong type', async () => {
     const verifier = verifierWith()
     for (const extra of [
       { scope: ['ok', 1] },
       { scope: 42 },
-      { scp: { a: 1 } },
       { client_id: 7 },
       { sub: 12 },
       { sub: '' },
@@ -125,6 +125,46 @@ describe('a valid token', () => {
       // Spread over the built claims, so that the wrong types are signed as they are.
       const token = await signToken(key, { ...claimsFor(ISSUER, AUDIENCE), ...extra })
       expect(await codeOf(() => verifier.verify(token))).toBe('PCL_TOKEN_INVALID')
+    }
+  })
+})
+
+describe('scopes (RFC 9068 §2.2.3, scopeClaim)', () => {
+  const scopesOf = async (
+    claims: Record<string, unknown>,
+    overrides: Partial<TokensIssuerOptions> = {},
+  ): Promise<string[] | string> => {
+    const token = await signToken(key, { ...claimsFor(ISSUER, AUDIENCE), ...claims })
+    try {
+      return [...(await verifierWith(overrides).verify(token)).scopes].sort()
+    } catch (err) {
+      return isPortcullisError(err) ? err.code : String(err)
+    }
+  }
+
+  it('never reads a scope array as a grant: scope must be a space-delimited string', async () => {
+    expect(await scopesOf({ scope: ['admin'] })).toBe('PCL_TOKEN_INVALID')
+    expect(await scopesOf({ scope: ['admin', 'videos:read'] })).toBe('PCL_TOKEN_INVALID')
+    expect(await scopesOf({ scope: { admin: true } })).toBe('PCL_TOKEN_INVALID')
+    expect(await scopesOf({ scope: 'admin  videos:read ' })).toEqual(['admin', 'videos:read'])
+    // Under scopeClaim: 'scp', `scope` is a claim like any other: never a grant, whatever its type.
+    expect(await scopesOf({ scope: ['admin'] }, { scopeClaim: 'scp' })).toEqual([])
+    expect(await scopesOf({ scope: 'admin' }, { scopeClaim: 'scp' })).toEqual([])
+  })
+
+  it('ignores scp unless the issuer sets scopeClaim: scp', async () => {
+    expect(await scopesOf({ scp: ['admin'] })).toEqual([])
+    expect(await scopesOf({ scp: 'admin' })).toEqual([])
+    expect(await scopesOf({ scp: { a: 1 } })).toEqual([])
+  })
+
+  it('reads scp as an array (Okta, Ory) or a space-delimited string (Entra) with scopeClaim: scp', async () => {
+    const scp = { scopeClaim: 'scp' } as const
+    expect(await scopesOf({ scp: ['videos:read', 'admin'] }, scp)).toEqual(['admin', 'videos:read'])
+    expect(await scopesOf({ scp: 'videos:read admin' }, scp)).toEqual(['admin', 'videos:read'])
+    expect(await scopesOf({}, scp)).toEqual([])
+    for (const bad of [{ a: 1 }, ['ok', 1], 42]) {
+      expect(await scopesOf({ scp: bad }, scp)).toBe('PCL_TOKEN_INVALID')
     }
   })
 })
@@ -149,6 +189,30 @@ describe('claims (RFC 7519 §4.1, RFC 9068)', () => {
     expect(await codeOf(() => verifier.verify(nbf))).toBe('PCL_TOKEN_INVALID')
     const iat = await signToken(key, claimsFor(ISSUER, AUDIENCE, { iat: t + 60 }))
     expect(await codeOf(() => verifier.verify(iat))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it('refuses a token issued in the future beyond clockTolerance, without maxTokenAge too', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const verifier = verifierWith({}, { clockTolerance: 5 })
+    const t = epochSeconds()
+    const at = (iat: number) => signToken(key, claimsFor(ISSUER, AUDIENCE, { iat, exp: t + 600 }))
+    expect(await codeOf(async () => verifier.verify(await at(t + 5)))).toBe('accepted')
+    for (const iat of [t + 6, t + 3600, 9_999_999_999]) {
+      const token = await at(iat)
+      const err = await Promise.resolve()
+        .then(() => verifier.verify(token))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+      expect(isPortcullisError(err, 'PCL_TOKEN_INVALID'), String(iat)).toBe(true)
+      expect((err as Error).message).toMatch(/iat/)
+    }
+    // Once its iat has passed, the same token is accepted.
+    const early = await at(t + 60)
+    expect(await codeOf(() => verifier.verify(early))).toBe('PCL_TOKEN_INVALID')
+    vi.setSystemTime((t + 55) * 1000)
+    expect(await codeOf(() => verifier.verify(early))).toBe('accepted')
   })
 
   it('applies maxTokenAge from iat, and then requires iat', async () => {
@@ -184,6 +248,18 @@ describe('claims (RFC 7519 §4.1, RFC 9068)', () => {
     expect(await codeOf(() => verifier.verify(without))).toBe('PCL_TOKEN_INVALID')
     const withJti = await signToken(key, claimsFor(ISSUER, AUDIENCE, { jti: 'j1' }))
     expect(await codeOf(() => verifier.verify(withJti))).toBe('accepted')
+  })
+
+  it('without typ (or with typ: false) accepts an ID token for the same audience', async () => {
+    // What the startup warning is about: an OpenID Connect ID token whose aud is this service.
+    const idToken = await signToken(key, claimsFor(ISSUER, AUDIENCE, { nonce: 'n' }), {
+      typ: 'JWT',
+    })
+    expect(await codeOf(() => verifierWith().verify(idToken))).toBe('accepted')
+    expect(await codeOf(() => verifierWith({ typ: false }).verify(idToken))).toBe('accepted')
+    expect(await codeOf(() => verifierWith({ typ: 'at+jwt' }).verify(idToken))).toBe(
+      'PCL_TOKEN_INVALID',
+    )
   })
 
   it('checks typ case-insensitively, with or without application/ (RFC 9068 §4)', async () => {

@@ -1,0 +1,5 @@
+export {
+  serializeRequest,
+  type LoggedRequest,
+  type SerializedRequest,
+} from './serialize-request.js'

@@ -1,0 +1,6 @@
+export {
+  QUERY_TOKEN_PARAMETER,
+  queryTokenValues,
+  REDACTED,
+  redactQueryTokens,
+} from './query-token.js'

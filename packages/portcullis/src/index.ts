@@ -49,6 +49,7 @@ export {
   problemType,
   RateLimitError,
   renderProblem,
+  RequestError,
   ResponseError,
   type AuditEvent,
   type AuditReason,

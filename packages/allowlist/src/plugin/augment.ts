@@ -1,4 +1,5 @@
 import type { ResponseSpec } from '../allowlist/index.js'
+import type { BodySpec } from '../body/index.js'
 
 declare module '@portcullis/core' {
   interface RouteGuard {
@@ -8,5 +9,12 @@ declare module '@portcullis/core' {
      * schema, or `{ passthrough: '<reason>' }` for a body the guard cannot inspect.
      */
     response?: ResponseSpec
+    /**
+     * Which fields a request body may write (mass assignment): `{ writable: ['title', 'tags[]'] }`
+     * (plus `byScope`, `unknown`, `maxBytes`), or `{ passthrough: '<reason>' }` for a body the
+     * guard does not inspect. Checked after the body is parsed, before validation and the
+     * handler.
+     */
+    body?: BodySpec
   }
 }

@@ -50,6 +50,13 @@ export interface PortcullisOptions {
    */
   response?: { requireResponse?: boolean; maxBodyBytes?: number }
   /**
+   * `true`: every guarded route that accepts a body (POST, PUT, PATCH) must declare
+   * `guard.body` (the fields a request body may write, or `{ passthrough: '<reason>' }`) or
+   * `app.ready()` fails with `PCL_INVALID_GUARD`, naming every such route at once. Default
+   * `false`: they start, and the inventory and `portcullis audit` flag each of them.
+   */
+  requireBody?: boolean
+  /**
    * Every scope the application uses: a guard's `scopes` or a response `byScope` naming any
    * other scope fails startup (a misspelled scope would lock everyone out, or show fields to
    * nobody). The run-time counterpart of the `KnownScopes` type.
@@ -73,6 +80,7 @@ const schema = z
     reportOnly: z.union([z.boolean(), z.literal('including-tokens')]).optional(),
     rateLimit: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
     response: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+    requireBody: z.boolean({ error: 'must be a boolean' }).optional(),
     knownScopes: z.array(z.string()).optional(),
     callbackTimeout: z.union([z.number(), z.string()]).optional(),
   })

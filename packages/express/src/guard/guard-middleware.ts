@@ -25,6 +25,7 @@ import {
 import type { AppLimits, Limit } from '@portcullis/rate-limit/internal'
 import type { Authenticate } from '@portcullis/tokens/internal'
 import type { RequestHandler } from 'express'
+import { planGuardBody, type BoundBody } from '../body/index.js'
 import { answerProblem, viewOf, type CredentialRules } from '../lib/express-view.js'
 import { kGuardHandle } from '../lib/symbols.js'
 import type { ResolvedOptions } from '../options/index.js'
@@ -75,6 +76,7 @@ interface Binding {
   readonly decide: Decide
   readonly limit: Limit | null
   readonly response: ResponseRules
+  readonly body: BoundBody
 }
 
 /** The handle of a guard middleware, or `undefined` for any other function. */
@@ -122,6 +124,7 @@ export function createGuardMiddleware(
   }
   let limitPlan: ReturnType<typeof planLimit>
   let response: ReturnType<typeof planResponse>
+  let body: ReturnType<typeof planGuardBody>
   try {
     const compiled = compileGuard(routeGuard, { route: label, ...compileOptions })
     limitPlan = planLimit(compiled, label, context.limits)
@@ -130,6 +133,7 @@ export function createGuardMiddleware(
       { label, requireResponse: options.requireResponse, knownScopes: options.knownScopes },
       context.errorsOnly,
     )
+    body = planGuardBody(compiled.guard.body, label, { ...options, decision })
   } catch (err) {
     throw atCallSite(err)
   }
@@ -162,6 +166,7 @@ export function createGuardMiddleware(
       decide: createRouteDecision(forRoute, site.template, decision, options.reportOnly),
       limit,
       response: createResponseRules(response, site.template, decision, options.maxBodyBytes),
+      body: body.bind(site, forRoute.reportOnly),
     }
     const entries = inventoryEntries(site.methods, {
       url: site.template,
@@ -169,12 +174,14 @@ export function createGuardMiddleware(
       compiled: forRoute,
       rateLimit: limitPlan?.summary ?? null,
       response: response.summary,
+      body: binding.body.summary,
     })
     return {
       entries,
       commit() {
         if (site.route === null) mounted ??= binding
         else if (!routes.has(site.route)) routes.set(site.route, binding)
+        binding.body.commit()
       },
     }
   }
@@ -211,14 +218,14 @@ export function createGuardMiddleware(
     if (answer === null) {
       // The warm path (a token seen before, a synchronous guard and counter): no closures.
       holdResponse(res, binding.response, view)
-      next()
+      binding.body.admit(req, res, view, next)
       return
     }
     settle(
       answer,
       () => {
         holdResponse(res, binding.response, view)
-        next()
+        binding.body.admit(req, res, view, next)
       },
       (problem) => answerProblem(res, problem),
       next,

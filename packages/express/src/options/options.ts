@@ -42,6 +42,12 @@ export interface PortcullisExpressOptions {
   rateLimit?: RateLimitOptions
   /** `requireResponse` (default `true`) and `maxBodyBytes` (default 1 MiB) of the allowlists. */
   response?: { requireResponse?: boolean; maxBodyBytes?: number }
+  /**
+   * `true`: every guard on a route that accepts a body (POST, PUT, PATCH, `app.all`) must declare
+   * `guard.body` or `seal` throws `PCL_INVALID_GUARD`, naming every such route at once. Default
+   * `false`: they are sealed, and `guard.routes()` flags each of them.
+   */
+  requireBody?: boolean
   /** The application's scopes: a guard naming any other one is refused. */
   knownScopes?: readonly string[]
   /**

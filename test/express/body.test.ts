@@ -60,11 +60,7 @@ describe('the shared body cases', () => {
   it.each(bodyCases)('$name', async ({ guard, method = 'POST', requests }) => {
     const t = await setup((app, g, route) => {
       app.use(express.json(), express.urlencoded({ extended: true }), express.text())
-      app[method.toLowerCase() as 'post'](
-        '/b',
-        g(guard),
-        record(route),
-      )
+      app[method.toLowerCase() as 'post']('/b', g(guard), record(route))
     })
     for (const r of requests) {
       const before = { ...t.route }
@@ -80,7 +76,12 @@ describe('the shared body cases', () => {
 describe('a body parsed after the guard', () => {
   it('is checked once the route parser ran, before the handler', async () => {
     const t = await setup((app, guard, route) => {
-      app.post('/b', guard({ ...rule, body: { ...rule.body, unknown: 'strip' } }), express.json(), record(route))
+      app.post(
+        '/b',
+        guard({ ...rule, body: { ...rule.body, unknown: 'strip' } }),
+        express.json(),
+        record(route),
+      )
     })
     const ok = await t.send('/b', JSON.stringify({ title: 't', role: 'admin' }))
     expect(ok.status).toBe(200)
@@ -117,10 +118,15 @@ describe('a body parsed after the guard', () => {
         route.runs++
         next()
       })
-      app.post('/custom', guard(rule), function myParser(req, _res, next) {
-        req.body = { parsedBy: 'me' }
-        next()
-      }, record(route))
+      app.post(
+        '/custom',
+        guard(rule),
+        function myParser(req, _res, next) {
+          req.body = { parsedBy: 'me' }
+          next()
+        },
+        record(route),
+      )
       app.post('/mismatch', guard(rule), express.json(), record(route))
     })
     for (const url of ['/raw', '/custom']) {

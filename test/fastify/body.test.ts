@@ -189,7 +189,14 @@ describe('no way around the body guard', () => {
   it("a custom content-type parser's result is checked; a parser that yields a string is refused", async () => {
     const t = await setup((app, route) => {
       app.addContentTypeParser('application/x-record', { parseAs: 'string' }, (_r, text, done) =>
-        done(null, Object.fromEntries(String(text).split(';').map((pair) => pair.split('=')))),
+        done(
+          null,
+          Object.fromEntries(
+            String(text)
+              .split(';')
+              .map((pair) => pair.split('=')),
+          ),
+        ),
       )
       app.addContentTypeParser('application/x-raw', { parseAs: 'string' }, (_r, text, done) =>
         done(null, text),

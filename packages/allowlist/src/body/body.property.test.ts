@@ -194,20 +194,25 @@ describe('body rules: property-based', () => {
   it('prototype keys never pass, wherever JSON.parse puts them', () => {
     const key = fc.constantFrom('__proto__', 'constructor', 'prototype')
     fc.assert(
-      fc.property(scenario, key, fc.array(fc.constantFrom(...KEYS), { maxLength: 2 }), (s, k, at) => {
-        // Built as text, so that JSON.parse makes the key an own data property.
-        let text = `{${JSON.stringify(k)}:{"polluted":true}}`
-        for (const name of [...at].reverse()) text = `{${JSON.stringify(name)}:${text}}`
-        const merged = { ...s.body, ...(JSON.parse(text) as object) }
-        // Declared all the way down: the key is met, and refused whatever the mode.
-        const declared = [...s.writable, [...at, '*'].join('.')]
-        const refused = rule(s, declared).check(merged, new Set(SCOPES))
-        expect(refused.ok).toBe(false)
-        if (!refused.ok) expect(refused.always).toBe(true)
-        // Under an undeclared parent, it goes with its parent: never into the body handed on.
-        const any = rule(s, ['*', ...s.writable]).check(merged, new Set(SCOPES))
-        if (any.ok) expect(holdsForbidden(any.body)).toBe(false)
-      }),
+      fc.property(
+        scenario,
+        key,
+        fc.array(fc.constantFrom(...KEYS), { maxLength: 2 }),
+        (s, k, at) => {
+          // Built as text, so that JSON.parse makes the key an own data property.
+          let text = `{${JSON.stringify(k)}:{"polluted":true}}`
+          for (const name of [...at].reverse()) text = `{${JSON.stringify(name)}:${text}}`
+          const merged = { ...s.body, ...(JSON.parse(text) as object) }
+          // Declared all the way down: the key is met, and refused whatever the mode.
+          const declared = [...s.writable, [...at, '*'].join('.')]
+          const refused = rule(s, declared).check(merged, new Set(SCOPES))
+          expect(refused.ok).toBe(false)
+          if (!refused.ok) expect(refused.always).toBe(true)
+          // Under an undeclared parent, it goes with its parent: never into the body handed on.
+          const any = rule(s, ['*', ...s.writable]).check(merged, new Set(SCOPES))
+          if (any.ok) expect(holdsForbidden(any.body)).toBe(false)
+        },
+      ),
       { numRuns: 500 },
     )
   })

@@ -261,7 +261,10 @@ function compileRule(
   const scopedPaths = scoped.map(([, paths]) => parsedList(paths))
   const root: BodyNode = compileBodyTrie([
     { paths: writable, grant: EVERYONE },
-    ...scopedPaths.map((paths, i) => ({ paths, grant: (1 << (i + 1)) as Grants })),
+    ...scopedPaths.map((paths, i): { paths: FieldPath[]; grant: Grants } => ({
+      paths,
+      grant: 1 << (i + 1),
+    })),
   ])
   const strip = rule.unknown === 'strip'
   const maxBytes = rule.maxBytes ?? null

@@ -209,8 +209,7 @@ export function createBodyRules(
         )
       }
       if (maxBytes !== null) {
-        const measured =
-          size ?? (declaredLength(view.message) === null ? jsonSize(body) : null)
+        const measured = size ?? (declaredLength(view.message) === null ? jsonSize(body) : null)
         if (measured !== null && measured > maxBytes) return refused(tooLarge(view))
       }
       const result = rule.check(body, view.principal?.scopes ?? EMPTY_SCOPES)

@@ -104,6 +104,8 @@ function refuseBody(req: Request, res: Response, problem: RenderedProblem): void
  */
 function countBytes(req: Request): { count: number } {
   const bytes = { count: req.readableLength }
+  // The request's own push (Readable.prototype.push), called with the request as `this`.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const push = req.push
   Object.defineProperty(req, 'push', {
     configurable: true,
@@ -136,7 +138,11 @@ function settle(
 
 /** The checkpoint in front of one layer after the guard: the body is checked before it runs. */
 function checkpoint(handle: Handle): Handle {
-  const wrapped = function portcullisBodyCheckpoint(req: Request, res: Response, next: NextFunction) {
+  const wrapped = function portcullisBodyCheckpoint(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+  ) {
     const state = states.get(req)
     if (state === undefined) return handle(req, res, next)
     const body: unknown = req.body

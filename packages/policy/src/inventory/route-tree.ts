@@ -82,11 +82,7 @@ export function parseRouteTree(printed: string): {
   return { routes, unparsed }
 }
 
-function attachHooks(
-  route: PrintedRoute,
-  hook: HookName,
-  json: string,
-): PrintedRoute {
+function attachHooks(route: PrintedRoute, hook: HookName, json: string): PrintedRoute {
   let names: unknown
   try {
     names = JSON.parse(json)

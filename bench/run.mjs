@@ -1,7 +1,7 @@
 // `pnpm bench`: every benchmark side by side in one run, reported as ratios to its baseline,
 // because shared machines are noisy. Benchmarks report; they never fail the build.
 //
-//   node bench/run.mjs                 all suites: tokens, policy, allowlist (micro), then http
+//   node bench/run.mjs                 all suites: tokens, policy, allowlist, body (micro), then http
 //   node bench/run.mjs http            only the named suites
 //   node bench/run.mjs --quick         a short run (seconds per suite), for CI
 //   node bench/run.mjs --json out.json write the results there (default bench/results/latest.json)
@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { httpBench } from './http/http.bench.mjs'
 import { allowlistBench } from './micro/allowlist.bench.mjs'
+import { bodyBench } from './micro/body.bench.mjs'
 import { policyBench } from './micro/policy.bench.mjs'
 import { tokensBench } from './micro/tokens.bench.mjs'
 
@@ -38,6 +39,7 @@ const suites = [
   ['tokens', () => tokensBench({ time: microTime })],
   ['policy', () => policyBench({ time: microTime })],
   ['allowlist', () => allowlistBench({ time: microTime })],
+  ['body', () => bodyBench({ time: microTime })],
   ['http', () => httpBench(http)],
 ]
 const unknown = positionals.filter((name) => !suites.some(([known]) => known === name))

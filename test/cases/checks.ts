@@ -6,6 +6,7 @@ import type { InventoryEntry } from '@portcullis/policy'
 import { bearer } from '@portcullis/testing'
 import { expect } from 'vitest'
 import type { AccessRequest } from './access.js'
+import type { BodyRequest } from './bodies.js'
 import type { LimitStep } from './rate-limits.js'
 import type { ResponseRequest } from './responses.js'
 import type { QueryTokenCase, Refusal, TokenApp } from './tokens.js'
@@ -206,4 +207,46 @@ export function rawRequest(port: number, bytes: string): Promise<{ status: numbe
     })
     socket.on('error', reject)
   })
+}
+
+/** What a body case's route saw: the handler's runs and the last body it received. */
+export interface BodyRoute {
+  readonly runs: number
+  readonly seen: unknown
+}
+
+/**
+ * One request of a body case: its status; for a refusal, the problem+json code, the field paths
+ * named in `detail` and in the `deny` audit event (never a value), and no handler run; for a
+ * served request, the body the handler received.
+ */
+export function expectBodyRequest(
+  reply: CaseReply,
+  request: BodyRequest,
+  route: { readonly before: BodyRoute; readonly after: BodyRoute },
+  last: AuditEvent | undefined,
+): void {
+  const label = `${request.body.slice(0, 60)} (${request.contentType ?? 'application/json'})`
+  expect(reply.status, label).toBe(request.status)
+  if (request.code !== undefined) {
+    expect(reply.header('content-type')).toBe('application/problem+json')
+    const problem = json(reply)
+    expect(problem).toMatchObject({ code: request.code, status: request.status })
+    expect(route.after.runs, `${label}: the handler ran`).toBe(route.before.runs)
+    expect(last).toMatchObject({ decision: 'deny', reason: request.code, reportOnly: false })
+    for (const field of request.fields ?? []) {
+      if (field !== '(body)') expect(String(problem.detail)).toContain(field)
+    }
+    if (request.fields !== undefined) expect(last?.fields).toEqual(request.fields)
+    for (const secret of ['someone-else', 'isAdmin']) {
+      expect(reply.body).not.toContain(secret)
+      expect(JSON.stringify(last)).not.toContain(secret)
+    }
+    return
+  }
+  expect(route.after.runs, `${label}: the handler did not run`).toBe(route.before.runs + 1)
+  if (request.received !== undefined) expect(route.after.seen).toEqual(request.received)
+  if (request.reported !== undefined) {
+    expect(last).toMatchObject({ decision: 'deny', reason: request.reported, reportOnly: true })
+  }
 }

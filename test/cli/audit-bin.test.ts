@@ -48,12 +48,12 @@ describe('the built portcullis bin', () => {
     const { code, stdout, stderr } = portcullis('audit', 'test/cli/fixtures/guarded.mjs')
     expect(stderr).toBe('')
     expect(code).toBe(0)
-    expect(stdout).toMatch(/^METHOD +URL +ACCESS +RATE LIMIT +RESPONSE\n/)
+    expect(stdout).toMatch(/^METHOD +URL +ACCESS +RATE LIMIT +RESPONSE +BODY\n/)
     expect(stdout).toMatch(
-      /^GET +\/healthz +public: liveness probe +- +NONE: success bodies are not allowlisted$/m,
+      /^GET +\/healthz +public: liveness probe +- +NONE: success bodies are not allowlisted +-$/m,
     )
     expect(stdout).toMatch(
-      /^HEAD +\/v1\/videos\/:id +authenticated +- +NONE: success bodies are not allowlisted$/m,
+      /^HEAD +\/v1\/videos\/:id +authenticated +- +NONE: success bodies are not allowlisted +-$/m,
     )
     expect(stdout).toContain('4 routes: 2 guarded, 2 public, 0 unguarded')
   })
@@ -83,7 +83,7 @@ describe('the built portcullis bin', () => {
       'buildApp',
     )
     expect(code).toBe(1)
-    expect(stdout).toMatch(/^GET +\/internal\/metadata +UNGUARDED +- +-$/m)
+    expect(stdout).toMatch(/^GET +\/internal\/metadata +UNGUARDED +- +- +-$/m)
     expect(stderr).toContain('GET /internal/metadata has no guard')
   })
 

@@ -45,8 +45,8 @@ const PAGES: Record<string, { module: string; types: string[]; pages: string[] }
   },
   allowlist: {
     module: 'allowlist',
-    types: ['AllowlistPluginOptions', 'AllowlistSpec'],
-    pages: ['packages/allowlist/README.md', 'docs/guides/allowlist.md'],
+    types: ['AllowlistPluginOptions', 'AllowlistSpec', 'BodyRule'],
+    pages: ['packages/allowlist/README.md', 'docs/guides/allowlist.md', 'docs/guides/body.md'],
   },
 }
 

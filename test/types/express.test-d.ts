@@ -1,6 +1,7 @@
 // Compile-only type tests: `pnpm typecheck` fails if any expectation or @ts-expect-error breaks.
 import {
   createGuard,
+  type BodySpec,
   type AuthenticatedRequest,
   type Guard,
   type InventoryEntry,
@@ -51,6 +52,12 @@ app.get(
   },
 )
 expectTypeOf(guard({ authenticated: true })).toEqualTypeOf<RequestHandler>()
+// guard.body is typed on Express from the same RouteGuard.
+guard({ scopes: ['videos:write'], body: { writable: ['title'], byScope: { admin: ['ownerId'] } } })
+// @ts-expect-error maxBytes is a number of bytes
+guard({ authenticated: true, body: { writable: ['title'], maxBytes: '64kb' } })
+expectTypeOf<RouteGuard['body']>().toEqualTypeOf<BodySpec | undefined>()
+createGuard({ tokens: { issuers: [] }, requireBody: true })
 guard.seal(app)
 expectTypeOf(guard.routes()).toEqualTypeOf<readonly InventoryEntry[]>()
 

@@ -1,6 +1,7 @@
 // Compile-only type tests: `pnpm typecheck` fails if any expectation or @ts-expect-error breaks.
 import portcullis, {
   serializeRequest,
+  type BodySpec,
   type InventoryEntry,
   type Principal,
   type RouteGuard,
@@ -41,6 +42,41 @@ app.get('/bad2', { config: { guard: { authenticated: false } } }, () => 'x')
 // @ts-expect-error a misspelled requirement does not compile (and is refused at startup)
 const misspelled: RouteGuard = { scopez: ['a'] }
 void misspelled
+
+// guard.body is typed: the writable paths (or a zod object), byScope, unknown, maxBytes.
+app.patch(
+  '/v1/videos/:id',
+  {
+    config: {
+      guard: {
+        scopes: ['videos:write'],
+        body: {
+          writable: ['title', 'tags[]', 'chapters[].title'],
+          byScope: { 'videos:admin': ['ownerId'] },
+          unknown: 'strip',
+          maxBytes: 65536,
+        },
+      },
+    },
+  },
+  () => 'ok',
+)
+app.post(
+  '/upload',
+  { config: { guard: { authenticated: true, body: { passthrough: 'file' } } } },
+  () => 'x',
+)
+// @ts-expect-error unknown is 'reject' or 'strip'
+const drop: BodySpec = { writable: [], unknown: 'drop' }
+// @ts-expect-error writable is required
+const noWritable: BodySpec = { maxBytes: 1 }
+void [drop, noWritable]
+// @ts-expect-error a misspelled key does not compile
+const writeable: BodySpec = { writeable: ['title'] }
+void writeable
+expectTypeOf<RouteGuard['body']>().toEqualTypeOf<BodySpec | undefined>()
+expectTypeOf<InventoryEntry['body']>().toEqualTypeOf<string | null>()
+await app.register(portcullis, { tokens: { issuers: [] }, requireBody: true })
 
 expectTypeOf<RouteGuard['public']>().toEqualTypeOf<string | undefined>()
 expectTypeOf(app.portcullis.routes()).toEqualTypeOf<readonly InventoryEntry[]>()

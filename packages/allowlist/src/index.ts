@@ -1,6 +1,8 @@
 /**
- * `@portcullis/allowlist`: response field allowlists. `compileAllowlist` (framework-free)
- * compiles a route's `guard.response` once into a projection that keeps only declared fields.
+ * `@portcullis/allowlist`: response field allowlists and their twin, request body allowlists.
+ * `compileAllowlist` (framework-free) compiles a route's `guard.response` once into a projection
+ * that keeps only declared fields; `compileBodyRule` compiles its `guard.body` into a check of
+ * the fields a request may write.
  *
  * @packageDocumentation
  */
@@ -18,4 +20,13 @@ export {
   type ProjectionResult,
   type ResponseSpec,
 } from './allowlist/index.js'
+export {
+  bodySpecSchema,
+  compileBodyRule,
+  type BodyCheck,
+  type BodyRule,
+  type BodySpec,
+  type CompileBodyRuleOptions,
+  type CompiledBodyRule,
+} from './body/index.js'
 export { allowlistPlugin, type AllowlistPluginOptions } from './plugin/index.js'

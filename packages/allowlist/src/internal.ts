@@ -17,6 +17,20 @@ export {
   type ValueOutcome,
 } from './runtime/response-rules.js'
 export {
+  acceptsBody,
+  bodySummary,
+  createBodyRules,
+  declaredLength,
+  hasBody,
+  NO_BODY_RULE,
+  planBody,
+  type BodyOutcome,
+  type BodyPlan,
+  type BodyPlanSite,
+  type BodyRouteSite,
+  type BodyRules,
+} from './runtime/body-rules.js'
+export {
   isJsonType,
   readSerializedBody,
   uninspectableError,

@@ -38,6 +38,11 @@ export interface AuditEvent {
   readonly ip: string | null
   /** Time the guard spent deciding, in milliseconds. */
   readonly durationMs: number
+  /**
+   * The request body's field paths a body decision is about (`ownerId`, `chapters[].title`):
+   * paths only, never values. Present on `PCL_FIELD_NOT_WRITABLE` and `PCL_UNKNOWN_FIELD`.
+   */
+  readonly fields?: readonly string[]
   /** Event time, milliseconds since the epoch. */
   readonly time: number
 }
@@ -74,10 +79,14 @@ export function createAuditEvent(
   decision: AuditEvent['decision'],
   reason: AuditReason,
   request: AuditRequest,
-  details: { readonly status?: number | null; readonly reportOnly?: boolean } = {},
+  details: {
+    readonly status?: number | null
+    readonly reportOnly?: boolean
+    readonly fields?: readonly string[] | undefined
+  } = {},
 ): AuditEvent {
   const principal = request.principal
-  return {
+  const event: AuditEvent = {
     type: 'portcullis.decision',
     decision,
     reason,
@@ -93,6 +102,7 @@ export function createAuditEvent(
     durationMs: request.durationMs,
     time: Date.now(),
   }
+  return details.fields === undefined ? event : { ...event, fields: details.fields }
 }
 
 /** The part of a pino-style logger (`logger.warn({ ...fields }, 'message')`) Portcullis writes to. */

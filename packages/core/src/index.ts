@@ -16,6 +16,7 @@ export {
   PortcullisError,
   problemType,
   RateLimitError,
+  RequestError,
   ResponseError,
   type BearerErrorCode,
   type CodeOfKind,

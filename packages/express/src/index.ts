@@ -14,7 +14,7 @@ export type { GuardLogger } from './lib/logger.js'
 export type { ClaimMatcher, InventoryEntry, KnownScopes, Scope } from '@portcullis/policy'
 // Typed re-exports keep each package's declarations (and their `RouteGuard` augmentations) in
 // this package's types: a bare side-effect import would be dropped from the bundled .d.ts.
-export type { ResponseSpec } from '@portcullis/allowlist'
+export type { BodySpec, ResponseSpec } from '@portcullis/allowlist'
 export type { RateLimitOptions, RouteRateLimit } from '@portcullis/rate-limit'
 export type { TokensOptions } from '@portcullis/tokens'
 export {

@@ -55,6 +55,7 @@ export {
   problemType,
   RateLimitError,
   renderProblem,
+  RequestError,
   ResponseError,
   type AuditEvent,
   type AuditReason,

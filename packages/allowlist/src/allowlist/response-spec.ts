@@ -95,7 +95,8 @@ const fieldPath = z.string({ error: 'must be a field path string' }).superRefine
   if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `'${text}' ${parsed.reason}` })
 })
 
-const pathList = z.array(fieldPath, { error: 'must be a list of field paths' }).max(1000, {
+/** A list of field paths, each checked against the path syntax (shared by `guard.body`). */
+export const pathList = z.array(fieldPath, { error: 'must be a list of field paths' }).max(1000, {
   error: 'must list at most 1000 paths',
 })
 
@@ -103,7 +104,8 @@ const zodObject = z.custom<ZodObject>(
   (value) => isZodSchema(value) && zodTypeName(value) === 'object',
 )
 
-const allow = z.union([pathList, zodObject], {
+/** Field paths or a `z.object()` whose shape lists them (shared by `guard.body.writable`). */
+export const allow = z.union([pathList, zodObject], {
   error: (issue) =>
     isZodSchema(issue.input)
       ? `must be a z.object() schema (its shape is the allowlist), not a zod ${zodTypeName(issue.input)}`
@@ -112,7 +114,8 @@ const allow = z.union([pathList, zodObject], {
 
 // Keys are checked here rather than by z.record's key schema, whose issue ("Invalid key in
 // record") would not say what is wrong with the key.
-function recordOf<T extends z.ZodType>(
+/** A record whose keys `checkKey` vets, naming the key in its issue. */
+export function recordOf<T extends z.ZodType>(
   value: T,
   checkKey: (key: string) => string | null,
   error: string,
@@ -125,7 +128,8 @@ function recordOf<T extends z.ZodType>(
   })
 }
 
-function scopeKey(key: string): string | null {
+/** The issue of a key that is not an RFC 6749 §3.3 scope token, or `null`. */
+export function scopeKey(key: string): string | null {
   return SCOPE_TOKEN.test(key)
     ? null
     : 'must be a scope token: printable ASCII without spaces, quotes or backslashes'

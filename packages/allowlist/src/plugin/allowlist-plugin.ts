@@ -17,6 +17,7 @@ import {
   planResponse,
   type ResponsePlan,
 } from '../runtime/response-rules.js'
+import { bodyGuardHook, checkBodyHooks, planRouteBody, type BodyRoutes } from './body-hooks.js'
 import { resolveAllowlistOptions, type AllowlistPluginOptions } from './options.js'
 
 // Set by preSerialization when it has projected the payload (or refused it), so onSend neither
@@ -57,15 +58,17 @@ function portcullisAllowlist(
     next(err as Error)
     return
   }
-  const { requireResponse, maxBodyBytes } = resolved
+  const { requireResponse, requireBody, maxBodyBytes } = resolved
   const context = { realm: resolved.realm, audit: resolved.audit }
   // Error bodies of routes without an allowlist (requireResponse: false) still leave as
   // problem+json fields only.
   const errorsOnly = errorBodiesOnly()
+  const bodyRoutes: BodyRoutes = new Set()
 
   fastify.addHook('onRoute', function portcullisCompileAllowlist(routeOptions) {
     const state = routeStateOf(routeOptions)
     if (state === undefined || state.compiled === null) return
+    planRouteBody(routeOptions, state, requireBody, context, bodyRoutes)
     let plan: ResponsePlan
     try {
       plan = planResponse(
@@ -174,13 +177,26 @@ function portcullisAllowlist(
     appendRouteHook(routeOptions, 'onSend', onSend)
     appendRouteHook(routeOptions, 'onResponse', onResponse)
   })
+
+  // One hook for every route, added now: it runs before the preValidation hooks the application
+  // adds after Portcullis; the startup check refuses the ones added before it on body routes.
+  fastify.addHook('preValidation', bodyGuardHook)
+  fastify.addHook('onReady', function portcullisCheckBodyHooks(done) {
+    try {
+      checkBodyHooks(this, bodyRoutes)
+      done()
+    } catch (err) {
+      done(err as Error)
+    }
+  })
   next()
 }
 
 /**
  * The allowlist plugin: every guarded route's responses are projected onto its declared fields
  * (objects, arrays, JSON strings and Buffers, error bodies), or refused with 500 when they
- * cannot be inspected or break the route's rules. Registered after the policy plugin.
+ * cannot be inspected or break the route's rules; request bodies are checked against
+ * `guard.body` before validation and the handler. Registered after the policy plugin.
  *
  * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/allowlist.md
  */

@@ -1,4 +1,5 @@
 import type { ResponseSpec } from '../allowlist/index.js'
+import type { BodySpec } from '../body/index.js'
 
 declare module '@portcullis/core' {
   interface GuardOptions {
@@ -8,6 +9,12 @@ declare module '@portcullis/core' {
      * and `maxBodyBytes` (largest serialized body parsed to project, default 1 MiB).
      */
     response?: { requireResponse?: boolean; maxBodyBytes?: number }
+    /**
+     * `true`: every route that accepts a body (POST, PUT, PATCH) must declare `guard.body`, or
+     * startup fails with `PCL_INVALID_GUARD` naming every such route at once. Default `false`:
+     * they start, and the inventory flags each of them.
+     */
+    requireBody?: boolean
   }
   interface RouteGuard {
     /**
@@ -16,5 +23,12 @@ declare module '@portcullis/core' {
      * schema, or `{ passthrough: '<reason>' }` for a body the guard cannot inspect.
      */
     response?: ResponseSpec
+    /**
+     * Which fields a request body may write (mass assignment): `{ writable: ['title', 'tags[]'] }`
+     * (plus `byScope`, `unknown`, `maxBytes`), or `{ passthrough: '<reason>' }` for a body the
+     * guard does not inspect. Checked after the body is parsed, before validation and the
+     * handler.
+     */
+    body?: BodySpec
   }
 }

@@ -11,6 +11,13 @@ export interface AllowlistPluginOptions {
    * inventory and their error bodies are still reduced to problem+json fields.
    */
   requireResponse?: boolean
+  /**
+   * `true`: every guarded route that accepts a body (POST, PUT, PATCH) must declare
+   * `guard.body` (a rule, or `{ passthrough: '<reason>' }`) or startup fails, naming every such
+   * route. Default `false`: such routes start, and the inventory flags each of them
+   * (`NONE: request bodies are not allowlisted`).
+   */
+  requireBody?: boolean
   /** Largest serialized body (bytes) the guard parses to project; larger ones are refused. Default 1 MiB. */
   maxBodyBytes?: number
   /** Audit sink; default: the request's logger. */
@@ -23,6 +30,7 @@ export interface AllowlistPluginOptions {
 export const allowlistOptionsSchema = z
   .object({
     requireResponse: z.boolean().optional(),
+    requireBody: z.boolean().optional(),
     maxBodyBytes: z
       .number()
       .int()
@@ -37,6 +45,7 @@ export const allowlistOptionsSchema = z
 /** The resolved allowlist plugin options. */
 export interface ResolvedAllowlistOptions {
   readonly requireResponse: boolean
+  readonly requireBody: boolean
   readonly maxBodyBytes: number
   readonly audit: AuditSink | undefined
   readonly realm: string | undefined
@@ -48,6 +57,7 @@ export function resolveAllowlistOptions(options: unknown): ResolvedAllowlistOpti
   if (!parsed.success) throw invalidOptionsError(parsed.error.issues, 'response', parsed.error)
   return Object.freeze({
     requireResponse: parsed.data.requireResponse ?? true,
+    requireBody: parsed.data.requireBody ?? false,
     maxBodyBytes: parsed.data.maxBodyBytes ?? 1024 * 1024,
     audit: parsed.data.audit,
     realm: parsed.data.realm,

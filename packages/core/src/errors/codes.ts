@@ -4,6 +4,8 @@
  * - `config`: a startup error (bad options, bad guard, unguarded route); never sent to a client.
  * - `authentication`: 401 (or 400 for a malformed request), RFC 6750 §3.1.
  * - `authorization`: 403.
+ * - `request`: 400, 413 or 415, a request body the guard refused (an undeclared field, too
+ *   large, unreadable).
  * - `rate-limit`: 429.
  * - `dependency`: 503, a dependency the guard needs is unavailable (JWKS, Redis).
  * - `response`: 500, a response the guard refused to let out.
@@ -13,6 +15,7 @@ export type ErrorKind =
   | 'config'
   | 'authentication'
   | 'authorization'
+  | 'request'
   | 'rate-limit'
   | 'dependency'
   | 'response'
@@ -121,6 +124,15 @@ export const errorCodes = {
   PCL_CLAIM_MISMATCH: { kind: 'authorization', status: 403, title: 'Forbidden' },
   PCL_CHECK_DENIED: { kind: 'authorization', status: 403, title: 'Forbidden' },
   PCL_ROUTE_NOT_GUARDED: { kind: 'authorization', status: 403, title: 'Forbidden' },
+  PCL_FIELD_NOT_WRITABLE: { kind: 'authorization', status: 403, title: 'Field not writable' },
+
+  PCL_UNKNOWN_FIELD: { kind: 'request', status: 400, title: 'Undeclared field in request body' },
+  PCL_BODY_TOO_LARGE: { kind: 'request', status: 413, title: 'Request body too large' },
+  PCL_BODY_UNREADABLE: {
+    kind: 'request',
+    status: 415,
+    title: 'Request body the guard cannot read',
+  },
 
   PCL_RATE_LIMITED: { kind: 'rate-limit', status: 429, title: 'Too many requests' },
 

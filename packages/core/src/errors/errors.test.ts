@@ -10,6 +10,7 @@ import {
   PortcullisConfigError,
   PortcullisError,
   RateLimitError,
+  RequestError,
   ResponseError,
   type PortcullisErrorCode,
 } from '../index.js'
@@ -20,6 +21,7 @@ describe('error table', () => {
       config: [500],
       authentication: [400, 401],
       authorization: [403],
+      request: [400, 413, 415],
       'rate-limit': [429],
       dependency: [503],
       response: [500],
@@ -56,6 +58,8 @@ describe('PortcullisError', () => {
   it.each([
     [() => new AuthorizationError('PCL_INSUFFICIENT_SCOPE'), 403, 'AuthorizationError'],
     [() => new RateLimitError('PCL_RATE_LIMITED'), 429, 'RateLimitError'],
+    [() => new RequestError('PCL_UNKNOWN_FIELD'), 400, 'RequestError'],
+    [() => new RequestError('PCL_BODY_TOO_LARGE'), 413, 'RequestError'],
     [() => new DependencyError('PCL_KEYS_UNAVAILABLE'), 503, 'DependencyError'],
     [() => new ResponseError('PCL_RESPONSE_REJECTED'), 500, 'ResponseError'],
   ] as const)('subclass %#: status and literal name', (make, status, name) => {

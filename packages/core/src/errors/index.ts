@@ -19,6 +19,7 @@ export {
   PortcullisConfigError,
   PortcullisError,
   RateLimitError,
+  RequestError,
   ResponseError,
   type ConfigErrorLocation,
   type DpopChallenge,

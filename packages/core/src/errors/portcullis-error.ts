@@ -152,6 +152,11 @@ export const AuthorizationError = kindError('authorization', 'AuthorizationError
 /** 403: a valid credential that this route does not accept. */
 export type AuthorizationError = InstanceType<typeof AuthorizationError>
 
+/** 400, 413 or 415: a request body the guard refused (an undeclared field, too large, unreadable). */
+export const RequestError = kindError('request', 'RequestError')
+/** 400, 413 or 415: a request body the guard refused (an undeclared field, too large, unreadable). */
+export type RequestError = InstanceType<typeof RequestError>
+
 /** 429: a rate limit was exceeded. */
 export const RateLimitError = kindError('rate-limit', 'RateLimitError')
 /** 429: a rate limit was exceeded. */

@@ -32,6 +32,8 @@ export interface AuditDetails {
   readonly status?: number | null
   readonly reportOnly?: boolean
   readonly principal?: Principal | null
+  /** Request body field paths the decision is about (never values). */
+  readonly fields?: readonly string[] | undefined
 }
 
 /**
@@ -74,12 +76,13 @@ export function refuse(
   context: DecisionContext,
   err: unknown,
   route: string | null,
+  fields?: readonly string[],
 ): RenderedProblem {
   const problem = renderProblem(err, { realm: context.realm, dpop: view.dpop })
   if (problem.body.code === 'PCL_INTERNAL') {
     view.log.error({ err }, 'portcullis: unexpected error while guarding a request')
   }
-  emitAudit(view, context, 'deny', problem.body.code, { route, status: problem.status })
+  emitAudit(view, context, 'deny', problem.body.code, { route, status: problem.status, fields })
   return problem
 }
 
@@ -89,8 +92,14 @@ export function reportDenial(
   context: DecisionContext,
   err: PortcullisError,
   route: string | null,
+  fields?: readonly string[],
 ): void {
-  emitAudit(view, context, 'deny', err.code, { route, status: err.status, reportOnly: true })
+  emitAudit(view, context, 'deny', err.code, {
+    route,
+    status: err.status,
+    reportOnly: true,
+    fields,
+  })
 }
 
 /** The body of a problem as bytes: sent as is (RFC 9457 defines no charset parameter). */

@@ -24,6 +24,7 @@ import {
 import type { AppLimits } from '@portcullis/rate-limit/internal'
 import type { Authenticate } from '@portcullis/tokens/internal'
 import type { RequestHandler } from 'express'
+import { planGuardBody, type BoundBody } from '../body/index.js'
 import { answerProblem, viewOf, type CredentialRules } from '../lib/express-view.js'
 import { kGuardHandle } from '../lib/symbols.js'
 import type { ResolvedOptions } from '../options/index.js'
@@ -73,6 +74,7 @@ interface Binding {
   readonly route: string
   readonly steps: RouteSteps
   readonly response: ResponseRules
+  readonly body: BoundBody
 }
 
 /** The handle of a guard middleware, or `undefined` for any other function. */
@@ -120,6 +122,7 @@ export function createGuardMiddleware(
   }
   let limitPlan: ReturnType<typeof planLimit>
   let response: ReturnType<typeof planResponse>
+  let body: ReturnType<typeof planGuardBody>
   try {
     const compiled = compileGuard(routeGuard, { route: label, ...compileOptions })
     limitPlan = planLimit(compiled, label, context.limits)
@@ -128,6 +131,7 @@ export function createGuardMiddleware(
       { label, requireResponse: options.requireResponse, knownScopes: options.knownScopes },
       context.errorsOnly,
     )
+    body = planGuardBody(compiled.guard.body, label, { ...options, decision })
   } catch (err) {
     throw atCallSite(err)
   }
@@ -160,6 +164,7 @@ export function createGuardMiddleware(
         after: limit === null ? [] : [limit],
       },
       response: createResponseRules(response, site.template, decision, options.maxBodyBytes),
+      body: body.bind(site, forRoute.reportOnly),
     }
     const entries = inventoryEntries(site.methods, {
       url: site.template,
@@ -167,12 +172,14 @@ export function createGuardMiddleware(
       compiled: forRoute,
       rateLimit: limitPlan?.summary ?? null,
       response: response.summary,
+      body: binding.body.summary,
     })
     return {
       entries,
       commit() {
         if (site.route === null) mounted ??= binding
         else if (!routes.has(site.route)) routes.set(site.route, binding)
+        binding.body.commit()
       },
     }
   }
@@ -202,14 +209,14 @@ export function createGuardMiddleware(
     if (answer === null) {
       // The warm path (a token seen before, a synchronous guard and counter): no closures.
       holdResponse(res, binding.response, view)
-      next()
+      binding.body.admit(req, res, view, next)
       return
     }
     settle(
       answer,
       () => {
         holdResponse(res, binding.response, view)
-        next()
+        binding.body.admit(req, res, view, next)
       },
       (problem) => answerProblem(res, problem),
       next,

@@ -40,6 +40,7 @@ const optionsSchema = z.strictObject(
     reportOnly: policy.reportOnly,
     rateLimit: rateLimitOptionsSchema.optional(),
     response: allowlistOptionsSchema.pick({ requireResponse: true, maxBodyBytes: true }).optional(),
+    requireBody: allowlistOptionsSchema.shape.requireBody,
     knownScopes: policy.knownScopes,
     callbackTimeout: policy.callbackTimeout,
   },
@@ -62,6 +63,8 @@ export interface ResolvedOptions {
   readonly preAuth: PreAuthLimiter | undefined
   readonly requireResponse: boolean
   readonly maxBodyBytes: number
+  /** Routes that accept a body must declare `guard.body`. */
+  readonly requireBody: boolean
 }
 
 /**
@@ -91,7 +94,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     preAuth = preAuthOf(options.rateLimit)
   }
   // Each package's own resolver, as its Fastify plugin uses it: same defaults, same freezing.
-  const response = resolveAllowlistOptions(options.response)
+  const response = resolveAllowlistOptions({
+    ...options.response,
+    ...(options.requireBody === undefined ? {} : { requireBody: options.requireBody }),
+  })
   const policy = resolvePolicyOptions({
     audit,
     realm,
@@ -114,5 +120,6 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     preAuth,
     requireResponse: response.requireResponse,
     maxBodyBytes: response.maxBodyBytes,
+    requireBody: response.requireBody,
   })
 }

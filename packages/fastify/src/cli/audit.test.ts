@@ -27,16 +27,22 @@ describe('portcullis audit: a fully guarded app', () => {
     expect(stderr).toBe('')
     expect(code).toBe(0)
     const lines = stdout.split('\n')
-    expect(lines[0]).toMatch(/^METHOD +URL +ACCESS +RATE LIMIT +RESPONSE$/)
+    expect(lines[0]).toMatch(/^METHOD +URL +ACCESS +RATE LIMIT +RESPONSE +BODY$/)
     expect(rowOf(stdout, 'GET', '/healthz')).toMatch(
-      /^GET +\/healthz +public: liveness probe +- +NONE: success bodies are not allowlisted$/,
+      /^GET +\/healthz +public: liveness probe +- +NONE: success bodies are not allowlisted +-$/,
     )
     expect(rowOf(stdout, 'HEAD', '/healthz')).toContain('public: liveness probe')
     expect(rowOf(stdout, 'GET', '/v1/videos/:id')).toMatch(
-      /authenticated +- +NONE: success bodies are not allowlisted$/,
+      /authenticated +- +NONE: success bodies are not allowlisted +-$/,
     )
     expect(rowOf(stdout, 'HEAD', '/v1/videos/:id')).toContain('authenticated')
-    expect(rowOf(stdout, 'POST', '/v1/videos')).toContain('authenticated')
+    expect(rowOf(stdout, 'POST', '/v1/videos')).toMatch(
+      /authenticated +- +NONE: success bodies are not allowlisted +NONE: request bodies are not allowlisted$/,
+    )
+    // Flagged under the table, without failing the audit (requireBody makes it a startup error).
+    expect(stdout).toContain(
+      '1 route accepts a request body without guard.body (any field may be written):\n  - POST /v1/videos\n',
+    )
     expect(rowOf(stdout, 'GET', '/v1/stats')).toContain('/v1/stats {"version":"2.0.0"}')
     expect(stdout).toContain('\n7 routes: 5 guarded, 2 public, 0 unguarded\n')
     // Columns line up: ACCESS starts at the same offset on every row.
@@ -109,7 +115,7 @@ describe('portcullis audit: findings exit 1', () => {
   it("an unguarded route in 'deny' mode: the app starts, the table says UNGUARDED", async () => {
     const { code, stdout, stderr } = await audit('./fixtures/deny-mode-app.ts')
     expect(code).toBe(1)
-    expect(rowOf(stdout, 'POST', '/admin/reindex')).toMatch(/ UNGUARDED +- +-$/)
+    expect(rowOf(stdout, 'POST', '/admin/reindex')).toMatch(/ UNGUARDED +- +- +-$/)
     expect(rowOf(stdout, 'GET', '/v1/videos')).toContain('authenticated')
     expect(stdout).toContain('3 routes: 2 guarded, 0 public, 1 unguarded')
     expect(stderr).toBe('portcullis audit: 1 problem:\n  - POST /admin/reindex has no guard\n')
@@ -177,9 +183,9 @@ describe('portcullis audit: report-only routes', () => {
   it('are marked loudly and pass without --strict', async () => {
     const { code, stdout } = await audit('./fixtures/stub-apps.ts', '--export', 'reportOnly')
     expect(code).toBe(0)
-    expect(rowOf(stdout, 'GET', '/v1/videos')).toMatch(/ REPORT-ONLY authenticated +- +-$/)
+    expect(rowOf(stdout, 'GET', '/v1/videos')).toMatch(/ REPORT-ONLY authenticated +- +- +-$/)
     expect(rowOf(stdout, 'GET', '/v1/users')).toMatch(
-      / authenticated +100 per 1 minute +allow: id, name$/,
+      / authenticated +100 per 1 minute +allow: id, name +-$/,
     )
     expect(stdout).toContain('2 routes: 2 guarded, 0 public, 0 unguarded, 1 report-only')
   })
@@ -189,7 +195,7 @@ describe('portcullis audit: report-only routes', () => {
     expect(relaxed.code).toBe(0)
     const row = rowOf(relaxed.stdout, 'GET', '/v1/videos')
     expect(row).toMatch(
-      / REPORT-ONLY .*authenticated +- +NONE: success bodies are not allowlisted$/,
+      / REPORT-ONLY .*authenticated +- +NONE: success bodies are not allowlisted +-$/,
     )
     expect(row?.match(/REPORT-ONLY/g)).toHaveLength(1)
     expect(rowOf(relaxed.stdout, 'GET', '/healthz')).not.toContain('REPORT-ONLY')

@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isPortcullisError } from '@portcullis/core'
 import type { InventoryEntry, PortcullisApi } from '@portcullis/policy'
-import { formatInventory, isReportOnly, lacksPublicReason } from './format-table.js'
+import { formatInventory, isReportOnly, lacksBodyRule, lacksPublicReason } from './format-table.js'
 
 /** Where `runAudit` writes and from where it resolves the module path. */
 export interface AuditIo {
@@ -212,13 +212,24 @@ function summaryOf(entries: readonly InventoryEntry[]): string {
   )
 }
 
+// Not a finding (requireBody turns it into a startup failure): a note under the summary, so a
+// reviewer sees which write routes accept any field.
+function bodyNote(entries: readonly InventoryEntry[]): string {
+  const open = entries.filter((entry) => entry.guarded && lacksBodyRule(entry)).map(routeLabel)
+  if (open.length === 0) return ''
+  return (
+    `${plural(open.length, 'route')} accept${open.length === 1 ? 's' : ''} a request body without guard.body (any field may be written):\n` +
+    open.map((route) => `  - ${route}\n`).join('')
+  )
+}
+
 function reportInventory(entries: readonly InventoryEntry[], args: AuditArgs, io: AuditIo): number {
   const findings = findingsOf(entries, args.strict)
   const ok = findings.length === 0
   if (args.json) {
     io.stdout(`${JSON.stringify({ ok, routes: entries }, null, 2)}\n`)
   } else {
-    io.stdout(`${formatInventory(entries)}\n\n${summaryOf(entries)}\n`)
+    io.stdout(`${formatInventory(entries)}\n\n${summaryOf(entries)}\n${bodyNote(entries)}`)
     if (!ok) {
       io.stderr(
         `portcullis audit: ${plural(findings.length, 'problem')}:\n` +

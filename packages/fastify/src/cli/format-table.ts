@@ -1,6 +1,6 @@
 import type { InventoryEntry } from '@portcullis/policy'
 
-const HEADER = ['METHOD', 'URL', 'ACCESS', 'RATE LIMIT', 'RESPONSE'] as const
+const HEADER = ['METHOD', 'URL', 'ACCESS', 'RATE LIMIT', 'RESPONSE', 'BODY'] as const
 const GAP = '  '
 
 /**
@@ -72,8 +72,17 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
 }
 
 /**
+ * True when the route accepts a request body without a `guard.body` rule (the inventory flags
+ * it). Read defensively: an older `@portcullis/policy` has no `body` column.
+ */
+export function lacksBodyRule(entry: InventoryEntry): boolean {
+  const body = (entry as { body?: string | null }).body
+  return typeof body === 'string' && body.startsWith('NONE')
+}
+
+/**
  * The route inventory as a table: METHOD, URL (with constraints), ACCESS, RATE LIMIT, RESPONSE,
- * with `-` where a route has no rate limit or response allowlist.
+ * BODY, with `-` where a route has no rate limit, response allowlist or body rule.
  *
  * @example
  * ```ts
@@ -89,6 +98,7 @@ export function formatInventory(entries: readonly InventoryEntry[]): string {
       accessLabel(entry),
       entry.rateLimit ?? '-',
       entry.response ?? '-',
+      (entry as { body?: string | null }).body ?? '-',
     ]),
   ])
 }

@@ -32,6 +32,7 @@ const schema = z
     reportOnly: z.union([z.boolean(), z.literal('including-tokens')]).optional(),
     rateLimit: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
     response: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+    requireBody: z.boolean({ error: 'must be a boolean' }).optional(),
     knownScopes: z.array(z.string()).optional(),
     callbackTimeout: z.union([z.number(), z.string()]).optional(),
   })

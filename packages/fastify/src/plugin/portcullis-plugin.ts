@@ -45,8 +45,13 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
       ...realm,
     })
   }
-  // Last, so it sees the final payload of every response.
-  await fastify.register(allowlistPlugin, { ...resolved.response, ...audit, ...realm })
+  // Last, so it sees the final payload of every response (and checks request bodies).
+  await fastify.register(allowlistPlugin, {
+    ...resolved.response,
+    ...(resolved.requireBody === undefined ? {} : { requireBody: resolved.requireBody }),
+    ...audit,
+    ...realm,
+  })
 }
 
 /**

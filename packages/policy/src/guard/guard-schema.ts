@@ -83,6 +83,7 @@ export const routeGuardSchema = z
       // Read by the tokens plugin (RFC 9449 DPoP-only route); not a requirement either.
       dpop: z.literal(true, { error: 'must be `true` when present' }).optional(),
       response: z.unknown().optional(),
+      body: z.unknown().optional(),
     },
     { error: 'must be an object (a route guard)' },
   )

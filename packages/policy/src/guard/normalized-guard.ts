@@ -23,6 +23,8 @@ export interface NormalizedGuard {
   readonly rateLimit: unknown
   /** `guard.response` as declared (validated by the allowlist plugin), or `undefined`. */
   readonly response: unknown
+  /** `guard.body` as declared (validated by the allowlist plugin), or `undefined`. */
+  readonly body: unknown
 }
 
 /** Brings a validated guard to its canonical form. */
@@ -47,6 +49,7 @@ export function normalizeGuard(guard: ParsedRouteGuard): NormalizedGuard {
     reportOnly: guard.reportOnly,
     rateLimit: guard.rateLimit,
     response: guard.response,
+    body: guard.body,
   }
 }
 
@@ -106,6 +109,7 @@ export function mergeGuards(
       public: over.public,
       rateLimit: over.rateLimit ?? base.rateLimit,
       response: over.response ?? base.response,
+      body: over.body ?? base.body,
     }
   }
   let callers = base.callers ?? over.callers
@@ -142,5 +146,6 @@ export function mergeGuards(
     // A route's own limit or allowlist replaces its base's (their plugins check the result).
     rateLimit: over.rateLimit ?? base.rateLimit,
     response: over.response ?? base.response,
+    body: over.body ?? base.body,
   }
 }

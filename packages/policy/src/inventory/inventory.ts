@@ -21,6 +21,12 @@ export interface InventoryEntry {
   readonly rateLimit: string | null
   /** The response allowlist summary, once an allowlist plugin reports one. */
   readonly response: string | null
+  /**
+   * The request body rule's summary (`guard.body`), `NONE: request bodies are not allowlisted`
+   * for a route that accepts a body (POST, PUT, PATCH) without one, or `null` for a route that
+   * accepts none.
+   */
+  readonly body: string | null
 }
 
 /** The `app.portcullis` decoration. */
@@ -38,6 +44,8 @@ export interface InventoryRoute {
   /** The summaries the rate-limit and allowlist steps reported, if they did. */
   readonly rateLimit: string | null
   readonly response: string | null
+  /** The request body rule's summary, or its flag, as the allowlist step reported it. */
+  readonly body: string | null
 }
 
 /** The inventory rows of a route, one per method, the same on every adapter. */
@@ -57,6 +65,7 @@ export function inventoryEntries(
       reportOnly: compiled?.reportOnly ?? false,
       rateLimit: route.rateLimit,
       response: route.response,
+      body: route.body,
     }),
   )
 }

@@ -8,11 +8,15 @@ export interface PrintedRoute {
   readonly onRequest: readonly string[]
   /** Names of the route's `onError` hooks (where Portcullis marks the routes it compiled). */
   readonly onError: readonly string[]
+  /** Names of the route's `preValidation` hooks (where the request body is checked). */
+  readonly preValidation: readonly string[]
 }
+
+type HookName = 'onRequest' | 'onError' | 'preValidation'
 
 const BRANCH = /(?:├── |└── )/u
 const NODE = /^(.*) \(([A-Z]+(?:, [A-Z]+)*)\)(?: (\{.*\}))?$/u
-const META = /^• \((onRequest|onError)\) (.*)$/u
+const META = /^• \((onRequest|onError|preValidation)\) (.*)$/u
 
 /**
  * Parses `fastify.printRoutes({ commonPrefix: false, includeMeta: ['onRequest', 'onError'] })`.
@@ -39,6 +43,7 @@ export function parseRouteTree(printed: string): {
       constraints: node[3] ?? '',
       onRequest: [],
       onError: [],
+      preValidation: [],
     })
   }
   for (const line of printed.split('\n')) {
@@ -62,7 +67,7 @@ export function parseRouteTree(printed: string): {
     const meta = META.exec(text)
     if (meta !== null && routes.length > 0) {
       const last = routes.length - 1
-      routes[last] = attachHooks(routes[last]!, meta[1] as 'onRequest' | 'onError', meta[2] ?? '')
+      routes[last] = attachHooks(routes[last]!, meta[1] as HookName, meta[2] ?? '')
       continue
     }
     // Another route on the same node (same path, other methods or constraints) is printed
@@ -77,11 +82,7 @@ export function parseRouteTree(printed: string): {
   return { routes, unparsed }
 }
 
-function attachHooks(
-  route: PrintedRoute,
-  hook: 'onRequest' | 'onError',
-  json: string,
-): PrintedRoute {
+function attachHooks(route: PrintedRoute, hook: HookName, json: string): PrintedRoute {
   let names: unknown
   try {
     names = JSON.parse(json)

@@ -49,6 +49,7 @@ interface RouteRecord {
 const EXTENSIONS = [
   { key: 'rateLimit', plugin: '@portcullis/rate-limit' },
   { key: 'response', plugin: '@portcullis/allowlist' },
+  { key: 'body', plugin: '@portcullis/allowlist' },
 ] as const
 
 function routeLabel(methods: readonly string[], url: string, constraints: unknown): string {
@@ -259,6 +260,7 @@ function portcullisPolicy(
             compiled: record.compiled,
             rateLimit: record.annotations.rateLimit ?? null,
             response: record.annotations.response ?? null,
+            body: record.annotations.body ?? null,
           }),
         )
       }
@@ -342,6 +344,7 @@ function routesNotSeen(routes: readonly PrintedRoute[]): InventoryEntry[] {
         compiled: null,
         rateLimit: null,
         response: null,
+        body: null,
       }),
     )
   }

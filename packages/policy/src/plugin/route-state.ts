@@ -6,7 +6,7 @@ import type { CompiledGuard } from '../guard/index.js'
 export const kRouteState = Symbol.for('portcullis.routeState')
 
 /** An inventory column other plugins fill in. */
-export type AnnotatedField = 'rateLimit' | 'response'
+export type AnnotatedField = 'rateLimit' | 'response' | 'body'
 
 /**
  * What the policy plugin knows of a route, handed to the plugins registered after it (rate

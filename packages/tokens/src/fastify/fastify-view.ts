@@ -211,7 +211,7 @@ export function routeConfigOf(request: FastifyRequest): Readonly<Record<Property
 }
 
 /** The route hooks a Portcullis plugin adds from its `onRoute` hook. */
-export type RouteHookName = 'onError' | 'preSerialization' | 'onSend' | 'onResponse'
+export type RouteHookName = 'onError' | 'preParsing' | 'preSerialization' | 'onSend' | 'onResponse'
 
 /**
  * Adds `hook` last among a route's hooks of one stage (a new array: the HEAD route Fastify adds

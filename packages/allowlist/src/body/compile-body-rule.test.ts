@@ -1,0 +1,211 @@
+import { isPortcullisConfigError, isPortcullisError } from '@portcullis/core'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { compileBodyRule, type BodyCheck } from './compile-body-rule.js'
+
+const NONE: ReadonlySet<string> = new Set()
+const ADMIN: ReadonlySet<string> = new Set(['videos:admin'])
+
+const video = compileBodyRule(
+  {
+    writable: ['title', 'description', 'tags[]', 'chapters[].title', 'metadata.*'],
+    byScope: { 'videos:admin': ['visibility', 'ownerId', 'chapters[].internal'] },
+  },
+  { route: 'PATCH /v1/videos/:id', scopesGranted: new Set(['videos:write', 'videos:admin']) },
+)
+
+function refused(result: BodyCheck, code: string, fields?: readonly string[]) {
+  expect(result.ok).toBe(false)
+  if (result.ok) return
+  expect(isPortcullisError(result.error, code as never)).toBe(true)
+  if (fields !== undefined) expect(result.fields).toEqual(fields)
+}
+
+describe('compileBodyRule: what passes', () => {
+  it('passes a body of writable fields as the same object, nothing copied', () => {
+    const body = {
+      title: 't',
+      description: null,
+      tags: ['a', 'b'],
+      chapters: [{ title: 'one' }, {}],
+      metadata: { lang: 'en', hd: true },
+    }
+    const result = video.check(body, NONE)
+    expect(result).toEqual({ ok: true, body, removed: [] })
+    if (result.ok) expect(result.body).toBe(body)
+  })
+
+  it('passes no body at all', () => {
+    expect(video.check(undefined, NONE)).toMatchObject({ ok: true, body: undefined })
+    expect(video.check(null, NONE)).toMatchObject({ ok: true, body: null })
+  })
+
+  it('lets a scope widen the writable set', () => {
+    const body = { title: 't', visibility: 'public', chapters: [{ title: 'x', internal: 'y' }] }
+    expect(video.check(body, ADMIN)).toMatchObject({ ok: true, body })
+  })
+
+  it('accepts empty objects and arrays where fields are declared below them', () => {
+    expect(video.check({ chapters: [], tags: [], metadata: {} }, NONE).ok).toBe(true)
+  })
+
+  it('accepts null-prototype objects, as form parsers make them', () => {
+    const body = Object.assign(Object.create(null) as object, { title: 't' })
+    expect(video.check(body, NONE)).toMatchObject({ ok: true, body })
+  })
+
+  it('takes a zod object as the writable list', () => {
+    const rule = compileBodyRule({
+      writable: z.object({ title: z.string(), chapters: z.array(z.object({ title: z.string() })) }),
+    })
+    expect(rule.summary).toBe('schema: 2 fields; reject')
+    expect(rule.check({ title: 't', chapters: [{ title: 'c' }] }, NONE).ok).toBe(true)
+    refused(rule.check({ title: 't', role: 'admin' }, NONE), 'PCL_UNKNOWN_FIELD', ['role'])
+  })
+})
+
+describe('compileBodyRule: what is refused', () => {
+  it('403 PCL_FIELD_NOT_WRITABLE for a field only a scope the principal lacks can write', () => {
+    const result = video.check({ title: 't', ownerId: 'someone-else', visibility: 'x' }, NONE)
+    refused(result, 'PCL_FIELD_NOT_WRITABLE', ['ownerId', 'visibility'])
+    if (!result.ok) {
+      expect(result.error.status).toBe(403)
+      expect(result.error.detail).toBe(
+        "Fields not writable with this token's scopes: ownerId, visibility",
+      )
+      // Paths, never values.
+      expect(result.error.detail).not.toContain('someone-else')
+    }
+  })
+
+  it('names nested array paths in the pattern form', () => {
+    const result = video.check({ chapters: [{ title: 'a' }, { title: 'b', internal: 'x' }] }, NONE)
+    refused(result, 'PCL_FIELD_NOT_WRITABLE', ['chapters[].internal'])
+  })
+
+  it('400 PCL_UNKNOWN_FIELD for a field no rule names, in reject mode (the default)', () => {
+    const result = video.check({ title: 't', role: 'admin', chapters: [{ at: 1 }] }, NONE)
+    refused(result, 'PCL_UNKNOWN_FIELD', ['role', 'chapters[].at'])
+    if (!result.ok) expect(result.error.status).toBe(400)
+  })
+
+  it('a not-writable field wins over an unknown one', () => {
+    refused(video.check({ role: 'admin', ownerId: 'x' }, NONE), 'PCL_FIELD_NOT_WRITABLE', [
+      'ownerId',
+    ])
+  })
+
+  it('refuses values of another shape than declared (an object where a scalar is)', () => {
+    refused(video.check({ title: { $ne: null } }, NONE), 'PCL_UNKNOWN_FIELD', ['title.$ne'])
+    refused(video.check({ tags: 'a' }, NONE), 'PCL_UNKNOWN_FIELD', ['tags'])
+    refused(video.check({ title: ['a'] }, NONE), 'PCL_UNKNOWN_FIELD', ['title[]'])
+    refused(video.check({ metadata: { nested: { a: 1 } } }, NONE), 'PCL_UNKNOWN_FIELD', [
+      'metadata.nested',
+    ])
+  })
+
+  it('refuses a body that is not an object (or an array where the rule declares one)', () => {
+    refused(video.check(42, NONE), 'PCL_UNKNOWN_FIELD', ['(body)'])
+    refused(video.check([{ title: 't' }], NONE), 'PCL_UNKNOWN_FIELD', ['(body)'])
+    const list = compileBodyRule({ writable: ['[].title'] })
+    expect(list.check([{ title: 't' }], NONE).ok).toBe(true)
+    refused(list.check({ title: 't' }, NONE), 'PCL_UNKNOWN_FIELD', ['(body)'])
+  })
+
+  it('415 PCL_BODY_UNREADABLE for strings, Buffers and objects that are not plain', () => {
+    refused(video.check('{"title":"t"}', NONE), 'PCL_BODY_UNREADABLE')
+    refused(video.check(Buffer.from('{}'), NONE), 'PCL_BODY_UNREADABLE')
+    const nested = video.check({ title: new Date(0) }, NONE)
+    refused(nested, 'PCL_BODY_UNREADABLE')
+    if (!nested.ok) expect(nested.error.detail).toContain('a Date at title')
+  })
+})
+
+describe('compileBodyRule: prototype keys never pass', () => {
+  const strip = compileBodyRule({ writable: ['title', 'settings.*'], unknown: 'strip' })
+
+  it.each(['__proto__', 'constructor', 'prototype'])(
+    "refuses own '%s' keys from JSON.parse, in every mode and under '*'",
+    (key) => {
+      const top = JSON.parse(`{"title":"t","${key}":{"isAdmin":true}}`) as object
+      expect(Object.keys(top)).toContain(key)
+      for (const rule of [video, strip]) {
+        const result = rule.check(top, ADMIN)
+        refused(result, 'PCL_UNKNOWN_FIELD', [key])
+        if (!result.ok) expect(result.always).toBe(true)
+      }
+      const nested = JSON.parse(`{"settings":{"${key}":1}}`) as object
+      refused(strip.check(nested, NONE), 'PCL_UNKNOWN_FIELD', [`settings.${key}`])
+    },
+  )
+
+  it('refuses them as declared paths at startup', () => {
+    expect(() => compileBodyRule({ writable: ['owner.__proto__'] })).toThrow(/prototype pollution/)
+  })
+})
+
+describe("compileBodyRule: unknown: 'strip'", () => {
+  const rule = compileBodyRule({
+    writable: ['title', 'chapters[].title'],
+    byScope: { admin: ['ownerId'] },
+    unknown: 'strip',
+  })
+
+  it('removes undeclared fields, at any depth, into a copy', () => {
+    const body = { title: 't', role: 'admin', chapters: [{ title: 'a', at: 3 }, 'x'] }
+    const result = rule.check(body, NONE)
+    expect(result).toEqual({
+      ok: true,
+      body: { title: 't', chapters: [{ title: 'a' }] },
+      removed: ['role', 'chapters[].at', 'chapters[]'],
+    })
+    expect(body.role).toBe('admin')
+  })
+
+  it('still refuses fields only a scope can write', () => {
+    refused(rule.check({ title: 't', ownerId: 'x' }, NONE), 'PCL_FIELD_NOT_WRITABLE', ['ownerId'])
+    expect(rule.check({ title: 't', ownerId: 'x' }, new Set(['admin'])).ok).toBe(true)
+  })
+})
+
+describe('compileBodyRule: configuration', () => {
+  it('summarizes the rule for the inventory', () => {
+    expect(video.summary).toBe('5 fields (+3 by scope); reject')
+    expect(compileBodyRule({ writable: ['a'], unknown: 'strip', maxBytes: 1024 }).summary).toBe(
+      '1 field; strip; maxBytes 1024',
+    )
+    const passthrough = compileBodyRule({ passthrough: 'file upload, scanned downstream' })
+    expect(passthrough.summary).toBe('passthrough: file upload, scanned downstream')
+    expect(passthrough.mode).toBe('passthrough')
+  })
+
+  it.each([
+    [{}, 'guard.body.writable'],
+    [{ writable: ['a b'] }, 'guard.body.writable[0]'],
+    [{ writable: ['a'], unknown: 'drop' }, 'guard.body.unknown'],
+    [{ writable: ['a'], maxBytes: 0 }, 'guard.body.maxBytes'],
+    [{ writable: ['a'], byScope: { 'a b': ['x'] } }, 'guard.body.byScope.a b'],
+    [{ writable: ['a'], extra: true }, 'guard.body.extra'],
+    [{ passthrough: ' ' }, 'guard.body.passthrough'],
+    [{ writable: z.string() }, 'guard.body.writable'],
+  ])('names the route and field of a bad rule: %j', (spec, field) => {
+    let error: unknown
+    try {
+      compileBodyRule(spec, { route: 'POST /v1/videos' })
+    } catch (err) {
+      error = err
+    }
+    expect(isPortcullisConfigError(error)).toBe(true)
+    expect(error).toMatchObject({ code: 'PCL_INVALID_GUARD', route: 'POST /v1/videos', field })
+    expect((error as Error).message).toMatch(/^POST \/v1\/videos: guard\.body/)
+  })
+
+  it('refuses a byScope scope the route never grants', () => {
+    expect(() =>
+      compileBodyRule(
+        { writable: ['a'], byScope: { 'videos:admn': ['b'] } },
+        { route: 'POST /v', scopesGranted: new Set(['videos:admin']) },
+      ),
+    ).toThrow(/guard\.body\.byScope\.videos:admn names a scope this route never grants/)
+  })
+})

@@ -1,0 +1,1 @@
+export { planGuardBody, type BoundBody, type GuardBody } from './body-guard.js'

@@ -18,4 +18,8 @@ export {
   type ProjectionResult,
   type ResponseSpec,
 } from './allowlist/index.js'
-export { allowlistPlugin, type AllowlistPluginOptions } from './plugin/index.js'
+export {
+  allowlistPlugin,
+  type AllowlistPluginOptions,
+  type AllowlistTypes,
+} from './plugin/index.js'

@@ -37,7 +37,7 @@ export {
   type RenderProblemOptions,
 } from './problem/index.js'
 export type { Principal, PrincipalClaims } from './principal.js'
-export type { GuardRequest, RouteGuard } from './guard.js'
+export type { DeclaredGuard, GuardRequest, RequiredGuardKeys, RouteGuard } from './guard.js'
 export type { Duration } from './duration.js'
 export { type AuditEvent, type AuditReason, type AuditSink } from './audit.js'
 export type { GuardLogger } from './runtime/request-view.js'

@@ -1,4 +1,4 @@
-import type { GuardRequest, Principal, RouteGuard } from '@portcullis/core'
+import type { DeclaredGuard, GuardRequest, Principal, RouteGuard } from '@portcullis/core'
 import type { PortcullisApi } from '../inventory/index.js'
 
 /**
@@ -34,9 +34,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * What this route requires. Every route declares one: `{ public: '<reason>' }` or at least
-     * one requirement; a route without it fails `app.ready()` (`PCL_UNGUARDED_ROUTE`).
+     * one requirement; a route without it fails `app.ready()` (`PCL_UNGUARDED_ROUTE`). Keys
+     * every route must declare (`response` with `@portcullis/allowlist`) are required here.
      */
-    guard?: RouteGuard
+    guard?: DeclaredGuard
   }
   interface FastifyInstance {
     /** Portcullis: the route inventory and, later, other runtime views. */

@@ -57,6 +57,7 @@ export {
   type ChallengeParams,
   type CodeOfKind,
   type ConfigErrorLocation,
+  type DeclaredGuard,
   type DpopChallenge,
   type DpopErrorCode,
   type ErrorCodeSpec,

@@ -28,6 +28,14 @@ describe('compileGuard', () => {
     expect(compiled.summary).toBe('authenticated')
   })
 
+  it('summarizes a claim rule that opts in to number claims', () => {
+    const compiled = compileGuard(
+      { claims: { tenant: { param: 'id', numeric: true }, org: { query: 'org' } } },
+      { ...site, params: ['id'] },
+    )
+    expect(compiled.summary).toBe('claims: tenant = :id (numeric), org = ?org')
+  })
+
   it.each([
     ['an empty guard', {}, 'guard', /is empty/],
     ['an empty public reason', { public: '' }, 'guard.public', /non-empty reason/],

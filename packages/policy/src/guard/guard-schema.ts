@@ -35,18 +35,22 @@ const scalar = z.union([z.string(), z.number(), z.boolean()], {
   error: 'must be a string, number or boolean',
 })
 const name = z.string().min(1, { error: 'must be a non-empty name' })
+// A URL value is text: a claim matches it as a string, and a number claim only when the guard
+// opts in, so that `sub: 42` and `sub: '42'` (two different subjects to an issuer that mints
+// both) are never the same caller by accident.
+const numeric = z.literal(true, { error: 'must be `true` when present' }).optional()
 
 const claimMatcher = z.union(
   [
     scalar,
     z.object({ oneOf: z.array(scalar).min(1, { error: 'must list at least one value' }) }).strict(),
     z.object({ contains: scalar }).strict(),
-    z.object({ param: name }).strict(),
-    z.object({ query: name }).strict(),
+    z.object({ param: name, numeric }).strict(),
+    z.object({ query: name, numeric }).strict(),
   ],
   {
     error:
-      'must be a value, { oneOf: [...] }, { contains: value }, { param: name } or { query: name }',
+      'must be a value, { oneOf: [...] }, { contains: value }, { param: name, numeric? } or { query: name, numeric? }',
   },
 )
 

@@ -20,15 +20,18 @@ export type Scope = [keyof KnownScopes] extends [never]
   ? string
   : Extract<keyof KnownScopes, string>
 
-/** A claim rule of `guard.claims`. */
+/**
+ * A claim rule of `guard.claims`. `{ param }` and `{ query }` compare the claim with a URL value,
+ * as a string: a number claim matches only with `numeric: true` (by its decimal form).
+ */
 export type ClaimMatcher =
   | string
   | number
   | boolean
   | { oneOf: readonly (string | number | boolean)[] }
   | { contains: string | number | boolean }
-  | { param: string }
-  | { query: string }
+  | { param: string; numeric?: true }
+  | { query: string; numeric?: true }
 
 declare module 'fastify' {
   interface FastifyContextConfig {

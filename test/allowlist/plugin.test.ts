@@ -70,6 +70,25 @@ describe('every path out is projected', () => {
     }
   })
 
+  it("a JSON string refused in mode 'reject' has its undeclared paths audited, not its values", async () => {
+    const t = await setup((app) => {
+      app.get('/string', guard({ allow, mode: 'reject' }), (_req, reply) =>
+        reply.type('application/json').send(JSON.stringify(row)),
+      )
+    })
+    const res = await t.get('/string')
+    expect(res.statusCode).toBe(500)
+    const event = t.events.at(-1)!
+    expect(event).toMatchObject({ decision: 'deny', reason: 'PCL_RESPONSE_REJECTED' })
+    expect([...event.undeclaredFields!].sort()).toEqual([
+      'moderation',
+      'owner.email',
+      'storagePath',
+      'uploadIp',
+    ])
+    expect(JSON.stringify(event)).not.toContain('10.0.0.7')
+  })
+
   it('a custom reply.serializer sees the projected value', async () => {
     const t = await setup((app) => {
       app.get('/ser', guard({ allow }), (_req, reply) =>

@@ -40,6 +40,12 @@ export interface AuditEvent {
   readonly durationMs: number
   /** Event time, milliseconds since the epoch. */
   readonly time: number
+  /**
+   * For a response refused in `mode: 'reject'` (`PCL_RESPONSE_REJECTED`): the paths of the
+   * fields its allowlist does not declare (`owner.email`, `[].uploadIp`), so the handler can be
+   * fixed; key names only, never their values (deduplicated, at most 20). Absent otherwise.
+   */
+  readonly undeclaredFields?: readonly string[]
 }
 
 /**
@@ -74,10 +80,14 @@ export function createAuditEvent(
   decision: AuditEvent['decision'],
   reason: AuditReason,
   request: AuditRequest,
-  details: { readonly status?: number | null; readonly reportOnly?: boolean } = {},
+  details: {
+    readonly status?: number | null
+    readonly reportOnly?: boolean
+    readonly undeclaredFields?: readonly string[] | undefined
+  } = {},
 ): AuditEvent {
   const principal = request.principal
-  return {
+  const event: AuditEvent = {
     type: 'portcullis.decision',
     decision,
     reason,
@@ -93,6 +103,9 @@ export function createAuditEvent(
     durationMs: request.durationMs,
     time: Date.now(),
   }
+  return details.undeclaredFields === undefined
+    ? event
+    : { ...event, undeclaredFields: details.undeclaredFields }
 }
 
 /** The part of a pino-style logger (`logger.warn({ ...fields }, 'message')`) Portcullis writes to. */

@@ -51,7 +51,15 @@ export type ProjectionResult =
        */
       readonly removed: readonly string[]
     }
-  | { readonly ok: false; readonly error: ResponseError }
+  | {
+      readonly ok: false
+      readonly error: ResponseError
+      /**
+       * The undeclared paths when reject mode refused the body (key names, never values;
+       * deduplicated, at most 20), for the audit event; empty for any other refusal.
+       */
+      readonly removed: readonly string[]
+    }
 
 /** A route's response allowlist, compiled once. */
 export interface CompiledAllowlist {
@@ -192,11 +200,12 @@ function run(
         error: new ResponseError('PCL_RESPONSE_REJECTED', {
           message: `The response carries fields its allowlist does not declare (mode 'reject'): ${removed.join(', ')}`,
         }),
+        removed,
       }
     }
     return { ok: true, value, removed }
   } catch (err) {
-    return { ok: false, error: projectionFailure(err) }
+    return { ok: false, error: projectionFailure(err), removed: NO_REMOVED }
   } finally {
     releaseWalk(walk)
   }

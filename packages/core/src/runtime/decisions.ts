@@ -32,6 +32,8 @@ export interface AuditDetails {
   readonly status?: number | null
   readonly reportOnly?: boolean
   readonly principal?: Principal | null
+  /** For a response refused in reject mode: the undeclared field paths (never values). */
+  readonly undeclaredFields?: readonly string[]
 }
 
 /**
@@ -74,12 +76,17 @@ export function refuse(
   context: DecisionContext,
   err: unknown,
   route: string | null,
+  details?: Pick<AuditDetails, 'undeclaredFields'>,
 ): RenderedProblem {
   const problem = renderProblem(err, { realm: context.realm, dpop: view.dpop })
   if (problem.body.code === 'PCL_INTERNAL') {
     view.log.error({ err }, 'portcullis: unexpected error while guarding a request')
   }
-  emitAudit(view, context, 'deny', problem.body.code, { route, status: problem.status })
+  emitAudit(view, context, 'deny', problem.body.code, {
+    route,
+    status: problem.status,
+    ...details,
+  })
   return problem
 }
 

@@ -150,6 +150,9 @@ export function createGuardMiddleware(
       params: site.params,
       ...compileOptions,
     })
+    for (const warning of forRoute.warnings) {
+      log.warn({ route: site.label, field: warning.field }, `portcullis: ${warning.message}`)
+    }
     const limit =
       limitPlan === null
         ? null

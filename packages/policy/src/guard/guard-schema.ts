@@ -1,3 +1,4 @@
+import { closestName } from '@portcullis/core/internal'
 import { z } from 'zod'
 
 const reason = z
@@ -54,6 +55,28 @@ const claimMatcher = z.union(
   },
 )
 
+// The keys of the objects inside a guard, by where they sit, for "did you mean" suggestions.
+const SCOPE_FORM_KEYS = ['allOf', 'anyOf']
+const CLAIM_RULE_KEYS = ['oneOf', 'contains', 'param', 'query', 'numeric']
+
+function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
+  if (path.length === 0) return GUARD_KEYS
+  if (path.length === 1 && path[0] === 'scopes') return SCOPE_FORM_KEYS
+  if (path.length === 2 && path[0] === 'claims') return CLAIM_RULE_KEYS
+  return []
+}
+
+/**
+ * What to say of an unknown key of a guard: the known key it most likely misspells, or the
+ * known keys when none is close (`scopez` → `did you mean 'scopes'?`).
+ */
+export function unknownKeyHint(key: string, path: readonly PropertyKey[]): string {
+  const known = knownKeysAt(path)
+  if (known.length === 0) return ''
+  const near = closestName(key, known)
+  return near === undefined ? `known keys: ${known.join(', ')}` : `did you mean '${near}'?`
+}
+
 /**
  * The zod schema of `config.guard`. Unknown keys are refused: a misspelled requirement must
  * never be read as "no requirement".
@@ -88,9 +111,18 @@ export const routeGuardSchema = z
       dpop: z.literal(true, { error: 'must be `true` when present' }).optional(),
       response: z.unknown().optional(),
     },
-    { error: 'must be an object (a route guard)' },
+    {
+      error: (issue) => {
+        if (issue.code !== 'unrecognized_keys') return 'must be an object (a route guard)'
+        return issue.keys
+          .map((key) => `unknown guard key '${key}' (${unknownKeyHint(key, [])})`)
+          .join('; ')
+      },
+    },
   )
   .strict()
+
+const GUARD_KEYS: readonly string[] = Object.keys(routeGuardSchema.shape)
 
 /** A guard as validated by {@link routeGuardSchema}. */
 export type ParsedRouteGuard = z.infer<typeof routeGuardSchema>

@@ -4,6 +4,7 @@ export {
   routeParams,
   type CompiledGuard,
   type GuardSite,
+  type GuardWarning,
 } from './compile-guard.js'
 export { decideGuard, type GuardOutcome, type ReportOnlySettings } from './decide-guard.js'
 export type { Decision, Evaluate } from './evaluate-guard.js'

@@ -140,6 +140,9 @@ function portcullisPolicy(
         ...(defaults === undefined ? {} : { defaults }),
         ...(resolved.knownScopes === undefined ? {} : { knownScopes: resolved.knownScopes }),
       })
+      for (const warning of compiled.warnings) {
+        fastify.log.warn({ route: label, field: warning.field }, `portcullis: ${warning.message}`)
+      }
       result = { compiled, error: null }
     } catch (err) {
       if (!isPortcullisConfigError(err)) throw err

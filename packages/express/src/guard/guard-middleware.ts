@@ -88,6 +88,7 @@ function atCallSite(err: unknown): unknown {
   // The route is not known yet: the message names where `guard(...)` was called instead.
   return new PortcullisConfigError(err.code as CodeOfKind<'config'>, err.message, {
     ...(err.field === undefined ? {} : { field: err.field }),
+    ...(err.errors.length === 0 ? {} : { errors: err.errors }),
     cause: err,
   })
 }
@@ -98,9 +99,20 @@ function planLimit(compiled: CompiledGuard, label: string, limits: AppLimits | u
   if (raw === undefined) return null
   throw new PortcullisConfigError(
     'PCL_INVALID_GUARD',
-    `${label}: guard.rateLimit needs the rateLimit option of createGuard (the default limit and store)`,
+    `${label}: guard.rateLimit needs a rate limiter: add the rateLimit option to createGuard (e.g. rateLimit: { max: 600, timeWindow: '1 minute' }: the default limit of every route and its store, which guard.rateLimit replaces on this one)`,
     { route: label, field: 'guard.rateLimit' },
   )
+}
+
+/** One error for the configuration errors of one guard: the error, or all of them together. */
+function guardErrors(errors: readonly PortcullisConfigError[]): PortcullisConfigError | undefined {
+  const [first] = errors
+  if (first === undefined || errors.length === 1) return first
+  return new PortcullisConfigError('PCL_INVALID_GUARD', errors.map((e) => e.message).join('\n'), {
+    ...(first.route === undefined ? {} : { route: first.route }),
+    ...(first.field === undefined ? {} : { field: first.field }),
+    errors,
+  })
 }
 
 /**
@@ -120,19 +132,37 @@ export function createGuardMiddleware(
     reportOnly: options.reportOnly.policy,
     ...(options.knownScopes === undefined ? {} : { knownScopes: options.knownScopes }),
   }
-  let limitPlan: ReturnType<typeof planLimit>
-  let response: ReturnType<typeof planResponse>
+  let limitPlan: ReturnType<typeof planLimit> | undefined
+  let response: ReturnType<typeof planResponse> | undefined
   try {
     const compiled = compileGuard(routeGuard, { route: label, ...compileOptions })
-    limitPlan = planLimit(compiled, label, context.limits)
-    response = planResponse(
-      compiled.guard.response,
-      { label, requireResponse: options.requireResponse, knownScopes: options.knownScopes },
-      context.errorsOnly,
+    // The limit and the allowlist are both checked, so that one throw names every problem.
+    const errors: PortcullisConfigError[] = []
+    const attempt = <T>(step: () => T): T | undefined => {
+      try {
+        return step()
+      } catch (err) {
+        if (!isPortcullisConfigError(err)) throw err
+        errors.push(err)
+        return undefined
+      }
+    }
+    limitPlan = attempt(() => planLimit(compiled, label, context.limits))
+    response = attempt(() =>
+      planResponse(
+        compiled.guard.response,
+        { label, requireResponse: options.requireResponse, knownScopes: options.knownScopes },
+        context.errorsOnly,
+      ),
     )
+    const invalid = guardErrors(errors)
+    if (invalid !== undefined) throw invalid
   } catch (err) {
     throw atCallSite(err)
   }
+  // Both are planned: a step that failed threw above.
+  const limitPlanned = limitPlan ?? null
+  const planned = response!
   const flags = routeGuard as { queryToken?: unknown; dpop?: unknown }
   const rules: CredentialRules = Object.freeze({
     queryToken: flags.queryToken === true,
@@ -154,9 +184,9 @@ export function createGuardMiddleware(
       log.warn({ route: site.label, field: warning.field }, `portcullis: ${warning.message}`)
     }
     const limit =
-      limitPlan === null
+      limitPlanned === null
         ? null
-        : context.limits!.limiter(limitPlan, {
+        : context.limits!.limiter(limitPlanned, {
             route: site.template,
             reportOnly: forRoute.reportOnly,
           })
@@ -164,14 +194,14 @@ export function createGuardMiddleware(
       route: site.template,
       decide: createRouteDecision(forRoute, site.template, decision, options.reportOnly),
       limit,
-      response: createResponseRules(response, site.template, decision, options.maxBodyBytes),
+      response: createResponseRules(planned, site.template, decision, options.maxBodyBytes),
     }
     const entries = inventoryEntries(site.methods, {
       url: site.template,
       constraints: null,
       compiled: forRoute,
-      rateLimit: limitPlan?.summary ?? null,
-      response: response.summary,
+      rateLimit: limitPlanned?.summary ?? null,
+      response: planned.summary,
     })
     return {
       entries,

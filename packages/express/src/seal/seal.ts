@@ -6,7 +6,7 @@ import {
 } from '@portcullis/core'
 import { refuse } from '@portcullis/core/internal'
 import type { InventoryEntry } from '@portcullis/policy'
-import { invalidGuardsError } from '@portcullis/policy/internal'
+import { startupError } from '@portcullis/policy/internal'
 import type { Application, Request, Response } from 'express'
 import type { ServerResponse } from 'node:http'
 import type { PreparedBinding } from '../guard/guard-middleware.js'
@@ -65,20 +65,25 @@ export function sealApp(app: Application, context: SealContext): InventoryEntry[
       errors.push(err)
     }
   }
-  const invalid = invalidGuardsError(errors)
-  if (invalid !== undefined) throw invalid
   const unguarded = [...new Set(walked.unguarded)]
-  if (unguarded.length > 0) {
-    throw new PortcullisConfigError(
-      'PCL_UNGUARDED_ROUTE',
-      [
-        `${unguarded.length} route${unguarded.length === 1 ? ' has' : 's have'} no guard (deny by default):`,
-        ...unguarded.map((route) => `  - ${route}`),
-        "Put guard({...}) first in each route's handlers (guard({ public: '<reason>' }) for a route that needs no token).",
-      ].join('\n'),
-      { routes: unguarded.map((route) => route.replace(/ \(.*\)$/u, '')) },
-    )
-  }
+  const failure = startupError(
+    errors,
+    unguarded.length === 0
+      ? []
+      : [
+          new PortcullisConfigError(
+            'PCL_UNGUARDED_ROUTE',
+            [
+              `${unguarded.length} route${unguarded.length === 1 ? ' has' : 's have'} no guard (deny by default):`,
+              ...unguarded.map((route) => `  - ${route}`),
+              "Put guard({...}) first in each route's handlers (guard({ public: '<reason>' }) for a route that needs no token).",
+            ].join('\n'),
+            { routes: unguarded.map((route) => route.replace(/ \(.*\)$/u, '')) },
+          ),
+        ],
+  )
+  // Every invalid guard and every unguarded route at once, changing nothing.
+  if (failure !== undefined) throw failure
   for (const binding of prepared) binding.commit()
   let warned = false
   let refusedOne = false

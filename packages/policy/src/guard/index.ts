@@ -17,6 +17,6 @@ export {
   type MergeSite,
   type NormalizedGuard,
 } from './normalized-guard.js'
-export { invalidGuardsError } from './guard-errors.js'
+export { invalidGuardsError, startupError } from './guard-errors.js'
 export { summarizeGuard } from './summarize-guard.js'
 export { resolvePolicies } from './named-policies.js'

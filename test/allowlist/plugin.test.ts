@@ -201,6 +201,33 @@ describe('deny by default for responses', () => {
     expect(err.message).toContain('GET /v')
   })
 
+  it("an allowed path the route's response schema lacks fails startup, with the closest one", async () => {
+    await setup((app) => {
+      app.get(
+        '/v',
+        {
+          ...guard({ allow: ['id', 'titel'] }),
+          schema: {
+            response: {
+              200: {
+                type: 'object',
+                properties: { id: { type: 'string' }, title: { type: 'string' } },
+              },
+            },
+          },
+        },
+        () => row,
+      )
+    })
+    const err = await readyError(current!.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.route).toBe('GET /v')
+    expect(err.field).toBe('guard.response.allow[1]')
+    expect(err.message).toMatch(
+      /GET \/v: guard\.response\.allow\[1\] 'titel' is not in the route's response schema \(schema\.response\.200\): did you mean 'title'\?/,
+    )
+  })
+
   it('a byScope for a scope the application never grants fails startup (knownScopes)', async () => {
     current = await guardedApp(
       (app) => {

@@ -66,13 +66,13 @@ describe('the built portcullis bin', () => {
     expect(result.routes).toHaveLength(4)
   })
 
-  it('exits 1 when app.ready() rejects with unguarded routes', () => {
+  it('exits 1 when app.ready() rejects with unguarded routes, printing the table too', () => {
     const { code, stdout, stderr } = portcullis('audit', 'test/cli/fixtures/unguarded.mjs')
     expect(code).toBe(1)
-    expect(stdout).toBe('')
+    expect(stdout).toMatch(/^GET +\/internal\/metadata +UNGUARDED +- +-$/m)
     expect(stderr).toContain('PCL_UNGUARDED_ROUTE')
-    expect(stderr).toContain('GET /internal/metadata')
-    expect(stderr).toContain('HEAD /internal/metadata')
+    expect(stderr).toContain('GET /internal/metadata has no guard')
+    expect(stderr).toContain('HEAD /internal/metadata has no guard')
   })
 
   it("exits 1 for an unguarded route in 'deny' mode (a sync factory, by --export)", () => {
@@ -106,6 +106,20 @@ describe('the built portcullis bin', () => {
     })
     expect(debug.status).toBe(2)
     expect(debug.stderr).toMatch(/^\s+at .*throws\.mjs/m)
+  })
+
+  it('exits 2 for a TypeScript module Node.js cannot load, saying how to load it', () => {
+    const { code, stdout, stderr } = portcullis('audit', 'test/cli/fixtures/ts-app.ts')
+    expect(code).toBe(2)
+    expect(stdout).toBe('')
+    expect(stderr).toMatch(/^portcullis audit: cannot load test\/cli\/fixtures\/ts-app\.ts: /)
+    expect(stderr).toContain(
+      `test/cli/fixtures/ts-app.ts is TypeScript, which Node.js ${process.versions.node} does not load by itself`,
+    )
+    expect(stderr).toContain(
+      "NODE_OPTIONS='--import tsx' npx portcullis audit test/cli/fixtures/ts-app.ts",
+    )
+    expect(stderr).toContain('npx portcullis audit dist/app.js')
   })
 
   it('exits 2 on a usage error or an unknown command', () => {

@@ -18,7 +18,13 @@
 import '@portcullis/policy'
 import '@portcullis/tokens'
 
-export { default, portcullis, type PortcullisOptions } from '@portcullis/fastify'
+import { portcullis } from '@portcullis/fastify'
+
+// The plugin as the default export by its name: in the CommonJS build, `export { default } from`
+// would read the default of the required @portcullis/fastify as Node does, which is its whole
+// exports object, not the plugin.
+export { portcullis, portcullis as default }
+export type { PortcullisOptions } from '@portcullis/fastify'
 
 export type {
   ClaimMatcher,

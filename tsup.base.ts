@@ -14,7 +14,11 @@ export default defineConfig({
   target: 'node20',
   platform: 'node',
   splitting: false,
-  treeshake: true,
+  // esbuild's own tree shaking. tsup's extra rollup pass (`treeshake: true`) warned on every
+  // CommonJS build with a default export beside named ones, and on the imports it dropped, so a
+  // clean build was never quiet (test/build/clean-build.test.ts). What an Express-only install
+  // loads is checked on the packed packages (test/consumers).
+  treeshake: false,
   // Packages build against each other's published types (no workspace `paths`), as users will.
   tsconfig: 'tsconfig.build.json',
 })

@@ -9,16 +9,20 @@ const packages = readdirSync(new URL('./packages', import.meta.url))
 // the sources, so the suite runs without a build. test/build checks the built output itself.
 export default defineConfig({
   resolve: {
-    alias: packages.flatMap((name) => [
-      {
-        find: new RegExp(`^@portcullis/${name}$`),
-        replacement: `${root}packages/${name}/src/index.ts`,
-      },
-      {
-        find: new RegExp(`^@portcullis/${name}/internal$`),
-        replacement: `${root}packages/${name}/src/internal.ts`,
-      },
-    ]),
+    alias: [
+      // The unscoped package, as the README imports it.
+      { find: /^portcullis$/, replacement: `${root}packages/portcullis/src/index.ts` },
+      ...packages.flatMap((name) => [
+        {
+          find: new RegExp(`^@portcullis/${name}$`),
+          replacement: `${root}packages/${name}/src/index.ts`,
+        },
+        {
+          find: new RegExp(`^@portcullis/${name}/internal$`),
+          replacement: `${root}packages/${name}/src/internal.ts`,
+        },
+      ]),
+    ],
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/src/**/*.test.ts'],

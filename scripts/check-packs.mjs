@@ -184,7 +184,11 @@ function checkPacked(packed, versions) {
     }
   }
   for (const name of packed.files.keys()) {
-    if (!/^(package\.json|README\.md|LICENSE|dist\/.+|internal\/package\.json)$/.test(name)) {
+    if (
+      !/^(package\.json|README\.md|LICENSE|dist\/.+|bin\/[\w.-]+\.js|internal\/package\.json)$/.test(
+        name,
+      )
+    ) {
       errors.push(`unexpected file in the tarball: ${name}`)
     }
   }

@@ -70,6 +70,25 @@ describe('every path out is projected', () => {
     }
   })
 
+  it("a JSON string refused in mode 'reject' has its undeclared paths audited, not its values", async () => {
+    const t = await setup((app) => {
+      app.get('/string', guard({ allow, mode: 'reject' }), (_req, reply) =>
+        reply.type('application/json').send(JSON.stringify(row)),
+      )
+    })
+    const res = await t.get('/string')
+    expect(res.statusCode).toBe(500)
+    const event = t.events.at(-1)!
+    expect(event).toMatchObject({ decision: 'deny', reason: 'PCL_RESPONSE_REJECTED' })
+    expect([...event.undeclaredFields!].sort()).toEqual([
+      'moderation',
+      'owner.email',
+      'storagePath',
+      'uploadIp',
+    ])
+    expect(JSON.stringify(event)).not.toContain('10.0.0.7')
+  })
+
   it('a custom reply.serializer sees the projected value', async () => {
     const t = await setup((app) => {
       app.get('/ser', guard({ allow }), (_req, reply) =>
@@ -180,6 +199,33 @@ describe('deny by default for responses', () => {
     expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
     expect(err.message).toMatch(message)
     expect(err.message).toContain('GET /v')
+  })
+
+  it("an allowed path the route's response schema lacks fails startup, with the closest one", async () => {
+    await setup((app) => {
+      app.get(
+        '/v',
+        {
+          ...guard({ allow: ['id', 'titel'] }),
+          schema: {
+            response: {
+              200: {
+                type: 'object',
+                properties: { id: { type: 'string' }, title: { type: 'string' } },
+              },
+            },
+          },
+        },
+        () => row,
+      )
+    })
+    const err = await readyError(current!.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.route).toBe('GET /v')
+    expect(err.field).toBe('guard.response.allow[1]')
+    expect(err.message).toMatch(
+      /GET \/v: guard\.response\.allow\[1\] 'titel' is not in the route's response schema \(schema\.response\.200\): did you mean 'title'\?/,
+    )
   })
 
   it('a byScope for a scope the application never grants fails startup (knownScopes)', async () => {

@@ -111,15 +111,36 @@ export const accessCases: readonly AccessCase[] = [
     ],
   },
   {
-    name: 'claims: numbers match their decimal form; other types never match a parameter',
+    name: 'claims: a parameter matches a string claim only; a number claim is another value',
     path: '/t/:tenantId',
     guard: { claims: { tenant: { param: 'tenantId' } } },
     requests: [
-      { url: '/t/42', claims: { sub: 'u', tenant: 42 }, status: 200 },
       { url: '/t/42', claims: { sub: 'u', tenant: '42' }, status: 200 },
+      { url: '/t/42', claims: { sub: 'u', tenant: 42 }, ...claim403 },
       { url: '/t/42', claims: { sub: 'u', tenant: [42] }, ...claim403 },
+      { url: '/t/42', claims: { sub: 'u', tenant: [' 42'] }, ...claim403 },
       { url: '/t/42', claims: { sub: 'u', tenant: { id: 42 } }, ...claim403 },
+      { url: '/t/true', claims: { sub: 'u', tenant: true }, ...claim403 },
       { url: '/t/42', claims: { sub: 'u' }, ...claim403 },
+    ],
+  },
+  {
+    name: 'claims: numeric: true also matches a number claim by its decimal form',
+    path: '/n/:tenantId',
+    guard: {
+      claims: {
+        tenant: { param: 'tenantId', numeric: true },
+        org: { query: 'org', numeric: true },
+      },
+    },
+    requests: [
+      { url: '/n/42?org=7', claims: { sub: 'u', tenant: 42, org: 7 }, status: 200 },
+      { url: '/n/42?org=7', claims: { sub: 'u', tenant: '42', org: '7' }, status: 200 },
+      { url: '/n/042?org=7', claims: { sub: 'u', tenant: 42, org: 7 }, ...claim403 },
+      { url: '/n/42.0?org=7', claims: { sub: 'u', tenant: 42, org: 7 }, ...claim403 },
+      { url: '/n/42?org=7.0', claims: { sub: 'u', tenant: 42, org: 7 }, ...claim403 },
+      { url: '/n/42?org=7', claims: { sub: 'u', tenant: [42], org: 7 }, ...claim403 },
+      { url: '/n/42?org=7', claims: { sub: 'u', tenant: true, org: 7 }, ...claim403 },
     ],
   },
   {
@@ -256,6 +277,11 @@ export const invalidGuardCases: readonly InvalidGuardCase[] = [
     name: 'a claim on a parameter the route lacks',
     guard: { claims: { sub: { param: 'userId' } } },
     field: 'guard.claims.sub.param',
+  },
+  {
+    name: 'numeric that is not `true`',
+    guard: { claims: { sub: { query: 'user', numeric: 'yes' } } },
+    field: 'guard.claims.sub.numeric',
   },
   {
     name: 'an unknown claim matcher',

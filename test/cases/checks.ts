@@ -149,6 +149,13 @@ export function expectResponse(
   if (request.code !== undefined) {
     expect(json(reply)).toMatchObject({ code: request.code })
     expect(last).toMatchObject({ decision: 'deny', reason: request.code, route: '/r' })
+    expect([...(last?.undeclaredFields ?? [])].sort()).toEqual(
+      [...(request.undeclaredFields ?? [])].sort(),
+    )
+  }
+  // Paths, never values: nothing the body carried reaches the event.
+  for (const value of ['user1@corp.example', '10.0.0.7', 's3://videos-internal', 'internal']) {
+    expect(JSON.stringify(last ?? {})).not.toContain(value)
   }
 }
 

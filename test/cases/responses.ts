@@ -29,6 +29,8 @@ export interface ResponseRequest {
   readonly body?: unknown
   /** The problem+json `code` of a refusal (with a `deny` audit event). */
   readonly code?: string
+  /** The refusal's audit event names these undeclared paths (in any order), and no value. */
+  readonly undeclaredFields?: readonly string[]
 }
 
 export interface ResponseCase {
@@ -90,10 +92,17 @@ export const responseCases: readonly ResponseCase[] = [
     requests: [{ claims: user, status: 500, code: 'PCL_TOO_MANY_ITEMS' }],
   },
   {
-    name: "mode 'reject' refuses a body with undeclared fields",
+    name: "mode 'reject' refuses a body with undeclared fields, naming their paths in the audit event",
     guard: { authenticated: true, response: { allow, mode: 'reject' } },
     body: row,
-    requests: [{ claims: user, status: 500, code: 'PCL_RESPONSE_REJECTED' }],
+    requests: [
+      {
+        claims: user,
+        status: 500,
+        code: 'PCL_RESPONSE_REJECTED',
+        undeclaredFields: ['owner.email', 'uploadIp', 'storagePath', 'moderation'],
+      },
+    ],
   },
   {
     name: "mode 'reject' serves a body with only declared fields",

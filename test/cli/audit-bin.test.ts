@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
 
@@ -12,6 +12,7 @@ const manifest = JSON.parse(
 const bin = fileURLToPath(
   new URL(`../../packages/fastify/${manifest.bin.portcullis}`, import.meta.url),
 )
+const built = fileURLToPath(new URL('../../packages/fastify/dist/cli/cli.js', import.meta.url))
 
 function env(): NodeJS.ProcessEnv {
   const copy = { ...process.env }
@@ -30,18 +31,20 @@ function portcullis(...args: string[]) {
 }
 
 beforeAll(() => {
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: build the packages first`)
+  if (!existsSync(built)) throw new Error(`${built} is missing: build the packages first`)
 })
 
 describe('the built portcullis bin', () => {
-  it('is an executable ES module with a shebang', () => {
-    expect(manifest.bin.portcullis).toBe('./dist/cli/cli.js')
+  it('is a committed, executable shim with a shebang that runs the built ES module', () => {
+    // Committed, so that `pnpm install` links the command before anything is built.
+    expect(manifest.bin.portcullis).toBe('./bin/portcullis.js')
     expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true)
+    expect(statSync(bin).mode & 0o111).not.toBe(0)
     const direct = spawnSync(bin, ['--help'], { cwd: root, encoding: 'utf8', env: env() })
     expect(direct.status).toBe(0)
     expect(direct.stdout).toContain('portcullis audit <app module>')
     // ESM output (the CJS build would `require` instead): "type": "module" makes .js ESM.
-    expect(readFileSync(bin, 'utf8')).toMatch(/^import .* from ['"]@portcullis\/core['"]/m)
+    expect(readFileSync(built, 'utf8')).toMatch(/^import [^;]* from ['"]@portcullis\/core['"]/m)
   })
 
   it('exits 0 and prints the table when every route is guarded', () => {
@@ -66,13 +69,13 @@ describe('the built portcullis bin', () => {
     expect(result.routes).toHaveLength(4)
   })
 
-  it('exits 1 when app.ready() rejects with unguarded routes', () => {
+  it('exits 1 when app.ready() rejects with unguarded routes, printing the table too', () => {
     const { code, stdout, stderr } = portcullis('audit', 'test/cli/fixtures/unguarded.mjs')
     expect(code).toBe(1)
-    expect(stdout).toBe('')
+    expect(stdout).toMatch(/^GET +\/internal\/metadata +UNGUARDED +- +-$/m)
     expect(stderr).toContain('PCL_UNGUARDED_ROUTE')
-    expect(stderr).toContain('GET /internal/metadata')
-    expect(stderr).toContain('HEAD /internal/metadata')
+    expect(stderr).toContain('GET /internal/metadata has no guard')
+    expect(stderr).toContain('HEAD /internal/metadata has no guard')
   })
 
   it("exits 1 for an unguarded route in 'deny' mode (a sync factory, by --export)", () => {
@@ -106,6 +109,20 @@ describe('the built portcullis bin', () => {
     })
     expect(debug.status).toBe(2)
     expect(debug.stderr).toMatch(/^\s+at .*throws\.mjs/m)
+  })
+
+  it('exits 2 for a TypeScript module Node.js cannot load, saying how to load it', () => {
+    const { code, stdout, stderr } = portcullis('audit', 'test/cli/fixtures/ts-app.ts')
+    expect(code).toBe(2)
+    expect(stdout).toBe('')
+    expect(stderr).toMatch(/^portcullis audit: cannot load test\/cli\/fixtures\/ts-app\.ts: /)
+    expect(stderr).toContain(
+      `test/cli/fixtures/ts-app.ts is TypeScript, which Node.js ${process.versions.node} does not load by itself`,
+    )
+    expect(stderr).toContain(
+      "NODE_OPTIONS='--import tsx' npx portcullis audit test/cli/fixtures/ts-app.ts",
+    )
+    expect(stderr).toContain('npx portcullis audit dist/app.js')
   })
 
   it('exits 2 on a usage error or an unknown command', () => {

@@ -230,6 +230,7 @@ import portcullis, {
   isPortcullisError,
   portcullis as named,
   type PortcullisOptions,
+  type DeclaredGuard,
   type Principal,
   type RouteGuard,
 } from '${entry}'
@@ -242,6 +243,7 @@ import testing = require('@portcullis/testing')
 const { default: portcullis, portcullis: named, isPortcullisError } = entry
 const { bearer, createTestIssuer } = testing
 type PortcullisOptions = entry.PortcullisOptions
+type DeclaredGuard = entry.DeclaredGuard
 type Principal = entry.Principal
 type RouteGuard = entry.RouteGuard
 `,
@@ -259,11 +261,14 @@ const options: PortcullisOptions = {
 const app = Fastify()
 await app.register(portcullis, options)
 
-const videoGuard: RouteGuard = {
+const videoGuard: DeclaredGuard = {
   scopes: ['videos:read'],
   callers: ['search-svc'],
   response: { allow: ['id', 'subject'] },
 }
+// A named policy is a RouteGuard: it declares no response.
+const readVideos: RouteGuard = { scopes: ['videos:read'] }
+void readVideos
 app.get<{ Params: { id: string } }>(
   '/v1/videos/:id',
   { config: { guard: videoGuard } },
@@ -284,6 +289,8 @@ function wrongGuards(): void {
   app.get('/wrong-public', { config: { guard: { public: 1 } } }, async () => 'never')
   // @ts-expect-error authenticated is \`true\` or absent
   app.get('/wrong-auth', { config: { guard: { authenticated: 'yes' } } }, async () => 'never')
+  // @ts-expect-error a route's guard declares its response allowlist (the allowlist is in force)
+  app.get('/no-response', { config: { guard: { authenticated: true } } }, async () => 'never')
   // @ts-expect-error tokens are required
   void app.register(portcullis, {})
 }

@@ -1,6 +1,9 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type * as ExpressModule from 'express'
+import type * as FastifyModule from 'fastify'
 import ts from 'typescript'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CODE_LANGS, documentationSnippets, extractSnippets, type Snippet } from './snippets.js'
 
 // Every code block of the docs compiles against the packages' sources, so the docs cannot drift
@@ -8,6 +11,55 @@ import { CODE_LANGS, documentationSnippets, extractSnippets, type Snippet } from
 // `handler`...): guides show fragments of an app, and these stand for the rest of it. A block
 // with `declare module` (typed scopes) augments types for every file of a program, so it gets a
 // program of its own.
+//
+// And every complete example boots, as a reader would run it: a block not marked
+// `<!-- snippet: fragment -->` runs as a module against the packages' sources, and every app it
+// creates starts (Fastify: `app.ready()`; Express: `guard.seal(app)` must have run). `listen`
+// starts the app without opening a port; a module that exports a factory has it called. A
+// complete example defines everything it uses but the application's own data access
+// (`handler`, `videos`, `db`, `rows`), which STAND_INS provide.
+
+// The apps the examples create, and what their loggers wrote.
+const booted = vi.hoisted(() => ({
+  fastify: [] as { ready(): PromiseLike<unknown>; close(): PromiseLike<unknown> }[],
+  express: [] as object[],
+  logs: [] as string[],
+}))
+
+vi.mock('fastify', async (importOriginal) => {
+  const real = await importOriginal<typeof FastifyModule>()
+  const create = real.default as unknown as (options?: Record<string, unknown>) => {
+    ready(): Promise<unknown>
+    close(): Promise<unknown>
+    listen: unknown
+  }
+  function bootedFastify(options: Record<string, unknown> = {}) {
+    const app = create({
+      ...options,
+      logger: { level: 'info', stream: { write: (line: string) => void booted.logs.push(line) } },
+    })
+    // Starts the app as `listen` would (plugins loaded, onReady hooks run), without a port.
+    app.listen = async () => {
+      await app.ready()
+      return 'http://127.0.0.1:0'
+    }
+    booted.fastify.push(app)
+    return app
+  }
+  return { ...real, default: bootedFastify, fastify: bootedFastify }
+})
+
+vi.mock('express', async (importOriginal) => {
+  const real = await importOriginal<typeof ExpressModule & { default: unknown }>()
+  const create = real.default as () => { listen: unknown }
+  function bootedExpress() {
+    const app = create()
+    app.listen = () => ({ close: (done?: () => void) => done?.(), address: () => null })
+    booted.express.push(app)
+    return app
+  }
+  return { ...real, default: Object.assign(bootedExpress, create) }
+})
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const snippetDir = `${root}test/docs/__snippets__/`
@@ -48,6 +100,23 @@ declare global {
   function fail(error: Error): void
 }
 `
+
+/** The declaration an app without the allowlist plugin amounts to, at the type level. */
+const RELAXED_RESPONSE: VirtualFile = {
+  name: `${snippetDir}relaxed-response.ts`,
+  text: `export {}
+declare module '@portcullis/allowlist' {
+  interface AllowlistTypes { requireResponse: false }
+}
+`,
+  snippet: null,
+}
+
+const importsPortcullis = (code: string): boolean =>
+  /from '(?:@portcullis\/[\w-]+|portcullis)'/.test(code)
+// The packages whose types load the allowlist's (and its requirement of `response`).
+const bringsAllowlist = (code: string): boolean =>
+  /from '(?:portcullis|@portcullis\/(?:fastify|express|allowlist))'/.test(code)
 
 function compilerOptions(): ts.CompilerOptions {
   const configFile = `${root}tsconfig.json`
@@ -144,9 +213,16 @@ describe('documentation code blocks', () => {
     const checked = code.filter((snippet) => snippet.skip === null)
     const files = checked.map(fileOf)
     const alone = files.filter((file) => /^\s*declare module\b/m.test(file.text))
-    const together = files.filter((file) => !alone.includes(file))
+    // A block that registers the plugins one by one, without the allowlist, is checked as its
+    // reader's program would be: without the allowlist's compile-time requirement of `response`.
+    const noAllowlist = files.filter(
+      (file) =>
+        !alone.includes(file) && importsPortcullis(file.text) && !bringsAllowlist(file.text),
+    )
+    const together = files.filter((file) => !alone.includes(file) && !noAllowlist.includes(file))
     const errors = [
       ...typeCheck(together, options),
+      ...typeCheck([...noAllowlist, RELAXED_RESPONSE], options),
       ...alone.flatMap((file) => typeCheck([file], options)),
     ]
     expect(errors).toEqual([])
@@ -168,4 +244,72 @@ describe('documentation code blocks', () => {
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(/^docs\/broken\.md:5: TS2322 /)
   }, 60_000)
+})
+
+/** The application's own code that complete examples call without defining it. */
+const STAND_INS: Record<string, unknown> = {
+  handler: () => ({}),
+  videos: { get: async (id: string) => ({ id }), list: async () => [] },
+  db: { videos: { findById: async () => undefined } },
+  rows: [],
+}
+
+const bootDir = `${root}test/docs/.tmp/`
+const kSealed = Symbol.for('portcullis.express.sealed')
+
+/** Runs one complete example; rejects with what went wrong, located in the Markdown. */
+async function boot(snippet: Snippet, index: number): Promise<void> {
+  const where = `${snippet.file}:${snippet.line}`
+  const js = snippet.lang === 'js' || snippet.lang === 'javascript' || snippet.lang === 'mjs'
+  const file = `${bootDir}${snippet.file.replace(/[^A-Za-z0-9]+/g, '-')}-${snippet.line}-${index}.${js ? 'mjs' : 'ts'}`
+  writeFileSync(file, snippet.code)
+  booted.fastify.length = 0
+  booted.express.length = 0
+  booted.logs.length = 0
+  try {
+    const module = (await import(/* @vite-ignore */ file)) as { default?: unknown }
+    // A module that exports its app's factory (as `portcullis audit` loads it) builds it.
+    if (booted.fastify.length === 0 && typeof module.default === 'function') {
+      await (module.default as () => unknown)()
+    }
+    for (const app of booted.fastify) await app.ready()
+    for (const app of booted.express) {
+      if ((app as { [kSealed]?: true })[kSealed] !== true) {
+        throw new Error('creates an Express app it never seals with guard.seal(app)')
+      }
+    }
+  } catch (err) {
+    throw new Error(`${where} does not boot: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    })
+  } finally {
+    for (const app of booted.fastify) await app.close()
+  }
+}
+
+describe('complete documentation examples', () => {
+  const complete = code.filter((snippet) => snippet.skip === null && !snippet.fragment)
+
+  beforeAll(() => {
+    mkdirSync(bootDir, { recursive: true })
+    Object.assign(globalThis, STAND_INS)
+  })
+  afterAll(() => {
+    rmSync(bootDir, { recursive: true, force: true })
+    for (const name of Object.keys(STAND_INS)) delete (globalThis as Record<string, unknown>)[name]
+  })
+
+  it('are the blocks not marked as fragments, in the READMEs and guides', () => {
+    const files = new Set(complete.map((snippet) => snippet.file))
+    expect(files).toContain('README.md')
+    expect(files).toContain('docs/getting-started.md')
+    expect(files).toContain('packages/express/README.md')
+    expect(complete.length).toBeGreaterThan(10)
+  })
+
+  complete.forEach((snippet, index) => {
+    it(`${snippet.file}:${snippet.line} boots`, async () => {
+      await boot(snippet, index)
+    })
+  })
 })

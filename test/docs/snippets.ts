@@ -15,6 +15,12 @@ export interface Snippet {
    * `<!-- snippet: skip because ... -->` leaves the block unchecked (the reason is required).
    */
   readonly skip: string | null
+  /**
+   * `<!-- snippet: fragment -->` on the line just before the fence: the block is part of an app
+   * (it uses `app`, `tokens`... from the type-check context) and is type-checked, not booted.
+   * Every other TypeScript or JavaScript block is a complete example, and must boot.
+   */
+  readonly fragment: boolean
 }
 
 /** Languages the suite type-checks (TypeScript, and JavaScript with `checkJs`). */
@@ -38,16 +44,19 @@ export function extractSnippets(file: string, text: string): Snippet[] {
     while (previous >= 0 && lines[previous]!.trim() === '') previous--
     const directive = previous >= 0 ? DIRECTIVE.exec(lines[previous]!.trim()) : null
     let skip: string | null = null
+    let fragment = false
     if (directive !== null) {
       const match = /^skip\b\s*(.*)$/.exec(directive[1]!)
-      if (match === null) throw new Error(`${file}:${previous + 1}: unknown snippet directive`)
-      skip = match[1]!
+      if (directive[1] === 'fragment') fragment = true
+      else if (match === null) {
+        throw new Error(`${file}:${previous + 1}: unknown snippet directive`)
+      } else skip = match[1]!
     }
     const code = lines
       .slice(i + 1, end)
       .map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line))
       .join('\n')
-    snippets.push({ file, line: i + 2, lang, code, skip })
+    snippets.push({ file, line: i + 2, lang, code, skip, fragment })
     i = end
   }
   return snippets

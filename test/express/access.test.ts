@@ -233,3 +233,24 @@ describe('audit events', () => {
     expect(current.logs.join('')).toMatch(/audit sink threw/)
   })
 })
+
+describe('startup warnings', () => {
+  it('a literal claim value that looks like a route parameter is logged by seal, with the fix', async () => {
+    await setup((app, guard) => {
+      app.get('/v1/users/:userId', guard({ claims: { sub: ':userId' } }), (_req, res) => {
+        res.send('x')
+      })
+    })
+    const warnings = current!.logs
+      .map((line) => JSON.parse(line) as { level: string; message: string; field?: string })
+      .filter((line) => line.level === 'warn')
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        field: 'guard.claims.sub',
+        message: expect.stringMatching(
+          /GET,HEAD \/v1\/users\/:userId: guard\.claims\.sub is the literal ':userId'.*\{ param: 'userId' \}$/,
+        ),
+      }),
+    ])
+  })
+})

@@ -121,7 +121,9 @@ describe('Express specifics', () => {
     )
     expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
     expect(err.field).toBe('guard.rateLimit')
-    expect(err.message).toMatch(/needs the rateLimit option of createGuard/)
+    expect(err.message).toMatch(
+      /guard\.rateLimit needs a rate limiter: add the rateLimit option to createGuard \(e\.g\. rateLimit: \{ max: 600/,
+    )
   })
 
   it('two limits on one bucket are refused, naming both guards', async () => {

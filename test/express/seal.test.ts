@@ -114,6 +114,50 @@ describe('deny by default: seal refuses every kind of route without a guard firs
     expect(routes.some((r) => r.includes('guarded-assets'))).toBe(false)
   })
 
+  it('reports every invalid guard and every unguarded route at once', async () => {
+    current = await guardedExpress(() => undefined, { seal: false })
+    const app = express()
+    app.get('/v1/things/:id', current.guard({ claims: { sub: { param: 'userId' } } }), ok)
+    app.get('/v1/other/:id', current.guard({ claims: { org: { param: 'orgId' } } }), ok)
+    app.delete('/forgotten', ok)
+    const err = thrown(() => current!.guard.seal(app))
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    const errors = err.errors as { code: string; route?: string }[]
+    expect(errors.map((e) => [e.code, e.route ?? null])).toEqual([
+      ['PCL_INVALID_GUARD', 'GET,HEAD /v1/things/:id'],
+      ['PCL_INVALID_GUARD', 'GET,HEAD /v1/other/:id'],
+      ['PCL_UNGUARDED_ROUTE', null],
+    ])
+    expect(err.message).toMatch(
+      /2 route guards are invalid:[^]*1 route has no guard[^]*DELETE \/forgotten/,
+    )
+    expect(err.routes).toEqual(
+      expect.arrayContaining([
+        'GET,HEAD /v1/things/:id',
+        'GET,HEAD /v1/other/:id',
+        'DELETE /forgotten',
+      ]),
+    )
+  })
+
+  it('a guard names all of its problems at once: its rate limit and its response', async () => {
+    current = await guardedExpress(() => undefined, {
+      seal: false,
+      portcullis: { response: { requireResponse: true } },
+    })
+    const err = thrown(() =>
+      current!.guard({ authenticated: true, rateLimit: { max: 1, timeWindow: 1000 } }),
+    )
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect((err.errors as { field: string }[]).map((e) => e.field)).toEqual([
+      'guard.rateLimit',
+      'guard.response',
+    ])
+    expect(err.message).toMatch(
+      /guard\.rateLimit needs a rate limiter[^]*\n.*guard\.response is required/,
+    )
+  })
+
   it('refusing changes nothing: the app can be fixed and sealed', async () => {
     current = await guardedExpress(() => undefined, { seal: false })
     const app = express()

@@ -1,9 +1,12 @@
 import { isPortcullisError, PortcullisConfigError } from '@portcullis/fastify'
-import { bearer } from '@portcullis/testing'
+import { policyPlugin } from '@portcullis/policy'
+import { bearer, createTestIssuer } from '@portcullis/testing'
+import { tokensPlugin } from '@portcullis/tokens'
+import Fastify from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { invalidGuardCases } from '../cases/access.js'
 import { expectInventory } from '../cases/checks.js'
-import { guardedApp, readyError, type GuardedApp } from '../helpers.js'
+import { guardedApp, readyError, trustedTokens, type GuardedApp } from '../helpers.js'
 
 const pub = { config: { guard: { public: 'test route' } } }
 let current: GuardedApp | undefined
@@ -210,6 +213,77 @@ describe('invalid guards fail app.ready() naming the route and the field', () =>
     expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
     expect(err.message).toContain('GET /a')
     expect(err.message).toContain('POST /b')
+  })
+
+  it('reports every finding at once: invalid guards of every kind, then unguarded routes', async () => {
+    current = await guardedApp(
+      (app) => {
+        const limited = { max: 5, timeWindow: '1 minute' }
+        const response = { allow: ['id'] }
+        app.get(
+          '/limited',
+          { config: { guard: { authenticated: true, rateLimit: limited, response } } },
+          () => 'x',
+        )
+        app.get('/no-response', { config: { guard: { authenticated: true } } }, () => 'x')
+        app.get('/typo', { config: { guard: { scopez: ['a'], response } as never } }, () => 'x')
+        app.delete('/forgotten', () => 'x')
+      },
+      { portcullis: { response: { requireResponse: true } } },
+    )
+    const err = await readyError(current.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    const errors = err.errors as { code: string; route?: string; field?: string }[]
+    expect(errors.map((e) => [e.code, e.route ?? null, e.field ?? null])).toEqual([
+      ['PCL_INVALID_GUARD', 'GET /limited', 'guard.rateLimit'],
+      ['PCL_INVALID_GUARD', 'GET /no-response', 'guard.response'],
+      ['PCL_INVALID_GUARD', 'GET /typo', 'guard.scopez'],
+      ['PCL_UNGUARDED_ROUTE', null, null],
+    ])
+    // Each once: the HEAD routes Fastify adds share their GET route's guard.
+    expect(err.message).not.toMatch(/HEAD \/(limited|no-response|typo)/)
+    expect(err.message).toMatch(
+      /3 route guards are invalid:[^]*1 route has no guard[^]*- DELETE \/forgotten/,
+    )
+    expect(err.routes).toEqual([
+      'GET /limited',
+      'GET /no-response',
+      'GET /typo',
+      'DELETE /forgotten',
+    ])
+  })
+
+  it('guard.rateLimit without the rateLimit option says to add that option to @portcullis/fastify', async () => {
+    current = await guardedApp((app) => {
+      app.get(
+        '/v',
+        { config: { guard: { authenticated: true, rateLimit: { max: 5, timeWindow: 1000 } } } },
+        () => 'x',
+      )
+    })
+    const err = await readyError(current.app)
+    expect(err.field).toBe('guard.rateLimit')
+    expect(err.message).toMatch(
+      /GET \/v: guard\.rateLimit needs @portcullis\/rate-limit, which is not registered: add the rateLimit option to the options of @portcullis\/fastify \(e\.g\. rateLimit: \{ max: 600, timeWindow: '1 minute' \}/,
+    )
+    expect(err.message).not.toMatch(/registers it/)
+  })
+
+  it('with the plugins registered one by one, it says to register @portcullis/rate-limit', async () => {
+    const issuer = await createTestIssuer()
+    const app = Fastify()
+    await app.register(tokensPlugin, trustedTokens(issuer))
+    await app.register(policyPlugin)
+    app.get(
+      '/v',
+      { config: { guard: { authenticated: true, rateLimit: { max: 5, timeWindow: 1000 } } } },
+      () => 'x',
+    )
+    const err = await readyError(app)
+    expect(err.message).toMatch(
+      /guard\.rateLimit needs @portcullis\/rate-limit, which is not registered: register @portcullis\/rate-limit \(rateLimitPlugin\) after @portcullis\/policy/,
+    )
+    await app.close()
   })
 })
 

@@ -398,3 +398,27 @@ describe('audit output', () => {
     })
   })
 })
+
+describe('startup warnings', () => {
+  it('a literal claim value that looks like a route parameter is logged once, with the fix', async () => {
+    const t = await setup((app) => {
+      app.get('/v1/users/:userId', { config: { guard: { claims: { sub: ':userId' } } } }, () => 'x')
+      app.get('/v1/orgs/:org', { config: { guard: { claims: { org: '{orgId}' } } } }, () => 'x')
+      app.get('/v1/gold', { config: { guard: { claims: { tier: 'gold' } } } }, () => 'x')
+    })
+    await t.app.ready()
+    const warnings = current!.logs
+      .map((line) => JSON.parse(line) as { level: number; msg: string; field?: string })
+      .filter((line) => line.level === 40)
+    expect(warnings).toHaveLength(2)
+    expect(warnings[0]).toMatchObject({ field: 'guard.claims.sub' })
+    expect(warnings[0]!.msg).toMatch(
+      /GET \/v1\/users\/:userId: guard\.claims\.sub is the literal ':userId', which looks like a route parameter.*write \{ param: 'userId' \}$/,
+    )
+    expect(warnings[1]!.msg).toMatch(
+      /guard\.claims\.org is the literal '\{orgId\}'.*\{ param: 'orgId' \} \(this route has no parameter :orgId\)/,
+    )
+    // It is a literal, as written: the parameter's value does not match it.
+    expect((await t.call('/v1/users/u1', { sub: 'u1' })).statusCode).toBe(403)
+  })
+})

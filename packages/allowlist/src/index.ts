@@ -29,4 +29,8 @@ export {
   type CompileBodyRuleOptions,
   type CompiledBodyRule,
 } from './body/index.js'
-export { allowlistPlugin, type AllowlistPluginOptions } from './plugin/index.js'
+export {
+  allowlistPlugin,
+  type AllowlistPluginOptions,
+  type AllowlistTypes,
+} from './plugin/index.js'

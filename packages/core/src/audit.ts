@@ -45,6 +45,12 @@ export interface AuditEvent {
   readonly fields?: readonly string[]
   /** Event time, milliseconds since the epoch. */
   readonly time: number
+  /**
+   * For a response refused in `mode: 'reject'` (`PCL_RESPONSE_REJECTED`): the paths of the
+   * fields its allowlist does not declare (`owner.email`, `[].uploadIp`), so the handler can be
+   * fixed; key names only, never their values (deduplicated, at most 20). Absent otherwise.
+   */
+  readonly undeclaredFields?: readonly string[]
 }
 
 /**
@@ -83,6 +89,7 @@ export function createAuditEvent(
     readonly status?: number | null
     readonly reportOnly?: boolean
     readonly fields?: readonly string[] | undefined
+    readonly undeclaredFields?: readonly string[] | undefined
   } = {},
 ): AuditEvent {
   const principal = request.principal
@@ -102,7 +109,15 @@ export function createAuditEvent(
     durationMs: request.durationMs,
     time: Date.now(),
   }
-  return details.fields === undefined ? event : { ...event, fields: details.fields }
+  return details.fields === undefined && details.undeclaredFields === undefined
+    ? event
+    : {
+        ...event,
+        ...(details.fields === undefined ? {} : { fields: details.fields }),
+        ...(details.undeclaredFields === undefined
+          ? {}
+          : { undeclaredFields: details.undeclaredFields }),
+      }
 }
 
 /** The part of a pino-style logger (`logger.warn({ ...fields }, 'message')`) Portcullis writes to. */

@@ -19,6 +19,38 @@ export interface RouteGuard {
 }
 
 /**
+ * The guard keys every route must declare, known at compile time. A package that refuses to
+ * start when a route leaves a key out adds it here through declaration merging, with `true`:
+ * `@portcullis/allowlist` adds `response` (every route declares its allowlist), unless the
+ * application relaxes it (`AllowlistTypes` of `@portcullis/allowlist`).
+ *
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/allowlist.md
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface RequiredGuardKeys {}
+
+type RequiredGuardKey = Extract<
+  {
+    [K in keyof RequiredGuardKeys]: RequiredGuardKeys[K] extends true ? K : never
+  }[keyof RequiredGuardKeys],
+  keyof RouteGuard
+>
+
+/**
+ * The guard a route declares (`config.guard` on Fastify, `guard(...)` on Express): a
+ * {@link RouteGuard} in which the keys of {@link RequiredGuardKeys} are required, so a route
+ * that would fail startup for leaving one out fails to compile first. Named policies and prefix
+ * defaults are plain `RouteGuard`s.
+ *
+ * @example
+ * ```ts
+ * const guard: DeclaredGuard = { scopes: ['videos:read'], response: { allow: ['id'] } }
+ * ```
+ */
+export type DeclaredGuard = Omit<RouteGuard, RequiredGuardKey> &
+  Required<Pick<RouteGuard, RequiredGuardKey>>
+
+/**
  * The request as a route guard's `check` sees it: what every adapter provides. Fastify's and
  * Express's requests both satisfy it; cast to your framework's type for more.
  */

@@ -38,7 +38,13 @@ export {
   type RenderProblemOptions,
 } from './problem/index.js'
 export type { Principal, PrincipalClaims } from './principal.js'
-export type { GuardOptions, GuardRequest, RouteGuard } from './guard.js'
+export type {
+  DeclaredGuard,
+  GuardOptions,
+  GuardRequest,
+  RequiredGuardKeys,
+  RouteGuard,
+} from './guard.js'
 export type { Duration } from './duration.js'
 export { type AuditEvent, type AuditReason, type AuditSink } from './audit.js'
 export type { GuardLogger } from './runtime/request-view.js'

@@ -9,10 +9,12 @@
 export * from './runtime/index.js'
 export { durationIn, type DurationBounds, type DurationUnit } from './duration.js'
 export {
+  closestName,
   fieldPath,
   invalidOptionsError,
   locateIssues,
   type LocatedIssue,
   type SchemaIssue,
+  type UnknownKeyMessage,
 } from './errors/index.js'
 export { createAuditEvent, deliverAudit, type AuditLogger, type AuditRequest } from './audit.js'

@@ -32,6 +32,7 @@ export {
   PortcullisError,
   type AuditEvent,
   type AuditSink,
+  type DeclaredGuard,
   type GuardRequest,
   type Principal,
   type RouteGuard,

@@ -13,6 +13,7 @@ export {
   type GuardOutcome,
   type GuardCheck,
   type GuardSite,
+  type GuardWarning,
   type NormalizedGuard,
   type ParsedClaimMatcher,
   type ParsedRouteGuard,

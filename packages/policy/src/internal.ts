@@ -24,6 +24,7 @@ export {
   compileGuard,
   decideGuard,
   invalidGuardsError,
+  startupError,
   mergeGuards,
   normalizeGuard,
   parseGuard,

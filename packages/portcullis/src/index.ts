@@ -18,13 +18,14 @@
 import '@portcullis/policy'
 import '@portcullis/tokens'
 
-export {
-  default,
-  portcullis,
-  redactQueryTokens,
-  serializeRequest,
-  type PortcullisOptions,
-} from '@portcullis/fastify'
+import { portcullis } from '@portcullis/fastify'
+
+// The plugin as the default export by its name: in the CommonJS build, `export { default } from`
+// would read the default of the required @portcullis/fastify as Node does, which is its whole
+// exports object, not the plugin.
+export { portcullis, portcullis as default }
+export { redactQueryTokens, serializeRequest } from '@portcullis/fastify'
+export type { PortcullisOptions } from '@portcullis/fastify'
 
 export type {
   ClaimMatcher,
@@ -64,6 +65,7 @@ export {
   type ChallengeParams,
   type CodeOfKind,
   type ConfigErrorLocation,
+  type DeclaredGuard,
   type DpopChallenge,
   type DpopErrorCode,
   type ErrorCodeSpec,

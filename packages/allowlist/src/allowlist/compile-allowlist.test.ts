@@ -183,6 +183,101 @@ describe('compileAllowlist: startup errors name the route and the field', () => 
     ).toMatch(/never copied/)
   })
 
+  describe("an allowlist path the route's own response schema does not have", () => {
+    const video = {
+      type: 'object',
+      properties: {
+        id: { type: 'string' },
+        title: { type: 'string' },
+        owner: { type: 'object', properties: { id: { type: 'string' }, email: {} } },
+        tags: { type: 'array', items: { type: 'string' } },
+        stats: { type: 'object', additionalProperties: { type: 'number' } },
+        extra: { type: 'object' },
+        linked: { $ref: 'video#' },
+      },
+    }
+
+    it('is refused, naming the route, the status schema and the path, with the closest path', () => {
+      const err = configError({ allow: ['id', 'titel'] }, { schema: { 200: video } })
+      expect(err.route).toBe(route)
+      expect(err.field).toBe('guard.response.allow[1]')
+      expect(err.message).toMatch(
+        /^GET \/v1\/videos\/:id: guard\.response\.allow\[1\] 'titel' is not in the route's response schema \(schema\.response\.200\): did you mean 'title'\?\. Fastify serializes/,
+      )
+      expect(configError({ allow: ['owner.emial'] }, { schema: video }).message).toMatch(
+        /'owner\.emial' is not in the route's response schema \(schema\.response\): did you mean 'owner\.email'\?/,
+      )
+    })
+
+    it('names every such path at once, in allow, byScope and byStatus', () => {
+      const err = configError(
+        {
+          allow: ['id', 'tags.name', 'title'],
+          byScope: { 'videos:internal': ['uploadIp'] },
+          byStatus: { '404': ['type', 'hint'] },
+        },
+        {
+          schema: {
+            200: video,
+            404: { type: 'object', properties: { type: {}, title: {} } },
+          },
+        },
+      )
+      expect(err.field).toBe('guard.response.allow[1]')
+      expect(err.message).toMatch(/allow\[1\] 'tags\.name' is not/)
+      expect(err.message).toMatch(/byScope\.videos:internal\[0\] 'uploadIp' is not/)
+      expect(err.message).toMatch(/byStatus\.404\[1\] 'hint' is not .*\(schema\.response\.404\)/)
+    })
+
+    it('admits what the schema can carry, and what it cannot read', () => {
+      const allow = [
+        'id',
+        'owner',
+        'owner.id',
+        'tags[]',
+        'stats.views',
+        'stats.*',
+        'extra.anything.below',
+        'linked.id',
+      ]
+      expect(() => compileAllowlist({ allow }, { route, schema: { 200: video } })).not.toThrow()
+      // Statuses without a schema of their own, and routes without a schema, are not checked.
+      expect(() =>
+        compileAllowlist(
+          { allow: ['id'], byStatus: { '500': ['trace'] } },
+          { route, schema: { 200: video } },
+        ),
+      ).not.toThrow()
+      expect(() => compileAllowlist({ allow: ['titel'] }, { route })).not.toThrow()
+      // A path in any of the success schemas will do.
+      expect(() =>
+        compileAllowlist(
+          { allow: ['id', 'created'] },
+          { route, schema: { 200: video, 201: { properties: { created: {} } } } },
+        ),
+      ).not.toThrow()
+      expect(() =>
+        compileAllowlist(
+          { allow: ['id', 'titel'] },
+          { route, schema: { 200: { ...video, additionalProperties: true } } },
+        ),
+      ).not.toThrow()
+    })
+
+    it('reads zod response schemas too', () => {
+      const schema = z.object({ id: z.string(), items: z.array(z.object({ title: z.string() })) })
+      expect(() =>
+        compileAllowlist({ allow: ['id', 'items[].title'] }, { route, schema }),
+      ).not.toThrow()
+      expect(configError({ allow: ['items[].titel'] }, { schema }).message).toMatch(
+        /'items\[\]\.titel' is not .*did you mean 'items\[\]\.title'\?/,
+      )
+      expect(() =>
+        compileAllowlist({ allow: ['id', 'more'] }, { route, schema: schema.loose() }),
+      ).not.toThrow()
+    })
+  })
+
   it('refuses a recursive zod schema', () => {
     interface Node {
       id: string

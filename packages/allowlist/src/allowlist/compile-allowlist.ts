@@ -20,7 +20,10 @@ export interface CompileAllowlistOptions {
    * other scope is a startup error, since no caller could ever see it.
    */
   scopesGranted?: ReadonlySet<string> | undefined
-  /** The route's response schema (Fastify `schema.response`), read by `response: 'schema'`. */
+  /**
+   * The route's response schema (Fastify `schema.response`): read by `response: 'schema'`, and
+   * the paths of an allowlist must be in it (a path it cannot carry is a typo, refused).
+   */
   schema?: unknown
 }
 
@@ -51,7 +54,15 @@ export type ProjectionResult =
        */
       readonly removed: readonly string[]
     }
-  | { readonly ok: false; readonly error: ResponseError }
+  | {
+      readonly ok: false
+      readonly error: ResponseError
+      /**
+       * The undeclared paths when reject mode refused the body (key names, never values;
+       * deduplicated, at most 20), for the audit event; empty for any other refusal.
+       */
+      readonly removed: readonly string[]
+    }
 
 /** A route's response allowlist, compiled once. */
 export interface CompiledAllowlist {
@@ -132,8 +143,8 @@ function projectionFailure(err: unknown): ResponseError {
  * become tries of immutable nodes, caps are resolved per array, and `byScope`/`byStatus`
  * combinations are compiled on first use and cached. Throws a `PortcullisConfigError`
  * (`PCL_INVALID_GUARD`) naming the route and field for bad syntax, a scope the route never
- * grants, `'schema'` without a response schema, a zod schema that is not an object, or a cap
- * on an array the allowlist does not reach.
+ * grants, `'schema'` without a response schema, a path the route's response schema does not
+ * have, a zod schema that is not an object, or a cap on an array the allowlist does not reach.
  *
  * @example
  * ```ts
@@ -192,11 +203,12 @@ function run(
         error: new ResponseError('PCL_RESPONSE_REJECTED', {
           message: `The response carries fields its allowlist does not declare (mode 'reject'): ${removed.join(', ')}`,
         }),
+        removed,
       }
     }
     return { ok: true, value, removed }
   } catch (err) {
-    return { ok: false, error: projectionFailure(err) }
+    return { ok: false, error: projectionFailure(err), removed: NO_REMOVED }
   } finally {
     releaseWalk(walk)
   }

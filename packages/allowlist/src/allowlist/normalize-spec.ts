@@ -3,6 +3,7 @@ import { locateIssues } from '@portcullis/core/internal'
 import type { z } from 'zod'
 import { formatPath, parsePath, type FieldPath } from './path-syntax.js'
 import { responseSpecSchema, type AllowlistSpec, type MaxItemsSpec } from './response-spec.js'
+import { closestSchemaPath, schemaAdmits } from './schema-check.js'
 import { isZodSchema, jsonSchemaPaths, ShapeError, zodPaths } from './schema-shapes.js'
 
 /** Where an allowlist is declared, for error messages. */
@@ -91,7 +92,101 @@ export function normalizeSpec(spec: unknown, site: SpecSite, schema: unknown): V
   const value = result.data
   if (value === 'schema') return { kind: 'allowlist', spec: fromResponseSchema(schema, site) }
   if ('passthrough' in value) return { kind: 'passthrough', reason: value.passthrough.trim() }
-  return { kind: 'allowlist', spec: fromAllowlist(value, site) }
+  const normalized = fromAllowlist(value, site)
+  if (schema !== undefined && schema !== null) checkAgainstSchema(value, normalized, schema, site)
+  return { kind: 'allowlist', spec: normalized }
+}
+
+/** One list of paths of an allowlist, and the response schemas its paths must be in. */
+interface CheckedList {
+  readonly field: string
+  /** The paths as declared (`null` for a zod allowlist, whose paths have no index). */
+  readonly texts: readonly string[] | null
+  readonly paths: readonly FieldPath[]
+  /** `schema.response.200` → its schema; empty when the route declares none for these statuses. */
+  readonly schemas: ReadonlyMap<string, unknown>
+}
+
+// The response schemas a status key of byStatus is served with: its own, its class, or default.
+function schemasForStatus(
+  schemas: ReadonlyMap<string, { label: string; schema: unknown }>,
+  key: string,
+): Map<string, unknown> {
+  const own = schemas.get(key) ?? schemas.get(`${key[0]}xx`) ?? schemas.get('default')
+  return new Map<string, unknown>(own === undefined ? [] : [[own.label, own.schema]])
+}
+
+/**
+ * Refuses an allowlist path that the route's own response schema does not have: Fastify
+ * serializes with the schema, so the field would be dropped whatever the allowlist says (a
+ * typo such as `titel` would start silently and never send the field). Every such path is
+ * named, with the status's schema and the closest path it declares.
+ */
+function checkAgainstSchema(
+  spec: AllowlistSpec,
+  normalized: NormalizedSpec,
+  schema: unknown,
+  site: SpecSite,
+): void {
+  let schemas: Map<string, { label: string; schema: unknown }>
+  try {
+    schemas = responseSchemas(schema)
+  } catch (err) {
+    // A response schema this cannot read is Fastify's to refuse; `'schema'` reports it.
+    if (err instanceof ShapeError) return
+    throw err
+  }
+  const success = new Map(
+    [...schemas]
+      .filter(([key]) => key === 'default' || isSuccessKey(key))
+      .map(([, { label, schema: s }]) => [label, s] as const),
+  )
+  const lists: CheckedList[] = [
+    {
+      field: `${PREFIX}.allow`,
+      texts: isZodSchema(spec.allow) ? null : spec.allow,
+      paths: normalized.allow,
+      schemas: success,
+    },
+    ...Object.entries(spec.byScope ?? {}).map(([scope, texts]) => ({
+      field: `${PREFIX}.byScope.${scope}`,
+      texts,
+      paths: normalized.byScope.get(scope) ?? [],
+      schemas: success,
+    })),
+    ...Object.entries(spec.byStatus ?? {}).map(([key, texts]) => ({
+      field: `${PREFIX}.byStatus.${key}`,
+      texts,
+      paths: normalized.byStatus.get(key) ?? [],
+      schemas: schemasForStatus(schemas, key.toLowerCase()),
+    })),
+  ]
+  const problems: { field: string; message: string }[] = []
+  for (const list of lists) {
+    if (list.schemas.size === 0) continue
+    const declared = [...list.schemas.values()]
+    list.paths.forEach((path, i) => {
+      if (declared.some((s) => schemaAdmits(s, path))) return
+      const field = list.texts === null ? list.field : `${list.field}[${i}]`
+      const near = closestSchemaPath(path, declared)
+      problems.push({
+        field,
+        message: `'${formatPath(path)}' is not in the route's response schema (${[...list.schemas.keys()].join(', ')})${near === undefined ? '' : `: did you mean '${near}'?`}`,
+      })
+    })
+  }
+  const first = problems[0]
+  if (first === undefined) return
+  throw specError(
+    site,
+    first.field,
+    `${first.message}${problems
+      .slice(1)
+      .map((p) => `; ${p.field} ${p.message}`)
+      .join(
+        '',
+      )}. Fastify serializes responses with that schema, so the field could never be sent: fix the path, or declare the field in the schema`,
+  )
 }
 
 function fromAllowlist(spec: AllowlistSpec, site: SpecSite): NormalizedSpec {
@@ -174,6 +269,34 @@ function unwrapContent(value: unknown, at: string): unknown {
   return schema
 }
 
+/**
+ * The route's response schemas by lower-case status key (`'200'`, `'2xx'`, `'default'`), each
+ * with the label errors name it by (`schema.response.200`) and its JSON schema (OpenAPI
+ * `content` unwrapped). A bare schema stands for every success response (`'default'`).
+ */
+function responseSchemas(schema: unknown): Map<string, { label: string; schema: unknown }> {
+  const bare =
+    isZodSchema(schema) ||
+    (typeof schema === 'object' &&
+      schema !== null &&
+      ('type' in schema || 'properties' in schema) &&
+      !Object.keys(schema).some((key) => STATUS_KEY.test(key.toLowerCase())))
+  if (bare) return new Map([['default', { label: 'schema.response', schema }]])
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+    throw new ShapeError('schema.response', 'must map status codes to schemas')
+  }
+  const out = new Map<string, { label: string; schema: unknown }>()
+  for (const [rawKey, value] of Object.entries(schema)) {
+    const key = rawKey.toLowerCase()
+    const at = `schema.response.${rawKey}`
+    if (key !== 'default' && !STATUS_KEY.test(key)) {
+      throw new ShapeError(at, "is not a status code, a class ('2xx') or 'default'")
+    }
+    out.set(key, { label: at, schema: unwrapContent(value, at) })
+  }
+  return out
+}
+
 function fromResponseSchema(schema: unknown, site: SpecSite): NormalizedSpec {
   if (schema === undefined || schema === null) {
     throw specError(
@@ -183,27 +306,11 @@ function fromResponseSchema(schema: unknown, site: SpecSite): NormalizedSpec {
     )
   }
   try {
-    // A bare schema (not keyed by status) stands for every success response.
-    const byKey: Record<string, unknown> =
-      isZodSchema(schema) ||
-      (typeof schema === 'object' &&
-        ('type' in schema || 'properties' in schema) &&
-        !Object.keys(schema).some((key) => STATUS_KEY.test(key.toLowerCase())))
-        ? { default: schema }
-        : (schema as Record<string, unknown>)
-    if (typeof byKey !== 'object' || Array.isArray(byKey)) {
-      throw new ShapeError('schema.response', 'must map status codes to schemas')
-    }
     let fallback: FieldPath[] | null = null
     const success: FieldPath[] = []
     const byStatus = new Map<string, FieldPath[]>()
-    for (const [rawKey, value] of Object.entries(byKey)) {
-      const key = rawKey.toLowerCase()
-      const at = `schema.response.${rawKey}`
-      if (key !== 'default' && !STATUS_KEY.test(key)) {
-        throw new ShapeError(at, "is not a status code, a class ('2xx') or 'default'")
-      }
-      const paths = jsonSchemaPaths(unwrapContent(value, at), at)
+    for (const [key, { label, schema: value }] of responseSchemas(schema)) {
+      const paths = jsonSchemaPaths(value, label)
       if (key === 'default') {
         fallback = paths
         continue

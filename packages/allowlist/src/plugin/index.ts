@@ -1,4 +1,4 @@
-import './augment.js'
+export type { AllowlistTypes } from './augment.js'
 
 export { allowlistPlugin } from './allowlist-plugin.js'
 export {

@@ -166,7 +166,7 @@ export function createBodyRules(
       reportDenial(view, context, error, route, fields)
       return null
     }
-    return refuse(view, context, error, route, fields)
+    return refuse(view, context, error, route, fields === undefined ? undefined : { fields })
   }
 
   function tooLarge(view: RequestView): RenderedProblem | null {

@@ -133,8 +133,9 @@ const KEEP = Object.freeze({ kind: 'keep' as const })
 
 /**
  * Builds the response step of one route, once. A refusal is a 500 problem+json
- * (`PCL_RESPONSE_REJECTED`, `PCL_RESPONSE_TOO_LARGE`...) with a `deny` audit event; the adapter
- * sends it in place of the body.
+ * (`PCL_RESPONSE_REJECTED`, `PCL_TOO_MANY_ITEMS`) with a `deny` audit event, which names the
+ * undeclared field paths of a body refused in reject mode; the adapter sends it in place of the
+ * body.
  */
 export function createResponseRules(
   plan: ResponsePlan,
@@ -149,8 +150,18 @@ export function createResponseRules(
     return status < 400 && (passthrough || !successBodies)
   }
 
-  function refused(view: RequestView, error: ResponseError): RenderedProblem {
-    return refuse(view, context, error, route)
+  function refused(
+    view: RequestView,
+    error: ResponseError,
+    undeclared: readonly string[] = [],
+  ): RenderedProblem {
+    return refuse(
+      view,
+      context,
+      error,
+      route,
+      undeclared.length === 0 ? undefined : { undeclaredFields: undeclared },
+    )
   }
 
   function project(view: RequestView, status: number, body: unknown) {
@@ -167,7 +178,9 @@ export function createResponseRules(
         return { kind: 'refuse', problem: refused(view, uninspectableError(unread)) }
       }
       const result = project(view, status, body)
-      if (!result.ok) return { kind: 'refuse', problem: refused(view, result.error) }
+      if (!result.ok) {
+        return { kind: 'refuse', problem: refused(view, result.error, result.removed) }
+      }
       return { kind: 'replace', value: result.value }
     },
     serialized(view: RequestView, status: number, payload: unknown, contentType: unknown) {
@@ -182,7 +195,9 @@ export function createResponseRules(
         return { kind: 'refuse', problem: refused(view, read.error) }
       }
       const result = project(view, status, read.value)
-      if (!result.ok) return { kind: 'refuse', problem: refused(view, result.error) }
+      if (!result.ok) {
+        return { kind: 'refuse', problem: refused(view, result.error, result.removed) }
+      }
       return { kind: 'replace', body: JSON.stringify(result.value) }
     },
     uninspectable(view: RequestView, what: string) {

@@ -31,6 +31,12 @@ export function fieldPath(prefix: string, path: readonly PropertyKey[]): string 
 }
 
 /**
+ * What an unknown key's message says: a fixed text, or one built for the key and the path of the
+ * object holding it (to suggest the key that was meant).
+ */
+export type UnknownKeyMessage = string | ((key: string, path: readonly PropertyKey[]) => string)
+
+/**
  * Turns validation issues into messages that name the field. An unknown key is named itself
  * (`guard.scopez`); a failed union reports the branch that got furthest, which says what is
  * actually wrong rather than "no branch matched".
@@ -38,7 +44,7 @@ export function fieldPath(prefix: string, path: readonly PropertyKey[]): string 
 export function locateIssues(
   issues: readonly SchemaIssue[],
   prefix: string,
-  unknownKeyMessage = 'is not a known option',
+  unknownKeyMessage: UnknownKeyMessage = 'is not a known option',
   base: readonly PropertyKey[] = [],
 ): LocatedIssue[] {
   return issues.flatMap((issue): LocatedIssue[] => {
@@ -46,7 +52,8 @@ export function locateIssues(
     if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
       return issue.keys.map((key) => ({
         field: fieldPath(prefix, [...path, key]),
-        message: unknownKeyMessage,
+        message:
+          typeof unknownKeyMessage === 'string' ? unknownKeyMessage : unknownKeyMessage(key, path),
       }))
     }
     if (issue.code === 'invalid_union' && issue.errors !== undefined) {

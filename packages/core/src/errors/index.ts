@@ -32,4 +32,6 @@ export {
   locateIssues,
   type LocatedIssue,
   type SchemaIssue,
+  type UnknownKeyMessage,
 } from './config-issues.js'
+export { closestName } from './closest-name.js'

@@ -94,6 +94,11 @@ export interface ConfigErrorLocation {
   field?: string
   /** Every route concerned, for `PCL_UNGUARDED_ROUTE`. */
   routes?: readonly string[]
+  /**
+   * The findings this error reports together, when there are several (each invalid guard, the
+   * unguarded routes): startup reports every problem at once, not the first one.
+   */
+  errors?: readonly PortcullisConfigError[]
 }
 
 /**
@@ -104,6 +109,8 @@ export class PortcullisConfigError extends PortcullisError {
   readonly route: string | undefined
   readonly field: string | undefined
   readonly routes: readonly string[]
+  /** Each finding when this error reports several, in the order of the message; else empty. */
+  readonly errors: readonly PortcullisConfigError[]
 
   constructor(
     code: CodeOfKind<'config'>,
@@ -116,6 +123,7 @@ export class PortcullisConfigError extends PortcullisError {
     this.route = location.route
     this.field = location.field
     this.routes = location.routes ?? (location.route === undefined ? [] : [location.route])
+    this.errors = location.errors ?? []
   }
 }
 

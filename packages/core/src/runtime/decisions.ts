@@ -34,6 +34,8 @@ export interface AuditDetails {
   readonly principal?: Principal | null
   /** Request body field paths the decision is about (never values). */
   readonly fields?: readonly string[] | undefined
+  /** For a response refused in reject mode: the undeclared field paths (never values). */
+  readonly undeclaredFields?: readonly string[]
 }
 
 /**
@@ -76,13 +78,17 @@ export function refuse(
   context: DecisionContext,
   err: unknown,
   route: string | null,
-  fields?: readonly string[],
+  details?: Pick<AuditDetails, 'fields' | 'undeclaredFields'>,
 ): RenderedProblem {
   const problem = renderProblem(err, { realm: context.realm, dpop: view.dpop })
   if (problem.body.code === 'PCL_INTERNAL') {
     view.log.error({ err }, 'portcullis: unexpected error while guarding a request')
   }
-  emitAudit(view, context, 'deny', problem.body.code, { route, status: problem.status, fields })
+  emitAudit(view, context, 'deny', problem.body.code, {
+    route,
+    status: problem.status,
+    ...details,
+  })
   return problem
 }
 

@@ -1,5 +1,5 @@
 import { errorBodiesOnly } from '@portcullis/allowlist/internal'
-import { type RouteGuard } from '@portcullis/core'
+import { type DeclaredGuard } from '@portcullis/core'
 import type { DecisionContext } from '@portcullis/core/internal'
 import type { InventoryEntry } from '@portcullis/policy'
 import { compareEntries } from '@portcullis/policy/internal'
@@ -27,7 +27,7 @@ export interface Guard {
    * response to the allowlist. The guard is validated now: a bad one throws a
    * `PortcullisConfigError` naming the field and where `guard(...)` was called.
    */
-  (routeGuard: RouteGuard): RequestHandler
+  (routeGuard: DeclaredGuard): RequestHandler
   /**
    * After every route is declared: proves each route of `app` (nested routers and mounted apps
    * included) has a guard first, or throws `PCL_UNGUARDED_ROUTE` listing every one that has
@@ -99,7 +99,7 @@ export function createGuard(options: PortcullisExpressOptions): Guard {
   }
   const inventory: InventoryEntry[] = []
 
-  const guard = function guard(routeGuard: RouteGuard): RequestHandler {
+  const guard = function guard(routeGuard: DeclaredGuard): RequestHandler {
     return createGuardMiddleware(routeGuard, callSite(guard), context)
   } as Guard
 

@@ -88,6 +88,7 @@ function atCallSite(err: unknown): unknown {
   // The route is not known yet: the message names where `guard(...)` was called instead.
   return new PortcullisConfigError(err.code as CodeOfKind<'config'>, err.message, {
     ...(err.field === undefined ? {} : { field: err.field }),
+    ...(err.errors.length === 0 ? {} : { errors: err.errors }),
     cause: err,
   })
 }
@@ -98,9 +99,20 @@ function planLimit(compiled: CompiledGuard, label: string, limits: AppLimits | u
   if (raw === undefined) return null
   throw new PortcullisConfigError(
     'PCL_INVALID_GUARD',
-    `${label}: guard.rateLimit needs the rateLimit option of createGuard (the default limit and store)`,
+    `${label}: guard.rateLimit needs a rate limiter: add the rateLimit option to createGuard (e.g. rateLimit: { max: 600, timeWindow: '1 minute' }: the default limit of every route and its store, which guard.rateLimit replaces on this one)`,
     { route: label, field: 'guard.rateLimit' },
   )
+}
+
+/** One error for the configuration errors of one guard: the error, or all of them together. */
+function guardErrors(errors: readonly PortcullisConfigError[]): PortcullisConfigError | undefined {
+  const [first] = errors
+  if (first === undefined || errors.length === 1) return first
+  return new PortcullisConfigError('PCL_INVALID_GUARD', errors.map((e) => e.message).join('\n'), {
+    ...(first.route === undefined ? {} : { route: first.route }),
+    ...(first.field === undefined ? {} : { field: first.field }),
+    errors,
+  })
 }
 
 /**
@@ -120,21 +132,40 @@ export function createGuardMiddleware(
     reportOnly: options.reportOnly.policy,
     ...(options.knownScopes === undefined ? {} : { knownScopes: options.knownScopes }),
   }
-  let limitPlan: ReturnType<typeof planLimit>
-  let response: ReturnType<typeof planResponse>
-  let body: ReturnType<typeof planGuardBody>
+  let limitPlan: ReturnType<typeof planLimit> | undefined
+  let response: ReturnType<typeof planResponse> | undefined
+  let body: ReturnType<typeof planGuardBody> | undefined
   try {
     const compiled = compileGuard(routeGuard, { route: label, ...compileOptions })
-    limitPlan = planLimit(compiled, label, context.limits)
-    response = planResponse(
-      compiled.guard.response,
-      { label, requireResponse: options.requireResponse, knownScopes: options.knownScopes },
-      context.errorsOnly,
+    // The limit and the allowlist are both checked, so that one throw names every problem.
+    const errors: PortcullisConfigError[] = []
+    const attempt = <T>(step: () => T): T | undefined => {
+      try {
+        return step()
+      } catch (err) {
+        if (!isPortcullisConfigError(err)) throw err
+        errors.push(err)
+        return undefined
+      }
+    }
+    limitPlan = attempt(() => planLimit(compiled, label, context.limits))
+    response = attempt(() =>
+      planResponse(
+        compiled.guard.response,
+        { label, requireResponse: options.requireResponse, knownScopes: options.knownScopes },
+        context.errorsOnly,
+      ),
     )
-    body = planGuardBody(compiled.guard.body, label, { ...options, decision })
+    body = attempt(() => planGuardBody(compiled.guard.body, label, { ...options, decision }))
+    const invalid = guardErrors(errors)
+    if (invalid !== undefined) throw invalid
   } catch (err) {
     throw atCallSite(err)
   }
+  // Both are planned: a step that failed threw above.
+  const limitPlanned = limitPlan ?? null
+  const planned = response!
+  const bodyPlanned = body!
   const flags = routeGuard as { queryToken?: unknown; dpop?: unknown }
   const rules: CredentialRules = Object.freeze({
     queryToken: flags.queryToken === true,
@@ -152,9 +183,15 @@ export function createGuardMiddleware(
       params: site.params,
       ...compileOptions,
     })
+    for (const warning of forRoute.warnings) {
+      log.warn({ route: site.label, field: warning.field }, `portcullis: ${warning.message}`)
+    }
     const limit =
-      limitPlan &&
-      context.limits!.limiter(limitPlan, { route: site.template, reportOnly: forRoute.reportOnly })
+      limitPlanned &&
+      context.limits!.limiter(limitPlanned, {
+        route: site.template,
+        reportOnly: forRoute.reportOnly,
+      })
     const binding: Binding = {
       route: site.template,
       // The route's flow after authentication, as the Fastify plugins build it: its decision,
@@ -163,15 +200,15 @@ export function createGuardMiddleware(
         decide: createRouteDecision(forRoute, site.template, decision, options.reportOnly),
         after: limit === null ? [] : [limit],
       },
-      response: createResponseRules(response, site.template, decision, options.maxBodyBytes),
-      body: body.bind(site, forRoute.reportOnly),
+      response: createResponseRules(planned, site.template, decision, options.maxBodyBytes),
+      body: bodyPlanned.bind(site, forRoute.reportOnly),
     }
     const entries = inventoryEntries(site.methods, {
       url: site.template,
       constraints: null,
       compiled: forRoute,
-      rateLimit: limitPlan?.summary ?? null,
-      response: response.summary,
+      rateLimit: limitPlanned?.summary ?? null,
+      response: planned.summary,
       body: binding.body.summary,
     })
     return {

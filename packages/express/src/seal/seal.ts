@@ -4,7 +4,7 @@ import {
   type RenderedProblem,
 } from '@portcullis/core'
 import type { InventoryEntry } from '@portcullis/policy'
-import { invalidGuardsError, refuseUnguarded } from '@portcullis/policy/internal'
+import { refuseUnguarded, startupError } from '@portcullis/policy/internal'
 import { principalAccessors } from '@portcullis/tokens/internal'
 import type { Application, Request, Response } from 'express'
 import type { ServerResponse } from 'node:http'
@@ -64,20 +64,25 @@ export function sealApp(app: Application, context: SealContext): InventoryEntry[
       errors.push(err)
     }
   }
-  const invalid = invalidGuardsError(errors)
-  if (invalid !== undefined) throw invalid
   const unguarded = [...new Set(walked.unguarded)]
-  if (unguarded.length > 0) {
-    throw new PortcullisConfigError(
-      'PCL_UNGUARDED_ROUTE',
-      [
-        `${unguarded.length} route${unguarded.length === 1 ? ' has' : 's have'} no guard (deny by default):`,
-        ...unguarded.map((route) => `  - ${route}`),
-        "Put guard({...}) first in each route's handlers (guard({ public: '<reason>' }) for a route that needs no token).",
-      ].join('\n'),
-      { routes: unguarded.map((route) => route.replace(/ \(.*\)$/u, '')) },
-    )
-  }
+  const failure = startupError(
+    errors,
+    unguarded.length === 0
+      ? []
+      : [
+          new PortcullisConfigError(
+            'PCL_UNGUARDED_ROUTE',
+            [
+              `${unguarded.length} route${unguarded.length === 1 ? ' has' : 's have'} no guard (deny by default):`,
+              ...unguarded.map((route) => `  - ${route}`),
+              "Put guard({...}) first in each route's handlers (guard({ public: '<reason>' }) for a route that needs no token).",
+            ].join('\n'),
+            { routes: unguarded.map((route) => route.replace(/ \(.*\)$/u, '')) },
+          ),
+        ],
+  )
+  // Every invalid guard and every unguarded route at once, changing nothing.
+  if (failure !== undefined) throw failure
   for (const binding of prepared) binding.commit()
   const principal = principalAccessors<object>(
     principalOf,

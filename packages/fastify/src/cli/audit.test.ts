@@ -72,7 +72,7 @@ describe('portcullis audit: a fully guarded app', () => {
     expect(rowOf(stdout, 'GET', '/named')).toContain('authenticated')
   })
 
-  it('prints { ok: true, routes } with --json', async () => {
+  it('prints { ok: true, routes, findings } with --json', async () => {
     const { code, stdout, stderr } = await audit('./fixtures/factories.ts', '--json')
     expect(code).toBe(0)
     expect(stderr).toBe('')
@@ -82,19 +82,22 @@ describe('portcullis audit: a fully guarded app', () => {
         expect.objectContaining({ method: 'GET', url: '/sync', guarded: true, public: null }),
         expect.objectContaining({ method: 'HEAD', url: '/sync', policy: 'authenticated' }),
       ],
+      findings: [],
     })
   })
 })
 
 describe('portcullis audit: findings exit 1', () => {
-  it('an unguarded route in fail mode: the message and the route on stderr', async () => {
+  it('an unguarded route in fail mode: the table, and the route on stderr', async () => {
     const { code, stdout, stderr } = await audit('./fixtures/unguarded-app.ts')
     expect(code).toBe(1)
-    expect(stdout).toBe('')
-    expect(stderr).toContain('PCL_UNGUARDED_ROUTE')
-    expect(stderr).toContain('DELETE /v1/videos/:id')
-    expect(stderr).not.toContain('/healthz')
-    expect(stderr).not.toMatch(/^\s+at /m)
+    expect(rowOf(stdout, 'DELETE', '/v1/videos/:id')).toMatch(/ UNGUARDED +- +-$/)
+    expect(rowOf(stdout, 'GET', '/healthz')).toContain('public: liveness probe')
+    expect(stdout).toContain('3 routes: 0 guarded, 2 public, 1 unguarded')
+    expect(stderr).toBe(
+      'portcullis audit: app.ready() failed (PCL_UNGUARDED_ROUTE); 1 problem:\n' +
+        '  - DELETE /v1/videos/:id has no guard\n',
+    )
   })
 
   it('an unguarded route in fail mode, as JSON', async () => {
@@ -104,12 +107,33 @@ describe('portcullis audit: findings exit 1', () => {
     const result = JSON.parse(stdout)
     expect(result).toEqual({
       ok: false,
+      routes: expect.arrayContaining([
+        expect.objectContaining({ method: 'DELETE', url: '/v1/videos/:id', guarded: false }),
+      ]),
+      findings: ['DELETE /v1/videos/:id has no guard'],
       error: {
         code: 'PCL_UNGUARDED_ROUTE',
         message: expect.stringContaining('DELETE /v1/videos/:id'),
         routes: ['DELETE /v1/videos/:id'],
       },
     })
+  })
+
+  it('an invalid guard does not hide an unguarded route: the table and both findings', async () => {
+    const { code, stdout, stderr } = await audit('./fixtures/invalid-and-unguarded.ts')
+    expect(code).toBe(1)
+    expect(rowOf(stdout, 'GET', '/v1/videos')).toMatch(/ INVALID GUARD +- +-$/)
+    expect(rowOf(stdout, 'HEAD', '/v1/videos')).toMatch(/ INVALID GUARD +- +-$/)
+    expect(rowOf(stdout, 'DELETE', '/v1/videos/:id')).toMatch(/ UNGUARDED +- +-$/)
+    expect(stdout).toContain('5 routes: 0 guarded, 2 public, 1 unguarded, 2 with an invalid guard')
+    expect(stderr).toMatch(
+      /^portcullis audit: app\.ready\(\) failed \(PCL_INVALID_GUARD\); 2 problems:\n/,
+    )
+    expect(stderr).toContain(
+      "  - GET /v1/videos: guard.scopez is not a known guard key (a misspelled requirement would be no requirement): did you mean 'scopes'?\n",
+    )
+    expect(stderr).toContain('  - DELETE /v1/videos/:id has no guard\n')
+    expect(stderr).not.toMatch(/HEAD \/v1\/videos has no guard/)
   })
 
   it("an unguarded route in 'deny' mode: the app starts, the table says UNGUARDED", async () => {
@@ -163,7 +187,8 @@ describe('portcullis audit: findings exit 1', () => {
     const { code, stderr } = await audit('./fixtures/stub-apps.ts', '--export', 'readyRejects')
     expect(code).toBe(1)
     expect(stderr).toBe(
-      'portcullis audit: PCL_UNGUARDED_ROUTE: 1 route has no guard\n  - GET /hidden\n',
+      'portcullis audit: app.ready() failed (PCL_UNGUARDED_ROUTE); 1 problem:\n' +
+        '  - PCL_UNGUARDED_ROUTE: 1 route has no guard (GET /hidden)\n',
     )
     // close() rejects in this stub: ignored, the verdict stands.
     expect(calls).toEqual(['readyRejects.ready', 'readyRejects.close'])

@@ -1,7 +1,11 @@
-import { resolve } from 'node:path'
+import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { isPortcullisError } from '@portcullis/core'
+import {
+  isPortcullisConfigError,
+  isPortcullisError,
+  type PortcullisConfigError,
+} from '@portcullis/core'
 import type { InventoryEntry, PortcullisApi } from '@portcullis/policy'
 import { formatInventory, isReportOnly, lacksBodyRule, lacksPublicReason } from './format-table.js'
 
@@ -22,14 +26,19 @@ export const AUDIT_USAGE = `Usage: portcullis audit <app module> [--json] [--exp
 
 Loads a Fastify app that registers Portcullis, starts it without listening (app.ready()),
 prints its route inventory and fails when a route is unguarded or a public route has no reason.
+When startup fails (invalid guards, unguarded routes), it prints the inventory and every
+problem together.
 
 Arguments:
   <app module>      path to a module whose default export is a Fastify app, or a function
-                    (sync or async) that returns one; resolved against the current directory
+                    (sync or async) that returns one; resolved against the current directory.
+                    A TypeScript module needs a loader on Node.js 20:
+                    NODE_OPTIONS='--import tsx' npx portcullis audit src/app.ts
 
 Options:
   --export <name>   use this named export instead of the default export
-  --json            print { "ok", "routes" } (or { "ok": false, "error" }) as JSON on stdout
+  --json            print { "ok", "routes", "findings" } (and "error" when startup failed) as
+                    JSON on stdout
   --strict          also fail when a route is in report-only mode (evaluated, not enforced)
   -h, --help        show this help
 
@@ -131,13 +140,38 @@ function describeValue(value: unknown): string {
   return typeof value
 }
 
+// What Node.js answers when it cannot run a TypeScript module by itself: an unknown extension
+// (Node.js 20, or 22 before type stripping), TypeScript that stripping alone cannot run, or an
+// import of './x.js' that only exists as x.ts (which TypeScript loaders map, and Node does not).
+const TYPESCRIPT_ERRORS: ReadonlySet<string> = new Set([
+  'ERR_UNKNOWN_FILE_EXTENSION',
+  'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX',
+  'ERR_INVALID_TYPESCRIPT_SYNTAX',
+  'ERR_MODULE_NOT_FOUND',
+])
+
+/** How to audit a TypeScript module that failed to load, or '' for any other failure. */
+function typescriptHint(module: string, err: unknown): string {
+  if (!/^\.[cm]?tsx?$/u.test(extname(module))) return ''
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string' || !TYPESCRIPT_ERRORS.has(code)) return ''
+  return (
+    `\n${module} is TypeScript, which Node.js ${process.versions.node} does not load by itself. Either` +
+    `\n  - load it with tsx (npm install --save-dev tsx): NODE_OPTIONS='--import tsx' npx portcullis audit ${module}` +
+    `\n  - or build the app first and audit the JavaScript it builds to (npx portcullis audit dist/app.js)`
+  )
+}
+
 async function loadApp(args: AuditArgs, cwd: string): Promise<AuditedApp> {
   const href = pathToFileURL(resolve(cwd, args.module)).href
   let namespace: Record<string, unknown>
   try {
     namespace = (await import(href)) as Record<string, unknown>
   } catch (err) {
-    throw new AuditError(`cannot load ${args.module}: ${messageOf(err)}`, { cause: err })
+    throw new AuditError(
+      `cannot load ${args.module}: ${messageOf(err)}${typescriptHint(args.module, err)}`,
+      { cause: err },
+    )
   }
   const name = args.exportName ?? 'default'
   const what = args.exportName === undefined ? 'the default export' : `the export "${name}"`
@@ -167,6 +201,15 @@ async function loadApp(args: AuditArgs, cwd: string): Promise<AuditedApp> {
   return value
 }
 
+function isFinding(err: unknown): err is PortcullisConfigError {
+  return isPortcullisConfigError(err) && FINDING_CODES.has(err.code)
+}
+
+function hasInventory(app: AuditedApp): boolean {
+  const api = app.portcullis as Partial<PortcullisApi> | undefined
+  return typeof api === 'object' && api !== null && typeof api.routes === 'function'
+}
+
 function portcullisOf(app: AuditedApp, module: string): PortcullisApi {
   const api = app.portcullis as Partial<PortcullisApi> | undefined
   if (typeof api !== 'object' || api === null || typeof api.routes !== 'function') {
@@ -183,12 +226,18 @@ function routeLabel(entry: InventoryEntry): string {
   return `${entry.method} ${entry.url}${constraints}`
 }
 
-function findingsOf(entries: readonly InventoryEntry[], strict: boolean): string[] {
+function findingsOf(
+  entries: readonly InventoryEntry[],
+  strict: boolean,
+  invalid: (entry: InventoryEntry) => boolean,
+): string[] {
   const findings: string[] = []
   for (const entry of entries) {
     const label = routeLabel(entry)
-    if (!entry.guarded) findings.push(`${label} has no guard`)
-    else if (lacksPublicReason(entry)) findings.push(`${label} is public without a reason`)
+    if (!entry.guarded) {
+      // A route whose guard startup refused is reported with its error, not as unguarded.
+      if (!invalid(entry)) findings.push(`${label} has no guard`)
+    } else if (lacksPublicReason(entry)) findings.push(`${label} is public without a reason`)
     if (strict && isReportOnly(entry)) {
       findings.push(`${label} is report-only: its guard is evaluated but not enforced`)
     }
@@ -200,14 +249,19 @@ function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`
 }
 
-function summaryOf(entries: readonly InventoryEntry[]): string {
+function summaryOf(
+  entries: readonly InventoryEntry[],
+  invalid: (entry: InventoryEntry) => boolean,
+): string {
   const publicCount = entries.filter((e) => e.guarded && e.public !== null).length
-  const unguarded = entries.filter((e) => !e.guarded).length
-  const guarded = entries.length - publicCount - unguarded
+  const refused = entries.filter((e) => !e.guarded && invalid(e)).length
+  const unguarded = entries.filter((e) => !e.guarded).length - refused
+  const guarded = entries.length - publicCount - unguarded - refused
   const reportOnly = entries.filter(isReportOnly).length
   return (
     `${plural(entries.length, 'route')}: ${guarded} guarded, ${publicCount} public, ` +
     `${unguarded} unguarded` +
+    (refused === 0 ? '' : `, ${refused} with an invalid guard`) +
     (reportOnly === 0 ? '' : `, ${reportOnly} report-only (not enforced)`)
   )
 }
@@ -223,17 +277,83 @@ function bodyNote(entries: readonly InventoryEntry[]): string {
   )
 }
 
-function reportInventory(entries: readonly InventoryEntry[], args: AuditArgs, io: AuditIo): number {
-  const findings = findingsOf(entries, args.strict)
+/**
+ * The findings a startup error holds: each one it combines, or itself. Read defensively: the
+ * error may come from an older `@portcullis/core`, without `errors`.
+ */
+function startupFindings(err: PortcullisConfigError): readonly PortcullisConfigError[] {
+  const errors = (err as { errors?: unknown }).errors
+  return Array.isArray(errors) && errors.length > 0
+    ? (errors as readonly PortcullisConfigError[])
+    : [err]
+}
+
+/**
+ * Whether a row is a route whose guard startup refused: its label names the route's methods (a
+ * GET's error stands for the HEAD route Fastify adds with the same guard), then its URL.
+ */
+function invalidRows(errors: readonly PortcullisConfigError[]): (entry: InventoryEntry) => boolean {
+  const routes = errors
+    .filter((e) => e.code === 'PCL_INVALID_GUARD' && e.route !== undefined)
+    .map((e) => {
+      const label = e.route!
+      const space = label.indexOf(' ')
+      return { methods: label.slice(0, space).split(','), where: label.slice(space + 1) }
+    })
+  return (entry) => {
+    const where = routeLabel(entry).slice(entry.method.length + 1)
+    return routes.some(
+      (route) =>
+        route.where === where &&
+        (route.methods.includes(entry.method) ||
+          (entry.method === 'HEAD' && route.methods.includes('GET'))),
+    )
+  }
+}
+
+function indent(text: string): string {
+  return text.replace(/\n/g, '\n    ')
+}
+
+function reportInventory(
+  entries: readonly InventoryEntry[],
+  args: AuditArgs,
+  io: AuditIo,
+  failure?: PortcullisConfigError,
+): number {
+  const startup = failure === undefined ? [] : startupFindings(failure)
+  const invalid = invalidRows(startup)
+  const unguardedRows = new Set(entries.filter((e) => !e.guarded).map(routeLabel))
+  const findings = [
+    // Every invalid guard, with the message that says what is wrong...
+    ...startup.filter((e) => e.code === 'PCL_INVALID_GUARD').map((e) => e.message),
+    // ...every route of the inventory without a guard...
+    ...findingsOf(entries, args.strict, invalid),
+    // ...and what else startup refused that the rows do not show (hooks before the guard).
+    ...startup
+      .filter((e) => e.code !== 'PCL_INVALID_GUARD')
+      .filter((e) => e.routes.length === 0 || !e.routes.every((r) => unguardedRows.has(r)))
+      .map((e) => {
+        const unlisted = e.routes.filter((route) => !e.message.includes(route))
+        return `${e.code}: ${e.message}${unlisted.length === 0 ? '' : ` (${unlisted.join(', ')})`}`
+      }),
+  ]
   const ok = findings.length === 0
   if (args.json) {
-    io.stdout(`${JSON.stringify({ ok, routes: entries }, null, 2)}\n`)
+    const error =
+      failure === undefined
+        ? {}
+        : { error: { code: failure.code, message: failure.message, routes: failure.routes } }
+    io.stdout(`${JSON.stringify({ ok, routes: entries, findings, ...error }, null, 2)}\n`)
   } else {
-    io.stdout(`${formatInventory(entries)}\n\n${summaryOf(entries)}\n${bodyNote(entries)}`)
+    io.stdout(
+      `${formatInventory(entries, invalid)}\n\n${summaryOf(entries, invalid)}\n${bodyNote(entries)}`,
+    )
     if (!ok) {
+      const failed = failure === undefined ? '' : `app.ready() failed (${failure.code}); `
       io.stderr(
-        `portcullis audit: ${plural(findings.length, 'problem')}:\n` +
-          findings.map((finding) => `  - ${finding}\n`).join(''),
+        `portcullis audit: ${failed}${plural(findings.length, 'problem')}:\n` +
+          findings.map((finding) => `  - ${indent(finding)}\n`).join(''),
       )
     }
   }
@@ -307,12 +427,19 @@ export async function runAudit(argv: readonly string[], io: AuditIo): Promise<nu
   let app: AuditedApp | undefined
   try {
     app = await loadApp(args, io.cwd)
+    let failure: PortcullisConfigError | undefined
     try {
       await app.ready()
     } catch (err) {
-      throw new AuditError(`app.ready() failed: ${messageOf(err)}`, { cause: err })
+      // A finding about the guards (an invalid guard, an unguarded route) still leaves the
+      // inventory readable: the table and every finding are printed together.
+      if (!isFinding(err) || !hasInventory(app)) {
+        throw new AuditError(`app.ready() failed: ${messageOf(err)}`, { cause: err })
+      }
+      if (debug) io.stderr(`${err.stack ?? err.message}\n`)
+      failure = err
     }
-    return reportInventory(portcullisOf(app, args.module).routes(), args, io)
+    return reportInventory(portcullisOf(app, args.module).routes(), args, io, failure)
   } catch (err) {
     return reportFailure(err, args, io, debug)
   } finally {

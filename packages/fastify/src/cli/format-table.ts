@@ -18,12 +18,13 @@ export function lacksPublicReason(entry: InventoryEntry): boolean {
 }
 
 /**
- * What a caller needs to reach the route, as the ACCESS column shows it: `UNGUARDED`,
- * `public: <reason>`, or the policy summary, prefixed with `REPORT-ONLY` when it is not enforced.
+ * What a caller needs to reach the route, as the ACCESS column shows it: `UNGUARDED` (or
+ * `INVALID GUARD` when startup refused its guard), `public: <reason>`, or the policy summary,
+ * prefixed with `REPORT-ONLY` when it is not enforced.
  */
-export function accessLabel(entry: InventoryEntry): string {
+export function accessLabel(entry: InventoryEntry, invalid = false): string {
   let access: string
-  if (!entry.guarded) access = 'UNGUARDED'
+  if (!entry.guarded) access = invalid ? 'INVALID GUARD' : 'UNGUARDED'
   else if (entry.public !== null) {
     access = lacksPublicReason(entry) ? 'public: (no reason)' : `public: ${entry.public}`
   } else access = entry.policy ?? 'guarded'
@@ -82,20 +83,24 @@ export function lacksBodyRule(entry: InventoryEntry): boolean {
 
 /**
  * The route inventory as a table: METHOD, URL (with constraints), ACCESS, RATE LIMIT, RESPONSE,
- * BODY, with `-` where a route has no rate limit, response allowlist or body rule.
+ * BODY, with `-` where a route has no rate limit, response allowlist or body rule. `invalid`
+ * tells the rows whose guard startup refused (`INVALID GUARD` rather than `UNGUARDED`).
  *
  * @example
  * ```ts
  * process.stdout.write(`${formatInventory(app.portcullis.routes())}\n`)
  * ```
  */
-export function formatInventory(entries: readonly InventoryEntry[]): string {
+export function formatInventory(
+  entries: readonly InventoryEntry[],
+  invalid: (entry: InventoryEntry) => boolean = () => false,
+): string {
   return formatTable([
     HEADER,
     ...entries.map((entry) => [
       entry.method,
       urlLabel(entry),
-      accessLabel(entry),
+      accessLabel(entry, invalid(entry)),
       entry.rateLimit ?? '-',
       entry.response ?? '-',
       (entry as { body?: string | null }).body ?? '-',

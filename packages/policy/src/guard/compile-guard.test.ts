@@ -28,6 +28,14 @@ describe('compileGuard', () => {
     expect(compiled.summary).toBe('authenticated')
   })
 
+  it('summarizes a claim rule that opts in to number claims', () => {
+    const compiled = compileGuard(
+      { claims: { tenant: { param: 'id', numeric: true }, org: { query: 'org' } } },
+      { ...site, params: ['id'] },
+    )
+    expect(compiled.summary).toBe('claims: tenant = :id (numeric), org = ?org')
+  })
+
   it.each([
     ['an empty guard', {}, 'guard', /is empty/],
     ['an empty public reason', { public: '' }, 'guard.public', /non-empty reason/],
@@ -66,5 +74,26 @@ describe('compileGuard', () => {
 
   it('refuses an over-long public reason', () => {
     expect(configError({ public: 'x'.repeat(501) }).field).toBe('guard.public')
+  })
+
+  it('names an unknown key and the known key it most likely misspells, in the cause too', () => {
+    const err = configError({ scopez: ['videos:read'] })
+    expect(err.message).toMatch(/guard\.scopez is not a known guard key.*did you mean 'scopes'\?/)
+    const cause = err.cause as { issues: { message: string }[] }
+    expect(cause.issues.map((issue) => issue.message)).toEqual([
+      "unknown guard key 'scopez' (did you mean 'scopes'?)",
+    ])
+    expect(configError({ pubilc: 'probe' }).message).toMatch(/did you mean 'public'\?/)
+    expect(configError({ Callers: ['a'] }).message).toMatch(/did you mean 'callers'\?/)
+    expect(configError({ scopes: { anyof: ['a'] } }).message).toMatch(
+      /guard\.scopes\.anyof .*did you mean 'anyOf'\?/,
+    )
+  })
+
+  it('lists the known keys when an unknown key is close to none', () => {
+    const err = configError({ roles: ['admin'] })
+    expect(err.message).toMatch(/guard\.roles is not a known guard key.*known keys: public, /)
+    expect(err.message).not.toMatch(/did you mean/)
+    expect(JSON.stringify(err.cause)).not.toMatch(/must be an object/)
   })
 })

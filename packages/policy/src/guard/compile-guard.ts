@@ -2,7 +2,7 @@ import { PortcullisConfigError } from '@portcullis/core'
 import { locateIssues } from '@portcullis/core/internal'
 import type { z } from 'zod'
 import { buildEvaluator, type Evaluate } from './evaluate-guard.js'
-import { routeGuardSchema, type ParsedRouteGuard } from './guard-schema.js'
+import { routeGuardSchema, unknownKeyHint, type ParsedRouteGuard } from './guard-schema.js'
 import {
   hasRequirement,
   mergeGuards,
@@ -10,6 +10,14 @@ import {
   type NormalizedGuard,
 } from './normalized-guard.js'
 import { summarizeGuard } from './summarize-guard.js'
+
+/** Something valid but probably not meant in a guard, which the adapters log at startup. */
+export interface GuardWarning {
+  /** The field, e.g. `guard.claims.sub`. */
+  readonly field: string
+  /** What is wrong and what to write instead, naming the route. */
+  readonly message: string
+}
 
 /** A route guard validated and compiled once, at registration. */
 export interface CompiledGuard {
@@ -23,6 +31,11 @@ export interface CompiledGuard {
   readonly guard: NormalizedGuard
   /** The compiled decision: `null` allows, an error denies. */
   readonly evaluate: Evaluate
+  /**
+   * What the guard says that it probably does not mean (a literal claim value that looks like a
+   * route parameter), for the adapter to log at startup. Empty for most guards.
+   */
+  readonly warnings: readonly GuardWarning[]
 }
 
 /** Where a guard is declared and what it may build on. */
@@ -42,6 +55,30 @@ export interface GuardSite {
 }
 
 const REQUIREMENTS = ['authenticated', 'scopes', 'callers', 'claims', 'check', 'extends'] as const
+
+// `':userId'` (Express, Fastify) or `'{userId}'` (OpenAPI): how a route parameter is written in a
+// path, which a claim rule may take for a reference to it. It is a literal.
+const PARAM_LIKE = /^(?::([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})$/u
+
+function claimWarnings(guard: NormalizedGuard, site: GuardSite): GuardWarning[] {
+  const warnings: GuardWarning[] = []
+  for (const [claim, matcher] of Object.entries(guard.claims)) {
+    if (typeof matcher !== 'string') continue
+    const match = PARAM_LIKE.exec(matcher)
+    if (match === null) continue
+    const param = match[1] ?? match[2]!
+    const field = `guard.claims.${claim}`
+    const missing =
+      site.params !== undefined && !site.params.includes(param)
+        ? ` (this route has no parameter :${param})`
+        : ''
+    warnings.push({
+      field,
+      message: `${site.route}: ${field} is the literal '${matcher}', which looks like a route parameter: the claim must equal that text. To compare it with the route parameter, write { param: '${param}' }${missing}`,
+    })
+  }
+  return warnings
+}
 
 function configError(site: GuardSite, field: string, message: string): PortcullisConfigError {
   return new PortcullisConfigError('PCL_INVALID_GUARD', `${site.route}: ${field} ${message}`, {
@@ -156,15 +193,15 @@ export function compileGuard(guard: unknown, site: GuardSite): CompiledGuard {
     reportOnly,
     guard: Object.freeze(effective),
     evaluate: buildEvaluator(effective),
+    warnings: Object.freeze(claimWarnings(effective, site)),
   })
 }
 
 function guardError(site: GuardSite, error: z.ZodError, prefix: string): PortcullisConfigError {
-  const located = locateIssues(
-    error.issues,
-    prefix,
-    'is not a known guard key (a misspelled requirement would be no requirement)',
-  )
+  const located = locateIssues(error.issues, prefix, (key, path) => {
+    const hint = unknownKeyHint(key, path)
+    return `is not a known guard key (a misspelled requirement would be no requirement)${hint === '' ? '' : `: ${hint}`}`
+  })
   const first = located[0] ?? { field: prefix, message: 'is invalid' }
   const message = located
     .slice(0, 5)

@@ -15,12 +15,13 @@ export type Evaluate = (principal: Principal, request: GuardRequest) => Decision
 
 type ClaimTest = (claims: Readonly<Record<string, unknown>>, request: GuardRequest) => boolean
 
-// A claim compared with a URL value: strings as they are, numbers by their decimal form
-// (`sub: 42` matches `/users/42`); anything else (objects, arrays, booleans) never matches.
-function sameAsText(claim: unknown, text: unknown): boolean {
+// A claim compared with a URL value (a route parameter, a query value), which is text: a string
+// claim as it is; a number claim only with `numeric: true`, by its decimal form (`42` matches
+// `/users/42`, not `/users/042`); anything else (objects, arrays, booleans) never matches.
+function sameAsText(claim: unknown, text: unknown, numeric: boolean): boolean {
   if (typeof text !== 'string' || text.length === 0) return false
   if (typeof claim === 'string') return claim === text
-  if (typeof claim === 'number') return Number.isFinite(claim) && String(claim) === text
+  if (numeric && typeof claim === 'number') return Number.isFinite(claim) && String(claim) === text
   return false
 }
 
@@ -46,12 +47,14 @@ function claimTest(claim: string, matcher: ParsedClaimMatcher): ClaimTest {
       return Array.isArray(value) && value.includes(wanted)
     }
   }
+  const numeric = matcher.numeric === true
   if ('param' in matcher) {
     const param = matcher.param
-    return (claims, request) => sameAsText(field(claims, claim), field(request.params, param))
+    return (claims, request) =>
+      sameAsText(field(claims, claim), field(request.params, param), numeric)
   }
   const query = matcher.query
-  return (claims, request) => sameAsText(field(claims, claim), field(request.query, query))
+  return (claims, request) => sameAsText(field(claims, claim), field(request.query, query), numeric)
 }
 
 function checkDenied(cause?: unknown): AuthorizationError {

@@ -1,3 +1,4 @@
+import { closestName } from '@portcullis/core/internal'
 import { z } from 'zod'
 
 const reason = z
@@ -35,20 +36,46 @@ const scalar = z.union([z.string(), z.number(), z.boolean()], {
   error: 'must be a string, number or boolean',
 })
 const name = z.string().min(1, { error: 'must be a non-empty name' })
+// A URL value is text: a claim matches it as a string, and a number claim only when the guard
+// opts in, so that `sub: 42` and `sub: '42'` (two different subjects to an issuer that mints
+// both) are never the same caller by accident.
+const numeric = z.literal(true, { error: 'must be `true` when present' }).optional()
 
 const claimMatcher = z.union(
   [
     scalar,
     z.object({ oneOf: z.array(scalar).min(1, { error: 'must list at least one value' }) }).strict(),
     z.object({ contains: scalar }).strict(),
-    z.object({ param: name }).strict(),
-    z.object({ query: name }).strict(),
+    z.object({ param: name, numeric }).strict(),
+    z.object({ query: name, numeric }).strict(),
   ],
   {
     error:
-      'must be a value, { oneOf: [...] }, { contains: value }, { param: name } or { query: name }',
+      'must be a value, { oneOf: [...] }, { contains: value }, { param: name, numeric? } or { query: name, numeric? }',
   },
 )
+
+// The keys of the objects inside a guard, by where they sit, for "did you mean" suggestions.
+const SCOPE_FORM_KEYS = ['allOf', 'anyOf']
+const CLAIM_RULE_KEYS = ['oneOf', 'contains', 'param', 'query', 'numeric']
+
+function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
+  if (path.length === 0) return GUARD_KEYS
+  if (path.length === 1 && path[0] === 'scopes') return SCOPE_FORM_KEYS
+  if (path.length === 2 && path[0] === 'claims') return CLAIM_RULE_KEYS
+  return []
+}
+
+/**
+ * What to say of an unknown key of a guard: the known key it most likely misspells, or the
+ * known keys when none is close (`scopez` → `did you mean 'scopes'?`).
+ */
+export function unknownKeyHint(key: string, path: readonly PropertyKey[]): string {
+  const known = knownKeysAt(path)
+  if (known.length === 0) return ''
+  const near = closestName(key, known)
+  return near === undefined ? `known keys: ${known.join(', ')}` : `did you mean '${near}'?`
+}
 
 /**
  * The zod schema of `config.guard`. Unknown keys are refused: a misspelled requirement must
@@ -85,9 +112,18 @@ export const routeGuardSchema = z
       response: z.unknown().optional(),
       body: z.unknown().optional(),
     },
-    { error: 'must be an object (a route guard)' },
+    {
+      error: (issue) => {
+        if (issue.code !== 'unrecognized_keys') return 'must be an object (a route guard)'
+        return issue.keys
+          .map((key) => `unknown guard key '${key}' (${unknownKeyHint(key, [])})`)
+          .join('; ')
+      },
+    },
   )
   .strict()
+
+const GUARD_KEYS: readonly string[] = Object.keys(routeGuardSchema.shape)
 
 /** A guard as validated by {@link routeGuardSchema}. */
 export type ParsedRouteGuard = z.infer<typeof routeGuardSchema>

@@ -4,6 +4,7 @@ export {
   routeParams,
   type CompiledGuard,
   type GuardSite,
+  type GuardWarning,
 } from './compile-guard.js'
 export { decideGuard, type GuardOutcome, type ReportOnlySettings } from './decide-guard.js'
 export type { Decision, Evaluate } from './evaluate-guard.js'
@@ -16,6 +17,6 @@ export {
   type MergeSite,
   type NormalizedGuard,
 } from './normalized-guard.js'
-export { invalidGuardsError } from './guard-errors.js'
+export { invalidGuardsError, startupError } from './guard-errors.js'
 export { summarizeGuard } from './summarize-guard.js'
 export { resolvePolicies } from './named-policies.js'

@@ -5,8 +5,9 @@ function matcherText(claim: string, matcher: ParsedClaimMatcher): string {
   if (typeof matcher !== 'object') return `${claim} = ${JSON.stringify(matcher)}`
   if ('oneOf' in matcher) return `${claim} in ${JSON.stringify(matcher.oneOf)}`
   if ('contains' in matcher) return `${claim} contains ${JSON.stringify(matcher.contains)}`
-  if ('param' in matcher) return `${claim} = :${matcher.param}`
-  return `${claim} = ?${matcher.query}`
+  const numeric = matcher.numeric === true ? ' (numeric)' : ''
+  if ('param' in matcher) return `${claim} = :${matcher.param}${numeric}`
+  return `${claim} = ?${matcher.query}${numeric}`
 }
 
 /**

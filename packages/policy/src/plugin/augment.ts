@@ -1,4 +1,4 @@
-import type { GuardRequest, Principal, RouteGuard } from '@portcullis/core'
+import type { DeclaredGuard, GuardRequest, Principal, RouteGuard } from '@portcullis/core'
 import type { PortcullisApi } from '../inventory/index.js'
 
 /**
@@ -20,23 +20,27 @@ export type Scope = [keyof KnownScopes] extends [never]
   ? string
   : Extract<keyof KnownScopes, string>
 
-/** A claim rule of `guard.claims`. */
+/**
+ * A claim rule of `guard.claims`. `{ param }` and `{ query }` compare the claim with a URL value,
+ * as a string: a number claim matches only with `numeric: true` (by its decimal form).
+ */
 export type ClaimMatcher =
   | string
   | number
   | boolean
   | { oneOf: readonly (string | number | boolean)[] }
   | { contains: string | number | boolean }
-  | { param: string }
-  | { query: string }
+  | { param: string; numeric?: true }
+  | { query: string; numeric?: true }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * What this route requires. Every route declares one: `{ public: '<reason>' }` or at least
-     * one requirement; a route without it fails `app.ready()` (`PCL_UNGUARDED_ROUTE`).
+     * one requirement; a route without it fails `app.ready()` (`PCL_UNGUARDED_ROUTE`). Keys
+     * every route must declare (`response` with `@portcullis/allowlist`) are required here.
      */
-    guard?: RouteGuard
+    guard?: DeclaredGuard
   }
   interface FastifyInstance {
     /** Portcullis: the route inventory and, later, other runtime views. */

@@ -5,11 +5,11 @@ import type { FastifyInstance, onErrorHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   compileGuard,
-  invalidGuardsError,
   mergeGuards,
   normalizeGuard,
   parseGuard,
   routeParams,
+  startupError,
   type CompiledGuard,
   type NormalizedGuard,
 } from '../guard/index.js'
@@ -45,11 +45,38 @@ interface RouteRecord {
   readonly annotations: Partial<Record<AnnotatedField, string>>
 }
 
-// The plugin that owns each guard key outside the policy's own.
+// The plugin that owns each guard key outside the policy's own, and what to add when it is
+// missing: with @portcullis/fastify, which registers the rate limiter only with its `rateLimit`
+// option, that option; with the plugins registered one by one, the plugin.
 const EXTENSIONS = [
-  { key: 'rateLimit', plugin: '@portcullis/rate-limit' },
-  { key: 'response', plugin: '@portcullis/allowlist' },
-  { key: 'body', plugin: '@portcullis/allowlist' },
+  {
+    key: 'rateLimit',
+    plugin: '@portcullis/rate-limit',
+    fix: {
+      fastify:
+        "add the rateLimit option to the options of @portcullis/fastify (e.g. rateLimit: { max: 600, timeWindow: '1 minute' }: the default limit of every route, which guard.rateLimit replaces on this one)",
+      alone:
+        'register @portcullis/rate-limit (rateLimitPlugin) after @portcullis/policy, before declaring routes',
+    },
+  },
+  {
+    key: 'response',
+    plugin: '@portcullis/allowlist',
+    fix: {
+      fastify: '@portcullis/fastify registers it: register @portcullis/fastify in this app',
+      alone:
+        'register @portcullis/allowlist (allowlistPlugin) after @portcullis/policy, before declaring routes',
+    },
+  },
+  {
+    key: 'body',
+    plugin: '@portcullis/allowlist',
+    fix: {
+      fastify: '@portcullis/fastify registers it: register @portcullis/fastify in this app',
+      alone:
+        'register @portcullis/allowlist (allowlistPlugin) after @portcullis/policy, before declaring routes',
+    },
+  },
 ] as const
 
 function routeLabel(methods: readonly string[], url: string, constraints: unknown): string {
@@ -136,6 +163,9 @@ function portcullisPolicy(
         ...(defaults === undefined ? {} : { defaults }),
         ...(resolved.knownScopes === undefined ? {} : { knownScopes: resolved.knownScopes }),
       })
+      for (const warning of compiled.warnings) {
+        fastify.log.warn({ route: label, field: warning.field }, `portcullis: ${warning.message}`)
+      }
       result = { compiled, error: null }
     } catch (err) {
       if (!isPortcullisConfigError(err)) throw err
@@ -272,9 +302,8 @@ function portcullisPolicy(
   fastify.addHook('onReady', function portcullisCheckRoutes(done) {
     try {
       const routes = printedRoutes(this)
-      refuseHooksBeforeGuard(routes)
       unseen.push(...routesNotSeen(routes))
-      checkRoutes(this, records, unseen, resolved.unguardedRoutes)
+      checkRoutes(this, records, unseen, resolved.unguardedRoutes, hooksBeforeGuard(routes))
       done()
     } catch (err) {
       done(err as Error)
@@ -300,11 +329,11 @@ function printedRoutes(fastify: FastifyInstance): PrintedRoute[] {
 }
 
 /**
- * Refuses application `onRequest` hooks that run before the guard's (added before Portcullis was
- * registered): any of them could answer a request (a cache, a maintenance page) before the guard
- * decides on it. Hooks added after Portcullis run after the guard and are fine.
+ * The refusal of application `onRequest` hooks that run before the guard's (added before
+ * Portcullis was registered): any of them could answer a request (a cache, a maintenance page)
+ * before the guard decides on it. Hooks added after Portcullis run after the guard and are fine.
  */
-function refuseHooksBeforeGuard(routes: readonly PrintedRoute[]): void {
+function hooksBeforeGuard(routes: readonly PrintedRoute[]): PortcullisConfigError | undefined {
   const early = new Map<string, string[]>()
   for (const route of routes) {
     const at = route.onRequest.indexOf(ROUTE_GUARD_HOOK)
@@ -314,8 +343,8 @@ function refuseHooksBeforeGuard(routes: readonly PrintedRoute[]): void {
     const hooks = [...new Set(before)].map((name) => `${name}()`).join(', ')
     early.set(hooks, [...(early.get(hooks) ?? []), `${route.methods.join(',')} ${route.url}`])
   }
-  if (early.size === 0) return
-  throw new PortcullisConfigError(
+  if (early.size === 0) return undefined
+  return new PortcullisConfigError(
     'PCL_UNGUARDED_ROUTE',
     [
       'onRequest hooks run before the Portcullis guard, so they could answer a request the guard has not decided:',
@@ -359,34 +388,56 @@ function parseConstraints(text: string): Readonly<Record<string, unknown>> | nul
   }
 }
 
-function checkRoutes(
+/**
+ * Every invalid guard of every route, once: the HEAD route Fastify adds for a GET shares its
+ * guard, and an error the GET route reports is not reported again for it.
+ */
+function invalidGuards(
   fastify: FastifyInstance,
   records: readonly RouteRecord[],
-  unseen: readonly InventoryEntry[],
-  mode: 'fail' | 'deny',
-): void {
+): PortcullisConfigError[] {
+  const withFastify = fastify.hasPlugin('@portcullis/fastify')
+  const errors: PortcullisConfigError[] = []
+  const seen = new Set<string>()
   for (const record of records) {
     const guard = record.compiled?.guard
-    if (guard === undefined) continue
-    for (const { key, plugin } of EXTENSIONS) {
-      if (guard[key] !== undefined && !fastify.hasPlugin(plugin)) {
-        record.errors.push(
+    const found = [...record.errors]
+    for (const { key, plugin, fix } of EXTENSIONS) {
+      if (guard?.[key] !== undefined && !fastify.hasPlugin(plugin)) {
+        found.push(
           new PortcullisConfigError(
             'PCL_INVALID_GUARD',
-            `${record.label}: guard.${key} needs ${plugin}, which is not registered (@portcullis/fastify registers it)`,
+            `${record.label}: guard.${key} needs ${plugin}, which is not registered: ${withFastify ? fix.fastify : fix.alone}`,
             { route: record.label, field: `guard.${key}` },
           ),
         )
       }
     }
+    const where = record.label.slice(record.label.indexOf(' '))
+    for (const error of found) {
+      const text =
+        error.route === undefined ? error.message : error.message.replace(error.route, '')
+      const key = `${where}\n${error.field ?? ''}\n${text}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      errors.push(error)
+    }
   }
-  const invalid = invalidGuardsError([...new Set(records.flatMap((r) => r.errors))])
-  if (invalid !== undefined) throw invalid
+  return errors
+}
 
+function checkRoutes(
+  fastify: FastifyInstance,
+  records: readonly RouteRecord[],
+  unseen: readonly InventoryEntry[],
+  mode: 'fail' | 'deny',
+  early: PortcullisConfigError | undefined,
+): void {
   const undeclared = records
     .filter((r) => !r.declared)
     .flatMap((r) => r.methods.map((m) => routeLabel([m], r.url, r.constraints)))
   const notSeen = unseen.map((e) => routeLabel([e.method], e.url, e.constraints))
+  let unguarded: PortcullisConfigError | undefined
   if (notSeen.length > 0 || (undeclared.length > 0 && mode === 'fail')) {
     const all = [...undeclared, ...notSeen]
     const lines = [
@@ -400,10 +451,16 @@ function checkRoutes(
         'Register Portcullis with `await app.register(...)` before declaring routes or registering plugins that declare them.',
       )
     }
-    throw new PortcullisConfigError('PCL_UNGUARDED_ROUTE', lines.join('\n'), {
+    unguarded = new PortcullisConfigError('PCL_UNGUARDED_ROUTE', lines.join('\n'), {
       routes: all,
     })
   }
+  // Every finding at once: fixing one must not be how the next is discovered.
+  const failure = startupError(invalidGuards(fastify, records), [
+    ...(early === undefined ? [] : [early]),
+    ...(unguarded === undefined ? [] : [unguarded]),
+  ])
+  if (failure !== undefined) throw failure
   if (undeclared.length > 0) {
     fastify.log.warn(
       { routes: undeclared },

@@ -72,7 +72,7 @@ describe('the built portcullis bin', () => {
   it('exits 1 when app.ready() rejects with unguarded routes, printing the table too', () => {
     const { code, stdout, stderr } = portcullis('audit', 'test/cli/fixtures/unguarded.mjs')
     expect(code).toBe(1)
-    expect(stdout).toMatch(/^GET +\/internal\/metadata +UNGUARDED +- +-$/m)
+    expect(stdout).toMatch(/^GET +\/internal\/metadata +UNGUARDED +- +- +-$/m)
     expect(stderr).toContain('PCL_UNGUARDED_ROUTE')
     expect(stderr).toContain('GET /internal/metadata has no guard')
     expect(stderr).toContain('HEAD /internal/metadata has no guard')

@@ -91,7 +91,7 @@ describe('portcullis audit: findings exit 1', () => {
   it('an unguarded route in fail mode: the table, and the route on stderr', async () => {
     const { code, stdout, stderr } = await audit('./fixtures/unguarded-app.ts')
     expect(code).toBe(1)
-    expect(rowOf(stdout, 'DELETE', '/v1/videos/:id')).toMatch(/ UNGUARDED +- +-$/)
+    expect(rowOf(stdout, 'DELETE', '/v1/videos/:id')).toMatch(/ UNGUARDED +- +- +-$/)
     expect(rowOf(stdout, 'GET', '/healthz')).toContain('public: liveness probe')
     expect(stdout).toContain('3 routes: 0 guarded, 2 public, 1 unguarded')
     expect(stderr).toBe(
@@ -122,9 +122,9 @@ describe('portcullis audit: findings exit 1', () => {
   it('an invalid guard does not hide an unguarded route: the table and both findings', async () => {
     const { code, stdout, stderr } = await audit('./fixtures/invalid-and-unguarded.ts')
     expect(code).toBe(1)
-    expect(rowOf(stdout, 'GET', '/v1/videos')).toMatch(/ INVALID GUARD +- +-$/)
-    expect(rowOf(stdout, 'HEAD', '/v1/videos')).toMatch(/ INVALID GUARD +- +-$/)
-    expect(rowOf(stdout, 'DELETE', '/v1/videos/:id')).toMatch(/ UNGUARDED +- +-$/)
+    expect(rowOf(stdout, 'GET', '/v1/videos')).toMatch(/ INVALID GUARD +- +- +-$/)
+    expect(rowOf(stdout, 'HEAD', '/v1/videos')).toMatch(/ INVALID GUARD +- +- +-$/)
+    expect(rowOf(stdout, 'DELETE', '/v1/videos/:id')).toMatch(/ UNGUARDED +- +- +-$/)
     expect(stdout).toContain('5 routes: 0 guarded, 2 public, 1 unguarded, 2 with an invalid guard')
     expect(stderr).toMatch(
       /^portcullis audit: app\.ready\(\) failed \(PCL_INVALID_GUARD\); 2 problems:\n/,

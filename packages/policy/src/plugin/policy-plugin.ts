@@ -413,7 +413,8 @@ function invalidGuards(
         )
       }
     }
-    const where = record.label.slice(record.label.indexOf(' '))
+    // The HEAD route Fastify adds for a GET has its guard: one error stands for both.
+    const where = record.label.replace(/^HEAD /u, 'GET ')
     for (const error of found) {
       const text =
         error.route === undefined ? error.message : error.message.replace(error.route, '')

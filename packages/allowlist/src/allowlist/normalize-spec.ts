@@ -51,9 +51,14 @@ export function specError(site: SpecSite, field: string, message: string): Portc
   )
 }
 
-function zodError(site: SpecSite, error: z.ZodError): PortcullisConfigError {
-  const located = locateIssues(error.issues, PREFIX, 'is not a known key of guard.response')
-  const first = located[0] ?? { field: PREFIX, message: 'is invalid' }
+/** The startup error of a guard field (`guard.response`, `guard.body`) its zod schema refused. */
+export function zodSpecError(
+  site: SpecSite,
+  error: z.ZodError,
+  prefix: string,
+): PortcullisConfigError {
+  const located = locateIssues(error.issues, prefix, `is not a known key of ${prefix}`)
+  const first = located[0] ?? { field: prefix, message: 'is invalid' }
   const message = located
     .slice(0, 5)
     .map((issue) => `${issue.field} ${issue.message}`)
@@ -88,7 +93,7 @@ function canonicalArrayPath(text: string): string {
  */
 export function normalizeSpec(spec: unknown, site: SpecSite, schema: unknown): ValidatedSpec {
   const result = responseSpecSchema.safeParse(spec)
-  if (!result.success) throw zodError(site, result.error)
+  if (!result.success) throw zodSpecError(site, result.error, PREFIX)
   const value = result.data
   if (value === 'schema') return { kind: 'allowlist', spec: fromResponseSchema(schema, site) }
   if ('passthrough' in value) return { kind: 'passthrough', reason: value.passthrough.trim() }

@@ -1,12 +1,5 @@
-import {
-  AuthorizationError,
-  PortcullisConfigError,
-  RequestError,
-  type PortcullisError,
-} from '@portcullis/core'
-import { locateIssues } from '@portcullis/core/internal'
-import type { z } from 'zod'
-import { specError, type SpecSite } from '../allowlist/normalize-spec.js'
+import { AuthorizationError, RequestError, type PortcullisError } from '@portcullis/core'
+import { specError, zodSpecError, type SpecSite } from '../allowlist/normalize-spec.js'
 import { parsePath, type FieldPath } from '../allowlist/path-syntax.js'
 import { isZodSchema, ShapeError, zodPaths } from '../allowlist/schema-shapes.js'
 import { countPaths } from '../allowlist/trie.js'
@@ -73,22 +66,6 @@ const PREFIX = 'guard.body'
 // Scope combinations are bit masks over the route's scoped entries; bit 0 is every caller.
 const MAX_SCOPED = 30
 const NONE: readonly string[] = Object.freeze([])
-
-function zodError(site: SpecSite, error: z.ZodError): PortcullisConfigError {
-  const located = locateIssues(error.issues, PREFIX, 'is not a known key of guard.body')
-  const first = located[0] ?? { field: PREFIX, message: 'is invalid' }
-  const message = located
-    .slice(0, 5)
-    .map((issue) => `${issue.field} ${issue.message}`)
-    .join('; ')
-  return new PortcullisConfigError(
-    'PCL_INVALID_GUARD',
-    site.route === undefined ? message : `${site.route}: ${message}`,
-    site.route === undefined
-      ? { field: first.field, cause: error }
-      : { route: site.route, field: first.field, cause: error },
-  )
-}
 
 // Paths were checked by the zod schema; parsing again only turns them into segments.
 function parsedList(list: readonly string[]): FieldPath[] {
@@ -205,7 +182,7 @@ export function compileBodyRule(
 ): CompiledBodyRule {
   const site: SpecSite = { route: options.route }
   const result = bodySpecSchema.safeParse(spec)
-  if (!result.success) throw zodError(site, result.error)
+  if (!result.success) throw zodSpecError(site, result.error, PREFIX)
   const value = result.data
   if ('passthrough' in value) {
     const reason = value.passthrough.trim()

@@ -1,1 +1,1 @@
-export { planGuardBody, type BoundBody, type GuardBody } from './body-guard.js'
+export { bodyStep, type BodyStep } from './body-guard.js'

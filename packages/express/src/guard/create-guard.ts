@@ -1,19 +1,11 @@
-import { errorBodiesOnly } from '@portcullis/allowlist/internal'
 import { type DeclaredGuard } from '@portcullis/core'
-import type { DecisionContext } from '@portcullis/core/internal'
 import type { InventoryEntry } from '@portcullis/policy'
 import { compareEntries } from '@portcullis/policy/internal'
-import { createAppLimits } from '@portcullis/rate-limit/internal'
-import {
-  createAuthentication,
-  createAuthenticator,
-  createVerifier,
-} from '@portcullis/tokens/internal'
+import { callSite, createGuardRuntime } from '@portcullis/runtime'
 import type { Application, RequestHandler } from 'express'
-import { callSite } from '../lib/call-site.js'
-import { resolveOptions, type PortcullisExpressOptions } from '../options/index.js'
+import type { PortcullisExpressOptions } from '../options/index.js'
 import { sealApp } from '../seal/index.js'
-import { createGuardMiddleware, type GuardContext } from './guard-middleware.js'
+import { createGuardMiddleware } from './guard-middleware.js'
 
 /**
  * The guard of an Express app: call it to get a route's guard middleware, then `seal` the app.
@@ -47,9 +39,6 @@ export interface Guard {
   close(): Promise<void>
 }
 
-// How long `ready()` waits for Redis to connect: Redis starting beside the app is common.
-const REDIS_READY_WAIT_MS = 2000
-
 /**
  * Creates the guard of an Express 5 app: the same guard as `@portcullis/fastify`, from the same
  * framework-free runtime, with the same options, errors, audit events and defaults. Options are
@@ -65,62 +54,16 @@ const REDIS_READY_WAIT_MS = 2000
  * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/express.md
  */
 export function createGuard(options: PortcullisExpressOptions): Guard {
-  const resolved = resolveOptions(options)
-  const authenticator = createAuthenticator(createVerifier(resolved.tokens))
-  const { log } = resolved
-  const decision: DecisionContext = {
-    realm: authenticator.verifier.realm,
-    audit: resolved.audit,
-    callbackTimeout: resolved.callbackTimeout,
-  }
-  const authenticate = createAuthentication({
-    authenticator,
-    preAuth: resolved.preAuth,
-    reportOnly: resolved.reportOnly.tokens,
-    decision,
-    log,
-  })
-
-  const limits = resolved.rateLimit && createAppLimits(resolved.rateLimit, log)
-  const store = limits?.store
-  // Started now: a client made from a URL connects while the app declares its routes.
-  const started = store?.start(REDIS_READY_WAIT_MS)
-  started?.catch((err: unknown) =>
-    log.error({ err }, 'portcullis: the rate-limit Redis client failed'),
-  )
-
-  const context: GuardContext = {
-    options: resolved,
-    authenticate,
-    decision,
-    log,
-    limits,
-    errorsOnly: errorBodiesOnly(),
-  }
+  const runtime = createGuardRuntime(options)
   const inventory: InventoryEntry[] = []
-
   const guard = function guard(routeGuard: DeclaredGuard): RequestHandler {
-    return createGuardMiddleware(routeGuard, callSite(guard), context)
+    return createGuardMiddleware(routeGuard, callSite(guard), runtime)
   } as Guard
-
-  guard.seal = function seal(app: Application): void {
-    inventory.push(
-      ...sealApp(app, {
-        authenticate,
-        decision,
-        log,
-        unknownRoutes: resolved.unknownRoutes,
-        reportOnly: resolved.reportOnly,
-      }),
-    )
+  guard.seal = (app: Application) => {
+    inventory.push(...sealApp(app, runtime))
   }
   guard.routes = () => Object.freeze([...inventory].sort(compareEntries))
-  guard.ready = async () => {
-    await started
-  }
-  guard.close = async () => {
-    await started?.catch(() => undefined)
-    await store?.close()
-  }
+  guard.ready = runtime.ready
+  guard.close = runtime.close
   return guard
 }

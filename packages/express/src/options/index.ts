@@ -1,2 +1,1 @@
 export type { PortcullisExpressOptions } from './options.js'
-export { resolveOptions, type ResolvedOptions } from './resolve-options.js'

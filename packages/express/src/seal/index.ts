@@ -1,1 +1,1 @@
-export { sealApp, type SealContext } from './seal.js'
+export { sealApp } from './seal.js'

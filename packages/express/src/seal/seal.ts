@@ -4,20 +4,17 @@ import {
   type RenderedProblem,
 } from '@portcullis/core'
 import type { InventoryEntry } from '@portcullis/policy'
-import { refuseUnguarded, startupError } from '@portcullis/policy/internal'
+import { NO_RULES, sealError, type GuardRuntime } from '@portcullis/runtime'
 import { principalAccessors } from '@portcullis/tokens/internal'
-import type { Application, Request, Response } from 'express'
+import type { Application, Request } from 'express'
 import type { ServerResponse } from 'node:http'
 import type { PreparedBinding } from '../guard/guard-middleware.js'
-import { answerProblem, isAdmitted, NO_RULES, principalOf, viewOf } from '../lib/express-view.js'
+import { answerProblem, isAnswered, principalOf, viewOf } from '../lib/express-view.js'
 import { kSealed } from '../lib/symbols.js'
 import { protect } from '../response/index.js'
-import { errorHandler, unknownRouteHandler, type FinalContext } from './final-handlers.js'
+import { errorHandler, unknownRouteHandler } from './final-handlers.js'
 import { isExpressApp } from './mounted-app.js'
 import { walkApp } from './walk-router.js'
-
-/** What `seal` needs besides the app. */
-export type SealContext = FinalContext
 
 type Sealable = Application & { [kSealed]?: true }
 
@@ -39,7 +36,7 @@ function refuseLateRoutes(stack: unknown[]): void {
  * for its route (`PCL_INVALID_GUARD`) or a route has no guard first (`PCL_UNGUARDED_ROUTE`).
  * Returns the inventory rows of the app.
  */
-export function sealApp(app: Application, context: SealContext): InventoryEntry[] {
+export function sealApp(app: Application, runtime: GuardRuntime): InventoryEntry[] {
   if (!isExpressApp(app)) {
     throw new PortcullisConfigError(
       'PCL_INVALID_OPTIONS',
@@ -64,47 +61,30 @@ export function sealApp(app: Application, context: SealContext): InventoryEntry[
       errors.push(err)
     }
   }
-  const unguarded = [...new Set(walked.unguarded)]
-  const failure = startupError(
-    errors,
-    unguarded.length === 0
-      ? []
-      : [
-          new PortcullisConfigError(
-            'PCL_UNGUARDED_ROUTE',
-            [
-              `${unguarded.length} route${unguarded.length === 1 ? ' has' : 's have'} no guard (deny by default):`,
-              ...unguarded.map((route) => `  - ${route}`),
-              "Put guard({...}) first in each route's handlers (guard({ public: '<reason>' }) for a route that needs no token).",
-            ].join('\n'),
-            { routes: unguarded.map((route) => route.replace(/ \(.*\)$/u, '')) },
-          ),
-        ],
-  )
+  const failure = sealError(errors, walked.unguarded)
   // Every invalid guard and every unguarded route at once, changing nothing.
   if (failure !== undefined) throw failure
   for (const binding of prepared) binding.commit()
   const principal = principalAccessors<object>(
     principalOf,
-    (_, message) => context.log.warn({}, message),
+    (_, message) => runtime.log.warn({}, message),
     'req.principal',
   )
-  const unbound = refuseUnguarded(null, context.decision)
   let refusedOne = false
   // The run-time second line of defence: a response that no guard admitted (a middleware that
   // answers before any guard, a callback seal could not see) is refused with 403, never sent.
   const unheld = (res: ServerResponse): boolean => {
-    if (isAdmitted(res)) return true
+    if (isAnswered(res)) return true
     const req = (res as ServerResponse & { req: Request }).req
     if (!refusedOne) {
       refusedOne = true
-      context.log.error(
+      runtime.log.error(
         { url: req.originalUrl },
         'portcullis: a response no guard admitted (a middleware answering before any guard) was refused with 403; put guard(...) in front of it',
       )
     }
-    const view = viewOf(req, res as Response, context.log, NO_RULES, null)
-    answerProblem(res as Response, unbound(view) as RenderedProblem)
+    const view = viewOf(req, res, runtime.log, NO_RULES, null)
+    answerProblem(res, runtime.unbound(view) as RenderedProblem)
     return false
   }
   for (const each of walked.apps) {
@@ -117,8 +97,8 @@ export function sealApp(app: Application, context: SealContext): InventoryEntry[
     }
     protect(response, unheld)
   }
-  app.use(unknownRouteHandler(context))
-  app.use(errorHandler(context))
+  app.use(unknownRouteHandler(runtime))
+  app.use(errorHandler(runtime))
   for (const stack of walked.stacks) refuseLateRoutes(stack)
   Object.defineProperty(target, kSealed, { value: true })
   return prepared.flatMap((binding) => binding.entries)

@@ -1,6 +1,6 @@
 import express from 'express'
 import { describe, expect, it } from 'vitest'
-import { callSite } from '../lib/call-site.js'
+import { callSite } from '@portcullis/runtime'
 import { mountedApp } from './mounted-app.js'
 import { pathParams } from './walk-router.js'
 

@@ -1,5 +1,5 @@
 import type { Application } from 'express'
-import { guardHandleOf, type BindSite, type GuardHandle } from '../guard/guard-middleware.js'
+import { guardHandleOf, type ExpressSite, type GuardHandle } from '../guard/guard-middleware.js'
 import { isExpressApp, mountedApp } from './mounted-app.js'
 
 // The parts of Express 5's router (the `router` package) the walk reads. `rawPath` holds the
@@ -32,7 +32,7 @@ interface Router {
 /** What `seal` found in an app. */
 export interface Walked {
   /** Every guard with the route or mount it stands first on. */
-  readonly guards: { readonly handle: GuardHandle; readonly site: BindSite }[]
+  readonly guards: { readonly handle: GuardHandle; readonly site: ExpressSite }[]
   /** `METHOD /path` of every route no guard protects, with why when it helps. */
   readonly unguarded: string[]
   /** Every router and route stack walked, to refuse routes declared after `seal`. */

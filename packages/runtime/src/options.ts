@@ -1,4 +1,8 @@
-import { PortcullisConfigError, type AuditSink } from '@portcullis/core'
+import { PortcullisConfigError, type AuditSink, type GuardOptions } from '@portcullis/core'
+import type {} from '@portcullis/allowlist'
+import type {} from '@portcullis/policy'
+import type {} from '@portcullis/rate-limit'
+import type {} from '@portcullis/tokens'
 import { invalidOptionsError } from '@portcullis/core/internal'
 import { allowlistOptionsSchema, resolveAllowlistOptions } from '@portcullis/allowlist/internal'
 import type { NormalizedGuard, ReportOnlySettings } from '@portcullis/policy'
@@ -13,8 +17,21 @@ import {
 import type { PreAuthLimiter, TokensOptions } from '@portcullis/tokens'
 import { tokensOptionsSchema } from '@portcullis/tokens/internal'
 import { z } from 'zod'
-import { consoleLogger, type GuardLogger } from '../lib/logger.js'
-import type { PortcullisExpressOptions } from './options.js'
+import { consoleLogger, type GuardLogger } from './logger.js'
+
+/**
+ * The options of a guard built on the runtime: the guard's options (`GuardOptions`, those of
+ * `@portcullis/fastify`, validated by the same schemas), and `logger` for a framework that has
+ * none of its own (Express).
+ */
+export interface RuntimeOptions extends GuardOptions {
+  /**
+   * A pino-style logger (`pino()`, or `pino-http`'s) for the guard's lines: decisions when there
+   * is no `audit` sink (allow at `info`, deny at `warn`), outages and unexpected errors. Default:
+   * the console, warnings and errors only.
+   */
+  logger?: GuardLogger
+}
 
 const METHODS = ['info', 'warn', 'error'] as const
 
@@ -68,8 +85,8 @@ export interface ResolvedOptions {
 }
 
 /**
- * Validates the options of `createGuard` once; a bad one throws `PCL_INVALID_OPTIONS` naming the
- * field (`tokens.issuers[0].algorithms: ...`, `rateLimit.max: ...`).
+ * Validates a guard's options once; a bad one throws `PCL_INVALID_OPTIONS` naming the field
+ * (`tokens.issuers[0].algorithms: ...`, `rateLimit.max: ...`).
  */
 export function resolveOptions(input: unknown): ResolvedOptions {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
@@ -79,7 +96,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (!parsed.success) throw invalidOptionsError(parsed.error.issues, '', parsed.error)
   // The schemas normalise some values (time windows to milliseconds); each package's resolver
   // takes the options as the user wrote them, as the Fastify plugin passes them.
-  const options = input as PortcullisExpressOptions
+  const options = input as RuntimeOptions
   const audit = options.audit
   const realm = options.tokens.realm
   let rateLimit: ResolvedRateLimitOptions | undefined

@@ -1,0 +1,119 @@
+import type { DpopChallenge, GuardRequest, Principal } from '@portcullis/core'
+import {
+  writeProblem,
+  type GuardLogger,
+  type ProblemToWrite,
+  type RequestView,
+} from '@portcullis/core/internal'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { CredentialRules } from './route.js'
+
+/**
+ * The runtime's view of a request on Node's HTTP server, for a framework that hands its handlers
+ * Node's request and response (Express, Connect, plain `node:http`). An adapter extends it where
+ * its framework knows better (it must say what its request is, `native`): the URL as sent before a router rewrote it, the client address
+ * with its proxy trust applied.
+ */
+export abstract class NodeView implements RequestView {
+  readonly start = performance.now()
+  principal: Principal | null = null
+  authenticated = false
+  dpop: DpopChallenge | undefined = undefined
+
+  constructor(
+    readonly message: IncomingMessage,
+    protected readonly response: ServerResponse,
+    readonly log: GuardLogger,
+    private readonly rules: CredentialRules,
+    public route: string | null,
+  ) {}
+
+  get method(): string {
+    return this.message.method ?? 'GET'
+  }
+
+  get url(): string {
+    return this.message.url ?? '/'
+  }
+
+  get ip(): string | undefined {
+    return this.message.socket.remoteAddress
+  }
+
+  get requestId(): string | null {
+    // Set by request-id middleware (`pino-http`, `express-request-id`).
+    const id = (this.message as { id?: unknown }).id
+    if (typeof id === 'string') return id
+    return typeof id === 'number' ? String(id) : null
+  }
+
+  /** The framework's request, with its `params` and `query`, for the application's callbacks. */
+  abstract get native(): GuardRequest
+
+  queryTokenAllowed(): boolean {
+    return this.rules.queryToken
+  }
+
+  dpopRequired(): boolean {
+    return this.rules.dpop
+  }
+
+  setHeader(name: string, value: string | number): void {
+    if (!this.response.headersSent) this.response.setHeader(name, value)
+  }
+}
+
+/** Makes the view of a request, for `viewOf`. */
+export type MakeView = (
+  message: IncomingMessage,
+  response: ServerResponse,
+  log: GuardLogger,
+  rules: CredentialRules,
+  route: string | null,
+) => NodeView
+
+/** The views of one adapter's requests, and the responses Portcullis answered itself. */
+export interface NodeViews {
+  /**
+   * The request's view, made by the first guard to see it (its credential rules apply); later
+   * guards on the same request share it, and so its principal; each sets its route.
+   */
+  readonly viewOf: (
+    message: IncomingMessage,
+    response: ServerResponse,
+    log: GuardLogger,
+    rules: CredentialRules,
+    route: string | null,
+  ) => RequestView
+  /** The principal the runtime verified for a request: `null` until then, or without a token. */
+  readonly principalOf: (message: object) => Principal | null
+  /** Writes a problem+json answer of Portcullis's own (a refusal, a 404, an error). */
+  readonly answerProblem: (response: ServerResponse, problem: ProblemToWrite) => void
+  /** True once Portcullis answered this response itself. */
+  readonly isAnswered: (response: object) => boolean
+}
+
+/**
+ * Views held beside the requests (in a WeakMap: Express changes a request's prototype on every
+ * request, and adding properties to such an object costs more than a lookup here).
+ */
+export function nodeViews(make: MakeView): NodeViews {
+  const views = new WeakMap<object, NodeView>()
+  const answered = new WeakSet<object>()
+  return {
+    viewOf(message, response, log, rules, route) {
+      let view = views.get(message)
+      if (view === undefined) {
+        view = make(message, response, log, rules, route)
+        views.set(message, view)
+      } else view.route = route
+      return view
+    },
+    principalOf: (message) => views.get(message)?.principal ?? null,
+    answerProblem(response, problem) {
+      answered.add(response)
+      writeProblem(response, problem)
+    },
+    isAnswered: (response) => answered.has(response),
+  }
+}

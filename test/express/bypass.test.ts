@@ -24,10 +24,12 @@ describe('a req.principal that Portcullis did not set', () => {
   it('a middleware before the route cannot open an admin route', async () => {
     let seen: unknown = 'handler never ran'
     current = await guardedExpress((app, guard) => {
-      app.use((req, _res, next) => {
-        ;(req as unknown as { principal: Principal }).principal = planted
-        next()
-      })
+      app.use(
+        guard.passThrough((req, _res, next) => {
+          ;(req as unknown as { principal: Principal }).principal = planted
+          next()
+        }, 'a legacy API-key shortcut'),
+      )
       app.get('/admin', guard({ scopes: ['admin'] }), (req, res) => {
         seen = req.principal?.subject
         res.json({ ok: true })
@@ -211,14 +213,20 @@ describe('a middleware that answers before any guard', () => {
   it('is refused at run time: 403 PCL_ROUTE_NOT_GUARDED, audited, nothing of its body sent', async () => {
     current = await guardedExpress((app, guard) => {
       // Passes requests on: fine.
-      app.use((_req, res, next) => {
-        res.setHeader('x-request-id', 'r-1')
-        next()
-      })
-      // Answers them: the path nobody guarded.
-      app.use('/internal/export', (_req, res) => {
-        res.json({ rows: ['whole row'] })
-      })
+      app.use(
+        guard.passThrough((_req, res, next) => {
+          res.setHeader('x-request-id', 'r-1')
+          next()
+        }, 'sets a request id'),
+      )
+      // Answers them, though declared to pass them on: the path nobody guarded, which `seal`
+      // took on trust.
+      app.use(
+        '/internal/export',
+        guard.passThrough((_req, res) => {
+          res.json({ rows: ['whole row'] })
+        }, 'wrongly declared'),
+      )
       app.get('/v', guard({ authenticated: true }), (_req, res) => {
         res.json({ ok: true })
       })

@@ -26,6 +26,67 @@ async function unguardedRoutesOf(routes: (app: Express, guard: GuardedExpress['g
 }
 
 describe('deny by default: seal refuses every kind of route without a guard first', () => {
+  it('a middleware that could answer, mounted with use and no guard in front of it', async () => {
+    const exportRows = (_req: express.Request, res: express.Response) => void res.json([1])
+    const { routes, message } = await unguardedRoutesOf((app) => {
+      app.use('/internal/export', exportRows)
+      app.use((_req, _res, next) => next())
+      const router = express.Router()
+      router.use('/dump', (_req, res) => void res.send('rows'))
+      app.use('/v1', router)
+    })
+    expect(routes).toEqual(['USE /internal/export', 'USE /', 'USE /v1/dump'])
+    expect(message).toContain('middleware exportRows could answer before any guard')
+    expect(message).toContain('guard.passThrough(fn')
+  })
+
+  it('accepts middleware behind a guard, body parsers, error handlers and declared pass-throughs', async () => {
+    current = await guardedExpress(() => undefined, { seal: false })
+    const { guard } = current
+    const app = express()
+    app.use(express.json(), express.urlencoded({ extended: false }), express.text(), express.raw())
+    app.use(guard.passThrough((_req, _res, next) => next(), 'sets a request id'))
+    // A guard mounted with use covers what is mounted at or below its path, after it.
+    app.use('/admin', guard({ scopes: ['admin'], response: { allow: ['ok'] } }))
+    app.use('/admin', (_req, res) => void res.json({ ok: true }))
+    app.use('/admin/export', (_req, res) => void res.json({ ok: true }))
+    const inner = express.Router()
+    inner.use((_req, res) => void res.json({ ok: true }))
+    app.use('/admin/inner', inner)
+    // The same router behind a guard in its own mount.
+    app.use('/ops', guard({ scopes: ['ops'], response: { allow: ['ok'] } }), inner)
+    app.use(
+      (err: unknown, _req: express.Request, _res: express.Response, next: express.NextFunction) =>
+        next(err),
+    )
+    expect(() => guard.seal(app)).not.toThrow()
+  })
+
+  it('a guard covers only what comes after it, and only below its path', async () => {
+    const { routes } = await unguardedRoutesOf((app, guard) => {
+      app.use('/admin/early', (_req, res) => void res.json({ ok: true }))
+      app.use('/admin', guard({ scopes: ['admin'], response: { allow: ['ok'] } }))
+      app.use('/administrator', (_req, res) => void res.json({ ok: true }))
+    })
+    expect(routes).toEqual(['USE /admin/early', 'USE /administrator'])
+  })
+
+  it('guard.passThrough needs a middleware and a reason', async () => {
+    current = await guardedExpress(() => undefined, { seal: false })
+    const { guard } = current
+    for (const reason of ['', '  ', undefined]) {
+      const err = thrown(() => guard.passThrough((_req, _res, next) => next(), reason as string))
+      expect(isPortcullisError(err, 'PCL_INVALID_OPTIONS')).toBe(true)
+      expect(err.message).toMatch(/reason/u)
+    }
+    expect(
+      isPortcullisError(
+        thrown(() => guard.passThrough('x' as never, 'r')),
+        'PCL_INVALID_OPTIONS',
+      ),
+    ).toBe(true)
+  })
+
   it('a plain route, listing the HEAD Express serves for GET', async () => {
     const { routes, message } = await unguardedRoutesOf((app, guard) => {
       app.get('/healthz', guard({ public: 'probe' }), ok)
@@ -301,10 +362,12 @@ describe('a sealed app', () => {
   it('requests start with req.principal null, before any guard runs', async () => {
     let seen: unknown = 'unset'
     current = await guardedExpress((app, guard) => {
-      app.use((req, _res, next) => {
-        seen = req.principal
-        next()
-      })
+      app.use(
+        guard.passThrough((req, _res, next) => {
+          seen = req.principal
+          next()
+        }, 'reads the principal'),
+      )
       app.get('/healthz', guard({ public: 'probe' }), ok)
     })
     await current.request('/healthz')

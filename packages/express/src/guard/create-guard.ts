@@ -4,6 +4,7 @@ import { compareEntries } from '@portcullis/policy/internal'
 import { callSite, createGuardRuntime } from '@portcullis/runtime'
 import type { Application, RequestHandler } from 'express'
 import type { PortcullisExpressOptions } from '../options/index.js'
+import { passThrough } from '../lib/symbols.js'
 import { sealApp } from '../seal/index.js'
 import { createGuardMiddleware } from './guard-middleware.js'
 
@@ -27,6 +28,18 @@ export interface Guard {
    * Routes declared after `seal` are refused.
    */
   seal(app: Application): void
+  /**
+   * Declares a middleware that passes every request on (a request-id, logging or security-headers
+   * middleware) so that `seal` accepts it without a guard in front of it; `reason` says why it
+   * never answers. Returns the middleware. Express's body parsers need no declaration. A declared
+   * middleware that answers anyway has its response refused (403) at run time.
+   *
+   * @example
+   * ```ts
+   * app.use(guard.passThrough(requestId(), 'sets x-request-id; never answers'))
+   * ```
+   */
+  passThrough<T extends RequestHandler>(middleware: T, reason: string): T
   /** The inventory of the sealed apps: every route, what it requires, sorted by URL. */
   routes(): readonly InventoryEntry[]
   /**
@@ -62,6 +75,7 @@ export function createGuard(options: PortcullisExpressOptions): Guard {
   guard.seal = (app: Application) => {
     inventory.push(...sealApp(app, runtime))
   }
+  guard.passThrough = passThrough
   guard.routes = () => Object.freeze([...inventory].sort(compareEntries))
   guard.ready = runtime.ready
   guard.close = runtime.close

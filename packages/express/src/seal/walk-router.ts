@@ -1,5 +1,6 @@
 import type { Application } from 'express'
 import { guardHandleOf, type ExpressSite, type GuardHandle } from '../guard/guard-middleware.js'
+import { passThroughReason } from '../lib/symbols.js'
 import { isExpressApp, mountedApp } from './mounted-app.js'
 
 // The parts of Express 5's router (the `router` package) the walk reads. `rawPath` holds the
@@ -46,6 +47,29 @@ interface Mount {
   readonly prefix: string
   /** Parameters of the mount paths visible in `req.params` (with `mergeParams`). */
   readonly params: readonly string[]
+  /** True when a guard mounted with `use` stands in front of everything below this mount. */
+  readonly guarded: boolean
+}
+
+// Express's own body parsers (body-parser): they read the body and pass the request on, or hand
+// an error to the error handlers; they never answer.
+const PARSERS: ReadonlySet<string> = new Set([
+  'jsonParser',
+  'urlencodedParser',
+  'textParser',
+  'rawParser',
+])
+
+/** True for middleware known to pass every request on: a body parser, or one the app declared. */
+function passesOn(handle: Layer['handle']): boolean {
+  return PARSERS.has(handle.name) || passThroughReason(handle) !== undefined
+}
+
+/** True when a guard mounted with `use` at `guard` runs before a middleware mounted at `path`. */
+function covers(guard: string, path: string): boolean {
+  return (
+    guard === '/' || path === guard || path.startsWith(guard.endsWith('/') ? guard : `${guard}/`)
+  )
 }
 
 function isRouter(handle: Layer['handle']): boolean {
@@ -69,9 +93,9 @@ function join(prefix: string, path: string): string {
   return path.startsWith('/') ? `${prefix}${path}` : `${prefix}/${path}`
 }
 
-function under(mount: Mount, path: string, params: readonly string[]): Mount {
+function under(mount: Mount, path: string, params: readonly string[], guarded: boolean): Mount {
   const prefix = path === '/' ? mount.prefix : join(mount.prefix, path).replace(/\/$/u, '')
-  return { prefix, params }
+  return { prefix, params, guarded: mount.guarded || guarded }
 }
 
 /**
@@ -155,8 +179,9 @@ function walkRouter(router: Router, mount: Mount, walked: Walked, walking: Set<o
       `PARAM :${name} at ${mount.prefix || '/'} (app.param callbacks run before the guard: load the object in the handler, or in a middleware after guard(...))`,
     )
   }
-  // Paths a guard mounted with `use` stands in front of, for the serving middleware after it.
-  const covered = new Set<string>()
+  // Paths a guard mounted with `use` stands in front of, for the middleware after it.
+  const covered: string[] = []
+  const isCovered = (path: string) => mount.guarded || covered.some((g) => covers(g, path))
   for (const layer of router.stack) {
     if (layer.route !== undefined) {
       walkRoute(layer.route, mount, walked)
@@ -167,7 +192,7 @@ function walkRouter(router: Router, mount: Mount, walked: Walked, walking: Set<o
       const template = path === '/' ? mount.prefix || '/' : join(mount.prefix, path)
       const guard = guardHandleOf(handle)
       if (guard !== undefined) {
-        covered.add(path)
+        covered.push(path)
         walked.guards.push({
           handle: guard,
           site: {
@@ -183,7 +208,8 @@ function walkRouter(router: Router, mount: Mount, walked: Walked, walking: Set<o
       if (isRouter(handle)) {
         const merge = handle.mergeParams === true
         const params = merge ? [...mount.params, ...pathParams(path)] : []
-        walkRouter(handle as unknown as Router, under(mount, path, params), walked, walking)
+        const inside = under(mount, path, params, isCovered(path))
+        walkRouter(handle as unknown as Router, inside, walked, walking)
         continue
       }
       if (handle.name === 'mounted_app') {
@@ -193,13 +219,18 @@ function walkRouter(router: Router, mount: Mount, walked: Walked, walking: Set<o
           continue
         }
         walked.apps.push(app)
-        walkRouter(app.router as unknown as Router, under(mount, path, []), walked, walking)
+        const inside = under(mount, path, [], isCovered(path))
+        walkRouter(app.router as unknown as Router, inside, walked, walking)
         continue
       }
-      // Middleware that answers requests itself must stand behind a guard, like a route.
-      if (handle.name === 'serveStatic' && !covered.has(path) && !covered.has('/')) {
-        walked.unguarded.push(`USE ${template} (express.static)`)
-      }
+      // Middleware that may answer requests must stand behind a guard, like a route. Error
+      // handlers (four parameters) are held at run time with the responses of the request
+      // they handle.
+      if (isCovered(path) || passesOn(handle) || handle.length > 3) continue
+      const name = handle.name === 'serveStatic' ? 'express.static' : handle.name || 'anonymous'
+      walked.unguarded.push(
+        `USE ${template} (middleware ${name} could answer before any guard: put guard(...) in front of it, or declare it with guard.passThrough(fn, '<reason>') if it only passes requests on)`,
+      )
     }
   }
   walking.delete(router)
@@ -209,6 +240,11 @@ function walkRouter(router: Router, mount: Mount, walked: Walked, walking: Set<o
 export function walkApp(app: Application): Walked {
   if (!isExpressApp(app)) throw new TypeError('not an Express application')
   const walked: Walked = { guards: [], unguarded: [], stacks: [], apps: [app] }
-  walkRouter(app.router as unknown as Router, { prefix: '', params: [] }, walked, new Set())
+  walkRouter(
+    app.router as unknown as Router,
+    { prefix: '', params: [], guarded: false },
+    walked,
+    new Set(),
+  )
   return walked
 }

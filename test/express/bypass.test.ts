@@ -266,5 +266,20 @@ describe('a middleware that answers before any guard', () => {
     const res = await current.request('/v', { method: 'POST', headers, body: '{"broken' })
     expect(res.status).toBe(400)
     expect(res.headers.get('content-type')).toBe('application/problem+json')
+    expect(res.json()).toEqual({
+      type: expect.stringContaining('pcl_malformed_request'),
+      title: 'Malformed request',
+      status: 400,
+      code: 'PCL_MALFORMED_REQUEST',
+    })
+    expect(res.body).not.toContain('broken')
+    // A body over the parser's limit: its own code, not an HTML page.
+    const big = await current.request('/v', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ pad: 'x'.repeat(200_000) }),
+    })
+    expect(big.status).toBe(413)
+    expect(big.json()).toMatchObject({ code: 'PCL_BODY_TOO_LARGE' })
   })
 })

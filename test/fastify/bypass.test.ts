@@ -369,6 +369,42 @@ describe('responses that slip past', () => {
     expect((await current.app.inject('/nowhere')).statusCode).toBe(401)
   })
 
+  it("Fastify's own 400 (bad percent-encoding) and 414 (long parameter) are problem+json", async () => {
+    current = await guardedApp((app) => {
+      app.get('/v/:id', { config: { guard: { authenticated: true } } }, () => ({ ok: true }))
+    })
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    for (const request of [{ url: '/v/%zz', headers }, { url: '/v/%zz' }]) {
+      const bad = await current.app.inject(request)
+      expect(bad.statusCode).toBe(400)
+      expect(bad.headers['content-type']).toBe('application/problem+json')
+      expect(bad.json()).toMatchObject({ status: 400, code: 'PCL_MALFORMED_REQUEST' })
+      // Fastify's own body echoes the URL back.
+      expect(bad.body).not.toContain('%zz')
+    }
+    const long = await current.app.inject({ url: `/v/${'x'.repeat(150)}`, headers })
+    expect(long.statusCode).toBe(414)
+    expect(long.headers['content-type']).toBe('application/problem+json')
+    expect(long.json()).toMatchObject({ status: 414, code: 'PCL_URI_TOO_LONG' })
+    expect(long.body).not.toContain('xxxxxxxx')
+  })
+
+  it("an application's own frameworkErrors handler is kept", async () => {
+    const issuer = await createTestIssuer()
+    const app = Fastify({
+      frameworkErrors: (_error, _request, reply) => void reply.code(400).send('own handler'),
+    })
+    apps.push(app)
+    await app.register(portcullis, {
+      tokens: trustedTokens(issuer),
+      response: { requireResponse: false },
+    })
+    app.get('/v/:id', { config: { guard: { authenticated: true } } }, () => ({ ok: true }))
+    const res = await app.inject('/v/%zz')
+    expect(res.statusCode).toBe(400)
+    expect(res.body).toBe('own handler')
+  })
+
   it('reply.serializer output is projected: the allowlist sees the value first', async () => {
     current = await guardedApp((app) => {
       app.get(

@@ -126,6 +126,8 @@ export const errorCodes = {
   PCL_ROUTE_NOT_GUARDED: { kind: 'authorization', status: 403, title: 'Forbidden' },
   PCL_FIELD_NOT_WRITABLE: { kind: 'authorization', status: 403, title: 'Field not writable' },
 
+  PCL_MALFORMED_REQUEST: { kind: 'request', status: 400, title: 'Malformed request' },
+  PCL_URI_TOO_LONG: { kind: 'request', status: 414, title: 'URI too long' },
   PCL_UNKNOWN_FIELD: { kind: 'request', status: 400, title: 'Undeclared field in request body' },
   PCL_BODY_TOO_LARGE: { kind: 'request', status: 413, title: 'Request body too large' },
   PCL_BODY_UNREADABLE: {

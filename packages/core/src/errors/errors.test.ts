@@ -21,7 +21,7 @@ describe('error table', () => {
       config: [500],
       authentication: [400, 401],
       authorization: [403],
-      request: [400, 413, 415],
+      request: [400, 413, 414, 415],
       'rate-limit': [429],
       dependency: [503],
       response: [500],

@@ -1,5 +1,5 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http'
-import { isPortcullisError } from '../errors/index.js'
+import { isPortcullisError, RequestError, type CodeOfKind } from '../errors/index.js'
 import { renderProblem, type RenderedProblem } from '../problem/index.js'
 import { problemBytes } from './decisions.js'
 import type { GuardLogger } from './request-view.js'
@@ -65,11 +65,21 @@ export function errorStatus(err: unknown): number | null {
   return value >= 400 && value <= 599 && value !== 500 ? value : null
 }
 
+// The request errors a framework or a body parser raises with a status, as Portcullis's codes: a
+// body that does not parse, a body or URL too large, a media type the parser refuses.
+const STATUS_CODE: Readonly<Record<number, CodeOfKind<'request'>>> = {
+  400: 'PCL_MALFORMED_REQUEST',
+  413: 'PCL_BODY_TOO_LARGE',
+  414: 'PCL_URI_TOO_LONG',
+  415: 'PCL_BODY_UNREADABLE',
+}
+
 /**
  * The problem to answer for an error that reached the end of a request: Portcullis's own
  * refusals render as themselves; an error carrying an HTTP status (a body that does not parse, a
  * payload too large, `http-errors`) keeps its status with an `about:blank` problem; anything else
- * is a 500 `PCL_INTERNAL`. Never a message, a stack or a field of the error. Server errors are
+ * is a 500 `PCL_INTERNAL`. Request errors with a status Portcullis has a code for (400, 413, 414,
+ * 415) get that code (`PCL_MALFORMED_REQUEST`...), the others keep `about:blank`. Never a message, a stack or a field of the error. Server errors are
  * logged.
  */
 export function errorProblem(
@@ -83,7 +93,8 @@ export function errorProblem(
   const status = errorStatus(err)
   if (status !== null) {
     if (status >= 500) log.error({ err }, 'portcullis: request failed')
-    return statusProblem(status)
+    const code = STATUS_CODE[status]
+    return code === undefined ? statusProblem(status) : renderProblem(new RequestError(code))
   }
   log.error({ err }, 'portcullis: unhandled error; answered 500')
   return renderProblem(err)

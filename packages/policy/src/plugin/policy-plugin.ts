@@ -26,6 +26,7 @@ import {
   decideUnknownRoute,
   refuseUnguarded,
 } from '../runtime/route-decision.js'
+import { answerFrameworkErrors } from './framework-errors.js'
 import { kRouteState, type AnnotatedField, type RouteState } from './route-state.js'
 import {
   resolvePolicyOptions,
@@ -137,6 +138,7 @@ function portcullisPolicy(
     audit: resolved.audit,
     callbackTimeout: resolved.callbackTimeout,
   }
+  answerFrameworkErrors(fastify, context)
   const records: RouteRecord[] = []
   const unseen: InventoryEntry[] = []
   // The HEAD route Fastify adds for a GET shares the GET route's guard object: compile it once

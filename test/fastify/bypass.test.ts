@@ -4,7 +4,7 @@ import portcullis, { isPortcullisError, type Principal } from '@portcullis/fasti
 import { policyPlugin } from '@portcullis/policy'
 import { createTestIssuer, bearer } from '@portcullis/testing'
 import { tokensPlugin } from '@portcullis/tokens'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { guardedApp, readyError, trustedTokens, type GuardedApp } from '../helpers.js'
 
@@ -392,7 +392,8 @@ describe('responses that slip past', () => {
   it("an application's own frameworkErrors handler is kept", async () => {
     const issuer = await createTestIssuer()
     const app = Fastify({
-      frameworkErrors: (_error, _request, reply) => void reply.code(400).send('own handler'),
+      frameworkErrors: (_error, _request, reply) =>
+        void (reply as unknown as FastifyReply).code(400).send('own handler'),
     })
     apps.push(app)
     await app.register(portcullis, {

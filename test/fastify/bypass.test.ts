@@ -369,6 +369,56 @@ describe('responses that slip past', () => {
     expect((await current.app.inject('/nowhere')).statusCode).toBe(401)
   })
 
+  it('an app onSend hook that adds fields back after the projection: the final body is checked', async () => {
+    current = await guardedApp((app) => {
+      // Root and child-context hooks, added after Portcullis: both run after the projection.
+      app.addHook('onSend', async (_request, _reply, payload) => {
+        if (typeof payload !== 'string') return payload
+        return JSON.stringify({ ...(JSON.parse(payload) as object), secret: 'root hook' })
+      })
+      app.register(async (child) => {
+        child.addHook('onSend', async (_request, _reply, payload) =>
+          typeof payload === 'string'
+            ? payload.replace(/\}$/u, ',"internalNotes":"child hook"}')
+            : payload,
+        )
+        child.get(
+          '/v/:id',
+          { config: { guard: { authenticated: true, response: { allow: ['id', 'title'] } } } },
+          () => ({ id: '7', title: 't', secret: 'handler' }),
+        )
+      })
+    })
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const res = await current.app.inject({ url: '/v/7', headers })
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ id: '7', title: 't' })
+  })
+
+  it('an onSend hook added before Portcullis fails startup on allowlisted routes', async () => {
+    const err = await readyError(
+      await guardedApp(
+        (app) => {
+          app.get(
+            '/v',
+            { config: { guard: { authenticated: true, response: { allow: ['id'] } } } },
+            () => ({ id: '7' }),
+          )
+        },
+        {
+          before: (app) => {
+            app.addHook('onSend', async function addDebug(_request, _reply, payload) {
+              return payload
+            })
+          },
+        },
+      ).then((guarded) => (current = guarded).app),
+    )
+    expect(isPortcullisError(err, 'PCL_UNGUARDED_ROUTE')).toBe(true)
+    expect(err.message).toContain('onSend hooks run before Portcullis')
+    expect(err.message).toContain('addDebug()')
+  })
+
   it("Fastify's own 400 (bad percent-encoding) and 414 (long parameter) are problem+json", async () => {
     current = await guardedApp((app) => {
       app.get('/v/:id', { config: { guard: { authenticated: true } } }, () => ({ ok: true }))

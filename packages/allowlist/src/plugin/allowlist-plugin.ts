@@ -26,11 +26,40 @@ const kProjected = Symbol.for('portcullis.allowlist.projected')
 const kRefusal = Symbol.for('portcullis.allowlist.refusal')
 // Set by onSend: the body went through the allowlist's last check.
 const kChecked = Symbol.for('portcullis.allowlist.checked')
+// The projected body as serialized, recorded by the first onSend hook: the last one lets it out
+// only if no hook in between changed it.
+const kSerialized = Symbol.for('portcullis.allowlist.serialized')
 
 type Tracked = FastifyRequest & {
   [kProjected]?: boolean
   [kRefusal]?: RenderedProblem
   [kChecked]?: boolean
+  [kSerialized]?: unknown
+}
+
+/** The name of the first onSend hook of every route, which the startup check looks for. */
+const RECORD_HOOK = 'portcullisRecordPayload'
+
+const recordPayload: onSendHookHandler<unknown> = function portcullisRecordPayload(
+  request,
+  _reply,
+  payload,
+  done,
+) {
+  const tracked = request as Tracked
+  if (tracked[kProjected] === true) tracked[kSerialized] = payload
+  done(null, payload)
+}
+
+/**
+ * Whether the payload of a projected body is still the one the serializer made of it: an
+ * application onSend hook that ran in between may have added fields back. A payload the hooks
+ * encoded (`content-encoding`, as compression sets it) is a transformation of the approved body.
+ */
+function unchanged(tracked: Tracked, reply: FastifyReply, payload: unknown): boolean {
+  if (payload === tracked[kSerialized]) return true
+  const encoding = reply.getHeader('content-encoding')
+  return encoding !== undefined && encoding !== 'identity'
 }
 
 /** Replaces the reply's body with a refusal: its status, its headers, problem+json. */
@@ -64,6 +93,8 @@ function portcullisAllowlist(
   // problem+json fields only.
   const errorsOnly = errorBodiesOnly()
   const bodyRoutes: BodyRoutes = new Set()
+  // `METHOD /url` of the routes whose success bodies are projected.
+  const projectedRoutes: BodyRoutes = new Set()
 
   fastify.addHook('onRoute', function portcullisCompileAllowlist(routeOptions) {
     const state = routeStateOf(routeOptions)
@@ -88,6 +119,7 @@ function portcullisAllowlist(
     }
     state.annotate('response', plan.summary)
     const rules = createResponseRules(plan, state.url, context, maxBodyBytes)
+    for (const method of state.methods) projectedRoutes.add(`${method} ${state.url}`)
 
     const preSerialization: preSerializationHookHandler<unknown> = function portcullisProject(
       request,
@@ -123,8 +155,9 @@ function portcullisAllowlist(
         done(null, refusal(reply, refused))
         return
       }
-      // A payload that skipped preSerialization: a JSON string or Buffer sent as is, or a stream.
-      if (tracked[kProjected] === true) {
+      // A payload that skipped preSerialization (a JSON string or Buffer sent as is, or a
+      // stream), or one an onSend hook changed after the projection, is checked as it is now.
+      if (tracked[kProjected] === true && unchanged(tracked, reply, payload)) {
         done(null, payload)
         return
       }
@@ -181,9 +214,12 @@ function portcullisAllowlist(
   // One hook for every route, added now: it runs before the preValidation hooks the application
   // adds after Portcullis; the startup check refuses the ones added before it on body routes.
   fastify.addHook('preValidation', bodyGuardHook)
+  // Before every onSend hook the application adds after Portcullis; the startup check refuses
+  // the ones added before it on allowlisted routes.
+  fastify.addHook('onSend', recordPayload)
   fastify.addHook('onReady', function portcullisCheckBodyHooks(done) {
     try {
-      checkBodyHooks(this, bodyRoutes)
+      checkBodyHooks(this, bodyRoutes, projectedRoutes, RECORD_HOOK)
       done()
     } catch (err) {
       done(err as Error)

@@ -1,6 +1,6 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
 import type { DecisionContext } from '@portcullis/core/internal'
-import { parseRouteTree, type RouteState } from '@portcullis/policy/internal'
+import { parseRouteTree, type PrintedRoute, type RouteState } from '@portcullis/policy/internal'
 import { appendRouteHook, routeConfigOf, sendProblem, viewOf } from '@portcullis/tokens/internal'
 import type {
   FastifyInstance,
@@ -140,41 +140,75 @@ export function planRouteBody(
   for (const method of state.methods) routes.add(`${method} ${state.url}`)
 }
 
-/**
- * Refuses application `preValidation` hooks that run before the body guard on a route with a
- * body rule (added before Portcullis was registered): each could read or act on a body nobody
- * checked yet. Hooks added after Portcullis run after the guard's and are fine.
- */
-export function checkBodyHooks(fastify: FastifyInstance, routes: BodyRoutes): void {
-  if (routes.size === 0) return
-  const printed = fastify.printRoutes({ commonPrefix: false, includeMeta: ['preValidation'] })
-  const { routes: printedRoutes, unparsed } = parseRouteTree(printed)
-  if (unparsed.length > 0) {
-    throw new PortcullisConfigError(
-      'PCL_UNGUARDED_ROUTE',
-      `portcullis could not read the route table, so it cannot prove every request body is checked (unexpected lines: ${unparsed.slice(0, 3).join(' | ')})`,
-    )
-  }
+/** Application hooks of one stage that run before Portcullis's, by hook list, with their routes. */
+function hooksBefore(
+  printed: readonly PrintedRoute[],
+  stage: 'preValidation' | 'onSend',
+  ours: string,
+  routes: BodyRoutes,
+): Map<string, string[]> {
   const early = new Map<string, string[]>()
-  for (const route of printedRoutes) {
+  for (const route of printed) {
     const labels = route.methods
       .map((method) => `${method} ${route.url}`)
       .filter((label) => routes.has(label))
     if (labels.length === 0) continue
-    const at = route.preValidation.indexOf(BODY_GUARD_HOOK)
-    const before = at < 0 ? ['(the body guard is missing)'] : route.preValidation.slice(0, at)
+    const at = route[stage].indexOf(ours)
+    const before = at < 0 ? [`(${ours} is missing)`] : route[stage].slice(0, at)
     if (before.length === 0) continue
     const hooks = [...new Set(before)].map((name) => `${name}()`).join(', ')
     early.set(hooks, [...(early.get(hooks) ?? []), ...labels])
   }
-  if (early.size === 0) return
+  return early
+}
+
+/**
+ * Refuses application hooks that run before Portcullis's on the routes it checks (they were
+ * added before Portcullis was registered): a `preValidation` hook on a route with a body rule
+ * could read or act on a body nobody checked yet; an `onSend` hook on an allowlisted route could
+ * change the serialized body before Portcullis records it. Hooks added after Portcullis run
+ * after its own and are fine.
+ */
+export function checkBodyHooks(
+  fastify: FastifyInstance,
+  routes: BodyRoutes,
+  projected: BodyRoutes,
+  recordHook: string,
+): void {
+  if (routes.size === 0 && projected.size === 0) return
+  const printed = fastify.printRoutes({
+    commonPrefix: false,
+    includeMeta: ['preValidation', 'onSend'],
+  })
+  const { routes: printedRoutes, unparsed } = parseRouteTree(printed)
+  if (unparsed.length > 0) {
+    throw new PortcullisConfigError(
+      'PCL_UNGUARDED_ROUTE',
+      `portcullis could not read the route table, so it cannot prove every request and response body is checked (unexpected lines: ${unparsed.slice(0, 3).join(' | ')})`,
+    )
+  }
+  const body = hooksBefore(printedRoutes, 'preValidation', BODY_GUARD_HOOK, routes)
+  const send = hooksBefore(printedRoutes, 'onSend', recordHook, projected)
+  if (body.size === 0 && send.size === 0) return
+  const lines = (early: Map<string, string[]>) =>
+    [...early].map(([hooks, on]) => `  - ${hooks} on ${on.join(', ')}`)
   throw new PortcullisConfigError(
     'PCL_UNGUARDED_ROUTE',
     [
-      'preValidation hooks run before the Portcullis body guard, so they could read or act on a request body it has not checked:',
-      ...[...early].map(([hooks, on]) => `  - ${hooks} on ${on.join(', ')}`),
+      ...(body.size === 0
+        ? []
+        : [
+            'preValidation hooks run before the Portcullis body guard, so they could read or act on a request body it has not checked:',
+            ...lines(body),
+          ]),
+      ...(send.size === 0
+        ? []
+        : [
+            'onSend hooks run before Portcullis records the projected response body, so they could add fields it would not see:',
+            ...lines(send),
+          ]),
       'Register Portcullis (await app.register(...)) before the plugins and hooks that add them.',
     ].join('\n'),
-    { routes: [...early.values()].flat() },
+    { routes: [...new Set([...body.values(), ...send.values()].flat())] },
   )
 }

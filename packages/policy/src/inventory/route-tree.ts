@@ -10,13 +10,15 @@ export interface PrintedRoute {
   readonly onError: readonly string[]
   /** Names of the route's `preValidation` hooks (where the request body is checked). */
   readonly preValidation: readonly string[]
+  /** Names of the route's `onSend` hooks (where the serialized body is recorded and checked). */
+  readonly onSend: readonly string[]
 }
 
-type HookName = 'onRequest' | 'onError' | 'preValidation'
+type HookName = 'onRequest' | 'onError' | 'preValidation' | 'onSend'
 
 const BRANCH = /(?:├── |└── )/u
 const NODE = /^(.*) \(([A-Z]+(?:, [A-Z]+)*)\)(?: (\{.*\}))?$/u
-const META = /^• \((onRequest|onError|preValidation)\) (.*)$/u
+const META = /^• \((onRequest|onError|preValidation|onSend)\) (.*)$/u
 
 /**
  * Parses `fastify.printRoutes({ commonPrefix: false, includeMeta: ['onRequest', 'onError'] })`.
@@ -44,6 +46,7 @@ export function parseRouteTree(printed: string): {
       onRequest: [],
       onError: [],
       preValidation: [],
+      onSend: [],
     })
   }
   for (const line of printed.split('\n')) {

@@ -18,6 +18,7 @@ import type { Redis } from 'ioredis'
 import { base64url, exportJWK, SignJWT } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { rawRequest } from '../cases/checks.js'
+import { RedisCluster, runClusterTests } from '../rate-limit/redis-cluster.js'
 import { RedisServer, runRedisTests } from '../rate-limit/redis-server.js'
 import { connectedRedis, registerPortcullis } from './sender-constraints.js'
 
@@ -705,5 +706,33 @@ describe.runIf(runRedisTests)('replay across instances sharing Redis', () => {
     } finally {
       await redis.restart()
     }
+  })
+})
+
+// The same replay cache on a Redis Cluster of three masters: one SET NX per proof, on one key.
+describe.runIf(runClusterTests)('replay across instances sharing a Redis Cluster', () => {
+  let cluster: RedisCluster
+  beforeAll(async () => {
+    cluster = await RedisCluster.start()
+  }, 60_000)
+  afterAll(async () => {
+    await cluster?.stop()
+  })
+
+  it('a proof used on one instance is refused on the other', async () => {
+    const a = await harness({ replay: { redis: await cluster.client() } })
+    const b = await harness({ replay: { redis: await cluster.client() } })
+    const token = await boundToken()
+    const once = await proof(key, { token })
+    expect((await call(a, dpopHeaders(token, once))).statusCode).toBe(200)
+    await expectRefused(b, dpopHeaders(token, once), {
+      code: 'PCL_DPOP_PROOF_REPLAYED',
+      challenge: INVALID_PROOF,
+    })
+    for (let i = 0; i < 6; i++) {
+      expect((await call(i % 2 === 0 ? a : b, await signed(token))).statusCode).toBe(200)
+    }
+    expect(await cluster.keys()).toHaveLength(7)
+    expect((await cluster.keysPerMaster()).filter((count) => count > 0).length).toBeGreaterThan(1)
   })
 })

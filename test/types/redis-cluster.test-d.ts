@@ -9,7 +9,7 @@ import {
   type TokensDpopOptions,
   type TokensRedisClient,
 } from '@portcullis/tokens'
-import { Cluster, Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { expectTypeOf } from 'vitest'
 
 declare const cluster: Cluster

@@ -92,7 +92,12 @@ describe('guard.response.owner: startup errors name the route and the field', ()
       'guard.response.owner.path',
       /must end at the array .*'items\[\]'/,
     ],
-    ['neither claim nor check', { path: 'items[].ownerId' }, 'guard.response.owner.claim', /claim name/],
+    [
+      'neither claim nor check',
+      { path: 'items[].ownerId' },
+      'guard.response.owner.claim',
+      /claim name/,
+    ],
     ['a string', 'sub', 'guard.response.owner', /must be \{ path/],
   ])('%s', (_name, owner, field, message) => {
     const error = startupError({ allow, owner })

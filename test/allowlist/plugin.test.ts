@@ -53,6 +53,31 @@ describe('every path out is projected', () => {
     expect((await t.get('/sent')).json()).toEqual(expected)
   })
 
+  it('guard.response.owner on a JSON string and a Buffer: the serialized body is filtered too', async () => {
+    const list = JSON.stringify({
+      items: [
+        { id: 1, ownerId: 'user-1' },
+        { id: 2, ownerId: 'user-2', email: 'user2@corp.example' },
+      ],
+    })
+    const owned = {
+      allow: ['items[].id', 'items[].ownerId'],
+      owner: { path: 'items[].ownerId', claim: 'sub' },
+    }
+    const t = await setup((app) => {
+      app.get('/string', guard(owned), (_req, reply) => reply.type('application/json').send(list))
+      app.get('/buffer', guard(owned), (_req, reply) =>
+        reply.type('application/json').send(Buffer.from(list)),
+      )
+    })
+    for (const url of ['/string', '/buffer']) {
+      const res = await t.get(url)
+      expect(res.json(), url).toEqual({ items: [{ id: 1, ownerId: 'user-1' }] })
+      expect(res.body).not.toContain('user-2')
+      expect(t.events.at(-1)).toMatchObject({ reason: 'PCL_NOT_OWNED', notOwned: 1, route: url })
+    }
+  })
+
   it('JSON strings and Buffers sent as they are', async () => {
     const t = await setup((app) => {
       app.get('/string', guard({ allow }), (_req, reply) =>

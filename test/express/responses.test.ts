@@ -61,6 +61,35 @@ describe('the shared response cases', () => {
 })
 
 describe('res.json and res.send: objects, strings and Buffers are projected', () => {
+  it('guard.response.owner on res.send with a JSON string or Buffer, and res.end', async () => {
+    const list = JSON.stringify({
+      items: [
+        { id: 1, ownerId: 'user-1' },
+        { id: 2, ownerId: 'user-2', email: 'user2@corp.example' },
+      ],
+    })
+    const owned = {
+      allow: ['items[].id', 'items[].ownerId'],
+      owner: { path: 'items[].ownerId', claim: 'sub', mode: 'strip' },
+    }
+    const t = await setup((app, guarded) => {
+      app.get('/string', guarded(owned), (_req, res) => res.type('application/json').send(list))
+      app.get('/buffer', guarded(owned), (_req, res) =>
+        res.type('application/json').send(Buffer.from(list)),
+      )
+      app.get('/end', guarded(owned), (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(list)
+      })
+    })
+    for (const url of ['/string', '/buffer', '/end']) {
+      const res = await t.get(url)
+      expect(res.json(), url).toEqual({ items: [{ id: 1, ownerId: 'user-1' }] })
+      expect(res.body).not.toContain('user-2')
+      expect(t.events.at(-1)).toMatchObject({ reason: 'PCL_NOT_OWNED', notOwned: 1, route: url })
+    }
+  })
+
   it('res.send with an object, a JSON string or a JSON Buffer', async () => {
     const t = await setup((app, guarded) => {
       app.get('/object', guarded({ allow }), (_req, res) => res.send(row))

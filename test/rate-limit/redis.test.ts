@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { limitedApp, statuses, type LimitedApp } from './helpers.js'
 import { RedisCluster, runClusterTests } from './redis-cluster.js'
@@ -205,6 +205,25 @@ describe.runIf(runClusterTests)('Redis store on a Redis Cluster', () => {
     expect(codes).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
     expect(a.runs() + b.runs()).toBe(5)
     expect((await b.call('/v/1', alice)).headers['retry-after']).toMatch(/^(59|60)$/)
+  })
+
+  it('connects a lazyConnect Cluster client at startup, and leaves it open on close', async () => {
+    const client = new Cluster(cluster.nodes, { lazyConnect: true })
+    try {
+      const t = await limitedApp(
+        (instance) => {
+          instance.get('/v/:id', { config: { guard: { authenticated: true } } }, () => 'ok')
+        },
+        { rateLimit: { max: 2, timeWindow: '1 minute', redis: client } },
+      )
+      await t.app.ready()
+      expect(client.status).toBe('ready')
+      expect(await statuses(3, () => t.call('/v/1', { sub: 'bob' }))).toEqual([200, 200, 429])
+      await t.app.close()
+      expect(client.status).toBe('ready')
+    } finally {
+      client.disconnect()
+    }
   })
 
   it('principals spread over the masters, each counted on its own', async () => {

@@ -4,7 +4,14 @@ import { bearer } from '@portcullis/testing'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { expectResponse, injected } from '../cases/checks.js'
-import { allow, projected as expected, responseCases, row } from '../cases/responses.js'
+import {
+  allow,
+  ownedList,
+  ownedSpec,
+  projected as expected,
+  responseCases,
+  row,
+} from '../cases/responses.js'
 import { guardedApp, readyError, type GuardedApp } from '../helpers.js'
 
 let current: GuardedApp | undefined
@@ -54,20 +61,12 @@ describe('every path out is projected', () => {
   })
 
   it('guard.response.owner on a JSON string and a Buffer: the serialized body is filtered too', async () => {
-    const list = JSON.stringify({
-      items: [
-        { id: 1, ownerId: 'user-1' },
-        { id: 2, ownerId: 'user-2', email: 'user2@corp.example' },
-      ],
-    })
-    const owned = {
-      allow: ['items[].id', 'items[].ownerId'],
-      owner: { path: 'items[].ownerId', claim: 'sub' },
-    }
     const t = await setup((app) => {
-      app.get('/string', guard(owned), (_req, reply) => reply.type('application/json').send(list))
-      app.get('/buffer', guard(owned), (_req, reply) =>
-        reply.type('application/json').send(Buffer.from(list)),
+      app.get('/string', guard(ownedSpec), (_req, reply) =>
+        reply.type('application/json').send(ownedList),
+      )
+      app.get('/buffer', guard(ownedSpec), (_req, reply) =>
+        reply.type('application/json').send(Buffer.from(ownedList)),
       )
     })
     for (const url of ['/string', '/buffer']) {

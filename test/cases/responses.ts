@@ -21,6 +21,19 @@ export const projected = {
   tags: ['jazz', 'city'],
 }
 
+/** A list holding one object of `user-1` and one of `user-2`, serialized already. */
+export const ownedList = JSON.stringify({
+  items: [
+    { id: 1, ownerId: 'user-1' },
+    { id: 2, ownerId: 'user-2', email: 'user2@corp.example' },
+  ],
+})
+/** The allowlist and owner rule of {@link ownedList}; `user-1` gets its own object only. */
+export const ownedSpec = {
+  allow: ['items[].id', 'items[].ownerId'],
+  owner: { path: 'items[].ownerId', claim: 'sub' },
+}
+
 /** One request to a case's route and how it must be answered. */
 export interface ResponseRequest {
   readonly claims: Record<string, unknown> | null

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { expectLimitOutcome, expectLimitStep, fetched } from '../cases/checks.js'
 import { limitCases } from '../cases/rate-limits.js'
-import { RedisCluster, runClusterTests } from '../rate-limit/redis-cluster.js'
+import { runClusterTests, useRedisCluster } from '../rate-limit/redis-cluster.js'
 import { RedisServer, runRedisTests } from '../rate-limit/redis-server.js'
 import { guardedExpress, thrown, type GuardedExpress, type Reply } from './helpers.js'
 
@@ -266,26 +266,20 @@ describe.runIf(runRedisTests)('Redis store (rate-limit-redis)', () => {
 
 // The same store on a Redis Cluster of three masters, through an ioredis Cluster client.
 describe.runIf(runClusterTests)('Redis store on a Redis Cluster', () => {
-  let cluster: RedisCluster
-  beforeAll(async () => {
-    cluster = await RedisCluster.start()
-  }, 60_000)
-  afterAll(async () => {
-    await cluster?.stop()
-  })
+  const current = useRedisCluster()
 
   it('two instances with Cluster clients allow exactly max requests together', async () => {
     const route: Parameters<typeof limited>[0] = (instance, guard) => {
       instance.get('/v/:id', guard({ authenticated: true }), (_req, res) => res.send('ok'))
     }
-    const one = await limited(route, { max: 5, redis: await cluster.client() })
-    const two = await limited(route, { max: 5, redis: await cluster.client() })
+    const one = await limited(route, { max: 5, redis: await current().client() })
+    const two = await limited(route, { max: 5, redis: await current().client() })
     await Promise.all([one.guard.ready(), two.guard.ready()])
     const alice = { sub: 'alice', client_id: 'player-svc' }
     const codes: number[] = []
     for (let i = 0; i < 8; i++)
       codes.push((await (i % 2 === 0 ? one : two).call('/v/1', alice)).status)
     expect(codes).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
-    expect(await cluster.keys()).toHaveLength(1)
+    expect(await current().keys()).toHaveLength(1)
   })
 })

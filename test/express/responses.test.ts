@@ -7,7 +7,7 @@ import { bearer } from '@portcullis/testing'
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express'
 import { afterEach, describe, expect, it } from 'vitest'
 import { expectResponse, fetched } from '../cases/checks.js'
-import { allow, projected, responseCases, row } from '../cases/responses.js'
+import { allow, ownedList, ownedSpec, projected, responseCases, row } from '../cases/responses.js'
 import { guardedExpress, thrown, type GuardedExpress, type Reply } from './helpers.js'
 
 let current: GuardedExpress | undefined
@@ -62,24 +62,16 @@ describe('the shared response cases', () => {
 
 describe('res.json and res.send: objects, strings and Buffers are projected', () => {
   it('guard.response.owner on res.send with a JSON string or Buffer, and res.end', async () => {
-    const list = JSON.stringify({
-      items: [
-        { id: 1, ownerId: 'user-1' },
-        { id: 2, ownerId: 'user-2', email: 'user2@corp.example' },
-      ],
-    })
-    const owned = {
-      allow: ['items[].id', 'items[].ownerId'],
-      owner: { path: 'items[].ownerId', claim: 'sub', mode: 'strip' },
-    }
     const t = await setup((app, guarded) => {
-      app.get('/string', guarded(owned), (_req, res) => res.type('application/json').send(list))
-      app.get('/buffer', guarded(owned), (_req, res) =>
-        res.type('application/json').send(Buffer.from(list)),
+      app.get('/string', guarded(ownedSpec), (_req, res) =>
+        res.type('application/json').send(ownedList),
       )
-      app.get('/end', guarded(owned), (_req, res) => {
+      app.get('/buffer', guarded(ownedSpec), (_req, res) =>
+        res.type('application/json').send(Buffer.from(ownedList)),
+      )
+      app.get('/end', guarded(ownedSpec), (_req, res) => {
         res.setHeader('content-type', 'application/json')
-        res.end(list)
+        res.end(ownedList)
       })
     })
     for (const url of ['/string', '/buffer', '/end']) {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Cluster } from 'ioredis'
+import { afterAll, beforeAll } from 'vitest'
 import { redisAvailable } from './redis-server.js'
 
 /** True when `redis-cli` runs on this machine (it creates the cluster). */
@@ -184,5 +185,23 @@ export class RedisCluster {
       ),
     )
     await rm(this.dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Starts a cluster before the suite and stops it after; returns a getter for it. Call inside a
+ * `describe.runIf(runClusterTests)`.
+ */
+export function useRedisCluster(): () => RedisCluster {
+  let cluster: RedisCluster | undefined
+  beforeAll(async () => {
+    cluster = await RedisCluster.start()
+  }, 60_000)
+  afterAll(async () => {
+    await cluster?.stop()
+  })
+  return () => {
+    if (cluster === undefined) throw new Error('the Redis Cluster did not start')
+    return cluster
   }
 }

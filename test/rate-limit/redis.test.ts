@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { limitedApp, statuses, type LimitedApp } from './helpers.js'
-import { RedisCluster, runClusterTests } from './redis-cluster.js'
+import { runClusterTests, useRedisCluster } from './redis-cluster.js'
 import { RedisServer, runRedisTests } from './redis-server.js'
 
 // A real redis-server on a loopback port (the Debian package; `.ci/run` installs it). Without
@@ -167,17 +167,11 @@ describe.runIf(runRedisTests)('Redis store', () => {
 // The same store on a Redis Cluster of three masters (test/rate-limit/redis-cluster.ts): each
 // count is one script on one key, so it runs on the master of that key's slot.
 describe.runIf(runClusterTests)('Redis store on a Redis Cluster', () => {
-  let cluster: RedisCluster
-  beforeAll(async () => {
-    cluster = await RedisCluster.start()
-  }, 60_000)
-  afterAll(async () => {
-    await cluster?.stop()
-  })
+  const current = useRedisCluster()
   const apps: LimitedApp[] = []
   afterEach(async () => {
     await Promise.all(apps.splice(0).map((t) => t.app.close()))
-    await cluster.flush()
+    await current().flush()
   })
 
   async function app(): Promise<LimitedApp> {
@@ -188,7 +182,7 @@ describe.runIf(runClusterTests)('Redis store on a Redis Cluster', () => {
           return 'ok'
         })
       },
-      { rateLimit: { max: 5, timeWindow: '1 minute', redis: await cluster.client() } },
+      { rateLimit: { max: 5, timeWindow: '1 minute', redis: await current().client() } },
     )
     apps.push(t)
     await t.app.ready()
@@ -208,7 +202,7 @@ describe.runIf(runClusterTests)('Redis store on a Redis Cluster', () => {
   })
 
   it('connects a lazyConnect Cluster client at startup, and leaves it open on close', async () => {
-    const client = new Cluster(cluster.nodes, { lazyConnect: true })
+    const client = new Cluster(current().nodes, { lazyConnect: true })
     try {
       const t = await limitedApp(
         (instance) => {
@@ -230,8 +224,8 @@ describe.runIf(runClusterTests)('Redis store on a Redis Cluster', () => {
     const t = await app()
     for (let i = 0; i < 24; i++)
       expect((await t.call('/v/1', { sub: `user-${i}` })).statusCode).toBe(200)
-    expect(await cluster.keys()).toHaveLength(24)
-    const perMaster = await cluster.keysPerMaster()
+    expect(await current().keys()).toHaveLength(24)
+    const perMaster = await current().keysPerMaster()
     expect(perMaster.filter((count) => count > 0).length).toBeGreaterThan(1)
   })
 })

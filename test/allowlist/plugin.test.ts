@@ -4,7 +4,14 @@ import { bearer } from '@portcullis/testing'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { expectResponse, injected } from '../cases/checks.js'
-import { allow, projected as expected, responseCases, row } from '../cases/responses.js'
+import {
+  allow,
+  ownedList,
+  ownedSpec,
+  projected as expected,
+  responseCases,
+  row,
+} from '../cases/responses.js'
 import { guardedApp, readyError, type GuardedApp } from '../helpers.js'
 
 let current: GuardedApp | undefined
@@ -51,6 +58,23 @@ describe('every path out is projected', () => {
       app.get('/sent', guard({ allow }), (_req, reply) => reply.send(row))
     })
     expect((await t.get('/sent')).json()).toEqual(expected)
+  })
+
+  it('guard.response.owner on a JSON string and a Buffer: the serialized body is filtered too', async () => {
+    const t = await setup((app) => {
+      app.get('/string', guard(ownedSpec), (_req, reply) =>
+        reply.type('application/json').send(ownedList),
+      )
+      app.get('/buffer', guard(ownedSpec), (_req, reply) =>
+        reply.type('application/json').send(Buffer.from(ownedList)),
+      )
+    })
+    for (const url of ['/string', '/buffer']) {
+      const res = await t.get(url)
+      expect(res.json(), url).toEqual({ items: [{ id: 1, ownerId: 'user-1' }] })
+      expect(res.body).not.toContain('user-2')
+      expect(t.events.at(-1)).toMatchObject({ reason: 'PCL_NOT_OWNED', notOwned: 1, route: url })
+    }
   })
 
   it('JSON strings and Buffers sent as they are', async () => {

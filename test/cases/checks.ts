@@ -152,6 +152,16 @@ export function expectResponse(
     expect([...(last?.undeclaredFields ?? [])].sort()).toEqual(
       [...(request.undeclaredFields ?? [])].sort(),
     )
+    expect(last?.notOwned).toBe(request.notOwned)
+  } else if (request.notOwned !== undefined && request.notOwned > 0) {
+    expect(last).toMatchObject({
+      decision: 'allow',
+      reason: 'PCL_NOT_OWNED',
+      route: '/r',
+      notOwned: request.notOwned,
+    })
+  } else if (request.notOwned === 0) {
+    expect(last?.reason).not.toBe('PCL_NOT_OWNED')
   }
   // Paths, never values: nothing the body carried reaches the event.
   for (const value of ['user1@corp.example', '10.0.0.7', 's3://videos-internal', 'internal']) {

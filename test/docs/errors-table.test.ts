@@ -66,7 +66,7 @@ describe('docs/errors.md', () => {
   })
 
   it('documents the audit reasons of allowed requests, with an anchor each', () => {
-    expect([...reasons.rows.keys()].sort()).toEqual(['PCL_ALLOWED', 'PCL_PUBLIC'])
+    expect([...reasons.rows.keys()].sort()).toEqual(['PCL_ALLOWED', 'PCL_NOT_OWNED', 'PCL_PUBLIC'])
     for (const [reason, anchor] of reasons.anchors) expect(anchor).toBe(reason.toLowerCase())
   })
 

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { expectLimitOutcome, expectLimitStep, fetched } from '../cases/checks.js'
 import { limitCases } from '../cases/rate-limits.js'
+import { runClusterTests, useRedisCluster } from '../rate-limit/redis-cluster.js'
 import { RedisServer, runRedisTests } from '../rate-limit/redis-server.js'
 import { guardedExpress, thrown, type GuardedExpress, type Reply } from './helpers.js'
 
@@ -260,5 +261,25 @@ describe.runIf(runRedisTests)('Redis store (rate-limit-redis)', () => {
     const res = await t.call('/v/1', alice)
     expect(res.status).toBe(503)
     await sleep(1000)
+  })
+})
+
+// The same store on a Redis Cluster of three masters, through an ioredis Cluster client.
+describe.runIf(runClusterTests)('Redis store on a Redis Cluster', () => {
+  const current = useRedisCluster()
+
+  it('two instances with Cluster clients allow exactly max requests together', async () => {
+    const route: Parameters<typeof limited>[0] = (instance, guard) => {
+      instance.get('/v/:id', guard({ authenticated: true }), (_req, res) => res.send('ok'))
+    }
+    const one = await limited(route, { max: 5, redis: await current().client() })
+    const two = await limited(route, { max: 5, redis: await current().client() })
+    await Promise.all([one.guard.ready(), two.guard.ready()])
+    const alice = { sub: 'alice', client_id: 'player-svc' }
+    const codes: number[] = []
+    for (let i = 0; i < 8; i++)
+      codes.push((await (i % 2 === 0 ? one : two).call('/v/1', alice)).status)
+    expect(codes).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
+    expect(await current().keys()).toHaveLength(1)
   })
 })

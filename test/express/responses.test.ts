@@ -7,7 +7,7 @@ import { bearer } from '@portcullis/testing'
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express'
 import { afterEach, describe, expect, it } from 'vitest'
 import { expectResponse, fetched } from '../cases/checks.js'
-import { allow, projected, responseCases, row } from '../cases/responses.js'
+import { allow, ownedList, ownedSpec, projected, responseCases, row } from '../cases/responses.js'
 import { guardedExpress, thrown, type GuardedExpress, type Reply } from './helpers.js'
 
 let current: GuardedExpress | undefined
@@ -61,6 +61,27 @@ describe('the shared response cases', () => {
 })
 
 describe('res.json and res.send: objects, strings and Buffers are projected', () => {
+  it('guard.response.owner on res.send with a JSON string or Buffer, and res.end', async () => {
+    const t = await setup((app, guarded) => {
+      app.get('/string', guarded(ownedSpec), (_req, res) =>
+        res.type('application/json').send(ownedList),
+      )
+      app.get('/buffer', guarded(ownedSpec), (_req, res) =>
+        res.type('application/json').send(Buffer.from(ownedList)),
+      )
+      app.get('/end', guarded(ownedSpec), (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(ownedList)
+      })
+    })
+    for (const url of ['/string', '/buffer', '/end']) {
+      const res = await t.get(url)
+      expect(res.json(), url).toEqual({ items: [{ id: 1, ownerId: 'user-1' }] })
+      expect(res.body).not.toContain('user-2')
+      expect(t.events.at(-1)).toMatchObject({ reason: 'PCL_NOT_OWNED', notOwned: 1, route: url })
+    }
+  })
+
   it('res.send with an object, a JSON string or a JSON Buffer', async () => {
     const t = await setup((app, guarded) => {
       app.get('/object', guarded({ allow }), (_req, res) => res.send(row))

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { AuditEvent } from '@portcullis/fastify'
-import type { TokensDpopOptions } from '@portcullis/tokens'
+import type { TokensDpopOptions, TokensRedisClient } from '@portcullis/tokens'
 import {
   accessTokenHash,
   createDpopKey,
@@ -18,6 +18,7 @@ import type { Redis } from 'ioredis'
 import { base64url, exportJWK, SignJWT } from 'jose'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { rawRequest } from '../cases/checks.js'
+import { runClusterTests, useRedisCluster } from '../rate-limit/redis-cluster.js'
 import { RedisServer, runRedisTests } from '../rate-limit/redis-server.js'
 import { connectedRedis, registerPortcullis } from './sender-constraints.js'
 
@@ -656,6 +657,20 @@ describe('options', () => {
   })
 })
 
+/** Two instances on `one` and `two`: a proof used on the first is refused on the second. */
+async function replayedAcross(one: TokensRedisClient, two: TokensRedisClient) {
+  const a = await harness({ replay: { redis: one } })
+  const b = await harness({ replay: { redis: two } })
+  const token = await boundToken()
+  const once = await proof(key, { token })
+  expect((await call(a, dpopHeaders(token, once))).statusCode).toBe(200)
+  await expectRefused(b, dpopHeaders(token, once), {
+    code: 'PCL_DPOP_PROOF_REPLAYED',
+    challenge: INVALID_PROOF,
+  })
+  return { a, b, token }
+}
+
 describe.runIf(runRedisTests)('replay across instances sharing Redis', () => {
   let redis: RedisServer
   const clients: Redis[] = []
@@ -670,15 +685,7 @@ describe.runIf(runRedisTests)('replay across instances sharing Redis', () => {
   const client = (): Promise<Redis> => connectedRedis(redis.url, clients)
 
   it('a proof used on one instance is refused on the other', async () => {
-    const a = await harness({ replay: { redis: await client() } })
-    const b = await harness({ replay: { redis: await client() } })
-    const token = await boundToken()
-    const once = await proof(key, { token })
-    expect((await call(a, dpopHeaders(token, once))).statusCode).toBe(200)
-    await expectRefused(b, dpopHeaders(token, once), {
-      code: 'PCL_DPOP_PROOF_REPLAYED',
-      challenge: INVALID_PROOF,
-    })
+    await replayedAcross(await client(), await client())
     // The key holds no raw jti and expires with the proof window.
     const inspector = await client()
     const keys = await inspector.keys('portcullis:dpop:*')
@@ -705,5 +712,19 @@ describe.runIf(runRedisTests)('replay across instances sharing Redis', () => {
     } finally {
       await redis.restart()
     }
+  })
+})
+
+// The same replay cache on a Redis Cluster of three masters: one SET NX per proof, on one key.
+describe.runIf(runClusterTests)('replay across instances sharing a Redis Cluster', () => {
+  const current = useRedisCluster()
+
+  it('a proof used on one instance is refused on the other', async () => {
+    const { a, b, token } = await replayedAcross(await current().client(), await current().client())
+    for (let i = 0; i < 6; i++) {
+      expect((await call(i % 2 === 0 ? a : b, await signed(token))).statusCode).toBe(200)
+    }
+    expect(await current().keys()).toHaveLength(7)
+    expect((await current().keysPerMaster()).filter((count) => count > 0).length).toBeGreaterThan(1)
   })
 })

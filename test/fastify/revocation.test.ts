@@ -1,9 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { bearer, createTestIssuer, type TestIssuer } from '@portcullis/testing'
-import { createRedisRevocation, type RedisRevocation } from '@portcullis/tokens'
+import {
+  createRedisRevocation,
+  type RedisRevocation,
+  type TokensRedisClient,
+} from '@portcullis/tokens'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { runClusterTests, useRedisCluster } from '../rate-limit/redis-cluster.js'
 import { RedisServer, runRedisTests } from '../rate-limit/redis-server.js'
 import { connectedRedis, registerPortcullis } from './sender-constraints.js'
 
@@ -20,6 +25,34 @@ interface Instance {
   app: FastifyInstance
   revocation: RedisRevocation
   runs: () => number
+}
+
+async function startInstance(
+  issuer: TestIssuer,
+  redis: TokensRedisClient,
+  instances: Instance[],
+): Promise<Instance> {
+  const revocation = createRedisRevocation({
+    redis,
+    pollInterval: POLL,
+    timeout: TIMEOUT,
+    staleAfter: STALE_AFTER,
+  })
+  let runs = 0
+  const app = Fastify({ logger: false })
+  await registerPortcullis(app, issuer, { tokens: { isRevoked: revocation.isRevoked } })
+  app.get('/v1/videos/:id', { config: { guard: { authenticated: true } } }, () => {
+    runs++
+    return { ok: true }
+  })
+  // An administrative route that revokes the caller's own token, as a logout would.
+  app.post('/v1/logout', { config: { guard: { authenticated: true } } }, async (req) => {
+    await revocation.revoke(req.principal!)
+    return { ok: true }
+  })
+  const created = { app, revocation, runs: () => runs }
+  instances.push(created)
+  return created
 }
 
 describe.runIf(runRedisTests)('revocation shared through Redis', () => {
@@ -47,29 +80,7 @@ describe.runIf(runRedisTests)('revocation shared through Redis', () => {
 
   const client = (): Promise<Redis> => connectedRedis(redis.url, clients)
 
-  async function instance(): Promise<Instance> {
-    const revocation = createRedisRevocation({
-      redis: await client(),
-      pollInterval: POLL,
-      timeout: TIMEOUT,
-      staleAfter: STALE_AFTER,
-    })
-    let runs = 0
-    const app = Fastify({ logger: false })
-    await registerPortcullis(app, issuer, { tokens: { isRevoked: revocation.isRevoked } })
-    app.get('/v1/videos/:id', { config: { guard: { authenticated: true } } }, () => {
-      runs++
-      return { ok: true }
-    })
-    // An administrative route that revokes the caller's own token, as a logout would.
-    app.post('/v1/logout', { config: { guard: { authenticated: true } } }, async (req) => {
-      await revocation.revoke(req.principal!)
-      return { ok: true }
-    })
-    const created = { app, revocation, runs: () => runs }
-    instances.push(created)
-    return created
-  }
+  const instance = async (): Promise<Instance> => startInstance(issuer, await client(), instances)
 
   const get = (i: Instance, token: string): Promise<LightMyRequestResponse> =>
     i.app.inject({ url: '/v1/videos/1', headers: bearer(token) })
@@ -189,5 +200,39 @@ describe.runIf(runRedisTests)('revocation shared through Redis', () => {
         staleAfter: 1000,
       }),
     ).toThrow(/createRedisRevocation\.staleAfter/)
+  })
+})
+
+// The same list on a Redis Cluster of three masters, through ioredis Cluster clients: the list
+// and its version are two keys, never touched by one command, so they may live on two masters.
+describe.runIf(runClusterTests)('revocation shared through a Redis Cluster', () => {
+  const current = useRedisCluster()
+  let issuer: TestIssuer
+  const instances: Instance[] = []
+  beforeAll(async () => {
+    issuer = await createTestIssuer({ issuer: 'https://auth.revoke.test', audience: 'videos-api' })
+  })
+  afterAll(async () => {
+    for (const instance of instances.splice(0)) {
+      instance.revocation.close()
+      await instance.app.close()
+    }
+  })
+
+  it('a token revoked on one instance is refused by another', async () => {
+    const a = await startInstance(issuer, await current().client(), instances)
+    const b = await startInstance(issuer, await current().client(), instances)
+    const token = await issuer.token({ sub: 'alice' })
+    const get = (i: Instance) => i.app.inject({ url: '/v1/videos/1', headers: bearer(token) })
+    expect((await get(b)).statusCode).toBe(200)
+    await a.revocation.revoke(token)
+    expect((await get(a)).statusCode).toBe(401)
+    const start = performance.now()
+    while ((await get(b)).statusCode === 200) {
+      expect(performance.now() - start).toBeLessThan(STALE_AFTER)
+      await sleep(10)
+    }
+    expect((await get(b)).json()).toMatchObject({ code: 'PCL_TOKEN_REVOKED' })
+    expect(await current().keys()).toEqual(['portcullis:revoked:jti', 'portcullis:revoked:version'])
   })
 })

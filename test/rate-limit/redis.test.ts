@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { limitedApp, statuses, type LimitedApp } from './helpers.js'
+import { runClusterTests, useRedisCluster } from './redis-cluster.js'
 import { RedisServer, runRedisTests } from './redis-server.js'
 
 // A real redis-server on a loopback port (the Debian package; `.ci/run` installs it). Without
@@ -160,5 +161,71 @@ describe.runIf(runRedisTests)('Redis store', () => {
     expect(slow.json()).toMatchObject({ code: 'PCL_STORE_UNAVAILABLE' })
     expect(t.runs()).toBe(1)
     await untilCounted(t)
+  })
+})
+
+// The same store on a Redis Cluster of three masters (test/rate-limit/redis-cluster.ts): each
+// count is one script on one key, so it runs on the master of that key's slot.
+describe.runIf(runClusterTests)('Redis store on a Redis Cluster', () => {
+  const current = useRedisCluster()
+  const apps: LimitedApp[] = []
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((t) => t.app.close()))
+    await current().flush()
+  })
+
+  async function app(): Promise<LimitedApp> {
+    const t = await limitedApp(
+      (instance, ran) => {
+        instance.get('/v/:id', { config: { guard: { authenticated: true } } }, () => {
+          ran()
+          return 'ok'
+        })
+      },
+      { rateLimit: { max: 5, timeWindow: '1 minute', redis: await current().client() } },
+    )
+    apps.push(t)
+    await t.app.ready()
+    return t
+  }
+
+  it('two instances, each with its own Cluster client, allow exactly max together', async () => {
+    const a = await app()
+    const b = await app()
+    const alice = { sub: 'alice' }
+    const codes: number[] = []
+    for (let i = 0; i < 8; i++)
+      codes.push((await (i % 2 === 0 ? a : b).call('/v/1', alice)).statusCode)
+    expect(codes).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
+    expect(a.runs() + b.runs()).toBe(5)
+    expect((await b.call('/v/1', alice)).headers['retry-after']).toMatch(/^(59|60)$/)
+  })
+
+  it('connects a lazyConnect Cluster client at startup, and leaves it open on close', async () => {
+    const client = new Cluster(current().nodes, { lazyConnect: true })
+    try {
+      const t = await limitedApp(
+        (instance) => {
+          instance.get('/v/:id', { config: { guard: { authenticated: true } } }, () => 'ok')
+        },
+        { rateLimit: { max: 2, timeWindow: '1 minute', redis: client } },
+      )
+      await t.app.ready()
+      expect(client.status).toBe('ready')
+      expect(await statuses(3, () => t.call('/v/1', { sub: 'bob' }))).toEqual([200, 200, 429])
+      await t.app.close()
+      expect(client.status).toBe('ready')
+    } finally {
+      client.disconnect()
+    }
+  })
+
+  it('principals spread over the masters, each counted on its own', async () => {
+    const t = await app()
+    for (let i = 0; i < 24; i++)
+      expect((await t.call('/v/1', { sub: `user-${i}` })).statusCode).toBe(200)
+    expect(await current().keys()).toHaveLength(24)
+    const perMaster = await current().keysPerMaster()
+    expect(perMaster.filter((count) => count > 0).length).toBeGreaterThan(1)
   })
 })

@@ -17,13 +17,29 @@ export const CALLERS = {
  */
 export async function buildApp(
   issuer: TestIssuer,
-  options: { audit?: (event: AuditEvent) => void; logger?: boolean; redisUrl?: string } = {},
+  options: {
+    audit?: (event: AuditEvent) => void
+    logger?: boolean
+    redisUrl?: string
+    /** The service as it was before Portcullis: the same routes and handlers, no guard. */
+    unguarded?: boolean
+  } = {},
 ): Promise<FastifyInstance> {
   // Fastify logs each request's URL before any guard runs: serializeRequest keeps a token a client
   // put in the query (`?access_token=`, refused with 400) out of that line.
   const app = Fastify({
     logger: options.logger === true ? { serializers: { req: serializeRequest } } : false,
   })
+  if (options.unguarded !== true) await guard(app, issuer, options)
+  routes(app)
+  return app
+}
+
+async function guard(
+  app: FastifyInstance,
+  issuer: TestIssuer,
+  options: { audit?: (event: AuditEvent) => void; redisUrl?: string },
+): Promise<void> {
   await app.register(portcullis, {
     tokens: {
       issuers: [
@@ -50,7 +66,10 @@ export async function buildApp(
     },
     ...(options.audit === undefined ? {} : { audit: options.audit }),
   })
+}
 
+// Without the plugin, `config.guard` is inert route config: the unguarded service of the tour.
+function routes(app: FastifyInstance): void {
   app.get(
     '/healthz',
     {
@@ -127,6 +146,4 @@ export async function buildApp(
   // Uncomment to see deny by default at work: startup fails with PCL_UNGUARDED_ROUTE,
   // listing GET and HEAD /v1/internal/dump.
   // app.get('/v1/internal/dump', () => videos)
-
-  return app
 }

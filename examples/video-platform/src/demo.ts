@@ -1,5 +1,6 @@
 import { createTestIssuer, bearer } from '@portcullis/testing'
 import { buildApp } from './app.js'
+import { inventoryTable, tourTable } from './report.js'
 import { runTour, tourPassed } from './tour.js'
 
 // The demo runs on an embedded default: a test issuer in this process, nothing outside.
@@ -11,34 +12,17 @@ const redisUrl = process.env.REDIS_URL
 const redis = redisUrl === undefined ? {} : { redisUrl }
 const app = await buildApp(issuer, redis)
 await app.ready()
+// The same service as it was before Portcullis: the tour's "before" column.
+const unguarded = await buildApp(issuer, { unguarded: true })
 
 console.log('\nPortcullis demo: an internal video-metadata service under attack\n')
 console.log('Route inventory (app.portcullis.routes()):')
-console.table(
-  app.portcullis
-    .routes()
-    .map((r) => ({
-      method: r.method,
-      url: r.url,
-      requires: r.public === null ? r.policy : `public: ${r.public}`,
-      'rate limit': r.rateLimit ?? '-',
-      response: r.response ?? '-',
-    }))
-    .filter((r) => r.method !== 'HEAD'),
-)
+console.log(inventoryTable(app.portcullis.routes()))
 
-const steps = await runTour(app, issuer)
-console.log('\nThe incident, replayed:')
-console.table(
-  steps.map((s) => ({
-    attempt: s.attempt,
-    request: s.request,
-    status: s.status,
-    code: s.code,
-    note: s.note,
-    result: s.ok ? 'as expected' : 'UNEXPECTED',
-  })),
-)
+const steps = await runTour(app, issuer, unguarded)
+await unguarded.close()
+console.log('\nThe incident, replayed: before (the same request, no guard) and after (Portcullis)')
+console.log(tourTable(steps))
 
 if (process.argv.includes('--serve')) {
   // A fresh instance that logs every request: the tour's counters start over, and the request

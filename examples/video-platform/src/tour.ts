@@ -14,9 +14,27 @@ export interface TourStep {
   note: string
   /** True when the outcome is the expected one. */
   ok: boolean
+  /** The same request against the unguarded service: what it let out. */
+  before?: { status: number; note: string }
+}
+
+/** What an unguarded answer let out, in words: `200: 300 items, with uploadIp, storagePath`. */
+export function leakNote(status: number, body: string): string {
+  if (status >= 400) return `${status}: nothing`
+  let value: unknown
+  try {
+    value = JSON.parse(body)
+  } catch {
+    return `${status}`
+  }
+  const what = Array.isArray(value) ? `${value.length} items` : 'the whole object'
+  const fields = LEAK_FIELDS.filter((f) => body.includes(`"${f}"`))
+  return `${status}: ${what}${fields.length === 0 ? '' : `, with ${fields.join(', ')}`}`
 }
 
 const INTERNAL_FIELDS = ['uploadIp', 'storagePath', 'moderation', 'email']
+// What the incident pulled out: internal metadata, and the viewers' devices in their histories.
+const LEAK_FIELDS = [...INTERNAL_FIELDS, 'device']
 
 function problemCode(headers: Record<string, unknown>, body: string): string {
   const type = headers['content-type']
@@ -24,8 +42,15 @@ function problemCode(headers: Record<string, unknown>, body: string): string {
   return String((JSON.parse(body) as { code?: unknown }).code)
 }
 
-/** The incident's attempts, then legitimate calls, replayed against the service. */
-export async function runTour(app: FastifyInstance, issuer: TestIssuer): Promise<TourStep[]> {
+/**
+ * The incident's attempts, then legitimate calls, replayed against the service, and, when
+ * `unguarded` is given (the same service without Portcullis), against it too: the "before".
+ */
+export async function runTour(
+  app: FastifyInstance,
+  issuer: TestIssuer,
+  unguarded?: FastifyInstance,
+): Promise<TourStep[]> {
   const token = (claims: Record<string, unknown>) => issuer.token(claims)
   const search = await token({
     sub: CALLERS.search,
@@ -41,8 +66,10 @@ export async function runTour(app: FastifyInstance, issuer: TestIssuer): Promise
     expected: TourStep['expected'],
     judge?: (body: string, status: number) => { ok: boolean; note: string },
   ): Promise<void> {
-    const res = await app.inject({ url, ...(auth === undefined ? {} : { headers: bearer(auth) }) })
+    const request = { url, ...(auth === undefined ? {} : { headers: bearer(auth) }) }
+    const res = await app.inject(request)
     const code = problemCode(res.headers, res.body)
+    const plain = await unguarded?.inject(request)
     const judged = judge?.(res.body, res.statusCode)
     const ok =
       judged?.ok ??
@@ -57,6 +84,9 @@ export async function runTour(app: FastifyInstance, issuer: TestIssuer): Promise
       code,
       note: judged?.note ?? '',
       ok,
+      ...(plain === undefined
+        ? {}
+        : { before: { status: plain.statusCode, note: leakNote(plain.statusCode, plain.body) } }),
     })
   }
 
@@ -101,11 +131,14 @@ export async function runTour(app: FastifyInstance, issuer: TestIssuer): Promise
   // A scraping loop: one token, every id. The route allows 20 per minute per principal.
   const scraper = await token({ sub: 'scraper', client_id: CALLERS.search, scope: 'videos:read' })
   let served = 0
+  let servedBefore = 0
   let last = { status: 0, code: '' }
   for (let id = 1; id <= 30; id++) {
-    const res = await app.inject({ url: `/v1/videos/${id}`, headers: bearer(scraper) })
+    const request = { url: `/v1/videos/${id}`, headers: bearer(scraper) }
+    const res = await app.inject(request)
     if (res.statusCode === 200) served++
     last = { status: res.statusCode, code: problemCode(res.headers, res.body) }
+    if ((await unguarded?.inject(request))?.statusCode === 200) servedBefore++
   }
   steps.push({
     attempt: 'a scraping loop over every id',
@@ -115,6 +148,9 @@ export async function runTour(app: FastifyInstance, issuer: TestIssuer): Promise
     code: last.code,
     note: `${served} of 30 served, then throttled`,
     ok: served === 20 && last.status === 429,
+    ...(unguarded === undefined
+      ? {}
+      : { before: { status: 200, note: `${servedBefore} of 30 served, whole rows` } }),
   })
   await attempt(
     'the search service reads the moderation queue',

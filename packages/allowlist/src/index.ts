@@ -16,6 +16,8 @@ export {
   type CompiledAllowlist,
   type FieldPathText,
   type MaxItemsSpec,
+  type OwnerCheck,
+  type OwnerSpec,
   type ProjectionContext,
   type ProjectionResult,
   type ResponseSpec,

@@ -1,8 +1,12 @@
 import type { PortcullisErrorCode } from './errors/index.js'
 import type { Principal } from './principal.js'
 
-/** Reason code of an audit event: a `PCL_*` error code for a denial, or why it was allowed. */
-export type AuditReason = PortcullisErrorCode | 'PCL_ALLOWED' | 'PCL_PUBLIC'
+/**
+ * Reason code of an audit event: a `PCL_*` error code for a denial, or why it was allowed.
+ * `PCL_NOT_OWNED` is an `allow` whose response left without the objects that did not belong to
+ * the principal (`guard.response.owner`, strip mode); `notOwned` counts them.
+ */
+export type AuditReason = PortcullisErrorCode | 'PCL_ALLOWED' | 'PCL_PUBLIC' | 'PCL_NOT_OWNED'
 
 /**
  * One access decision. Emitted for every request a guard decides on, allow or deny.
@@ -51,6 +55,12 @@ export interface AuditEvent {
    * fixed; key names only, never their values (deduplicated, at most 20). Absent otherwise.
    */
   readonly undeclaredFields?: readonly string[]
+  /**
+   * How many returned objects did not belong to the principal (`guard.response.owner`): dropped
+   * (`PCL_NOT_OWNED`, strip mode) or the reason the response was refused (`PCL_RESPONSE_REJECTED`,
+   * reject mode). A count only, never the objects. Absent otherwise.
+   */
+  readonly notOwned?: number
 }
 
 /**
@@ -90,6 +100,7 @@ export function createAuditEvent(
     readonly reportOnly?: boolean
     readonly fields?: readonly string[] | undefined
     readonly undeclaredFields?: readonly string[] | undefined
+    readonly notOwned?: number | undefined
   } = {},
 ): AuditEvent {
   const principal = request.principal
@@ -109,7 +120,9 @@ export function createAuditEvent(
     durationMs: request.durationMs,
     time: Date.now(),
   }
-  return details.fields === undefined && details.undeclaredFields === undefined
+  return details.fields === undefined &&
+    details.undeclaredFields === undefined &&
+    details.notOwned === undefined
     ? event
     : {
         ...event,
@@ -117,6 +130,7 @@ export function createAuditEvent(
         ...(details.undeclaredFields === undefined
           ? {}
           : { undeclaredFields: details.undeclaredFields }),
+        ...(details.notOwned === undefined ? {} : { notOwned: details.notOwned }),
       }
 }
 

@@ -1,4 +1,4 @@
-import { isPortcullisError, ResponseError } from '@portcullis/core'
+import { isPortcullisError, ResponseError, type Principal } from '@portcullis/core'
 import {
   normalizeSpec,
   specError,
@@ -6,7 +6,9 @@ import {
   type NormalizedSpec,
   type SpecSite,
 } from './normalize-spec.js'
-import type { FieldPath } from './path-syntax.js'
+import { compileOwner } from './owner.js'
+import type { NormalizedOwner } from './owner-spec.js'
+import { formatPath, ITEMS, STAR, type FieldPath } from './path-syntax.js'
 import { generateProjector, interpretedProjector, type Projector } from './generate-projector.js'
 import { REMOVED, type Walk } from './project-value.js'
 import { arrayPaths, compileTrie, countPaths, type CapFor, type ProjectionNode } from './trie.js'
@@ -38,6 +40,11 @@ export interface ProjectionContext {
    * path then builds no path strings. Reject mode always computes them.
    */
   readonly collectRemoved?: boolean | undefined
+  /**
+   * The verified principal (`null` or absent for anonymous requests): `owner` compares returned
+   * objects with it. Without one, no object belongs to the caller.
+   */
+  readonly principal?: Principal | null | undefined
 }
 
 /**
@@ -53,6 +60,8 @@ export type ProjectionResult =
        * `collectRemoved` is set; otherwise always empty.
        */
       readonly removed: readonly string[]
+      /** How many objects `owner` dropped (strip mode); absent or 0 when none. */
+      readonly notOwned?: number
     }
   | {
       readonly ok: false
@@ -62,6 +71,8 @@ export type ProjectionResult =
        * deduplicated, at most 20), for the audit event; empty for any other refusal.
        */
       readonly removed: readonly string[]
+      /** How many objects did not belong to the principal, when `owner` refused the body. */
+      readonly notOwned?: number
     }
 
 /** A route's response allowlist, compiled once. */
@@ -288,6 +299,65 @@ function checkCaps(caps: NormalizedCaps, reachable: ReadonlySet<string>, site: S
   }
 }
 
+/** The node a path leads to in a trie (`*` stands for any key), or `null`. */
+function nodeAt(root: ProjectionNode, path: FieldPath): ProjectionNode | null {
+  let node: ProjectionNode | null = root
+  for (const segment of path) {
+    if (node === null) return null
+    if (segment === ITEMS) node = node.items
+    else if (segment === STAR) return null
+    else node = node.index.get(segment) ?? node.star
+  }
+  return node
+}
+
+/**
+ * Refuses an owner rule whose objects no list keeps, or whose owner field some list drops while
+ * keeping the objects (the field would be missing, and every object dropped): each list that
+ * keeps the owned array (`allow`, each `byStatus` list, each `byScope` list) keeps the owner
+ * field, or, for a `byScope` list, the lists it adds to do.
+ */
+function checkOwner(owner: NormalizedOwner, spec: NormalizedSpec, site: SpecSite): void {
+  const arrayText = formatPath(owner.array)
+  const fieldPath = [...owner.array, ...owner.field]
+  const fieldText = formatPath(fieldPath)
+  const reaches = (list: readonly FieldPath[]) => nodeAt(compileTrie(list), owner.array) !== null
+  const keeps = (list: readonly FieldPath[]) =>
+    owner.field.length === 0 || nodeAt(compileTrie(list), fieldPath)?.scalars === true
+  const bases: [string, readonly FieldPath[], boolean][] = [
+    [`${PREFIX}.allow`, spec.allow, true],
+    ...[...spec.byStatus].map(
+      ([key, list]) =>
+        [`${PREFIX}.byStatus.${key}`, list, key < '4'] as [string, readonly FieldPath[], boolean],
+    ),
+  ]
+  const scoped = [...spec.byScope].map(
+    ([scope, list]) => [`${PREFIX}.byScope.${scope}`, list] as const,
+  )
+  const reached =
+    bases.some(([, list]) => reaches(list)) || scoped.some(([, list]) => reaches(list))
+  if (!reached) {
+    throw specError(
+      site,
+      owner.at,
+      `names '${arrayText}', an array the allowlist does not keep: declare its fields ('${fieldText}')`,
+    )
+  }
+  const missing = (field: string) =>
+    specError(
+      site,
+      field,
+      `keeps '${arrayText}' but not the owner field '${fieldText}' (guard.response.owner): every object would be dropped; add '${fieldText}'`,
+    )
+  for (const [field, list, success] of bases) {
+    if (reaches(list) && !keeps(list)) throw missing(field)
+    if (!success) continue
+    for (const [scopeField, scopedList] of scoped) {
+      if (reaches(scopedList) && !keeps(scopedList) && !keeps(list)) throw missing(scopeField)
+    }
+  }
+}
+
 function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? '' : 's'}`
 }
@@ -300,8 +370,23 @@ function summarize(spec: NormalizedSpec): string {
   const parts = [fields]
   if (spec.byStatus.size > 0) parts.push(`byStatus ${[...spec.byStatus.keys()].join(', ')}`)
   if (spec.maxItems !== null) parts.push(`maxItems ${spec.maxItems.display}`)
+  if (spec.owner !== null) parts.push(ownerSummary(spec.owner))
   parts.push(spec.mode)
   return parts.join('; ')
+}
+
+function ownerSummary(owner: NormalizedOwner): string {
+  const what =
+    owner.claim === null
+      ? `${formatPath(owner.array)} by check`
+      : `${formatPath([...owner.array, ...owner.field])} = ${owner.claim}`
+  return `owner ${what}${owner.mode === 'reject' ? ' (reject)' : ''}`
+}
+
+function notOwnedError(count: number): ResponseError {
+  return new ResponseError('PCL_RESPONSE_REJECTED', {
+    message: `The response carries ${plural(count, 'object')} that do not belong to the principal (guard.response.owner, mode 'reject')`,
+  })
 }
 
 function compileNormalized(
@@ -310,6 +395,7 @@ function compileNormalized(
   granted: ReadonlySet<string> | undefined,
 ): CompiledAllowlist {
   checkScopes(spec, site, granted)
+  if (spec.owner !== null) checkOwner(spec.owner, spec, site)
   const caps = spec.maxItems
   if (caps !== null) {
     const everything = [
@@ -397,14 +483,38 @@ function compileNormalized(
   }
 
   const reject = spec.mode === 'reject'
+  const owner = spec.owner
+  const filterOwned = owner === null ? null : compileOwner(owner)
+  const refuseNotOwned = owner?.mode === 'reject'
   return Object.freeze({
     summary: summarize(spec),
     mode: spec.mode,
-    project: function projectAllowlist(body: unknown, context: ProjectionContext) {
+    project: function projectAllowlist(
+      body: unknown,
+      context: ProjectionContext,
+    ): ProjectionResult {
       const status = context.status
       const chosen = table[status] ?? (status < 400 ? fallbackSuccess : fallbackError)
       const projection = chosen.relevant === 0 ? chosen.base : forScopes(chosen, context.scopes)
-      return run(projection, body, reject && chosen.success, context.collectRemoved === true)
+      const result = run(
+        projection,
+        body,
+        reject && chosen.success,
+        context.collectRemoved === true,
+      )
+      if (filterOwned === null || !result.ok) return result
+      // On the projection's own copy, what leaves: no getter or toJSON of the handler's runs again.
+      let notOwned: number
+      try {
+        notOwned = filterOwned(result.value, context.principal ?? null)
+      } catch (err) {
+        return { ok: false, error: projectionFailure(err), removed: NO_REMOVED }
+      }
+      if (notOwned === 0) return result
+      if (refuseNotOwned) {
+        return { ok: false, error: notOwnedError(notOwned), removed: NO_REMOVED, notOwned }
+      }
+      return { ...result, notOwned }
     },
   })
 }

@@ -5,6 +5,7 @@ export {
   type ProjectionContext,
   type ProjectionResult,
 } from './compile-allowlist.js'
+export { type OwnerCheck, type OwnerSpec } from './owner-spec.js'
 export {
   responseSpecSchema,
   type AllowlistSpec,

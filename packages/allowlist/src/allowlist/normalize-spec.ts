@@ -1,6 +1,7 @@
 import { PortcullisConfigError } from '@portcullis/core'
 import { locateIssues } from '@portcullis/core/internal'
 import type { z } from 'zod'
+import { normalizeOwner, type NormalizedOwner } from './owner-spec.js'
 import { formatPath, parsePath, type FieldPath } from './path-syntax.js'
 import { responseSpecSchema, type AllowlistSpec, type MaxItemsSpec } from './response-spec.js'
 import { closestSchemaPath, schemaAdmits } from './schema-check.js'
@@ -32,6 +33,7 @@ export interface NormalizedSpec {
   /** By status key: `'404'` or `'4xx'`. */
   readonly byStatus: ReadonlyMap<string, readonly FieldPath[]>
   readonly maxItems: NormalizedCaps | null
+  readonly owner: NormalizedOwner | null
 }
 
 /** A validated `guard.response`: an allowlist, or a passthrough reason. */
@@ -224,7 +226,15 @@ function fromAllowlist(spec: AllowlistSpec, site: SpecSite): NormalizedSpec {
     byScope,
     byStatus,
     maxItems: spec.maxItems === undefined ? null : normalizeCaps(spec.maxItems),
+    owner: ownerOf(spec, site),
   }
+}
+
+function ownerOf(spec: AllowlistSpec, site: SpecSite): NormalizedOwner | null {
+  if (spec.owner === undefined) return null
+  const owner = normalizeOwner(spec.owner, `${PREFIX}.owner`)
+  if ('message' in owner) throw specError(site, owner.field, owner.message)
+  return owner
 }
 
 function capsMap(paths: Readonly<Record<string, number>> | undefined): Map<string, number> {
@@ -336,6 +346,7 @@ function fromResponseSchema(schema: unknown, site: SpecSite): NormalizedSpec {
       byScope: new Map(),
       byStatus,
       maxItems: null,
+      owner: null,
     }
   } catch (err) {
     if (err instanceof ShapeError) {

@@ -1,6 +1,8 @@
 import { expectTypeOf } from 'vitest'
 import { z } from 'zod'
 import type { CompiledAllowlist, ProjectionResult } from './compile-allowlist.js'
+import type { Principal } from '@portcullis/core'
+import type { OwnerCheck } from './owner-spec.js'
 import type { ResponseSpec } from './response-spec.js'
 
 // What routes declare type-checks as written in the docs.
@@ -27,3 +29,21 @@ declare const result: ProjectionResult
 if (result.ok) expectTypeOf(result.removed).toEqualTypeOf<readonly string[]>()
 else expectTypeOf(result).not.toHaveProperty('value')
 expectTypeOf<CompiledAllowlist['mode']>().toEqualTypeOf<'strip' | 'reject' | 'passthrough'>()
+
+// guard.response.owner: a claim, a check on an array, or a function alone.
+expectTypeOf({
+  allow: ['items[].id', 'items[].ownerId'],
+  owner: { path: 'items[].ownerId', claim: 'sub', mode: 'reject' as const },
+}).toExtend<ResponseSpec>()
+expectTypeOf({
+  allow: ['items[].id'],
+  owner: { path: 'items[]', check: (item: unknown, p: Principal) => p.subject === String(item) },
+}).toExtend<ResponseSpec>()
+expectTypeOf<OwnerCheck>().parameter(1).toEqualTypeOf<Principal>()
+expectTypeOf({
+  allow: ['[].id'],
+  owner: { path: '[].id', claim: 'sub', mode: 'drop' as const },
+}).not.toExtend<ResponseSpec>()
+expectTypeOf({ allow: ['[].id'], owner: { path: '[].id' } }).not.toExtend<ResponseSpec>()
+declare const owned: ProjectionResult
+if (owned.ok) expectTypeOf(owned.notOwned).toEqualTypeOf<number | undefined>()

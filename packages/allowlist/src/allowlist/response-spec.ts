@@ -1,5 +1,6 @@
 import type { ZodObject } from 'zod'
 import { z } from 'zod'
+import { ownerSpecSchema, type OwnerSpec } from './owner-spec.js'
 import { isArrayPath, parsePath, STAR } from './path-syntax.js'
 import { isZodSchema, zodTypeName } from './schema-shapes.js'
 
@@ -74,6 +75,15 @@ export interface AllowlistSpec {
    * are always stripped: refusing an error response would only hide its status.
    */
   mode?: 'strip' | 'reject'
+  /**
+   * Every object at a path must belong to the principal: `{ path: 'items[].ownerId', claim:
+   * 'sub' }` (the field must be in `allow`), `{ path: 'items[]', check }`, or a function for the
+   * elements of a top-level array. Checked on what leaves, after the projection and `maxItems`,
+   * on every status whose list keeps the array. An object that does not belong is dropped with
+   * an audit event (`mode: 'strip'`, default) or the response is refused (`mode: 'reject'`, 500
+   * `PCL_RESPONSE_REJECTED`). Independent of the allowlist's own `mode`. See {@link OwnerSpec}.
+   */
+  owner?: OwnerSpec
 }
 
 /**
@@ -190,6 +200,7 @@ const allowlistSpec = z
     ).optional(),
     maxItems: maxItems.optional(),
     mode: z.enum(['strip', 'reject'], { error: "must be 'strip' or 'reject'" }).optional(),
+    owner: ownerSpecSchema.optional(),
   })
   .strict()
 

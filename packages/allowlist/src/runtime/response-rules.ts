@@ -1,10 +1,16 @@
 import { PortcullisConfigError, type RenderedProblem, type ResponseError } from '@portcullis/core'
-import { refuse, type DecisionContext, type RequestView } from '@portcullis/core/internal'
+import {
+  emitAudit,
+  refuse,
+  type DecisionContext,
+  type RequestView,
+} from '@portcullis/core/internal'
 import {
   compileAllowlist,
   readSerializedBody,
   uninspectableError,
   type CompiledAllowlist,
+  type ProjectionResult,
 } from '../allowlist/index.js'
 
 /** A route's response rules, planned once from its guard: see {@link planResponse}. */
@@ -154,18 +160,30 @@ export function createResponseRules(
     view: RequestView,
     error: ResponseError,
     undeclared: readonly string[] = [],
+    notOwned?: number,
   ): RenderedProblem {
-    return refuse(
-      view,
-      context,
-      error,
-      route,
-      undeclared.length === 0 ? undefined : { undeclaredFields: undeclared },
-    )
+    return refuse(view, context, error, route, {
+      ...(undeclared.length === 0 ? {} : { undeclaredFields: undeclared }),
+      ...(notOwned === undefined ? {} : { notOwned }),
+    })
   }
 
-  function project(view: RequestView, status: number, body: unknown) {
-    return allowlist.project(body, { status, scopes: view.principal?.scopes ?? EMPTY_SCOPES })
+  function project(view: RequestView, status: number, body: unknown): ProjectionResult {
+    const principal = view.principal
+    const result = allowlist.project(body, {
+      status,
+      scopes: principal?.scopes ?? EMPTY_SCOPES,
+      principal,
+    })
+    // guard.response.owner, strip mode: the response leaves without them, and the event says so.
+    if (result.ok && result.notOwned !== undefined && result.notOwned > 0) {
+      emitAudit(view, context, 'allow', 'PCL_NOT_OWNED', { route, notOwned: result.notOwned })
+    }
+    return result
+  }
+
+  function refusal(view: RequestView, result: ProjectionResult & { ok: false }): RenderedProblem {
+    return refused(view, result.error, result.removed, result.notOwned)
   }
 
   return Object.freeze({
@@ -178,9 +196,7 @@ export function createResponseRules(
         return { kind: 'refuse', problem: refused(view, uninspectableError(unread)) }
       }
       const result = project(view, status, body)
-      if (!result.ok) {
-        return { kind: 'refuse', problem: refused(view, result.error, result.removed) }
-      }
+      if (!result.ok) return { kind: 'refuse', problem: refusal(view, result) }
       return { kind: 'replace', value: result.value }
     },
     serialized(view: RequestView, status: number, payload: unknown, contentType: unknown) {
@@ -195,9 +211,7 @@ export function createResponseRules(
         return { kind: 'refuse', problem: refused(view, read.error) }
       }
       const result = project(view, status, read.value)
-      if (!result.ok) {
-        return { kind: 'refuse', problem: refused(view, result.error, result.removed) }
-      }
+      if (!result.ok) return { kind: 'refuse', problem: refusal(view, result) }
       return { kind: 'replace', body: JSON.stringify(result.value) }
     },
     uninspectable(view: RequestView, what: string) {

@@ -36,6 +36,8 @@ export interface AuditDetails {
   readonly fields?: readonly string[] | undefined
   /** For a response refused in reject mode: the undeclared field paths (never values). */
   readonly undeclaredFields?: readonly string[]
+  /** For `guard.response.owner`: how many returned objects did not belong to the principal. */
+  readonly notOwned?: number
 }
 
 /**
@@ -78,7 +80,7 @@ export function refuse(
   context: DecisionContext,
   err: unknown,
   route: string | null,
-  details?: Pick<AuditDetails, 'fields' | 'undeclaredFields'>,
+  details?: Pick<AuditDetails, 'fields' | 'undeclaredFields' | 'notOwned'>,
 ): RenderedProblem {
   const problem = renderProblem(err, { realm: context.realm, dpop: view.dpop })
   if (problem.body.code === 'PCL_INTERNAL') {

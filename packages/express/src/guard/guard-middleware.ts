@@ -104,6 +104,20 @@ function planLimit(compiled: CompiledGuard, label: string, limits: AppLimits | u
   )
 }
 
+function planEgressOf(compiled: CompiledGuard, label: string, limits: AppLimits | undefined) {
+  const { guard } = compiled
+  if (guard.budget === undefined && guard.enumeration === undefined) return null
+  if (limits !== undefined) {
+    return limits.planEgress(guard, { label, isPublic: compiled.public !== null })
+  }
+  const field = guard.budget === undefined ? 'guard.enumeration' : 'guard.budget'
+  throw new PortcullisConfigError(
+    'PCL_INVALID_GUARD',
+    `${label}: ${field} needs a store: add the rateLimit option to createGuard (e.g. rateLimit: { max: 600, timeWindow: '1 minute' }, with redis to share it between instances)`,
+    { route: label, field },
+  )
+}
+
 /** One error for the configuration errors of one guard: the error, or all of them together. */
 function guardErrors(errors: readonly PortcullisConfigError[]): PortcullisConfigError | undefined {
   const [first] = errors
@@ -133,6 +147,7 @@ export function createGuardMiddleware(
     ...(options.knownScopes === undefined ? {} : { knownScopes: options.knownScopes }),
   }
   let limitPlan: ReturnType<typeof planLimit> | undefined
+  let egressPlan: ReturnType<typeof planEgressOf> | undefined
   let response: ReturnType<typeof planResponse> | undefined
   let body: ReturnType<typeof planGuardBody> | undefined
   try {
@@ -149,6 +164,7 @@ export function createGuardMiddleware(
       }
     }
     limitPlan = attempt(() => planLimit(compiled, label, context.limits))
+    egressPlan = attempt(() => planEgressOf(compiled, label, context.limits))
     response = attempt(() =>
       planResponse(
         compiled.guard.response,
@@ -164,6 +180,7 @@ export function createGuardMiddleware(
   }
   // Both are planned: a step that failed threw above.
   const limitPlanned = limitPlan ?? null
+  const egressPlanned = egressPlan ?? null
   const planned = response!
   const bodyPlanned = body!
   const flags = routeGuard as { queryToken?: unknown; dpop?: unknown }
@@ -186,21 +203,35 @@ export function createGuardMiddleware(
     for (const warning of forRoute.warnings) {
       log.warn({ route: site.label, field: warning.field }, `portcullis: ${warning.message}`)
     }
+    const limits = context.limits
     const limit =
       limitPlanned &&
-      context.limits!.limiter(limitPlanned, {
+      limits!.limiter(limitPlanned, {
         route: site.template,
         reportOnly: forRoute.reportOnly,
       })
+    const egress =
+      egressPlanned === null
+        ? null
+        : limits!.egress(egressPlanned, { route: site.template, reportOnly: forRoute.reportOnly })
+    const steps: RouteSteps = {
+      decide: createRouteDecision(forRoute, site.template, decision, options.reportOnly),
+      after: [...(limit === null ? [] : [limit]), ...(egress?.steps ?? [])],
+    }
+    const lockout = forRoute.public === null ? limits?.lockout(forRoute.reportOnly) : null
+    if (lockout != null) steps.lockout = lockout
     const binding: Binding = {
       route: site.template,
-      // The route's flow after authentication, as the Fastify plugins build it: its decision,
-      // then its limit.
-      steps: {
-        decide: createRouteDecision(forRoute, site.template, decision, options.reportOnly),
-        after: limit === null ? [] : [limit],
-      },
-      response: createResponseRules(planned, site.template, decision, options.maxBodyBytes),
+      // The route's flow after authentication, as the Fastify plugins build it: the lockout,
+      // its decision, then its limit, enumeration limit and budget.
+      steps,
+      response: createResponseRules(
+        planned,
+        site.template,
+        decision,
+        options.maxBodyBytes,
+        egress?.meter == null ? [] : [egress.meter],
+      ),
       body: bodyPlanned.bind(site, forRoute.reportOnly),
     }
     const entries = inventoryEntries(site.methods, {
@@ -210,6 +241,8 @@ export function createGuardMiddleware(
       rateLimit: limitPlanned?.summary ?? null,
       response: planned.summary,
       body: binding.body.summary,
+      budget: egressPlanned?.budgetSummary ?? null,
+      enumeration: egressPlanned?.enumerationSummary ?? null,
     })
     return {
       entries,

@@ -132,10 +132,7 @@ function createBudget(
   const namespace = budget.name === null ? `r\0${at.countsAt}` : `n\0${budget.name}`
   const maxOf = maxFor(budget)
   const refuseOverdraw = budget.overdraw === 'refuse'
-  const count =
-    budget.unit === 'items'
-      ? (value: unknown) => countItems(value, budget.path)
-      : null
+  const count = budget.unit === 'items' ? (value: unknown) => countItems(value, budget.path) : null
 
   function exhausted(view: RequestView, balance: Balance, max: number): Answer {
     const over = tooMany('PCL_BUDGET_EXHAUSTED', balance.ttl, headers, max)

@@ -77,11 +77,7 @@ function guardError(site: EgressSite, field: string, message: string): Portculli
   })
 }
 
-function keyFor(
-  site: EgressSite,
-  field: string,
-  key: RateLimitKey | undefined,
-): RateLimitKey {
+function keyFor(site: EgressSite, field: string, key: RateLimitKey | undefined): RateLimitKey {
   if (!site.isPublic) return key ?? site.defaultKey
   if (key !== undefined && key !== 'ip') {
     throw guardError(site, `${field}.key`, "must be 'ip' or left out on a public route")
@@ -124,11 +120,7 @@ export function planEgress(guard: EgressGuard, site: EgressSite): EgressPlan {
       throw guardError(site, 'guard.budget.path', "applies to unit 'items' only")
     }
     const path =
-      b.path === undefined
-        ? null
-        : b.path === '[]'
-          ? []
-          : b.path.replace(/\[\]$/u, '').split('.')
+      b.path === undefined ? null : b.path === '[]' ? [] : b.path.replace(/\[\]$/u, '').split('.')
     budget = Object.freeze({
       name: b.name ?? null,
       unit: b.unit,

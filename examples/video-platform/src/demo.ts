@@ -27,7 +27,11 @@ console.table(
     .filter((r) => r.method !== 'HEAD'),
 )
 
-const steps = await runTour(app, issuer)
+// The same service without its egress budget and enumeration limit, for the bulk-extraction
+// steps: what a valid token took before, beside what it takes now.
+const unlimited = await buildApp(issuer, { egress: false })
+const steps = await runTour(app, issuer, unlimited)
+await unlimited.close()
 console.log('\nThe incident, replayed:')
 console.table(
   steps.map((s) => ({

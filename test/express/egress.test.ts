@@ -1,4 +1,3 @@
-import type { PortcullisExpressOptions } from '@portcullis/express'
 import { bearer, createTestIssuer, type TestIssuer } from '@portcullis/testing'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { expectEgressOutcome, expectEgressStep, fetched } from '../cases/checks.js'
@@ -36,9 +35,7 @@ async function egressExpress(
     {
       issuer,
       portcullis: {
-        rateLimit: { max: 1000, timeWindow: '1 minute', ...rateLimit } as NonNullable<
-          PortcullisExpressOptions['rateLimit']
-        >,
+        rateLimit: { max: 1000, timeWindow: '1 minute', ...rateLimit },
         response: {},
       },
     },

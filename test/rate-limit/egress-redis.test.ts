@@ -188,8 +188,8 @@ describe.runIf(runRedisTests)('egress limits on Redis', () => {
           {
             config: {
               guard: {
-                ...history,
-                enumeration: undefined,
+                scopes: history.scopes,
+                response: history.response,
                 budget: { unit: 'items', max: 250, timeWindow: '1 hour', overdraw: 'refuse' },
               },
             },

@@ -190,7 +190,12 @@ describe('Fastify specifics', () => {
     const t = await egressApp([])
     t.app.get(
       '/x/:id',
-      { config: { guard: { scopes: ['history:read'], response: { allow: ['id'] }, ...guard } } },
+      // Invalid on purpose: the cast lets the test declare what the types would refuse.
+      {
+        config: {
+          guard: { scopes: ['history:read'], response: { allow: ['id'] }, ...guard } as never,
+        },
+      },
       () => ({}),
     )
     const err = await readyError(t.app)

@@ -113,7 +113,7 @@ function portcullisAllowlist(
         }
         done(null, settled.kind === 'replace' ? settled.value : payload)
       }
-      if (outcome instanceof Promise) void outcome.then(apply)
+      if (outcome instanceof Promise) outcome.then(apply, (err: Error) => done(err))
       else apply(outcome)
     }
 
@@ -146,7 +146,7 @@ function portcullisAllowlist(
         else if (settled.kind === 'replace') done(null, settled.body)
         else done(null, refusal(reply, settled.problem))
       }
-      if (outcome instanceof Promise) void outcome.then(apply)
+      if (outcome instanceof Promise) outcome.then(apply, (err: Error) => done(err))
       else apply(outcome)
     }
 

@@ -243,7 +243,11 @@ export const nodeResponseSteps: HoldSteps = Object.freeze({
       if (res.headersSent) {
         // Flushed headers may announce the original length: a shorter body would corrupt the
         // stream, and the status cannot change any more. Close instead.
-        return refuseHeld(hold, res, rules.uninspectable(view, 'a body after its headers were sent'))
+        return refuseHeld(
+          hold,
+          res,
+          rules.uninspectable(view, 'a body after its headers were sent'),
+        )
       }
       res.setHeader('content-length', Buffer.byteLength(settled.body))
       const callback = [second, third].find((arg) => typeof arg === 'function')

@@ -165,7 +165,8 @@ function createBudget(
   }
 
   const meter: Meter = function portcullisBudgetCharge(view, status, sent) {
-    if (status < 200 || status >= 300) return null
+    // Success bodies only; a HEAD response carries none, so nothing leaves.
+    if (status < 200 || status >= 300 || view.method === 'HEAD') return null
     const amount = count === null ? countBytes(sent) : count(sent.value)
     if (amount <= 0) return null
     const key = keyFor(view)

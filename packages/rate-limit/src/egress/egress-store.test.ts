@@ -55,9 +55,9 @@ describe('memory egress store', () => {
   it('holds at most `cache` keys of each kind, whatever the number of principals', () => {
     const store = createMemoryEgressStore(50)
     for (let i = 0; i < 10_000; i++) {
-      store.charge(`b${i}`, 1, 10, 60_000, false)
-      store.touch(`s${i}`, [`v${i}`], 10, 60_000)
-      store.deny(`l${i}`, 3, 60_000, 60_000)
+      now(store.charge(`b${i}`, 1, 10, 60_000, false))
+      now(store.touch(`s${i}`, [`v${i}`], 10, 60_000))
+      now(store.deny(`l${i}`, 3, 60_000, 60_000))
     }
     expect(store.size()).toBeLessThanOrEqual(150)
     store.clear()

@@ -112,7 +112,11 @@ export function createAppLimits(options: ResolvedRateLimitOptions, log: LimiterL
     egress(plan, route) {
       return createRouteEgress(
         plan,
-        { route: route.route, countsAt: route.countsAt ?? route.route, reportOnly: route.reportOnly },
+        {
+          route: route.route,
+          countsAt: route.countsAt ?? route.route,
+          reportOnly: route.reportOnly,
+        },
         egressContext,
       )
     },

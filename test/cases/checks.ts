@@ -287,3 +287,19 @@ export function expectEgressOutcome(
     expect(entry).toMatchObject(columns)
   }
 }
+
+/** Mints one token per set of claims and reuses it: the verified-token cache keeps tests fast. */
+export function cachedTokens(issuer: {
+  token(claims: Record<string, unknown>): Promise<string>
+}): (claims: Record<string, unknown>) => Promise<string> {
+  const tokens = new Map<string, Promise<string>>()
+  return (claims) => {
+    const id = JSON.stringify(claims)
+    let token = tokens.get(id)
+    if (token === undefined) {
+      token = issuer.token(claims)
+      tokens.set(id, token)
+    }
+    return token
+  }
+}

@@ -1,6 +1,6 @@
 import { bearer, createTestIssuer, type TestIssuer } from '@portcullis/testing'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { expectEgressOutcome, expectEgressStep, fetched } from '../cases/checks.js'
+import { cachedTokens, expectEgressOutcome, expectEgressStep, fetched } from '../cases/checks.js'
 import { egressBody, egressCases, type EgressRoute } from '../cases/egress.js'
 import { guardedExpress, thrown, type GuardedExpress, type Reply } from './helpers.js'
 
@@ -41,21 +41,12 @@ async function egressExpress(
     },
   )
   open.push(h)
-  const tokens = new Map<string, string>()
+  const tokenFor = cachedTokens(issuer)
   return {
     ...h,
     runs: () => runs,
     async call(url: string, claims: Record<string, unknown> | null): Promise<Reply> {
-      let headers = {}
-      if (claims !== null) {
-        const id = JSON.stringify(claims)
-        let token = tokens.get(id)
-        if (token === undefined) {
-          token = await issuer.token(claims)
-          tokens.set(id, token)
-        }
-        headers = bearer(token)
-      }
+      const headers = claims === null ? {} : bearer(await tokenFor(claims))
       return h.request(url, { headers })
     },
   }

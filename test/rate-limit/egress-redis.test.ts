@@ -2,6 +2,7 @@ import type { PortcullisExpressOptions } from '@portcullis/express'
 import { bearer, createTestIssuer, type TestIssuer } from '@portcullis/testing'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { cachedTokens } from '../cases/checks.js'
 import { guardedExpress, type GuardedExpress } from '../express/helpers.js'
 import { guardedApp, type GuardedApp } from '../helpers.js'
 import { RedisServer, runRedisTests } from './redis-server.js'
@@ -56,16 +57,8 @@ describe.runIf(runRedisTests)('egress limits on Redis', () => {
     call(url: string, claims: Record<string, unknown>): Promise<[number, string | undefined]>
   }
 
-  const tokens = new Map<string, string>()
-  async function tokenFor(claims: Record<string, unknown>): Promise<string> {
-    const id = JSON.stringify(claims)
-    let token = tokens.get(id)
-    if (token === undefined) {
-      token = await issuer.token(claims)
-      tokens.set(id, token)
-    }
-    return token
-  }
+  const tokenFor = (claims: Record<string, unknown>) => (tokens ??= cachedTokens(issuer))(claims)
+  let tokens: ReturnType<typeof cachedTokens> | undefined
 
   async function fastifyInstance(extra: Options = {}): Promise<Instance> {
     const t: GuardedApp = await guardedApp(

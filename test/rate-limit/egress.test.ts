@@ -2,7 +2,7 @@ import type { PortcullisOptions } from '@portcullis/fastify'
 import { bearer, createTestIssuer, type TestIssuer } from '@portcullis/testing'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { expectEgressOutcome, expectEgressStep, injected } from '../cases/checks.js'
+import { cachedTokens, expectEgressOutcome, expectEgressStep, injected } from '../cases/checks.js'
 import { egressBody, egressCases, type EgressRoute } from '../cases/egress.js'
 import { guardedApp, readyError, type GuardedApp } from '../helpers.js'
 
@@ -43,21 +43,12 @@ async function egressApp(
     },
   )
   open.push(t)
-  const tokens = new Map<string, string>()
+  const tokenFor = cachedTokens(issuer)
   return {
     ...t,
     runs: () => runs,
     async call(url: string, claims: Record<string, unknown> | null) {
-      const headers: Record<string, string> = {}
-      if (claims !== null) {
-        const id = JSON.stringify(claims)
-        let token = tokens.get(id)
-        if (token === undefined) {
-          token = await issuer.token(claims)
-          tokens.set(id, token)
-        }
-        Object.assign(headers, bearer(token))
-      }
+      const headers = claims === null ? {} : bearer(await tokenFor(claims))
       return t.app.inject({ method: 'GET', url, headers })
     },
   }

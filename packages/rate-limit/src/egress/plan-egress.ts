@@ -1,8 +1,7 @@
 import { PortcullisConfigError } from '@portcullis/core'
-import { locateIssues } from '@portcullis/core/internal'
-import type { z } from 'zod'
 import { formatWindow } from '../lib/time-window.js'
 import type { RateLimitKey } from '../options/rate-limit-options.js'
+import { keyName, keySignature, schemaError } from '../route/compile-route-limit.js'
 import { budgetSchema, enumerationSchema } from './egress-schema.js'
 
 /** `guard.budget`, validated and resolved. */
@@ -56,20 +55,6 @@ export interface EgressGuard {
   readonly response: unknown
 }
 
-function schemaError(site: EgressSite, field: string, error: z.ZodError): PortcullisConfigError {
-  const located = locateIssues(error.issues, field, 'is not a known setting')
-  const first = located[0] ?? { field, message: 'is invalid' }
-  const message = located
-    .slice(0, 5)
-    .map((issue) => `${issue.field} ${issue.message}`)
-    .join('; ')
-  return new PortcullisConfigError('PCL_INVALID_GUARD', `${site.label}: ${message}`, {
-    route: site.label,
-    field: first.field,
-    cause: error,
-  })
-}
-
 function guardError(site: EgressSite, field: string, message: string): PortcullisConfigError {
   return new PortcullisConfigError('PCL_INVALID_GUARD', `${site.label}: ${field} ${message}`, {
     route: site.label,
@@ -83,11 +68,6 @@ function keyFor(site: EgressSite, field: string, key: RateLimitKey | undefined):
     throw guardError(site, `${field}.key`, "must be 'ip' or left out on a public route")
   }
   return 'ip'
-}
-
-function keyName(key: RateLimitKey): string {
-  if (typeof key !== 'function') return key
-  return key.name === '' ? 'key function' : `key function ${key.name}`
 }
 
 /** True when a `guard.response` lets bodies out unprojected (or is missing). */
@@ -107,7 +87,8 @@ export function planEgress(guard: EgressGuard, site: EgressSite): EgressPlan {
   let enumeration: EnumerationSpec | null = null
   if (guard.budget !== undefined) {
     const parsed = budgetSchema.safeParse(guard.budget)
-    if (!parsed.success) throw schemaError(site, 'guard.budget', parsed.error)
+    if (!parsed.success)
+      throw schemaError(site, parsed.error, 'guard.budget', 'is not a known setting')
     const b = parsed.data
     if (unprojected(guard.response)) {
       throw guardError(
@@ -134,7 +115,8 @@ export function planEgress(guard: EgressGuard, site: EgressSite): EgressPlan {
   }
   if (guard.enumeration !== undefined) {
     const parsed = enumerationSchema.safeParse(guard.enumeration)
-    if (!parsed.success) throw schemaError(site, 'guard.enumeration', parsed.error)
+    if (!parsed.success)
+      throw schemaError(site, parsed.error, 'guard.enumeration', 'is not a known setting')
     const e = parsed.data
     enumeration = Object.freeze({
       source: e.param === undefined ? ('query' as const) : ('param' as const),
@@ -170,23 +152,9 @@ export function summarizeEnumeration(e: EnumerationSpec): string {
   return `${e.maxDistinct} distinct ${what} per ${formatWindow(e.timeWindow)} by ${keyName(e.key)}`
 }
 
-const functionIds = new WeakMap<object, number>()
-let nextFunctionId = 0
-
 /** What routes sharing a named budget must agree on: one balance, one limit. */
 export function budgetSignature(b: BudgetSpec): string {
-  let key: string
-  if (typeof b.key === 'function') {
-    let id = functionIds.get(b.key)
-    if (id === undefined) {
-      id = nextFunctionId++
-      functionIds.set(b.key, id)
-    }
-    key = `function#${id}`
-  } else {
-    key = b.key
-  }
-  return JSON.stringify([b.unit, b.max, b.timeWindow, key, b.byScope])
+  return JSON.stringify([b.unit, b.max, b.timeWindow, keySignature(b.key), b.byScope])
 }
 
 /**

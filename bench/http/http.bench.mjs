@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { proofSigner } from './dpop-proofs.mjs'
 import { load, pinned, probe, startServer, stopAll } from './harness.mjs'
+import { startRedis } from './redis.mjs'
 
 // Larger than the guard's token cache (10,000): cycling through the pool never hits the cache.
 const POOL = 20_000
@@ -21,6 +22,10 @@ const SERVERS = {
   'guard-no-rate-limit': { file: 'guard.mjs', args: ['--pool', 0, '--without', 'rate-limit'] },
   'guard-no-allowlist': { file: 'guard.mjs', args: ['--pool', 0, '--without', 'allowlist'] },
   'guard-dpop': { file: 'guard.mjs', args: ['--pool', 0, '--dpop'] },
+  'guard-egress': { file: 'guard.mjs', args: ['--pool', 0, '--egress'] },
+  // `redis`: started with `--redis <url>` of a redis-server this process starts on loopback.
+  'guard-redis': { file: 'guard.mjs', args: ['--pool', 0], redis: true },
+  'guard-redis-egress': { file: 'guard.mjs', args: ['--pool', 0, '--egress'], redis: true },
   jose: { file: 'jose.mjs', args: ['--pool', POOL] },
   'peer-cache-on': { file: 'peer.mjs', args: ['--cache', 'on'] },
   'peer-cache-off': { file: 'peer.mjs', args: ['--cache', 'off', '--pool', POOL] },
@@ -69,6 +74,24 @@ export const SCENARIOS = [
     label: '2d guard, warm, DPoP route (a new proof per request)',
     server: 'guard-dpop',
     token: 'dpop',
+  },
+  {
+    id: 'guard-egress',
+    label: '2e guard, warm, with a budget and an enumeration limit (memory)',
+    server: 'guard-egress',
+    token: 'warm',
+  },
+  {
+    id: 'guard-redis',
+    label: '2f guard, warm, rate limit on Redis',
+    server: 'guard-redis',
+    token: 'warm',
+  },
+  {
+    id: 'guard-redis-egress',
+    label: '2g guard, warm, rate limit, budget and enumeration limit on Redis',
+    server: 'guard-redis-egress',
+    token: 'warm',
   },
   { id: 'jose-cold', label: '3b Fastify + jose jwtVerify', server: 'jose', token: 'pool' },
   { id: 'peer-warm', label: '4a peer stack, cache on', server: 'peer-cache-on', token: 'warm' },
@@ -144,6 +167,14 @@ export async function httpBench({
 }) {
   const unknown = only.filter((id) => !SCENARIOS.some((s) => s.id === id))
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`)
+  // The Redis scenarios need a redis-server on this machine; without one they are skipped.
+  const wantsRedis = SCENARIOS.some(
+    (s) => SERVERS[s.server].redis && (only.length === 0 || only.includes(s.id)),
+  )
+  const redis = wantsRedis ? await startRedis() : null
+  if (wantsRedis && redis === null) {
+    for (const s of SCENARIOS) if (SERVERS[s.server].redis) s.skip = 'redis-server not installed'
+  }
   // Bare Fastify is always measured: every ratio is to it.
   const active = SCENARIOS.filter(
     (s) => s.skip === undefined && (only.length === 0 || s.id === 'fastify' || only.includes(s.id)),
@@ -162,6 +193,10 @@ export async function httpBench({
       names.map((name) =>
         startServer(name, {
           ...SERVERS[name],
+          args: [
+            ...(SERVERS[name].args ?? []),
+            ...(SERVERS[name].redis ? ['--redis', redis.url] : []),
+          ],
           execArgv: profile.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
         }),
       ),
@@ -369,6 +404,30 @@ export async function httpBench({
         }),
       },
       {
+        needs: ['guard-egress', 'guard-warm'],
+        check: () => ({
+          what: 'a budget and an enumeration limit (memory store) keep >= 95% of the same route without them',
+          value: `${percent(ratio('guard-egress', 'guard-warm'))} (${rps('guard-egress')} vs ${rps('guard-warm')} req/s), ${fixed(cpuRatio('guard-egress', 'guard-warm'), 2)}x its CPU per request`,
+          ok: ratio('guard-egress', 'guard-warm') >= 0.95,
+        }),
+      },
+      {
+        needs: ['guard-redis', 'guard-warm'],
+        check: () => ({
+          info: true,
+          what: 'the rate limit on Redis (one script per request) beside the in-memory one',
+          value: `${percent(ratio('guard-redis', 'guard-warm'))} (${rps('guard-redis')} vs ${rps('guard-warm')} req/s)`,
+        }),
+      },
+      {
+        needs: ['guard-redis-egress', 'guard-redis'],
+        check: () => ({
+          info: true,
+          what: 'a budget and an enumeration limit on Redis (two scripts before the handler, one after) beside the Redis rate limit alone',
+          value: `${percent(ratio('guard-redis-egress', 'guard-redis'))} (${rps('guard-redis-egress')} vs ${rps('guard-redis')} req/s)`,
+        }),
+      },
+      {
         needs: ['dpop-warm', 'guard-warm'],
         check: () => ({
           info: true,
@@ -456,6 +515,7 @@ export async function httpBench({
     }
   } finally {
     await stopAll()
+    await redis?.stop()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }

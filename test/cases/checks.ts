@@ -8,6 +8,7 @@ import { expect } from 'vitest'
 import type { AccessRequest } from './access.js'
 import type { BodyRequest } from './bodies.js'
 import type { LimitStep } from './rate-limits.js'
+import type { EgressCase, EgressStep } from './egress.js'
 import type { ResponseRequest } from './responses.js'
 import type { QueryTokenCase, Refusal, TokenApp } from './tokens.js'
 
@@ -265,5 +266,50 @@ export function expectBodyRequest(
   if (request.received !== undefined) expect(route.after.seen).toEqual(request.received)
   if (request.reported !== undefined) {
     expect(last).toMatchObject({ decision: 'deny', reason: request.reported, reportOnly: true })
+  }
+}
+
+/** One step of an egress case (test/cases/egress.ts). */
+export function expectEgressStep(reply: CaseReply, step: EgressStep, index: number): void {
+  expect(reply.status, `step ${index} ${step.url}`).toBe(step.status)
+  for (const [name, value] of Object.entries(step.headers ?? {})) {
+    expect(reply.header(name), `step ${index}: ${name}`).toBe(value)
+  }
+  if (step.code !== undefined) {
+    expect(reply.header('content-type')).toBe('application/problem+json')
+    expect(json(reply)).toMatchObject({ code: step.code, status: step.status })
+  }
+  // The allowlist ran: what the handler held back never leaves.
+  expect(reply.body).not.toContain('never leaves')
+}
+
+/** What an egress case ends with: handler runs, denials, the inventory's columns. */
+export function expectEgressOutcome(
+  outcome: { [K in 'runs' | 'denials' | 'inventory']: EgressCase[K] | undefined },
+  actual: { runs: number; events: readonly AuditEvent[]; routes: readonly InventoryEntry[] },
+): void {
+  if (outcome.runs !== undefined) expect(actual.runs).toBe(outcome.runs)
+  const denied = actual.events.filter((e) => e.decision === 'deny').map((e) => e.reason)
+  if (outcome.denials !== undefined) expect(denied).toEqual(outcome.denials)
+  for (const [row, columns] of Object.entries(outcome.inventory ?? {})) {
+    const entry = actual.routes.find((r) => `${r.method} ${r.url}` === row)
+    expect(entry, row).toBeDefined()
+    expect(entry).toMatchObject(columns)
+  }
+}
+
+/** Mints one token per set of claims and reuses it: the verified-token cache keeps tests fast. */
+export function cachedTokens(issuer: {
+  token(claims: Record<string, unknown>): Promise<string>
+}): (claims: Record<string, unknown>) => Promise<string> {
+  const tokens = new Map<string, Promise<string>>()
+  return (claims) => {
+    const id = JSON.stringify(claims)
+    let token = tokens.get(id)
+    if (token === undefined) {
+      token = issuer.token(claims)
+      tokens.set(id, token)
+    }
+    return token
   }
 }

@@ -447,7 +447,7 @@ describe('errors are problem+json, never the HTML page, never a stack', () => {
     return current
   }
 
-  it('a body that does not parse is a 400 about:blank problem', async () => {
+  it('a body that does not parse is a 400 PCL_MALFORMED_REQUEST problem', async () => {
     const t = await erroring()
     const res = await t.request('/json', {
       method: 'POST',
@@ -456,7 +456,12 @@ describe('errors are problem+json, never the HTML page, never a stack', () => {
     })
     expect(res.status).toBe(400)
     expect(res.headers.get('content-type')).toBe('application/problem+json')
-    expect(res.json()).toEqual({ type: 'about:blank', title: 'Bad Request', status: 400 })
+    expect(res.json()).toEqual({
+      type: expect.stringContaining('#pcl_malformed_request'),
+      title: 'Malformed request',
+      status: 400,
+      code: 'PCL_MALFORMED_REQUEST',
+    })
   })
 
   it('sync and async handlers that throw are a 500 PCL_INTERNAL, logged server side', async () => {

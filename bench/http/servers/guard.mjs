@@ -7,6 +7,10 @@
 // client key (`cnf.jkt`) whose private JWK this server hands to the parent, which signs a fresh
 // proof for every request before the measured run.
 //
+// With `--egress`, the route also has an egress budget (items, never spent in a run) and an
+// enumeration limit on `:id` (every request re-reads the same id, so it is free): what the two
+// cost on the warm path. `--redis <url>` puts the rate limit (and those) in Redis.
+//
 // The rate limit and the allowlist arrive with @portcullis/rate-limit and @portcullis/allowlist.
 // Until this build of @portcullis/fastify accepts them, registration refuses them with a config
 // error naming the option; the server then starts without that feature and says so, so the
@@ -49,14 +53,22 @@ function mentions(err, key) {
   return String(err.field ?? '').includes(key) || String(err.message).includes(key)
 }
 
-async function build(jwksUri, features, dpop) {
+async function build(jwksUri, features, dpop, egress = false, redis = '') {
   const app = Fastify()
   await app.register(portcullis, {
     tokens: {
       issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], jwksUri }],
       cache: { max: TOKEN_CACHE_MAX },
     },
-    ...(features.rateLimit ? { rateLimit: { max: 1e9, timeWindow: '1 minute' } } : {}),
+    ...(features.rateLimit
+      ? {
+          rateLimit: {
+            max: 1e9,
+            timeWindow: '1 minute',
+            ...(redis === '' ? {} : { redis, storeTimeout: 1000 }),
+          },
+        }
+      : {}),
     // Without an allowlist on the route, the plugin must be told to serve it anyway.
     ...(features.response ? {} : { response: { requireResponse: false } }),
   })
@@ -66,6 +78,12 @@ async function build(jwksUri, features, dpop) {
     claims: { tenant: { param: 'tenantId' } },
     ...(features.response ? { response: { allow: ALLOWED_FIELDS } } : {}),
     ...(dpop ? { dpop: true } : {}),
+    ...(egress
+      ? {
+          budget: { name: 'videos', unit: 'items', max: 1e12, timeWindow: '1 hour' },
+          enumeration: { param: 'id', maxDistinct: 1000, timeWindow: '1 hour' },
+        }
+      : {}),
   }
   app.get(ROUTE, { config: { guard } }, (request) => video(request.params))
   await app.ready()
@@ -74,9 +92,11 @@ async function build(jwksUri, features, dpop) {
 
 main(async () => {
   // `--without rate-limit|allowlist` measures the guard without one plugin, for the cost of each.
-  const { pool, without, dpop } = serverArgs({
+  const { pool, without, dpop, egress, redis } = serverArgs({
     without: { type: 'string', default: '' },
     dpop: { type: 'boolean', default: false },
+    egress: { type: 'boolean', default: false },
+    redis: { type: 'string', default: '' },
   })
   if (pool > 0 && pool <= TOKEN_CACHE_MAX) {
     throw new Error(`--pool must exceed the token cache (${TOKEN_CACHE_MAX}) to stay cold`)
@@ -94,7 +114,7 @@ main(async () => {
   for (;;) {
     let app
     try {
-      app = await build(tokens.jwksUri, features, dpop)
+      app = await build(tokens.jwksUri, features, dpop, egress, redis)
     } catch (err) {
       const missing = Object.keys(FEATURES).find((k) => features[k] && FEATURES[k].refused(err))
       if (missing === undefined) throw err

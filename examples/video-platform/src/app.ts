@@ -8,7 +8,11 @@ export const CALLERS = {
   search: 'search-svc',
   player: 'player-svc',
   moderation: 'moderation-console',
+  recommendations: 'recommendations-svc',
 } as const
+
+/** Rows per page of the viewing-history routes. */
+export const HISTORY_PAGE = 20
 
 /**
  * The internal video-metadata service: the kind of microservice the incident was about. Every
@@ -23,6 +27,8 @@ export async function buildApp(
     redisUrl?: string
     /** The service as it was before Portcullis: the same routes and handlers, no guard. */
     unguarded?: boolean
+    /** `false`: the history routes without their egress budget and enumeration limit. */
+    egress?: boolean
   } = {},
 ): Promise<FastifyInstance> {
   // Fastify logs each request's URL before any guard runs: serializeRequest keeps a token a client
@@ -31,7 +37,7 @@ export async function buildApp(
     logger: options.logger === true ? { serializers: { req: serializeRequest } } : false,
   })
   if (options.unguarded !== true) await guard(app, issuer, options)
-  routes(app)
+  routes(app, options)
   return app
 }
 
@@ -69,7 +75,7 @@ async function guard(
 }
 
 // Without the plugin, `config.guard` is inert route config: the unguarded service of the tour.
-function routes(app: FastifyInstance): void {
+function routes(app: FastifyInstance, options: { egress?: boolean }): void {
   app.get(
     '/healthz',
     {
@@ -141,6 +147,50 @@ function routes(app: FastifyInstance): void {
       },
     },
     () => videos.filter((v) => v.moderation.status === 'flagged'),
+  )
+
+  // The recommendations service reads every user's history: a legitimate caller, with a token
+  // that would be worth stealing. Each request is acceptable; what bounds the whole is the
+  // budget on what leaves (one balance for both routes) and the limit on distinct users.
+  const egress = options.egress !== false
+  const viewingHistory = {
+    budget: { name: 'viewing-history', unit: 'items', max: 100, timeWindow: '1 hour' },
+  } as const
+  app.get<{ Querystring: { page?: string } }>(
+    '/v1/internal/history',
+    {
+      config: {
+        guard: {
+          scopes: ['history:read'],
+          callers: [CALLERS.recommendations],
+          ...(egress ? viewingHistory : {}),
+          response: { allow: ['items[].userId', 'items[].videoId', 'items[].watchedAt'] },
+        },
+      },
+    },
+    (req) => {
+      const page = Math.max(1, Number(req.query.page ?? 1) || 1)
+      return { items: history.slice((page - 1) * HISTORY_PAGE, page * HISTORY_PAGE) }
+    },
+  )
+  app.get<{ Params: { userId: string } }>(
+    '/v1/internal/users/:userId/history',
+    {
+      config: {
+        guard: {
+          scopes: ['history:read'],
+          callers: [CALLERS.recommendations],
+          ...(egress
+            ? {
+                ...viewingHistory,
+                enumeration: { param: 'userId', maxDistinct: 5, timeWindow: '1 hour' },
+              }
+            : {}),
+          response: { allow: ['items[].videoId', 'items[].watchedAt'] },
+        },
+      },
+    },
+    (req) => ({ items: history.filter((h) => h.userId === req.params.userId) }),
   )
 
   // Uncomment to see deny by default at work: startup fails with PCL_UNGUARDED_ROUTE,

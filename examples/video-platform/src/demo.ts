@@ -19,8 +19,12 @@ console.log('\nPortcullis demo: an internal video-metadata service under attack\
 console.log('Route inventory (app.portcullis.routes()):')
 console.log(inventoryTable(app.portcullis.routes()))
 
-const steps = await runTour(app, issuer, unguarded)
+// The same service without its egress budget and enumeration limit, for the bulk-extraction
+// steps: what a valid token took before, beside what it takes now.
+const unlimited = await buildApp(issuer, { egress: false })
+const steps = await runTour(app, issuer, unguarded, unlimited)
 await unguarded.close()
+await unlimited.close()
 console.log('\nThe incident, replayed: before (the same request, no guard) and after (Portcullis)')
 console.log(tourTable(steps))
 

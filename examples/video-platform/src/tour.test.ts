@@ -11,8 +11,9 @@ describe('the demo tour', () => {
   it('refuses every attack and serves every legitimate call', async () => {
     const issuer = await createTestIssuer({ issuer: 'https://auth.test', audience: 'videos-api' })
     const app = await buildApp(issuer)
-    const steps = await runTour(app, issuer)
-    await app.close()
+    const unlimited = await buildApp(issuer, { egress: false })
+    const steps = await runTour(app, issuer, undefined, unlimited)
+    await Promise.all([app.close(), unlimited.close()])
     expect(tourPassed(steps)).toBe(true)
     expect(steps.find((s) => s.attempt === 'anonymous bulk query')).toMatchObject({
       status: 401,
@@ -28,6 +29,23 @@ describe('the demo tour', () => {
     expect(code('bulk export in one request')).toBe('PCL_TOO_MANY_ITEMS')
     expect(code('a scraping loop over every id')).toBe('PCL_RATE_LIMITED')
     expect(steps.find((s) => s.attempt === 'a handler that returns the whole row')?.ok).toBe(true)
+    // Bulk extraction with a valid token: everything without the limits, a bounded share with.
+    expect(
+      steps.find((s) => s.attempt === 'a valid token pages through all history'),
+    ).toMatchObject({
+      status: 429,
+      code: 'PCL_BUDGET_EXHAUSTED',
+      note: 'with limits: 5 of 20 requests, 100 rows',
+      before: { status: 200, note: 'without limits: 20 of 20 requests, 400 rows' },
+    })
+    expect(
+      steps.find((s) => s.attempt === "a valid token walks every user's history"),
+    ).toMatchObject({
+      status: 429,
+      code: 'PCL_ENUMERATION',
+      note: 'with limits: 5 of 40 requests, 50 rows',
+      before: { status: 200, note: 'without limits: 40 of 40 requests, 400 rows' },
+    })
   })
 })
 

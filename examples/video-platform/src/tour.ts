@@ -1,7 +1,8 @@
 import type { TestIssuer } from '@portcullis/testing'
 import { bearer } from '@portcullis/testing'
 import type { FastifyInstance } from 'fastify'
-import { CALLERS } from './app.js'
+import { CALLERS, HISTORY_PAGE } from './app.js'
+import { history } from './data.js'
 
 /** One attempt of the tour and what happened to it. */
 export interface TourStep {
@@ -42,14 +43,38 @@ function problemCode(headers: Record<string, unknown>, body: string): string {
   return String((JSON.parse(body) as { code?: unknown }).code)
 }
 
+/** What a walk over many requests took home: requests served, rows received, the last answer. */
+interface Walk {
+  served: number
+  rows: number
+  status: number
+  code: string
+}
+
+async function walk(app: FastifyInstance, token: string, urls: readonly string[]): Promise<Walk> {
+  const taken: Walk = { served: 0, rows: 0, status: 0, code: '' }
+  for (const url of urls) {
+    const res = await app.inject({ url, headers: bearer(token) })
+    taken.status = res.statusCode
+    taken.code = problemCode(res.headers, res.body)
+    if (res.statusCode !== 200) break
+    taken.served++
+    taken.rows += (JSON.parse(res.body) as { items: unknown[] }).items.length
+  }
+  return taken
+}
+
 /**
  * The incident's attempts, then legitimate calls, replayed against the service, and, when
  * `unguarded` is given (the same service without Portcullis), against it too: the "before".
+ * `unlimited` is the same service without its egress budget and enumeration limit: the
+ * bulk-extraction steps show what the same token took from it, beside what it takes from `app`.
  */
 export async function runTour(
   app: FastifyInstance,
   issuer: TestIssuer,
   unguarded?: FastifyInstance,
+  unlimited?: FastifyInstance,
 ): Promise<TourStep[]> {
   const token = (claims: Record<string, unknown>) => issuer.token(claims)
   const search = await token({
@@ -152,6 +177,49 @@ export async function runTour(
       ? {}
       : { before: { status: 200, note: `${servedBefore} of 30 served, whole rows` } }),
   })
+  // Bulk extraction with a valid token: the right scope, the right caller, every request
+  // acceptable on its own. Pages of all viewing history, then every user's history in turn.
+  const reco = (sub: string) =>
+    token({ sub, client_id: CALLERS.recommendations, scope: 'history:read' })
+  const pages = Array.from(
+    { length: Math.ceil(history.length / HISTORY_PAGE) },
+    (_, i) => `/v1/internal/history?page=${i + 1}`,
+  )
+  const users = Array.from({ length: 40 }, (_, i) => `/v1/internal/users/user-${i + 1}/history`)
+  for (const [name, request, urls, sub, code] of [
+    [
+      'a valid token pages through all history',
+      'GET /v1/internal/history?page=1..20',
+      pages,
+      'reco-1',
+      'PCL_BUDGET_EXHAUSTED',
+    ],
+    [
+      "a valid token walks every user's history",
+      'GET /v1/internal/users/user-1..40/history',
+      users,
+      'reco-2',
+      'PCL_ENUMERATION',
+    ],
+  ] as const) {
+    const stolen = await reco(sub)
+    const without = unlimited ?? unguarded
+    const before = without === undefined ? null : await walk(without, stolen, urls)
+    const after = await walk(app, stolen, urls)
+    const took = (w: Walk) => `${w.served} of ${urls.length} requests, ${w.rows} rows`
+    steps.push({
+      attempt: name,
+      request: `${request} (Bearer)`,
+      expected: 'refused',
+      status: after.status,
+      code: after.code,
+      note: `with limits: ${took(after)}`,
+      ok: after.status === 429 && after.code === code && after.rows <= 100,
+      ...(before === null
+        ? {}
+        : { before: { status: before.status, note: `without limits: ${took(before)}` } }),
+    })
+  }
   await attempt(
     'the search service reads the moderation queue',
     '/internal/moderation/queue',

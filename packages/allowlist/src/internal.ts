@@ -10,6 +10,7 @@ export {
   createResponseRules,
   errorBodiesOnly,
   planResponse,
+  type Later,
   type PlanSite,
   type ResponsePlan,
   type ResponseRules,
@@ -44,6 +45,7 @@ export {
 export {
   approve,
   holdResponse,
+  later,
   nodeResponseSteps,
   pass,
   passes,

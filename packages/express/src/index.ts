@@ -15,7 +15,13 @@ export type { ClaimMatcher, InventoryEntry, KnownScopes, Scope } from '@portcull
 // Typed re-exports keep each package's declarations (and their `RouteGuard` augmentations) in
 // this package's types: a bare side-effect import would be dropped from the bundled .d.ts.
 export type { BodySpec, ResponseSpec } from '@portcullis/allowlist'
-export type { RateLimitOptions, RouteRateLimit } from '@portcullis/rate-limit'
+export type {
+  LockoutOptions,
+  RateLimitOptions,
+  RouteBudget,
+  RouteEnumeration,
+  RouteRateLimit,
+} from '@portcullis/rate-limit'
 export type { TokensOptions } from '@portcullis/tokens'
 export {
   isPortcullisError,

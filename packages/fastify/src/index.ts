@@ -22,7 +22,13 @@ export type {
 // Typed re-exports keep each plugin's declarations (and their `RouteGuard` augmentations) in
 // this package's types: a bare side-effect import would be dropped from the bundled .d.ts.
 export type { BodySpec, ResponseSpec } from '@portcullis/allowlist'
-export type { RateLimitOptions, RouteRateLimit } from '@portcullis/rate-limit'
+export type {
+  LockoutOptions,
+  RateLimitOptions,
+  RouteBudget,
+  RouteEnumeration,
+  RouteRateLimit,
+} from '@portcullis/rate-limit'
 export type { TokensOptions } from '@portcullis/tokens'
 // Fastify logs every URL before any hook runs: the request serializer keeps query tokens out.
 export { redactQueryTokens, serializeRequest } from '@portcullis/tokens'

@@ -16,6 +16,7 @@ export {
   type RateLimitRequest,
   type RedisClient,
 } from './options/index.js'
+export type { LockoutOptions, RouteBudget, RouteEnumeration } from './egress/egress-options.js'
 export { rateLimitPlugin } from './plugin/index.js'
 export { createPreAuthLimiter } from './pre-auth/index.js'
 export type { RateLimitOverride, RouteLimit, RouteRateLimit } from './route/index.js'

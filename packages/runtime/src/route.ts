@@ -78,6 +78,20 @@ function planLimit(compiled: CompiledGuard, label: string, limits: AppLimits | u
   )
 }
 
+function planEgressOf(compiled: CompiledGuard, label: string, limits: AppLimits | undefined) {
+  const { guard } = compiled
+  if (guard.budget === undefined && guard.enumeration === undefined) return null
+  if (limits !== undefined) {
+    return limits.planEgress(guard, { label, isPublic: compiled.public !== null })
+  }
+  const field = guard.budget === undefined ? 'guard.enumeration' : 'guard.budget'
+  throw new PortcullisConfigError(
+    'PCL_INVALID_GUARD',
+    `${label}: ${field} needs a store: add the rateLimit option to createGuard (e.g. rateLimit: { max: 600, timeWindow: '1 minute' }, with redis to share it between instances)`,
+    { route: label, field },
+  )
+}
+
 /** One error for the configuration errors of one guard: the error, or all of them together. */
 function guardErrors(errors: readonly PortcullisConfigError[]): PortcullisConfigError | undefined {
   const [first] = errors
@@ -127,6 +141,7 @@ export function planRoute(routeGuard: unknown, label: string, runtime: GuardRunt
     const compiled = compileGuard(routeGuard, { route: label, ...compileOptions })
     const { attempt, errors } = collecting()
     const limit = attempt(() => planLimit(compiled, label, limits))
+    const egress = attempt(() => planEgressOf(compiled, label, limits))
     const response = attempt(() =>
       planResponse(
         compiled.guard.response,
@@ -138,11 +153,11 @@ export function planRoute(routeGuard: unknown, label: string, runtime: GuardRunt
     const invalid = guardErrors(errors)
     if (invalid !== undefined) throw invalid
     // Each step planned: one that failed threw above.
-    planned = { limit: limit ?? null, response: response!, body: body! }
+    planned = { limit: limit ?? null, egress: egress ?? null, response: response!, body: body! }
   } catch (err) {
     throw atCallSite(err)
   }
-  const { limit, response, body } = planned
+  const { limit, egress, response, body } = planned
   const flags = routeGuard as { queryToken?: unknown; dpop?: unknown }
   return {
     credentials: Object.freeze({
@@ -163,15 +178,27 @@ export function planRoute(routeGuard: unknown, label: string, runtime: GuardRunt
         methods: site.methods,
         requireBody: options.requireBody,
       })
-      const limiter =
-        limit && limits!.limiter(limit, { route: site.template, reportOnly: compiled.reportOnly })
+      const where = { route: site.template, reportOnly: compiled.reportOnly }
+      const limiter = limit && limits!.limiter(limit, where)
+      const meters = egress && limits!.egress(egress, where)
+      // The route's flow after authentication, as the Fastify plugins build it: the lockout,
+      // its decision, then its limit, enumeration limit and budget.
+      const steps: RouteSteps = {
+        decide: createRouteDecision(compiled, site.template, decision, options.reportOnly),
+        after: [...(limiter === null ? [] : [limiter]), ...(meters?.steps ?? [])],
+      }
+      const lockout = compiled.public === null ? limits?.lockout(compiled.reportOnly) : null
+      if (lockout != null) steps.lockout = lockout
       return {
         route: site.template,
-        steps: {
-          decide: createRouteDecision(compiled, site.template, decision, options.reportOnly),
-          after: limiter === null ? [] : [limiter],
-        },
-        response: createResponseRules(response, site.template, decision, options.maxBodyBytes),
+        steps,
+        response: createResponseRules(
+          response,
+          site.template,
+          decision,
+          options.maxBodyBytes,
+          meters?.meter == null ? [] : [meters.meter],
+        ),
         body: createBodyRules(body, site.template, decision, compiled.reportOnly),
         entries: inventoryEntries(site.methods, {
           url: site.template,
@@ -180,6 +207,8 @@ export function planRoute(routeGuard: unknown, label: string, runtime: GuardRunt
           rateLimit: limit?.summary ?? null,
           response: response.summary,
           body: summary,
+          budget: egress?.budgetSummary ?? null,
+          enumeration: egress?.enumerationSummary ?? null,
         }),
       }
     },

@@ -16,6 +16,8 @@ import {
   errorBodiesOnly,
   planResponse,
   type ResponsePlan,
+  type SerializedOutcome,
+  type ValueOutcome,
 } from '../runtime/response-rules.js'
 import { bodyGuardHook, checkBodyHooks, planRouteBody, type BodyRoutes } from './body-hooks.js'
 import { resolveAllowlistOptions, type AllowlistPluginOptions } from './options.js'
@@ -118,7 +120,8 @@ function portcullisAllowlist(
       return
     }
     state.annotate('response', plan.summary)
-    const rules = createResponseRules(plan, state.url, context, maxBodyBytes)
+    // The meters (egress budgets) the rate-limit plugin, registered before, added to the route.
+    const rules = createResponseRules(plan, state.url, context, maxBodyBytes, state.meters)
     for (const method of state.methods) projectedRoutes.add(`${method} ${state.url}`)
 
     const preSerialization: preSerializationHookHandler<unknown> = function portcullisProject(
@@ -134,12 +137,16 @@ function portcullisAllowlist(
       const tracked = request as Tracked
       tracked[kProjected] = true
       const outcome = rules.value(viewOf(request, reply), reply.statusCode, payload)
-      if (outcome.kind === 'refuse') {
-        tracked[kRefusal] = outcome.problem
-        done(null, null)
-        return
+      const apply = (settled: ValueOutcome): void => {
+        if (settled.kind === 'refuse') {
+          tracked[kRefusal] = settled.problem
+          done(null, null)
+          return
+        }
+        done(null, settled.kind === 'replace' ? settled.value : payload)
       }
-      done(null, outcome.kind === 'replace' ? outcome.value : payload)
+      if (outcome instanceof Promise) outcome.then(apply, (err: Error) => done(err))
+      else apply(outcome)
     }
 
     const onSend: onSendHookHandler<unknown> = function portcullisCheckPayload(
@@ -167,9 +174,13 @@ function portcullisAllowlist(
         payload,
         reply.getHeader('content-type'),
       )
-      if (outcome.kind === 'keep') done(null, payload)
-      else if (outcome.kind === 'replace') done(null, outcome.body)
-      else done(null, refusal(reply, outcome.problem))
+      const apply = (settled: SerializedOutcome): void => {
+        if (settled.kind === 'keep') done(null, payload)
+        else if (settled.kind === 'replace') done(null, settled.body)
+        else done(null, refusal(reply, settled.problem))
+      }
+      if (outcome instanceof Promise) outcome.then(apply, (err: Error) => done(err))
+      else apply(outcome)
     }
 
     // A response that never reached onSend left through `reply.hijack()` and `reply.raw`: it

@@ -1,7 +1,7 @@
 import type { RenderedProblem } from '@portcullis/core'
 import { writeProblem, type RequestView } from '@portcullis/core/internal'
 import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import type { ResponseRules } from './response-rules.js'
+import type { ResponseRules, SerializedOutcome } from './response-rules.js'
 
 /** A response method, called on the response with its arguments. */
 export type ResponseMethod = (this: ServerResponse, ...args: unknown[]) => unknown
@@ -147,6 +147,29 @@ export function refuseHeld(hold: Hold, res: ServerResponse, problem: RenderedPro
   return res
 }
 
+/**
+ * Applies an outcome now, or once it settles (an egress meter on Redis): meanwhile the response
+ * is held (`waiting`), and whatever the handler sends is dropped.
+ */
+export function later<T>(
+  hold: Hold,
+  res: ServerResponse,
+  outcome: T | Promise<T>,
+  apply: (settled: T) => unknown,
+): unknown {
+  if (!(outcome instanceof Promise)) return apply(outcome)
+  hold.refused = true
+  outcome.then(
+    (settled) => {
+      hold.refused = false
+      apply(settled)
+    },
+    // A meter never rejects (store failures are answers); a bug still never lets the body out.
+    () => res.destroy(),
+  )
+  return res
+}
+
 /** What the hold does not look at: its own calls, what follows an approved body, exempt bodies. */
 export function passes(hold: Hold, status: number): boolean {
   return hold.busy || hold.approved || (!hold.refused && hold.rules.exempt(status))
@@ -214,21 +237,28 @@ export const nodeResponseSteps: HoldSteps = Object.freeze({
         ? Buffer.from(chunk, encoding)
         : chunk
     const outcome = rules.serialized(view, res.statusCode, payload, res.getHeader('content-type'))
-    if (outcome.kind === 'refuse') return refuseHeld(hold, res, outcome.problem)
-    if (outcome.kind === 'keep') return pass(hold, res, down, args)
-    if (res.headersSent) {
-      // Flushed headers may announce the original length: a shorter body would corrupt the
-      // stream, and the status cannot change any more. Close instead.
-      return refuseHeld(hold, res, rules.uninspectable(view, 'a body after its headers were sent'))
+    const apply = (settled: SerializedOutcome): unknown => {
+      if (settled.kind === 'refuse') return refuseHeld(hold, res, settled.problem)
+      if (settled.kind === 'keep') return pass(hold, res, down, args)
+      if (res.headersSent) {
+        // Flushed headers may announce the original length: a shorter body would corrupt the
+        // stream, and the status cannot change any more. Close instead.
+        return refuseHeld(
+          hold,
+          res,
+          rules.uninspectable(view, 'a body after its headers were sent'),
+        )
+      }
+      res.setHeader('content-length', Buffer.byteLength(settled.body))
+      const callback = [second, third].find((arg) => typeof arg === 'function')
+      return approve(
+        hold,
+        res,
+        down,
+        callback === undefined ? [settled.body, 'utf8'] : [settled.body, 'utf8', callback],
+      )
     }
-    res.setHeader('content-length', Buffer.byteLength(outcome.body))
-    const callback = [second, third].find((arg) => typeof arg === 'function')
-    return approve(
-      hold,
-      res,
-      down,
-      callback === undefined ? [outcome.body, 'utf8'] : [outcome.body, 'utf8', callback],
-    )
+    return later(hold, res, outcome, apply)
   },
 
   write(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]): unknown {

@@ -3,6 +3,8 @@ import {
   emitAudit,
   refuse,
   type DecisionContext,
+  type Meter,
+  type Pending,
   type RequestView,
 } from '@portcullis/core/internal'
 import {
@@ -79,12 +81,18 @@ export type ValueOutcome =
   | { readonly kind: 'replace'; readonly value: unknown }
   | { readonly kind: 'refuse'; readonly problem: RenderedProblem }
 
+/** An outcome now, or later when a meter (an egress budget on Redis) answers later. */
+export type Later<T> = T | Promise<T>
+
 /** The response step of one route: every body leaves through it. */
 export interface ResponseRules {
   /** True when a body of this status leaves unchecked (passthrough, or no allowlist). */
   exempt: (status: number) => boolean
-  /** Projects a value before it is serialized (objects, arrays, `res.json`). */
-  value(view: RequestView, status: number, body: unknown): ValueOutcome
+  /**
+   * Projects a value before it is serialized (objects, arrays, `res.json`), then charges it to
+   * the route's meters (egress budgets); a promise only when a meter answers later.
+   */
+  value(view: RequestView, status: number, body: unknown): Later<ValueOutcome>
   /**
    * Projects a body serialized already: a JSON string or bytes, read per its `Content-Type` (at
    * most `maxBodyBytes`); anything else (a stream, non-JSON) is refused, never let out unchecked.
@@ -94,7 +102,7 @@ export interface ResponseRules {
     status: number,
     payload: unknown,
     contentType: unknown,
-  ): SerializedOutcome
+  ): Later<SerializedOutcome>
   /** The refusal of a response the guard cannot inspect (`what`: 'a stream'). */
   uninspectable(view: RequestView, what: string): RenderedProblem
 }
@@ -137,6 +145,36 @@ export function release(body: unknown): void {
 }
 const KEEP = Object.freeze({ kind: 'keep' as const })
 
+/** One meter for a route's meters, in order; `null` for none. */
+function meterOf(meters: readonly Meter[]): Meter | null {
+  if (meters.length === 0) return null
+  if (meters.length === 1) return meters[0]!
+  return function portcullisMeters(view, status, sent) {
+    let answer: Pending = null
+    for (const meter of meters) {
+      answer =
+        answer === null
+          ? meter(view, status, sent)
+          : answer instanceof Promise
+            ? answer.then((a) => a ?? meter(view, status, sent))
+            : answer
+    }
+    return answer
+  }
+}
+
+/** The outcome once the meter has answered: itself, or the meter's refusal. */
+function charged<T>(
+  answer: Pending,
+  outcome: T,
+): Later<T | { readonly kind: 'refuse'; readonly problem: RenderedProblem }> {
+  if (answer === null) return outcome
+  if (!(answer instanceof Promise)) return { kind: 'refuse', problem: answer }
+  return answer.then((settled) =>
+    settled === null ? outcome : { kind: 'refuse' as const, problem: settled },
+  )
+}
+
 /**
  * Builds the response step of one route, once. A refusal is a 500 problem+json
  * (`PCL_RESPONSE_REJECTED`, `PCL_TOO_MANY_ITEMS`) with a `deny` audit event, which names the
@@ -148,8 +186,11 @@ export function createResponseRules(
   route: string,
   context: DecisionContext,
   maxBodyBytes: number,
+  meters: readonly Meter[] = [],
 ): ResponseRules {
   const { allowlist, successBodies } = plan
+  // Egress budgets: charged on what the projection lets out, success bodies only.
+  const meter = meterOf(meters)
   const passthrough = allowlist.mode === 'passthrough'
 
   function exempt(status: number): boolean {
@@ -188,7 +229,7 @@ export function createResponseRules(
 
   return Object.freeze({
     exempt,
-    value(view: RequestView, status: number, body: unknown): ValueOutcome {
+    value(view: RequestView, status: number, body: unknown): Later<ValueOutcome> {
       if (exempt(status)) return KEEP
       const unread = unreadable(body)
       if (unread !== null) {
@@ -197,7 +238,9 @@ export function createResponseRules(
       }
       const result = project(view, status, body)
       if (!result.ok) return { kind: 'refuse', problem: refusal(view, result) }
-      return { kind: 'replace', value: result.value }
+      const replaced = { kind: 'replace' as const, value: result.value }
+      if (meter === null) return replaced
+      return charged(meter(view, status, { value: result.value, text: undefined }), replaced)
     },
     serialized(view: RequestView, status: number, payload: unknown, contentType: unknown) {
       if (exempt(status) || payload === null || payload === undefined) return KEEP
@@ -212,7 +255,10 @@ export function createResponseRules(
       }
       const result = project(view, status, read.value)
       if (!result.ok) return { kind: 'refuse', problem: refusal(view, result) }
-      return { kind: 'replace', body: JSON.stringify(result.value) }
+      const body = JSON.stringify(result.value)
+      const replaced = { kind: 'replace' as const, body }
+      if (meter === null) return replaced
+      return charged(meter(view, status, { value: result.value, text: body }), replaced)
     },
     uninspectable(view: RequestView, what: string) {
       return refused(view, uninspectableError(what))

@@ -137,6 +137,13 @@ export const errorCodes = {
   },
 
   PCL_RATE_LIMITED: { kind: 'rate-limit', status: 429, title: 'Too many requests' },
+  PCL_BUDGET_EXHAUSTED: { kind: 'rate-limit', status: 429, title: 'Egress budget exhausted' },
+  PCL_ENUMERATION: { kind: 'rate-limit', status: 429, title: 'Too many distinct objects' },
+  PCL_LOCKED_OUT: {
+    kind: 'rate-limit',
+    status: 429,
+    title: 'Locked out after repeated denials',
+  },
 
   PCL_KEYS_UNAVAILABLE: {
     kind: 'dependency',

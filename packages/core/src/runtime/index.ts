@@ -24,4 +24,13 @@ export {
   writeProblem,
   type ProblemToWrite,
 } from './node-response.js'
-export { answerUnknownRoute, runSteps, type RouteSteps, type Step } from './steps.js'
+export {
+  answerUnknownRoute,
+  COUNTED_DENIALS,
+  runSteps,
+  type DenialWatch,
+  type Egress,
+  type Meter,
+  type RouteSteps,
+  type Step,
+} from './steps.js'

@@ -1,10 +1,41 @@
 import type { RenderedProblem } from '../problem/index.js'
-import type { Pending } from './answer.js'
+import type { Answer, Pending } from './answer.js'
 import { statusProblem } from './node-response.js'
 import type { RequestView } from './request-view.js'
 
 /** One step of a route's flow: `null` to go on, or the refusal (already audited). */
 export type Step = (view: RequestView) => Pending
+
+/** A success body as it leaves, once projected: what egress budgets charge. */
+export interface Egress {
+  /** The projected value (parsed JSON for a serialized body). */
+  readonly value: unknown
+  /** The body as serialized, when the guard has it (a JSON string or bytes sent as such). */
+  readonly text: string | undefined
+}
+
+/**
+ * Charges a projected success body before it leaves (egress budgets): `null` to send it, or the
+ * refusal to send instead (already audited). Synchronous with an in-memory store.
+ */
+export type Meter = (view: RequestView, status: number, sent: Egress) => Pending
+
+/**
+ * The denial-burst lockout of an app: `check` refuses a principal locked out before its route's
+ * decision; `denied` counts an authorization denial of the decision against the principal.
+ */
+export interface DenialWatch {
+  readonly check: Step
+  denied(view: RequestView, code: string): void
+}
+
+/** The authorization denials a lockout counts: a principal reaching for what it may not have. */
+export const COUNTED_DENIALS: ReadonlySet<string> = new Set([
+  'PCL_INSUFFICIENT_SCOPE',
+  'PCL_CALLER_NOT_ALLOWED',
+  'PCL_CLAIM_MISMATCH',
+  'PCL_CHECK_DENIED',
+])
 
 /**
  * What the runtime runs for a request of one route, in order, after authentication: the route's
@@ -16,6 +47,8 @@ export interface RouteSteps {
   readonly decide: Step
   /** Run once the decision allows, in order. */
   readonly after: Step[]
+  /** The app's denial-burst lockout, when configured: checked first, fed the denials. */
+  lockout?: DenialWatch
 }
 
 function runFrom(steps: RouteSteps, view: RequestView, index: number): Pending {
@@ -28,12 +61,34 @@ function runFrom(steps: RouteSteps, view: RequestView, index: number): Pending {
   return null
 }
 
-/** Runs a route's steps: synchronous, and allocation-free, while every step answers at once. */
-export function runSteps(steps: RouteSteps, view: RequestView): Pending {
+function watched(lockout: DenialWatch, view: RequestView, answer: Answer): Answer {
+  if (answer !== null && answer.status === 403 && COUNTED_DENIALS.has(answer.body.code)) {
+    lockout.denied(view, answer.body.code)
+  }
+  return answer
+}
+
+function decideThenRun(steps: RouteSteps, view: RequestView): Pending {
   const decided = steps.decide(view)
   if (decided === null) return runFrom(steps, view, 0)
-  if (!(decided instanceof Promise)) return decided
-  return decided.then((settled) => (settled === null ? runFrom(steps, view, 0) : settled))
+  const { lockout } = steps
+  if (!(decided instanceof Promise)) {
+    return lockout === undefined ? decided : watched(lockout, view, decided)
+  }
+  return decided.then((settled) => {
+    if (settled === null) return runFrom(steps, view, 0)
+    return lockout === undefined ? settled : watched(lockout, view, settled)
+  })
+}
+
+/** Runs a route's steps: synchronous, and allocation-free, while every step answers at once. */
+export function runSteps(steps: RouteSteps, view: RequestView): Pending {
+  const { lockout } = steps
+  if (lockout === undefined) return decideThenRun(steps, view)
+  const locked = lockout.check(view)
+  if (locked === null) return decideThenRun(steps, view)
+  if (!(locked instanceof Promise)) return locked
+  return locked.then((settled) => (settled === null ? decideThenRun(steps, view) : settled))
 }
 
 // URLs no route serves: a problem+json 404 (`about:blank`), the same for everyone the guard lets

@@ -1,5 +1,6 @@
 import {
   approve,
+  later,
   nodeResponseSteps,
   pass,
   passes,
@@ -30,8 +31,10 @@ const expressSteps: HoldSteps = {
     if (passes(hold, res.statusCode)) return pass(hold, res, down, [body])
     if (hold.refused) return res
     const outcome = hold.rules.value(hold.view, res.statusCode, body)
-    if (outcome.kind === 'refuse') return refuseHeld(hold, res, outcome.problem)
-    return approve(hold, res, down, [outcome.kind === 'replace' ? outcome.value : body])
+    return later(hold, res, outcome, (settled) => {
+      if (settled.kind === 'refuse') return refuseHeld(hold, res, settled.problem)
+      return approve(hold, res, down, [settled.kind === 'replace' ? settled.value : body])
+    })
   },
 
   send(hold: Hold, res: ServerResponse, down: ResponseMethod, [body]: unknown[]) {
@@ -44,9 +47,11 @@ const expressSteps: HoldSteps = {
     }
     const { rules, view } = hold
     const outcome = rules.serialized(view, res.statusCode, body, res.getHeader('content-type'))
-    if (outcome.kind === 'refuse') return refuseHeld(hold, res, outcome.problem)
-    if (outcome.kind === 'keep') return pass(hold, res, down, [body])
-    return approve(hold, res, down, [outcome.body])
+    return later(hold, res, outcome, (settled) => {
+      if (settled.kind === 'refuse') return refuseHeld(hold, res, settled.problem)
+      if (settled.kind === 'keep') return pass(hold, res, down, [body])
+      return approve(hold, res, down, [settled.body])
+    })
   },
 
   redirect(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]) {

@@ -353,3 +353,32 @@ describe('portcullis audit: arguments', () => {
     expect((await audit('a.js', '--export=')).code).toBe(2)
   })
 })
+
+describe('portcullis audit: egress limits', () => {
+  it('shows each route budget and enumeration limit in their own columns, and in --json', async () => {
+    const { code, stdout } = await audit('./fixtures/egress-app.ts')
+    expect(code).toBe(0)
+    const [header] = stdout.split('\n')
+    expect(header).toMatch(/ +BODY +BUDGET +ENUMERATION$/)
+    expect(rowOf(stdout, 'GET', '/v1/users/:id/history')).toMatch(
+      /1000 items per 1 hour by principal \(budget viewing-history\) +200 distinct :id per 1 hour by principal$/,
+    )
+    expect(rowOf(stdout, 'GET', '/healthz')).toMatch(/ -  +-$/)
+    const json = JSON.parse((await audit('./fixtures/egress-app.ts', '--json')).stdout) as {
+      routes: { method: string; url: string; budget: string | null; enumeration: string | null }[]
+    }
+    expect(json.routes.find((r) => r.url === '/healthz')).toMatchObject({
+      budget: null,
+      enumeration: null,
+    })
+    expect(json.routes.find((r) => r.url === '/v1/users/:id/history')).toMatchObject({
+      budget: '1000 items per 1 hour by principal (budget viewing-history)',
+      enumeration: '200 distinct :id per 1 hour by principal',
+    })
+  })
+
+  it('leaves the columns out when no route declares one', async () => {
+    const { stdout } = await audit('./fixtures/guarded-app.ts')
+    expect(stdout).not.toContain('BUDGET')
+  })
+})

@@ -83,7 +83,8 @@ export function lacksBodyRule(entry: InventoryEntry): boolean {
 
 /**
  * The route inventory as a table: METHOD, URL (with constraints), ACCESS, RATE LIMIT, RESPONSE,
- * BODY, with `-` where a route has no rate limit, response allowlist or body rule. `invalid`
+ * BODY, with `-` where a route has no rate limit, response allowlist or body rule; then BUDGET
+ * and ENUMERATION when any route declares an egress budget or an enumeration limit. `invalid`
  * tells the rows whose guard startup refused (`INVALID GUARD` rather than `UNGUARDED`).
  *
  * @example
@@ -95,8 +96,10 @@ export function formatInventory(
   entries: readonly InventoryEntry[],
   invalid: (entry: InventoryEntry) => boolean = () => false,
 ): string {
+  // The egress columns appear once a route declares a budget or an enumeration limit.
+  const egress = entries.some((entry) => egressOf(entry).some((cell) => cell !== null))
   return formatTable([
-    HEADER,
+    egress ? [...HEADER, ...EGRESS_HEADER] : HEADER,
     ...entries.map((entry) => [
       entry.method,
       urlLabel(entry),
@@ -104,6 +107,18 @@ export function formatInventory(
       entry.rateLimit ?? '-',
       entry.response ?? '-',
       (entry as { body?: string | null }).body ?? '-',
+      ...(egress ? egressOf(entry).map((cell) => cell ?? '-') : []),
     ]),
   ])
+}
+
+const EGRESS_HEADER = ['BUDGET', 'ENUMERATION'] as const
+
+/**
+ * The route's egress budget and enumeration limit summaries. Read defensively: an older
+ * `@portcullis/policy` has neither column.
+ */
+function egressOf(entry: InventoryEntry): [string | null, string | null] {
+  const { budget, enumeration } = entry as { budget?: string | null; enumeration?: string | null }
+  return [budget ?? null, enumeration ?? null]
 }

@@ -105,6 +105,8 @@ export const routeGuardSchema = z
       // Owned by the rate-limit and allowlist plugins, which validate them in their own onRoute
       // hooks; a route that declares one without its plugin registered fails startup.
       rateLimit: z.unknown().optional(),
+      budget: z.unknown().optional(),
+      enumeration: z.unknown().optional(),
       // Read by the tokens plugin (RFC 6750 §2.3 query tokens); not a requirement.
       queryToken: z.literal(true, { error: 'must be `true` when present' }).optional(),
       // Read by the tokens plugin (RFC 9449 DPoP-only route); not a requirement either.

@@ -21,6 +21,9 @@ export interface NormalizedGuard {
   readonly reportOnly: boolean | undefined
   /** `guard.rateLimit` as declared (validated by the rate-limit plugin), or `undefined`. */
   readonly rateLimit: unknown
+  /** `guard.budget` and `guard.enumeration` as declared (validated by the rate-limit plugin). */
+  readonly budget: unknown
+  readonly enumeration: unknown
   /** `guard.response` as declared (validated by the allowlist plugin), or `undefined`. */
   readonly response: unknown
   /** `guard.body` as declared (validated by the allowlist plugin), or `undefined`. */
@@ -48,6 +51,8 @@ export function normalizeGuard(guard: ParsedRouteGuard): NormalizedGuard {
     checks: guard.check === undefined ? [] : [guard.check as GuardCheck],
     reportOnly: guard.reportOnly,
     rateLimit: guard.rateLimit,
+    budget: guard.budget,
+    enumeration: guard.enumeration,
     response: guard.response,
     body: guard.body,
   }
@@ -108,6 +113,8 @@ export function mergeGuards(
       ...base,
       public: over.public,
       rateLimit: over.rateLimit ?? base.rateLimit,
+      budget: over.budget ?? base.budget,
+      enumeration: over.enumeration ?? base.enumeration,
       response: over.response ?? base.response,
       body: over.body ?? base.body,
     }
@@ -145,6 +152,8 @@ export function mergeGuards(
     reportOnly: over.reportOnly ?? base.reportOnly,
     // A route's own limit or allowlist replaces its base's (their plugins check the result).
     rateLimit: over.rateLimit ?? base.rateLimit,
+    budget: over.budget ?? base.budget,
+    enumeration: over.enumeration ?? base.enumeration,
     response: over.response ?? base.response,
     body: over.body ?? base.body,
   }

@@ -27,6 +27,10 @@ export interface InventoryEntry {
    * accepts none.
    */
   readonly body: string | null
+  /** The egress budget's summary (`guard.budget`: `1000 items per 1 hour by principal`), or `null`. */
+  readonly budget: string | null
+  /** The enumeration limit's summary (`guard.enumeration`: `200 distinct :id per 1 hour ...`), or `null`. */
+  readonly enumeration: string | null
 }
 
 /** The `app.portcullis` decoration. */
@@ -46,6 +50,9 @@ export interface InventoryRoute {
   readonly response: string | null
   /** The request body rule's summary, or its flag, as the allowlist step reported it. */
   readonly body: string | null
+  /** The egress budget and enumeration limit summaries, when the route declares them. */
+  readonly budget?: string | null
+  readonly enumeration?: string | null
 }
 
 /** The inventory rows of a route, one per method, the same on every adapter. */
@@ -66,6 +73,8 @@ export function inventoryEntries(
       rateLimit: route.rateLimit,
       response: route.response,
       body: route.body,
+      budget: route.budget ?? null,
+      enumeration: route.enumeration ?? null,
     }),
   )
 }

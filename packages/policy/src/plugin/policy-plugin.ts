@@ -1,5 +1,5 @@
 import { isPortcullisConfigError, PortcullisConfigError } from '@portcullis/core'
-import type { RouteSteps } from '@portcullis/core/internal'
+import type { Meter, RouteSteps } from '@portcullis/core/internal'
 import { appendRouteHook, registerOnce } from '@portcullis/tokens/internal'
 import type { FastifyInstance, onErrorHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
@@ -60,6 +60,15 @@ const EXTENSIONS = [
         'register @portcullis/rate-limit (rateLimitPlugin) after @portcullis/policy, before declaring routes',
     },
   },
+  ...(['budget', 'enumeration'] as const).map((key) => ({
+    key,
+    plugin: '@portcullis/rate-limit',
+    fix: {
+      fastify: `add the rateLimit option to the options of @portcullis/fastify (guard.${key} is counted in its store, in memory or Redis)`,
+      alone:
+        'register @portcullis/rate-limit (rateLimitPlugin) after @portcullis/policy, before declaring routes',
+    },
+  })),
   {
     key: 'response',
     plugin: '@portcullis/allowlist',
@@ -214,6 +223,7 @@ function portcullisPolicy(
           : createRouteDecision(compiled, url, context, resolved.reportOnly),
       after: [],
     }
+    const meters: Meter[] = []
     const state: RouteState = {
       compiled,
       knownScopes: resolved.knownScopes,
@@ -228,6 +238,13 @@ function portcullisPolicy(
       },
       addStep(step) {
         steps.after.push(step)
+      },
+      meters,
+      addMeter(meter) {
+        meters.push(meter)
+      },
+      watchDenials(watch) {
+        steps.lockout = watch
       },
     }
     Object.defineProperty(routeOptions, kRouteState, { value: state, configurable: true })
@@ -293,6 +310,8 @@ function portcullisPolicy(
             rateLimit: record.annotations.rateLimit ?? null,
             response: record.annotations.response ?? null,
             body: record.annotations.body ?? null,
+            budget: record.annotations.budget ?? null,
+            enumeration: record.annotations.enumeration ?? null,
           }),
         )
       }

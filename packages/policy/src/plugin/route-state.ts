@@ -1,12 +1,12 @@
 import type { PortcullisConfigError } from '@portcullis/core'
-import type { Pending, RequestView } from '@portcullis/core/internal'
+import type { DenialWatch, Meter, Pending, RequestView } from '@portcullis/core/internal'
 import type { CompiledGuard } from '../guard/index.js'
 
 /** Where the policy plugin leaves a route's state on its route options, for later plugins. */
 export const kRouteState = Symbol.for('portcullis.routeState')
 
 /** An inventory column other plugins fill in. */
-export type AnnotatedField = 'rateLimit' | 'response' | 'body'
+export type AnnotatedField = 'rateLimit' | 'response' | 'body' | 'budget' | 'enumeration'
 
 /**
  * What the policy plugin knows of a route, handed to the plugins registered after it (rate
@@ -31,6 +31,12 @@ export interface RouteState {
    * run before.
    */
   addStep(step: (view: RequestView) => Pending): void
+  /** What charges the route's projected success bodies (egress budgets), in order. */
+  readonly meters: readonly Meter[]
+  /** Adds a meter; the allowlist plugin, registered after, runs it on every success body. */
+  addMeter(meter: Meter): void
+  /** Puts the app's denial-burst lockout in front of the route's decision. */
+  watchDenials(watch: DenialWatch): void
 }
 
 /** The route state the policy plugin left on these route options, if it saw the route. */

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { durationSchema } from '@portcullis/tokens/internal'
 import { integerIn, keySchema, positiveInteger, timeWindowSchema } from '../lib/schema-parts.js'
 import type { RedisClient } from './rate-limit-options.js'
+import { lockoutSchema } from '../egress/egress-schema.js'
 
 /** Defaults of every optional setting, documented on `RateLimitOptions`. */
 export const rateLimitDefaults = Object.freeze({
@@ -77,6 +78,7 @@ const shape = {
       { error: 'must be true, false, "draft" or "x-ratelimit"' },
     )
     .optional(),
+  lockout: lockoutSchema.optional(),
 }
 
 /**

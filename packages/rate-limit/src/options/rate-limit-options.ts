@@ -1,4 +1,5 @@
 import type { AuditSink, Duration, GuardRequest, Principal } from '@portcullis/core'
+import type { LockoutOptions } from '../egress/egress-options.js'
 
 /**
  * Whom a request is counted against.
@@ -130,6 +131,15 @@ export interface RateLimitOptions {
    * `@portcullis/express` build it with {@link createPreAuthLimiter} and pass it there.
    */
   preAuth?: PreAuthOptions | false
+  /**
+   * The denial-burst lockout: `{ max, timeWindow, coolDown }` locks a principal out of every
+   * guarded route for `coolDown` once it has had `max` authorization denials (insufficient
+   * scope, caller not allowed, claim mismatch, a failed `check`) within `timeWindow`: 429
+   * `PCL_LOCKED_OUT` with `Retry-After`, and a `PCL_LOCKED_OUT` audit event when it starts. Kept
+   * in the same store as the counts (memory or `redis`). Default `false` (off). See
+   * {@link LockoutOptions}.
+   */
+  lockout?: LockoutOptions | false
 }
 
 /**

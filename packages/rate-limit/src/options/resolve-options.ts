@@ -2,6 +2,7 @@ import { PortcullisConfigError, type AuditSink } from '@portcullis/core'
 import { invalidOptionsError } from '@portcullis/core/internal'
 import type { LimitSpec } from '../limiter/limit-spec.js'
 import { pluginOptionsSchema, rateLimitDefaults } from './options-schema.js'
+import type { LockoutSpec } from '../egress/egress-steps.js'
 import type { RedisClient } from './rate-limit-options.js'
 
 /** Names of the three rate-limit headers, lower case as Fastify stores them. */
@@ -35,6 +36,8 @@ export interface ResolvedRateLimitOptions {
   readonly headers: HeaderNames | null
   readonly audit: AuditSink | undefined
   readonly realm: string | undefined
+  /** The denial-burst lockout, milliseconds resolved; `null` when off (the default). */
+  readonly lockout: LockoutSpec | null
 }
 
 /**
@@ -68,5 +71,6 @@ export function resolveRateLimitOptions(input: unknown): ResolvedRateLimitOption
     headers: headers === false ? null : headers === 'x-ratelimit' ? X_HEADERS : DRAFT_HEADERS,
     audit: o.audit,
     realm: o.realm,
+    lockout: o.lockout === undefined || o.lockout === false ? null : Object.freeze(o.lockout),
   })
 }

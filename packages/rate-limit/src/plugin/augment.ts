@@ -1,4 +1,5 @@
 import type { RateLimitOptions } from '../options/index.js'
+import type { RouteBudget, RouteEnumeration } from '../egress/egress-options.js'
 import type { RouteRateLimit } from '../route/index.js'
 
 declare module '@portcullis/core' {
@@ -18,5 +19,17 @@ declare module '@portcullis/core' {
      * `@portcullis/rate-limit`.
      */
     rateLimit?: RouteRateLimit
+    /**
+     * An egress budget: how many items (or bytes) of what this route lets out one principal may
+     * take per window, on its own or shared by name with other routes; 429
+     * `PCL_BUDGET_EXHAUSTED` once spent. Needs `rateLimit` (its store). See {@link RouteBudget}.
+     */
+    budget?: RouteBudget
+    /**
+     * An enumeration limit: how many distinct values of a route or query parameter one principal
+     * may touch per window; 429 `PCL_ENUMERATION` past it. Needs `rateLimit` (its store). See
+     * {@link RouteEnumeration}.
+     */
+    enumeration?: RouteEnumeration
   }
 }

@@ -85,6 +85,32 @@ function portcullisRateLimitPlugin(
     })
     // Run by the guard's own hook, once its decision allows: before any application hook.
     if (limit !== null) state.addStep(limit)
+    const guard = compiled.guard
+    if (!isPublic) {
+      const watch = limits.lockout(compiled.reportOnly)
+      if (watch !== null) state.watchDenials(watch)
+    }
+    if (guard.budget === undefined && guard.enumeration === undefined) return
+    let egress
+    try {
+      egress = limits.planEgress(guard, { label: state.label, isPublic })
+    } catch (err) {
+      if (!isPortcullisConfigError(err)) throw err
+      state.reportError(err)
+      return
+    }
+    if (egress.budgetSummary !== null) state.annotate('budget', egress.budgetSummary)
+    if (egress.enumerationSummary !== null) {
+      state.annotate('enumeration', egress.enumerationSummary)
+    }
+    // After the rate limit; the meter charges what the allowlist plugin lets out.
+    const steps = limits.egress(egress, {
+      route: state.url,
+      countsAt: state.label.slice(state.label.indexOf(' ') + 1),
+      reportOnly: compiled.reportOnly,
+    })
+    for (const step of steps.steps) state.addStep(step)
+    if (steps.meter !== null) state.addMeter(steps.meter)
   })
 
   fastify.addHook('onReady', async function portcullisRateLimitReady() {
@@ -114,6 +140,7 @@ function portcullisRateLimitPlugin(
   })
 
   fastify.addHook('onClose', async function portcullisRateLimitClose() {
+    limits.egressStore.clear()
     await store.close()
   })
   next()

@@ -40,9 +40,18 @@ function guardError(
   })
 }
 
-function schemaError(site: RouteSite, error: z.ZodError): PortcullisConfigError {
-  const located = locateIssues(error.issues, FIELD, 'is not a known rate-limit setting')
-  const first = located[0] ?? { field: FIELD, message: 'is invalid' }
+/**
+ * The configuration error of a route setting that failed its schema: the route and up to five
+ * located issues (`guard.rateLimit.max must be a positive integer`), the first one's field.
+ */
+export function schemaError(
+  site: Pick<RouteSite, 'label'>,
+  error: z.ZodError,
+  field = FIELD,
+  unknown = 'is not a known rate-limit setting',
+): PortcullisConfigError {
+  const located = locateIssues(error.issues, field, unknown)
+  const first = located[0] ?? { field, message: 'is invalid' }
   const message = located
     .slice(0, 5)
     .map((issue) => `${issue.field} ${issue.message}`)
@@ -130,11 +139,6 @@ export function compileRouteLimit(
   }
 }
 
-function keyName(key: RateLimitKey): string {
-  if (typeof key !== 'function') return key
-  return key.name === '' ? 'key function' : `key function ${key.name}`
-}
-
 /**
  * The inventory's rate-limit column: `100 per 1 minute by principal`, `60 per 1 minute by ip
  * (public)`, `20 per 1 second by principal (bucket search); 500 for callers indexer-svc`.
@@ -162,16 +166,22 @@ let nextFunctionId = 0
  * functions compare by identity.
  */
 export function limitSignature(spec: LimitSpec): string {
-  let key: string
-  if (typeof spec.key === 'function') {
-    let id = functionIds.get(spec.key)
-    if (id === undefined) {
-      id = nextFunctionId++
-      functionIds.set(spec.key, id)
-    }
-    key = `function#${id}`
-  } else {
-    key = spec.key
+  return JSON.stringify([spec.max, spec.timeWindow, keySignature(spec.key), spec.overrides])
+}
+
+/** A key as limits sharing a count compare it: its name, or the identity of its function. */
+export function keySignature(key: RateLimitKey): string {
+  if (typeof key !== 'function') return key
+  let id = functionIds.get(key)
+  if (id === undefined) {
+    id = nextFunctionId++
+    functionIds.set(key, id)
   }
-  return JSON.stringify([spec.max, spec.timeWindow, key, spec.overrides])
+  return `function#${id}`
+}
+
+/** How a key reads in the inventory: its name, or `key function <name>`. */
+export function keyName(key: RateLimitKey): string {
+  if (typeof key !== 'function') return key
+  return key.name === '' ? 'key function' : `key function ${key.name}`
 }

@@ -17,6 +17,8 @@ export interface LimiterStore {
   start(ms: number): Promise<boolean>
   /** Releases what the store created (a client made from a URL); the application's stay open. */
   close(): Promise<void>
+  /** The Redis client counts go to, once it exists; `null` for the memory store. */
+  redisClient(): RedisClient | null
 }
 
 /** What a store is made from: the resolved `rateLimit` options. */
@@ -34,7 +36,12 @@ export function createLimiterStore(options: StoreOptions, log: LimiterLog): Limi
   const { redis } = options
   if (redis === undefined) {
     const counter = createMemoryCounter(options.cache)
-    return { counter, start: () => Promise.resolve(true), close: () => counter.close() }
+    return {
+      counter,
+      start: () => Promise.resolve(true),
+      close: () => counter.close(),
+      redisClient: () => null,
+    }
   }
   if (typeof redis !== 'string') {
     const counter = createRedisCounter(redis, { timeout: options.storeTimeout })
@@ -47,6 +54,7 @@ export function createLimiterStore(options: StoreOptions, log: LimiterLog): Limi
         return counter.ready(ms)
       },
       close: () => counter.close(),
+      redisClient: () => redis,
     }
   }
   let owned: Promise<OwnedRedis> | undefined
@@ -68,5 +76,6 @@ export function createLimiterStore(options: StoreOptions, log: LimiterLog): Limi
       return counter.ready(ms)
     },
     close: () => counter.close(),
+    redisClient: () => client,
   }
 }

@@ -103,6 +103,40 @@ describe('named policies, knownScopes and report-only, as on Fastify', () => {
     )
   })
 
+  it("a route's scopes add to its policy's, and a policy's to the one it extends", async () => {
+    const t = await setup(
+      (app, g) => {
+        app.get('/d', g({ extends: 'readVideos', scopes: ['videos:delete'] }), (_q, r) =>
+          r.send('ok'),
+        )
+        app.get('/e', g({ extends: 'deleteVideos' }), (_q, r) => r.send('ok'))
+        app.get('/f', g({ extends: 'readVideos', scopes: { anyOf: ['a', 'b'] } }), (_q, r) =>
+          r.send('ok'),
+        )
+      },
+      {
+        portcullis: {
+          policies: {
+            ...policies,
+            deleteVideos: { extends: 'readVideos', scopes: ['videos:delete'] },
+          },
+        },
+      },
+    )
+    for (const url of ['/d', '/e']) {
+      const own = await t.call(url, { ...reader, scope: 'videos:delete' })
+      expect(own.status, url).toBe(403)
+      expect(own.body).toContain('PCL_INSUFFICIENT_SCOPE')
+      expect((await t.call(url, reader)).status, url).toBe(403)
+      expect((await t.call(url, { ...reader, scope: 'videos:read videos:delete' })).status).toBe(
+        200,
+      )
+    }
+    expect((await t.call('/f', { ...reader, scope: 'a' })).status).toBe(403)
+    expect((await t.call('/f', { ...reader, scope: 'videos:read' })).status).toBe(403)
+    expect((await t.call('/f', { ...reader, scope: 'videos:read b' })).status).toBe(200)
+  })
+
   it('widening a policy, or an unknown one, is refused naming the field', async () => {
     current = await guardedExpress(() => undefined, { seal: false, portcullis: { policies } })
     const widened = thrown(() =>

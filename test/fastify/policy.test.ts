@@ -138,6 +138,42 @@ describe('named policies (extends)', () => {
     )
   })
 
+  it("a route's scopes add to its policy's, and a policy's to the one it extends", async () => {
+    const t = await setup(
+      (app) => {
+        app.get(
+          '/d',
+          { config: { guard: { extends: 'readVideos', scopes: ['videos:delete'] } } },
+          () => 'ok',
+        )
+        app.get('/e', { config: { guard: { extends: 'deleteVideos' } } }, () => 'ok')
+        app.get(
+          '/f',
+          { config: { guard: { extends: 'readVideos', scopes: { anyOf: ['a', 'b'] } } } },
+          () => 'ok',
+        )
+      },
+      {
+        policies: {
+          ...policies,
+          deleteVideos: { extends: 'readVideos', scopes: ['videos:delete'] },
+        },
+      },
+    )
+    for (const url of ['/d', '/e']) {
+      const own = await t.call(url, { ...reader, scope: 'videos:delete' })
+      expect(own.statusCode, url).toBe(403)
+      expect(own.json()).toMatchObject({ code: 'PCL_INSUFFICIENT_SCOPE' })
+      expect((await t.call(url, reader)).statusCode, url).toBe(403)
+      expect(
+        (await t.call(url, { ...reader, scope: 'videos:read videos:delete' })).statusCode,
+      ).toBe(200)
+    }
+    expect((await t.call('/f', { ...reader, scope: 'a' })).statusCode).toBe(403)
+    expect((await t.call('/f', { ...reader, scope: 'videos:read' })).statusCode).toBe(403)
+    expect((await t.call('/f', { ...reader, scope: 'videos:read b' })).statusCode).toBe(200)
+  })
+
   it('a route that widens the callers of its policy fails startup', async () => {
     await setup(
       (app) => {
@@ -218,6 +254,11 @@ describe('prefix defaults', () => {
     expect((await t.call('/admin/deep', ops)).statusCode).toBe(200)
     expect((await t.call('/admin/users', { ...ops, client_id: 'search-svc' })).statusCode).toBe(403)
     expect((await t.call('/admin/audit', ops)).statusCode).toBe(403)
+    // The route's scopes add to the prefix's: its own scope alone is not enough.
+    const auditOnly = await t.call('/admin/audit', { ...ops, scope: 'admin:audit' })
+    expect(auditOnly.statusCode).toBe(403)
+    expect(auditOnly.json()).toMatchObject({ code: 'PCL_INSUFFICIENT_SCOPE' })
+    expect(auditOnly.headers['www-authenticate']).toContain('scope="admin admin:audit"')
     expect((await t.call('/admin/audit', { ...ops, scope: 'admin admin:audit' })).statusCode).toBe(
       200,
     )

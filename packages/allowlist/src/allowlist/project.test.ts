@@ -318,6 +318,34 @@ describe('project: prototype pollution', () => {
     expect(Object.prototype).not.toHaveProperty('polluted')
   })
 
+  it.each([
+    ['a wildcard', ['id', 'stats.*']],
+    ['declared keys', ['id', 'stats.views']],
+  ])(
+    'a `__proto__` key with a scalar value: listed in removed when stripped, refused in reject mode (%s)',
+    (_name, paths) => {
+      for (const [text, path] of [
+        ['{ "id": 1, "stats": { "__proto__": 1 } }', 'stats.__proto__'],
+        ['{ "id": 1, "stats": { "__proto__": "x" } }', 'stats.__proto__'],
+        ['{ "id": 1, "stats": { "__proto__": null } }', 'stats.__proto__'],
+        ['{ "id": 1, "stats": {}, "__proto__": true }', '__proto__'],
+      ] as const) {
+        const body = JSON.parse(text) as unknown
+        const stripped = project(allow(paths), body)
+        expect(stripped.value, text).toEqual({ id: 1, stats: {} })
+        expect(Object.getPrototypeOf((stripped.value as { stats: object }).stats)).toBe(
+          Object.prototype,
+        )
+        expect(stripped.removed, text).toContain(path)
+        const rejected = allow(paths, { mode: 'reject' }).project(body, anonymous)
+        expect(rejected.ok, text).toBe(false)
+        if (rejected.ok) continue
+        expect(rejected.error.code, text).toBe('PCL_RESPONSE_REJECTED')
+        expect(rejected.removed, text).toContain(path)
+      }
+    },
+  )
+
   it('never reads a declared key through a polluted Object.prototype', () => {
     const declared = allow(['id', 'isAdmin'])
     const list = allow(['a[]'])

@@ -19,7 +19,7 @@ export default {
   coverageAnalysis: 'perTest',
   // The machine is shared: one or two test processes, generous timeouts.
   concurrency: Number(process.env.PORTCULLIS_MUTATE_CONCURRENCY ?? 1),
-  timeoutMS: 20_000,
+  timeoutMS: 5_000,
   reporters: ['clear-text', 'progress-append-only', 'json'],
   jsonReporter: { fileName: `reports/mutation/${process.env.PORTCULLIS_MUTATE ?? 'all'}.json` },
   thresholds: { high: 95, low: 90, break: null },

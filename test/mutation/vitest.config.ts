@@ -21,5 +21,9 @@ if (worktree !== dirname(join(here, 'node_modules'))) {
 // Replaces the root config's include (mergeConfig would append to it).
 export default defineConfig({
   ...root,
-  test: { ...root.test, include: [...new Set(selectedGroups().flatMap((group) => group.tests))] },
+  test: {
+    ...root.test,
+    include: [...new Set(selectedGroups().flatMap((group) => group.tests))],
+    setupFiles: [fileURLToPath(new URL('./setup.ts', import.meta.url))],
+  },
 })

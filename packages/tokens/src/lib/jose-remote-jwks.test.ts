@@ -1,6 +1,8 @@
 // What jose's createRemoteJWKSet does on its own under each outage, observed rather than assumed:
 // these tests pin the gaps RemoteKeySource closes (see remote-key-source.ts), and fail loudly if
-// a jose upgrade changes them.
+// a jose upgrade changes them. That jose reads a JWKS response of any size is not restated here
+// (a 2 MiB download against a 200 ms timeout only measured the machine's load): our own limit,
+// `jwks.maxBytes`, is tested in verifier/remote-jwks.test.ts, streamed and declared.
 import { createJwksServer, createTestKey, type JwksServer, type TestKey } from '@portcullis/testing'
 import { createRemoteJWKSet, errors } from 'jose'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -61,13 +63,6 @@ describe('jose createRemoteJWKSet, unwrapped', () => {
     vi.setSystemTime(Date.now() + 10_001)
     expect(await failure(() => jwks(header))).toBeInstanceOf(TypeError) // fetch failed
     expect(jwks.jwks()?.keys).toHaveLength(1)
-  })
-
-  it('reads a response of any size (no size limit)', async () => {
-    server.setBehavior({ hugeBytes: 2 * 1024 * 1024 })
-    const jwks = createRemoteJWKSet(new URL(uri), options)
-    expect(await failure(() => jwks(header))).toBeInstanceOf(errors.JWKSNoMatchingKey)
-    expect(jwks.fresh).toBe(true) // 2 MiB downloaded, parsed and installed as the key set
   })
 
   it('maps a slow endpoint to JWKSTimeout, garbage to JOSEError and a bad shape to JWKSInvalid', async () => {

@@ -1,11 +1,9 @@
 // Mutation testing over the security-critical sources (`pnpm test:mutation`; not part of
-// `pnpm test`). Narrow a run with PORTCULLIS_MUTATE=tokens|policy|allowlist|rate-limit|runtime
+// `pnpm test`). Narrow a run with PORTCULLIS_MUTATE=verifier|sender|policy|allowlist|rate-limit|runtime
 // (comma-separated). docs/reliability.md records the last score and the surviving mutants.
 import { selectedGroups } from './test/mutation/groups.mjs'
 
-const mutate = selectedGroups().flatMap((group) => [
-  ...group.mutate,
-])
+const mutate = selectedGroups().flatMap((group) => [...group.mutate])
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {

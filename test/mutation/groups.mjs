@@ -6,10 +6,14 @@
 
 /** @type {Record<string, { mutate: string[], tests: string[] }>} */
 export const groups = {
-  // Token verification and sender checks.
-  tokens: {
+  // Token verification.
+  verifier: {
+    mutate: ['packages/tokens/src/verifier/create-verifier.ts'],
+    tests: ['packages/tokens/src/verifier/**/*.test.ts'],
+  },
+  // Sender checks: DPoP proofs, certificate-bound tokens.
+  sender: {
     mutate: [
-      'packages/tokens/src/verifier/create-verifier.ts',
       'packages/tokens/src/dpop/htu.ts',
       'packages/tokens/src/dpop/nonce.ts',
       'packages/tokens/src/dpop/replay-cache.ts',
@@ -17,9 +21,7 @@ export const groups = {
       'packages/tokens/src/sender/*.ts',
     ],
     tests: [
-      'packages/tokens/src/verifier/**/*.test.ts',
       'packages/tokens/src/dpop/**/*.test.ts',
-      'test/mutation/tokens/**/*.test.ts',
       'test/fastify/dpop.test.ts',
       'test/fastify/mtls.test.ts',
       'test/express/dpop.test.ts',

@@ -74,7 +74,13 @@ export const accessCases: readonly AccessCase[] = [
     guard: { scopes: { allOf: ['a'], anyOf: ['b', 'c'] } },
     requests: [
       { url: '/v', claims: { sub: 'u', scope: 'a c' }, status: 200 },
-      { url: '/v', claims: { sub: 'u', scope: 'a' }, ...scope403 },
+      {
+        url: '/v',
+        claims: { sub: 'u', scope: 'a' },
+        ...scope403,
+        challenge:
+          'Bearer realm="test", error="insufficient_scope", error_description="Insufficient scope", scope="a b c"',
+      },
       { url: '/v', claims: { sub: 'u', scope: 'b c' }, ...scope403 },
     ],
   },
@@ -209,6 +215,8 @@ export const accessCases: readonly AccessCase[] = [
     requests: [
       { url: '/q?org=acme', claims: moderator, status: 200 },
       { url: '/q?org=globex', claims: moderator, ...claim403 },
+      // An empty claim never matches an empty value.
+      { url: '/q?org=', claims: { ...moderator, org: '' }, ...claim403 },
       { url: '/q?org=acme&org=acme', claims: moderator, ...claim403 },
       { url: '/q', claims: moderator, ...claim403 },
       { url: '/q?org=acme', claims: { ...moderator, tier: 'silver' }, ...claim403 },
@@ -244,6 +252,17 @@ export const accessCases: readonly AccessCase[] = [
     path: '/b',
     guard: { check: (() => 1) as never },
     requests: [{ url: '/b', claims: { sub: 'ok' }, ...check403 }],
+  },
+  {
+    name: 'check: null, undefined or a string denies (fail closed)',
+    path: '/n',
+    guard: {
+      check: ((p: { subject: string }) => (p.subject === 'null' ? null : undefined)) as never,
+    },
+    requests: [
+      { url: '/n', claims: { sub: 'null' }, ...check403 },
+      { url: '/n', claims: { sub: 'other' }, ...check403 },
+    ],
   },
   {
     name: 'check: one that throws is a 403 that leaks nothing',

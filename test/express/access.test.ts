@@ -137,6 +137,48 @@ describe('named policies, knownScopes and report-only, as on Fastify', () => {
     expect((await t.call('/f', { ...reader, scope: 'videos:read b' })).status).toBe(200)
   })
 
+  it('merging keeps every requirement: authenticated, each check (async too), callers, claims', async () => {
+    const order: string[] = []
+    const t = await setup(
+      (app, g) => {
+        app.get('/a', g({ extends: 'loggedIn' }), (_q, r) => r.send('ok'))
+        app.get(
+          '/c',
+          g({
+            extends: 'asyncOwner',
+            callers: ['search-svc'],
+            check: (p) => (order.push('route'), p.subject === 'ok'),
+          }),
+          (_q, r) => r.send('ok'),
+        )
+        app.get('/t', g({ extends: 'gold', claims: { tier: 'gold', sub: 'ok' } }), (_q, r) =>
+          r.send('ok'),
+        )
+      },
+      {
+        portcullis: {
+          policies: {
+            loggedIn: { authenticated: true },
+            asyncOwner: {
+              check: async (p) => (order.push('policy'), p.subject !== 'blocked'),
+            },
+            gold: { claims: { tier: 'gold' } },
+          },
+        },
+      },
+    )
+    expect((await t.call('/a', null)).status).toBe(401)
+    expect((await t.call('/a', { sub: 'u' })).status).toBe(200)
+    const svc = { client_id: 'search-svc' }
+    expect((await t.call('/c', { ...svc, sub: 'ok' })).status).toBe(200)
+    expect(order).toEqual(['policy', 'route'])
+    expect((await t.call('/c', { ...svc, sub: 'nope' })).status).toBe(403)
+    expect((await t.call('/c', { ...svc, sub: 'blocked' })).status).toBe(403)
+    expect((await t.call('/c', { client_id: 'other', sub: 'ok' })).status).toBe(403)
+    expect((await t.call('/t', { sub: 'ok', tier: 'gold' })).status).toBe(200)
+    expect((await t.call('/t', { sub: 'ok', tier: 'silver' })).status).toBe(403)
+  })
+
   it('widening a policy, or an unknown one, is refused naming the field', async () => {
     current = await guardedExpress(() => undefined, { seal: false, portcullis: { policies } })
     const widened = thrown(() =>

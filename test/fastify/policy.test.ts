@@ -174,6 +174,64 @@ describe('named policies (extends)', () => {
     expect((await t.call('/f', { ...reader, scope: 'videos:read b' })).statusCode).toBe(200)
   })
 
+  it('merging keeps every requirement: authenticated, each check (async too), callers, claims', async () => {
+    const order: string[] = []
+    const t = await setup(
+      (app) => {
+        app.get('/a', { config: { guard: { extends: 'loggedIn' } } }, () => 'ok')
+        app.get(
+          '/c',
+          {
+            config: {
+              guard: {
+                extends: 'asyncOwner',
+                callers: ['search-svc'],
+                check: (p) => (order.push('route'), p.subject === 'ok'),
+              },
+            },
+          },
+          () => 'ok',
+        )
+        app.get(
+          '/t',
+          { config: { guard: { extends: 'gold', claims: { tier: 'gold', sub: 'ok' } } } },
+          () => 'ok',
+        )
+      },
+      {
+        policies: {
+          loggedIn: { authenticated: true },
+          asyncOwner: {
+            check: async (p) => (order.push('policy'), p.subject !== 'blocked'),
+          },
+          gold: { claims: { tier: 'gold' } },
+        },
+      },
+    )
+    expect((await t.call('/a', null)).statusCode).toBe(401)
+    expect((await t.call('/a', { sub: 'u' })).statusCode).toBe(200)
+    const svc = { client_id: 'search-svc' }
+    expect((await t.call('/c', { ...svc, sub: 'ok' })).statusCode).toBe(200)
+    expect(order).toEqual(['policy', 'route'])
+    expect((await t.call('/c', { ...svc, sub: 'nope' })).statusCode).toBe(403)
+    expect((await t.call('/c', { ...svc, sub: 'blocked' })).statusCode).toBe(403)
+    expect((await t.call('/c', { client_id: 'other', sub: 'ok' })).statusCode).toBe(403)
+    expect((await t.call('/t', { sub: 'ok', tier: 'gold' })).statusCode).toBe(200)
+    expect((await t.call('/t', { sub: 'ok', tier: 'silver' })).statusCode).toBe(403)
+  })
+
+  it('a route cannot turn an enforced policy into report-only', async () => {
+    await setup(
+      (app) => {
+        app.get('/v', { config: { guard: { extends: 'strict', reportOnly: true } } }, () => 'ok')
+      },
+      { policies: { strict: { scopes: ['a'], reportOnly: false } } },
+    )
+    const err = await readyError(current!.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.field).toBe('guard.reportOnly')
+  })
+
   it('a route that widens the callers of its policy fails startup', async () => {
     await setup(
       (app) => {

@@ -220,6 +220,23 @@ describe('named policies (extends)', () => {
     expect((await t.call('/t', { sub: 'ok', tier: 'silver' })).statusCode).toBe(403)
   })
 
+  it("a route inherits its policy's response allowlist unless it declares its own", async () => {
+    const t = await setup(
+      (app) => {
+        const row = () => ({ id: '7', secret: 's', title: 't' })
+        app.get('/inherit', { config: { guard: { extends: 'rows' } } }, row)
+        app.get(
+          '/own',
+          { config: { guard: { extends: 'rows', response: { allow: ['title'] } } } },
+          row,
+        )
+      },
+      { policies: { rows: { authenticated: true, response: { allow: ['id'] } } } },
+    )
+    expect((await t.call('/inherit', { sub: 'u' })).json()).toEqual({ id: '7' })
+    expect((await t.call('/own', { sub: 'u' })).json()).toEqual({ title: 't' })
+  })
+
   it('a route cannot turn an enforced policy into report-only', async () => {
     await setup(
       (app) => {

@@ -74,7 +74,13 @@ export const accessCases: readonly AccessCase[] = [
     guard: { scopes: { allOf: ['a'], anyOf: ['b', 'c'] } },
     requests: [
       { url: '/v', claims: { sub: 'u', scope: 'a c' }, status: 200 },
-      { url: '/v', claims: { sub: 'u', scope: 'a' }, ...scope403 },
+      {
+        url: '/v',
+        claims: { sub: 'u', scope: 'a' },
+        ...scope403,
+        challenge:
+          'Bearer realm="test", error="insufficient_scope", error_description="Insufficient scope", scope="a b c"',
+      },
       { url: '/v', claims: { sub: 'u', scope: 'b c' }, ...scope403 },
     ],
   },
@@ -111,12 +117,48 @@ export const accessCases: readonly AccessCase[] = [
     ],
   },
   {
+    name: 'claims: a parameter is compared exactly: no case folding, no trimming, no prefix',
+    path: '/v1/users/:userId/history',
+    guard: { claims: { sub: { param: 'userId' } } },
+    hidden: ['user-7'],
+    requests: [
+      { url: '/v1/users/USER-7/history', claims: { sub: 'user-7' }, ...claim403 },
+      { url: '/v1/users/user-7/history', claims: { sub: 'USER-7' }, ...claim403 },
+      { url: '/v1/users/User-7/history', claims: { sub: 'user-7' }, ...claim403 },
+      { url: '/v1/users/user-7%20/history', claims: { sub: 'user-7' }, ...claim403 },
+      { url: '/v1/users/user-70/history', claims: { sub: 'user-7' }, ...claim403 },
+      { url: '/v1/users/user-/history', claims: { sub: 'user-7' }, ...claim403 },
+      { url: '/v1/users/user-7/history', claims: { sub: 'user-7' }, status: 200 },
+    ],
+  },
+  {
+    name: 'claims: a route parameter, never a query parameter of the same name',
+    path: '/t/:tenantId',
+    guard: { claims: { tenant: { param: 'tenantId' } } },
+    hidden: ['acme'],
+    requests: [
+      { url: '/t/globex?tenantId=acme', claims: { sub: 'u', tenant: 'acme' }, ...claim403 },
+      {
+        url: '/t/globex?tenantId=acme&tenantId=acme',
+        claims: { sub: 'u', tenant: 'acme' },
+        ...claim403,
+      },
+      { url: '/t/acme?tenantId=globex', claims: { sub: 'u', tenant: 'acme' }, status: 200 },
+    ],
+  },
+  {
     name: 'claims: a parameter matches a string claim only; a number claim is another value',
     path: '/t/:tenantId',
     guard: { claims: { tenant: { param: 'tenantId' } } },
     requests: [
       { url: '/t/42', claims: { sub: 'u', tenant: '42' }, status: 200 },
       { url: '/t/42', claims: { sub: 'u', tenant: 42 }, ...claim403 },
+      // Without numeric: true, no spelling of 42 matches the number 42.
+      ...['042', '4.2e1', '0x2a', '42.0', '%2042'].map((text) => ({
+        url: `/t/${text}`,
+        claims: { sub: 'u', tenant: 42 },
+        ...claim403,
+      })),
       { url: '/t/42', claims: { sub: 'u', tenant: [42] }, ...claim403 },
       { url: '/t/42', claims: { sub: 'u', tenant: [' 42'] }, ...claim403 },
       { url: '/t/42', claims: { sub: 'u', tenant: { id: 42 } }, ...claim403 },
@@ -138,6 +180,22 @@ export const accessCases: readonly AccessCase[] = [
       { url: '/n/42?org=7', claims: { sub: 'u', tenant: '42', org: '7' }, status: 200 },
       { url: '/n/042?org=7', claims: { sub: 'u', tenant: 42, org: 7 }, ...claim403 },
       { url: '/n/42.0?org=7', claims: { sub: 'u', tenant: 42, org: 7 }, ...claim403 },
+      // The decimal form is String(claim): no other spelling of the number matches.
+      ...['4.2e1', '0x2a', '+42', '42%20', '0042', '42.'].map((text) => ({
+        url: `/n/${text}?org=7`,
+        claims: { sub: 'u', tenant: 42, org: 7 },
+        ...claim403,
+      })),
+      ...['07', '7e0', '0x7', '7.0'].map((text) => ({
+        url: `/n/42?org=${text}`,
+        claims: { sub: 'u', tenant: 42, org: 7 },
+        ...claim403,
+      })),
+      // A string claim stays compared as text: '42' does not match 042.
+      { url: '/n/042?org=7', claims: { sub: 'u', tenant: '42', org: '7' }, ...claim403 },
+      // A number that is not an integer has one decimal form too.
+      { url: '/n/4.5?org=7', claims: { sub: 'u', tenant: 4.5, org: 7 }, status: 200 },
+      { url: '/n/4.50?org=7', claims: { sub: 'u', tenant: 4.5, org: 7 }, ...claim403 },
       { url: '/n/42?org=7.0', claims: { sub: 'u', tenant: 42, org: 7 }, ...claim403 },
       { url: '/n/42?org=7', claims: { sub: 'u', tenant: [42], org: 7 }, ...claim403 },
       { url: '/n/42?org=7', claims: { sub: 'u', tenant: true, org: 7 }, ...claim403 },
@@ -157,6 +215,8 @@ export const accessCases: readonly AccessCase[] = [
     requests: [
       { url: '/q?org=acme', claims: moderator, status: 200 },
       { url: '/q?org=globex', claims: moderator, ...claim403 },
+      // An empty claim never matches an empty value.
+      { url: '/q?org=', claims: { ...moderator, org: '' }, ...claim403 },
       { url: '/q?org=acme&org=acme', claims: moderator, ...claim403 },
       { url: '/q', claims: moderator, ...claim403 },
       { url: '/q?org=acme', claims: { ...moderator, tier: 'silver' }, ...claim403 },
@@ -192,6 +252,17 @@ export const accessCases: readonly AccessCase[] = [
     path: '/b',
     guard: { check: (() => 1) as never },
     requests: [{ url: '/b', claims: { sub: 'ok' }, ...check403 }],
+  },
+  {
+    name: 'check: null, undefined or a string denies (fail closed)',
+    path: '/n',
+    guard: {
+      check: ((p: { subject: string }) => (p.subject === 'null' ? null : undefined)) as never,
+    },
+    requests: [
+      { url: '/n', claims: { sub: 'null' }, ...check403 },
+      { url: '/n', claims: { sub: 'other' }, ...check403 },
+    ],
   },
   {
     name: 'check: one that throws is a 403 that leaks nothing',

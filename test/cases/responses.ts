@@ -130,6 +130,28 @@ export const responseCases: readonly ResponseCase[] = [
     requests: [{ claims: user, status: 200, body: projected }],
   },
   {
+    name: "mode 'reject' refuses a `__proto__` key, even with a scalar value, under a wildcard",
+    guard: { authenticated: true, response: { allow: ['id', 'stats.*'], mode: 'reject' } },
+    // JSON.parse makes `__proto__` an own key, as a body read from a database or upstream would.
+    body: JSON.parse('{ "id": "7", "stats": { "views": 3, "__proto__": 1 } }') as unknown,
+    requests: [
+      {
+        claims: user,
+        status: 500,
+        code: 'PCL_RESPONSE_REJECTED',
+        undeclaredFields: ['stats.__proto__'],
+      },
+    ],
+  },
+  {
+    name: 'strip mode drops a `__proto__` key, whatever its value',
+    guard: { authenticated: true, response: { allow: ['id', 'stats.*'] } },
+    body: JSON.parse(
+      '{ "id": "7", "stats": { "views": 3, "__proto__": 1 }, "__proto__": { "isAdmin": true } }',
+    ) as unknown,
+    requests: [{ claims: user, status: 200, body: { id: '7', stats: { views: 3 } } }],
+  },
+  {
     name: 'an error body keeps only problem+json fields',
     guard: { authenticated: true, response: { allow } },
     status: 500,

@@ -4,7 +4,7 @@
 // realm "videos", keeps the JWKS for a 30 s cooldown, and serves `GET /v1/videos/:id` and
 // `GET /v1/me` (`{ authenticated: true }`), `GET /v1/events` (`{ authenticated: true,
 // queryToken: true }`) and `GET /healthz` (public).
-import { generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import type { AuditEvent } from '@portcullis/core'
 import {
   bearer,
@@ -15,6 +15,7 @@ import {
   signToken,
   type TestIssuer,
 } from '@portcullis/testing'
+import { SignJWT } from 'jose'
 import { expect } from 'vitest'
 import { expectRefusedRequest, type CaseReply } from './checks.js'
 
@@ -368,7 +369,34 @@ async function expectServed(app: TokenApp, token: string, sub: string, scheme = 
   expect(JSON.parse(reply.body)).toEqual({ id: '1', sub })
 }
 
+/** A token for `iss` signed with a Node KeyObject under `alg` (jose signs any alg of its type). */
+function signedWith(privateKey: KeyObject, iss: string, alg: string): Promise<string> {
+  return new SignJWT(buildPayload({ issuer: iss, audience: 'videos-api' }, { sub: 'u' }))
+    .setProtectedHeader({ alg })
+    .sign(privateKey)
+}
+
 export const tokenScenarios: readonly TokenScenario[] = [
+  {
+    name: 'algorithms is an allowlist even for keys without alg: a real PS256 or RS512 signature is refused by an RS256 issuer',
+    async run({ app }) {
+      // A KeyObject, and a JWK without `alg`, verify every RSA algorithm: jose's key selection
+      // cannot refuse PS256 for them, only the issuer's `algorithms` can.
+      const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      const bare = { ...publicKey.export({ format: 'jwk' }), kid: 'rsa-bare' }
+      const issuers = [
+        { issuer: 'https://auth.ko.test', keys: [publicKey] },
+        { issuer: 'https://auth.bare.test', jwks: { keys: [bare] } },
+      ].map((entry) => ({ ...entry, audience: 'videos-api', algorithms: ['RS256'] }))
+      const h = await app({ issuers })
+      for (const { issuer } of issuers) {
+        await expectServed(h, await signedWith(privateKey, issuer, 'RS256'), 'u')
+        for (const alg of ['PS256', 'RS512']) {
+          await expectRefusedRequest(h, await signedWith(privateKey, issuer, alg), invalid)
+        }
+      }
+    },
+  },
   {
     name: 'each issuer’s own tokens are accepted beside the refused ones',
     async run({ app, issuer, other }) {

@@ -62,6 +62,17 @@ export function extractSnippets(file: string, text: string): Snippet[] {
   return snippets
 }
 
+/**
+ * The blocks skipped without a stated reason (`<!-- snippet: skip -->`, or a reason shorter than
+ * two words of three letters), as `file:line`: a skipped block is never checked, so why must be
+ * written down.
+ */
+export function unstatedSkips(snippets: readonly Snippet[]): string[] {
+  return snippets
+    .filter((snippet) => snippet.skip !== null && !/\w{3,}.*\w{3,}/.test(snippet.skip))
+    .map((snippet) => `${snippet.file}:${snippet.line}`)
+}
+
 function markdownFiles(root: string, dir: string, out: string[]): string[] {
   for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
     const path = join(dir, entry.name)

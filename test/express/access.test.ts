@@ -103,6 +103,82 @@ describe('named policies, knownScopes and report-only, as on Fastify', () => {
     )
   })
 
+  it("a route's scopes add to its policy's, and a policy's to the one it extends", async () => {
+    const t = await setup(
+      (app, g) => {
+        app.get('/d', g({ extends: 'readVideos', scopes: ['videos:delete'] }), (_q, r) =>
+          r.send('ok'),
+        )
+        app.get('/e', g({ extends: 'deleteVideos' }), (_q, r) => r.send('ok'))
+        app.get('/f', g({ extends: 'readVideos', scopes: { anyOf: ['a', 'b'] } }), (_q, r) =>
+          r.send('ok'),
+        )
+      },
+      {
+        portcullis: {
+          policies: {
+            ...policies,
+            deleteVideos: { extends: 'readVideos', scopes: ['videos:delete'] },
+          },
+        },
+      },
+    )
+    for (const url of ['/d', '/e']) {
+      const own = await t.call(url, { ...reader, scope: 'videos:delete' })
+      expect(own.status, url).toBe(403)
+      expect(own.body).toContain('PCL_INSUFFICIENT_SCOPE')
+      expect((await t.call(url, reader)).status, url).toBe(403)
+      expect((await t.call(url, { ...reader, scope: 'videos:read videos:delete' })).status).toBe(
+        200,
+      )
+    }
+    expect((await t.call('/f', { ...reader, scope: 'a' })).status).toBe(403)
+    expect((await t.call('/f', { ...reader, scope: 'videos:read' })).status).toBe(403)
+    expect((await t.call('/f', { ...reader, scope: 'videos:read b' })).status).toBe(200)
+  })
+
+  it('merging keeps every requirement: authenticated, each check (async too), callers, claims', async () => {
+    const order: string[] = []
+    const t = await setup(
+      (app, g) => {
+        app.get('/a', g({ extends: 'loggedIn' }), (_q, r) => r.send('ok'))
+        app.get(
+          '/c',
+          g({
+            extends: 'asyncOwner',
+            callers: ['search-svc'],
+            check: (p) => (order.push('route'), p.subject === 'ok'),
+          }),
+          (_q, r) => r.send('ok'),
+        )
+        app.get('/t', g({ extends: 'gold', claims: { tier: 'gold', sub: 'ok' } }), (_q, r) =>
+          r.send('ok'),
+        )
+      },
+      {
+        portcullis: {
+          policies: {
+            loggedIn: { authenticated: true },
+            asyncOwner: {
+              check: async (p) => (order.push('policy'), p.subject !== 'blocked'),
+            },
+            gold: { claims: { tier: 'gold' } },
+          },
+        },
+      },
+    )
+    expect((await t.call('/a', null)).status).toBe(401)
+    expect((await t.call('/a', { sub: 'u' })).status).toBe(200)
+    const svc = { client_id: 'search-svc' }
+    expect((await t.call('/c', { ...svc, sub: 'ok' })).status).toBe(200)
+    expect(order).toEqual(['policy', 'route'])
+    expect((await t.call('/c', { ...svc, sub: 'nope' })).status).toBe(403)
+    expect((await t.call('/c', { ...svc, sub: 'blocked' })).status).toBe(403)
+    expect((await t.call('/c', { client_id: 'other', sub: 'ok' })).status).toBe(403)
+    expect((await t.call('/t', { sub: 'ok', tier: 'gold' })).status).toBe(200)
+    expect((await t.call('/t', { sub: 'ok', tier: 'silver' })).status).toBe(403)
+  })
+
   it('widening a policy, or an unknown one, is refused naming the field', async () => {
     current = await guardedExpress(() => undefined, { seal: false, portcullis: { policies } })
     const widened = thrown(() =>

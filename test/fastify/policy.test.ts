@@ -138,6 +138,117 @@ describe('named policies (extends)', () => {
     )
   })
 
+  it("a route's scopes add to its policy's, and a policy's to the one it extends", async () => {
+    const t = await setup(
+      (app) => {
+        app.get(
+          '/d',
+          { config: { guard: { extends: 'readVideos', scopes: ['videos:delete'] } } },
+          () => 'ok',
+        )
+        app.get('/e', { config: { guard: { extends: 'deleteVideos' } } }, () => 'ok')
+        app.get(
+          '/f',
+          { config: { guard: { extends: 'readVideos', scopes: { anyOf: ['a', 'b'] } } } },
+          () => 'ok',
+        )
+      },
+      {
+        policies: {
+          ...policies,
+          deleteVideos: { extends: 'readVideos', scopes: ['videos:delete'] },
+        },
+      },
+    )
+    for (const url of ['/d', '/e']) {
+      const own = await t.call(url, { ...reader, scope: 'videos:delete' })
+      expect(own.statusCode, url).toBe(403)
+      expect(own.json()).toMatchObject({ code: 'PCL_INSUFFICIENT_SCOPE' })
+      expect((await t.call(url, reader)).statusCode, url).toBe(403)
+      expect(
+        (await t.call(url, { ...reader, scope: 'videos:read videos:delete' })).statusCode,
+      ).toBe(200)
+    }
+    expect((await t.call('/f', { ...reader, scope: 'a' })).statusCode).toBe(403)
+    expect((await t.call('/f', { ...reader, scope: 'videos:read' })).statusCode).toBe(403)
+    expect((await t.call('/f', { ...reader, scope: 'videos:read b' })).statusCode).toBe(200)
+  })
+
+  it('merging keeps every requirement: authenticated, each check (async too), callers, claims', async () => {
+    const order: string[] = []
+    const t = await setup(
+      (app) => {
+        app.get('/a', { config: { guard: { extends: 'loggedIn' } } }, () => 'ok')
+        app.get(
+          '/c',
+          {
+            config: {
+              guard: {
+                extends: 'asyncOwner',
+                callers: ['search-svc'],
+                check: (p) => (order.push('route'), p.subject === 'ok'),
+              },
+            },
+          },
+          () => 'ok',
+        )
+        app.get(
+          '/t',
+          { config: { guard: { extends: 'gold', claims: { tier: 'gold', sub: 'ok' } } } },
+          () => 'ok',
+        )
+      },
+      {
+        policies: {
+          loggedIn: { authenticated: true },
+          asyncOwner: {
+            check: async (p) => (order.push('policy'), p.subject !== 'blocked'),
+          },
+          gold: { claims: { tier: 'gold' } },
+        },
+      },
+    )
+    expect((await t.call('/a', null)).statusCode).toBe(401)
+    expect((await t.call('/a', { sub: 'u' })).statusCode).toBe(200)
+    const svc = { client_id: 'search-svc' }
+    expect((await t.call('/c', { ...svc, sub: 'ok' })).statusCode).toBe(200)
+    expect(order).toEqual(['policy', 'route'])
+    expect((await t.call('/c', { ...svc, sub: 'nope' })).statusCode).toBe(403)
+    expect((await t.call('/c', { ...svc, sub: 'blocked' })).statusCode).toBe(403)
+    expect((await t.call('/c', { client_id: 'other', sub: 'ok' })).statusCode).toBe(403)
+    expect((await t.call('/t', { sub: 'ok', tier: 'gold' })).statusCode).toBe(200)
+    expect((await t.call('/t', { sub: 'ok', tier: 'silver' })).statusCode).toBe(403)
+  })
+
+  it("a route inherits its policy's response allowlist unless it declares its own", async () => {
+    const t = await setup(
+      (app) => {
+        const row = () => ({ id: '7', secret: 's', title: 't' })
+        app.get('/inherit', { config: { guard: { extends: 'rows' } } }, row)
+        app.get(
+          '/own',
+          { config: { guard: { extends: 'rows', response: { allow: ['title'] } } } },
+          row,
+        )
+      },
+      { policies: { rows: { authenticated: true, response: { allow: ['id'] } } } },
+    )
+    expect((await t.call('/inherit', { sub: 'u' })).json()).toEqual({ id: '7' })
+    expect((await t.call('/own', { sub: 'u' })).json()).toEqual({ title: 't' })
+  })
+
+  it('a route cannot turn an enforced policy into report-only', async () => {
+    await setup(
+      (app) => {
+        app.get('/v', { config: { guard: { extends: 'strict', reportOnly: true } } }, () => 'ok')
+      },
+      { policies: { strict: { scopes: ['a'], reportOnly: false } } },
+    )
+    const err = await readyError(current!.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.field).toBe('guard.reportOnly')
+  })
+
   it('a route that widens the callers of its policy fails startup', async () => {
     await setup(
       (app) => {
@@ -218,6 +329,11 @@ describe('prefix defaults', () => {
     expect((await t.call('/admin/deep', ops)).statusCode).toBe(200)
     expect((await t.call('/admin/users', { ...ops, client_id: 'search-svc' })).statusCode).toBe(403)
     expect((await t.call('/admin/audit', ops)).statusCode).toBe(403)
+    // The route's scopes add to the prefix's: its own scope alone is not enough.
+    const auditOnly = await t.call('/admin/audit', { ...ops, scope: 'admin:audit' })
+    expect(auditOnly.statusCode).toBe(403)
+    expect(auditOnly.json()).toMatchObject({ code: 'PCL_INSUFFICIENT_SCOPE' })
+    expect(auditOnly.headers['www-authenticate']).toContain('scope="admin admin:audit"')
     expect((await t.call('/admin/audit', { ...ops, scope: 'admin admin:audit' })).statusCode).toBe(
       200,
     )

@@ -22,7 +22,8 @@ function project(
   if (!fast.ok) throw fast.error
   if (!audited.ok) throw audited.error
   expect(fast.removed).toEqual([])
-  expect(audited.value).toEqual(fast.value)
+  // Strictly: a key written with an undefined value is a difference too.
+  expect(audited.value).toStrictEqual(fast.value)
   return { value: fast.value, removed: audited.removed }
 }
 
@@ -317,6 +318,34 @@ describe('project: prototype pollution', () => {
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined()
     expect(Object.prototype).not.toHaveProperty('polluted')
   })
+
+  it.each([
+    ['a wildcard', ['id', 'stats.*']],
+    ['declared keys', ['id', 'stats.views']],
+  ])(
+    'a `__proto__` key with a scalar value: listed in removed when stripped, refused in reject mode (%s)',
+    (_name, paths) => {
+      for (const [text, path] of [
+        ['{ "id": 1, "stats": { "__proto__": 1 } }', 'stats.__proto__'],
+        ['{ "id": 1, "stats": { "__proto__": "x" } }', 'stats.__proto__'],
+        ['{ "id": 1, "stats": { "__proto__": null } }', 'stats.__proto__'],
+        ['{ "id": 1, "stats": {}, "__proto__": true }', '__proto__'],
+      ] as const) {
+        const body = JSON.parse(text) as unknown
+        const stripped = project(allow(paths), body)
+        expect(stripped.value, text).toEqual({ id: 1, stats: {} })
+        expect(Object.getPrototypeOf((stripped.value as { stats: object }).stats)).toBe(
+          Object.prototype,
+        )
+        expect(stripped.removed, text).toContain(path)
+        const rejected = allow(paths, { mode: 'reject' }).project(body, anonymous)
+        expect(rejected.ok, text).toBe(false)
+        if (rejected.ok) continue
+        expect(rejected.error.code, text).toBe('PCL_RESPONSE_REJECTED')
+        expect(rejected.removed, text).toContain(path)
+      }
+    },
+  )
 
   it('never reads a declared key through a polluted Object.prototype', () => {
     const declared = allow(['id', 'isAdmin'])
@@ -613,5 +642,109 @@ describe('project: passthrough and schema-derived allowlists', () => {
       y: 2,
     }
     expect(project(outer, body).value).toEqual({ x: { a: 1 }, y: 2 })
+  })
+})
+
+// Each test below pins a behaviour that a surviving mutant of project-value.ts changed without
+// any other test noticing (see docs/reliability.md, "Mutation testing").
+describe('project: serialization edges JSON.stringify defines', () => {
+  it('never copies a `constructor` or `prototype` key with a scalar value under a wildcard', () => {
+    const body = JSON.parse('{ "stats": { "views": 1, "constructor": 2, "prototype": 3 } }')
+    const { value, removed } = project(allow(['stats.*']), body)
+    expect(value).toEqual({ stats: { views: 1 } })
+    expect(Object.hasOwn((value as { stats: object }).stats, 'constructor')).toBe(false)
+    expect(Object.hasOwn((value as { stats: object }).stats, 'prototype')).toBe(false)
+    expect([...removed].sort()).toEqual(['stats.constructor', 'stats.prototype'])
+  })
+
+  it('calls toJSON on functions and BigInts, and passes it the key as a string', () => {
+    const fn = Object.assign(() => 1, { toJSON: () => 'from a function' })
+    const proto = BigInt.prototype as { toJSON?: () => string }
+    proto.toJSON = function toJSON(this: bigint) {
+      return `${this.toString()}n`
+    }
+    try {
+      expect(project(allow(['f', 'n']), { f: fn, n: 12n }).value).toEqual({
+        f: 'from a function',
+        n: '12n',
+      })
+    } finally {
+      delete proto.toJSON
+    }
+    const keyed = { toJSON: (key: unknown) => key }
+    const { value } = project(allow(['list[]', 'one']), { list: [keyed, keyed], one: keyed })
+    expect(value).toEqual({ list: ['0', '1'], one: 'one' })
+    expect(JSON.parse(JSON.stringify({ list: [keyed, keyed], one: keyed }))).toEqual(value)
+  })
+
+  it('refuses a boxed BigInt as JSON does, and drops a BigInt where no scalar is allowed', () => {
+    const error = failure(allow(['n']), { n: Object(1n) as object })
+    expect(error.code).toBe('PCL_RESPONSE_REJECTED')
+    expect(error.message).toMatch(/BigInt at n/)
+    expect(project(allow(['items[].title']), { items: [1n] }).value).toEqual({ items: [null] })
+  })
+
+  it('keeps a declared non-enumerable key of a plain object, and drops it on other objects', () => {
+    // Plain objects are checked for ownership only (the fast path); other objects as JSON does.
+    const plain = Object.defineProperty({ id: 1 }, 'secret', { value: 's', enumerable: false })
+    expect(project(allow(['id', 'secret']), plain).value).toEqual({ id: 1, secret: 's' })
+    const bare = Object.defineProperty(
+      Object.assign(Object.create(null) as object, { id: 1 }),
+      'secret',
+      {
+        value: 's',
+        enumerable: false,
+      },
+    )
+    expect(project(allow(['id', 'secret']), bare).value).toEqual({ id: 1, secret: 's' })
+    class Row {
+      id = 1
+    }
+    const instance = Object.defineProperty(new Row(), 'secret', { value: 's', enumerable: false })
+    expect(project(allow(['id', 'secret']), instance).value).toEqual({ id: 1 })
+  })
+
+  it('writes no key for undefined, function and symbol values, declared or under a wildcard', () => {
+    const body = { id: 1, u: undefined, f: () => 1, s: Symbol('s'), stats: { u: undefined, v: 1 } }
+    const { value } = project(allow(['id', 'u', 'f', 's', 'stats.*']), body)
+    expect(Object.keys(value as object)).toEqual(['id', 'stats'])
+    expect(Object.keys((value as { stats: object }).stats)).toEqual(['v'])
+  })
+
+  it('reads an own key named "undefined" as any other key', () => {
+    const body = { id: 1, undefined: 'x' }
+    expect(project(allow(['id']), body)).toEqual({ value: { id: 1 }, removed: ['undefined'] })
+    expect(project(allow(['id', 'undefined']), body).value).toEqual(body)
+  })
+
+  it('reports no undeclared key that JSON would not write (undefined, functions, symbols, setters)', () => {
+    const body = Object.defineProperty({ id: 1, u: undefined, f: () => 1, s: Symbol('s') }, 'w', {
+      set: () => undefined,
+      enumerable: true,
+    })
+    expect(project(allow(['id']), body).removed).toEqual([])
+    const getter = Object.defineProperty({ id: 1 }, 'g', { get: () => 2, enumerable: true })
+    expect(project(allow(['id']), getter).removed).toEqual(['g'])
+  })
+
+  it('reports at most 20 removed paths, from undeclared keys and from dropped values alike', () => {
+    const keys = (prefix: string, n: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 1]))
+    const undeclared = { a: keys('k', 25), b: keys('k', 5) }
+    expect(project(allow(['a.x', 'b.x']), undeclared).removed).toHaveLength(20)
+    const dropped = {
+      stats: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`o${i}`, {}])),
+    }
+    const { value, removed } = project(allow(['stats.*']), dropped)
+    expect(value).toEqual({ stats: {} })
+    expect(removed).toHaveLength(20)
+  })
+
+  it('cuts a reported path after 200 characters', () => {
+    const long = 'k'.repeat(300)
+    const { removed } = project(allow(['id']), { id: 1, [long]: 1 })
+    expect(removed).toEqual([`${'k'.repeat(200)}…`])
+    const exact = 'e'.repeat(200)
+    expect(project(allow(['id']), { id: 1, [exact]: 1 }).removed).toEqual([exact])
   })
 })

@@ -1,6 +1,8 @@
 // What jose's createRemoteJWKSet does on its own under each outage, observed rather than assumed:
 // these tests pin the gaps RemoteKeySource closes (see remote-key-source.ts), and fail loudly if
-// a jose upgrade changes them.
+// a jose upgrade changes them. That jose reads a JWKS response of any size is not restated here
+// (a 2 MiB download against a 200 ms timeout only measured the machine's load): our own limit,
+// `jwks.maxBytes`, is tested in verifier/remote-jwks.test.ts, streamed and declared.
 import { createJwksServer, createTestKey, type JwksServer, type TestKey } from '@portcullis/testing'
 import { createRemoteJWKSet, errors } from 'jose'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -30,7 +32,9 @@ afterEach(() => {
 })
 
 const header = { alg: 'ES256', kid: 'k1' }
-const options = { cooldownDuration: 1000, cacheMaxAge: 10_000, timeoutDuration: 200 }
+// A timeout far above any loopback answer, even on a loaded machine: only the test of the slow
+// endpoint (which never answers within a minute) uses a short one.
+const options = { cooldownDuration: 1000, cacheMaxAge: 10_000, timeoutDuration: 10_000 }
 
 async function failure(run: () => Promise<unknown>): Promise<unknown> {
   try {
@@ -63,16 +67,10 @@ describe('jose createRemoteJWKSet, unwrapped', () => {
     expect(jwks.jwks()?.keys).toHaveLength(1)
   })
 
-  it('reads a response of any size (no size limit)', async () => {
-    server.setBehavior({ hugeBytes: 2 * 1024 * 1024 })
-    const jwks = createRemoteJWKSet(new URL(uri), options)
-    expect(await failure(() => jwks(header))).toBeInstanceOf(errors.JWKSNoMatchingKey)
-    expect(jwks.fresh).toBe(true) // 2 MiB downloaded, parsed and installed as the key set
-  })
-
   it('maps a slow endpoint to JWKSTimeout, garbage to JOSEError and a bad shape to JWKSInvalid', async () => {
     server.setBehavior('slow')
-    expect(await failure(() => createRemoteJWKSet(new URL(uri), options)(header))).toBeInstanceOf(
+    const short = { ...options, timeoutDuration: 200 }
+    expect(await failure(() => createRemoteJWKSet(new URL(uri), short)(header))).toBeInstanceOf(
       errors.JWKSTimeout,
     )
     server.setBehavior('garbage')

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { isPortcullisError, type Principal } from '@portcullis/core'
 import {
   buildPayload,
@@ -369,10 +370,19 @@ describe('several issuers', () => {
     })
     const token = await signToken({ alg: 'HS256', privateKey: secret }, claimsFor(ISSUER, AUDIENCE))
     expect((await verifier.verify(token)).subject).toBe('user-1')
-    const forged = await signToken(
-      { alg: 'HS256', privateKey: new Uint8Array(32).fill(8) },
-      claimsFor(ISSUER, AUDIENCE),
-    )
+    // The forgery is the genuine token's header and payload, by construction, under an HMAC
+    // made with another secret: only the signature differs, so a cache (or anything else) keyed
+    // on anything but the whole token, signature included, would serve it.
+    const signingInput = token.slice(0, token.lastIndexOf('.'))
+    const forged = `${signingInput}.${createHmac('sha256', new Uint8Array(32).fill(8))
+      .update(signingInput)
+      .digest('base64url')}`
+    expect(forged.slice(0, forged.lastIndexOf('.'))).toBe(signingInput)
+    expect(forged).not.toBe(token)
     expect(await codeOf(() => verifier.verify(forged))).toBe('PCL_TOKEN_INVALID')
+    // Still refused once the genuine token is cached, and the genuine one is still served.
+    expect(await codeOf(() => verifier.verify(token))).toBe('accepted')
+    expect(await codeOf(() => verifier.verify(forged))).toBe('PCL_TOKEN_INVALID')
+    expect((await verifier.verify(token)).subject).toBe('user-1')
   })
 })

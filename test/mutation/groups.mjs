@@ -1,0 +1,100 @@
+// The file groups that `pnpm test:mutation` mutates, each with the tests that exercise it.
+// `PORTCULLIS_MUTATE=<group>[,<group>]` narrows a run to some groups (both stryker.config.mjs and
+// test/mutation/vitest.config.ts read it); without it every group runs. The test lists are the
+// unit tests of each area plus the adapter suites that decide through it, so each mutant run is
+// short: nothing here needs a build, Redis is started by the tests that need it.
+
+/** @type {Record<string, { mutate: string[], tests: string[] }>} */
+export const groups = {
+  // Token verification.
+  verifier: {
+    mutate: ['packages/tokens/src/verifier/create-verifier.ts'],
+    tests: ['packages/tokens/src/verifier/**/*.test.ts'],
+  },
+  // Sender checks: DPoP proofs, certificate-bound tokens.
+  sender: {
+    mutate: [
+      'packages/tokens/src/dpop/htu.ts',
+      'packages/tokens/src/dpop/nonce.ts',
+      'packages/tokens/src/dpop/replay-cache.ts',
+      'packages/tokens/src/dpop/verify-proof.ts',
+      'packages/tokens/src/sender/*.ts',
+    ],
+    tests: [
+      'packages/tokens/src/dpop/**/*.test.ts',
+      'test/fastify/dpop.test.ts',
+      'test/fastify/mtls.test.ts',
+      'test/express/dpop.test.ts',
+      'test/express/mtls.test.ts',
+    ],
+  },
+  // The guard compiler and evaluator.
+  policy: {
+    mutate: [
+      'packages/policy/src/guard/compile-guard.ts',
+      'packages/policy/src/guard/decide-guard.ts',
+      'packages/policy/src/guard/evaluate-guard.ts',
+      'packages/policy/src/guard/named-policies.ts',
+      'packages/policy/src/guard/normalized-guard.ts',
+    ],
+    tests: [
+      'packages/policy/src/guard/**/*.test.ts',
+      'test/fastify/policy.test.ts',
+      'test/fastify/deny-by-default.test.ts',
+      'test/express/access.test.ts',
+    ],
+  },
+  // The response projection.
+  allowlist: {
+    mutate: [
+      'packages/allowlist/src/allowlist/compile-allowlist.ts',
+      'packages/allowlist/src/allowlist/generate-projector.ts',
+      'packages/allowlist/src/allowlist/project-value.ts',
+      'packages/allowlist/src/allowlist/serialized-body.ts',
+      'packages/allowlist/src/allowlist/trie.ts',
+    ],
+    tests: ['packages/allowlist/src/allowlist/**/*.test.ts', 'test/allowlist/**/*.test.ts'],
+  },
+  // The counters.
+  'rate-limit': {
+    mutate: [
+      'packages/rate-limit/src/store/*-counter.ts',
+      'packages/rate-limit/src/store/limiter-store.ts',
+      'packages/rate-limit/src/limiter/*.ts',
+      'packages/rate-limit/src/runtime/*.ts',
+      'packages/rate-limit/src/lib/time-window.ts',
+    ],
+    tests: [
+      'packages/rate-limit/src/**/*.test.ts',
+      'test/rate-limit/**/*.test.ts',
+      'test/express/rate-limit.test.ts',
+    ],
+  },
+  // The framework-free runtime both adapters answer through.
+  runtime: {
+    mutate: ['packages/core/src/runtime/*.ts'],
+    tests: [
+      'packages/core/src/runtime/**/*.test.ts',
+      'test/fastify/policy.test.ts',
+      'test/fastify/deny-by-default.test.ts',
+      'test/fastify/tokens.test.ts',
+      'test/express/access.test.ts',
+      'test/express/tokens.test.ts',
+      'test/express/rate-limit.test.ts',
+      'test/express/responses.test.ts',
+    ],
+  },
+}
+
+/** The groups a run covers, from `PORTCULLIS_MUTATE`. */
+export function selectedGroups() {
+  const wanted = process.env.PORTCULLIS_MUTATE?.split(',').filter(Boolean) ?? Object.keys(groups)
+  for (const name of wanted) {
+    if (!(name in groups)) {
+      throw new Error(
+        `PORTCULLIS_MUTATE: unknown group "${name}" (known: ${Object.keys(groups).join(', ')})`,
+      )
+    }
+  }
+  return wanted.map((name) => groups[name])
+}

@@ -18,7 +18,19 @@ export {
   type ParsedClaimMatcher,
   type ParsedRouteGuard,
 } from './guard/index.js'
-export { type InventoryEntry, type PortcullisApi } from './inventory/index.js'
+export {
+  type ExposedField,
+  type ExposureGroup,
+  type FieldClasses,
+  type InventoryEntry,
+  type LimitExposure,
+  type MaxItemsExposure,
+  type PortcullisApi,
+  type ResponseExposure,
+  type RouteAccess,
+  type RouteExposure,
+  type RouteLimits,
+} from './inventory/index.js'
 export {
   policyPlugin,
   type ClaimMatcher,

@@ -32,6 +32,8 @@ export interface NormalizedSpec {
   /** By status key: `'404'` or `'4xx'`. */
   readonly byStatus: ReadonlyMap<string, readonly FieldPath[]>
   readonly maxItems: NormalizedCaps | null
+  /** `classify`: field classes for the register. */
+  readonly classify: Readonly<Record<string, string>>
 }
 
 /** A validated `guard.response`: an allowlist, or a passthrough reason. */
@@ -224,6 +226,7 @@ function fromAllowlist(spec: AllowlistSpec, site: SpecSite): NormalizedSpec {
     byScope,
     byStatus,
     maxItems: spec.maxItems === undefined ? null : normalizeCaps(spec.maxItems),
+    classify: Object.freeze({ ...spec.classify }),
   }
 }
 
@@ -336,6 +339,7 @@ function fromResponseSchema(schema: unknown, site: SpecSite): NormalizedSpec {
       byScope: new Map(),
       byStatus,
       maxItems: null,
+      classify: {},
     }
   } catch (err) {
     if (err instanceof ShapeError) {

@@ -1,4 +1,5 @@
 import type { ZodObject } from 'zod'
+import { fieldClassesSchema } from '@portcullis/policy/internal'
 import { z } from 'zod'
 import { isArrayPath, parsePath, STAR } from './path-syntax.js'
 import { isZodSchema, zodTypeName } from './schema-shapes.js'
@@ -74,6 +75,12 @@ export interface AllowlistSpec {
    * are always stripped: refusing an error response would only hide its status.
    */
   mode?: 'strip' | 'reject'
+  /**
+   * Field classes of this route's responses for the exposure register, over the application's
+   * `classify` option: a field path (`'owner.email'`) or a field name (`'uploadIp'`) mapped to
+   * its class (`'pii'`, `'internal'`). Changes nothing in the projection.
+   */
+  classify?: Readonly<Record<string, string>>
 }
 
 /**
@@ -190,6 +197,7 @@ const allowlistSpec = z
     ).optional(),
     maxItems: maxItems.optional(),
     mode: z.enum(['strip', 'reject'], { error: "must be 'strip' or 'reject'" }).optional(),
+    classify: fieldClassesSchema.optional(),
   })
   .strict()
 

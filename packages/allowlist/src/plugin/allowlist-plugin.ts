@@ -86,7 +86,7 @@ function portcullisAllowlist(
       state.reportError(err)
       return
     }
-    state.annotate('response', plan.summary)
+    state.annotate('response', plan.summary, plan.exposure)
     const rules = createResponseRules(plan, state.url, context, maxBodyBytes)
 
     const preSerialization: preSerializationHookHandler<unknown> = function portcullisProject(
@@ -162,7 +162,11 @@ function portcullisAllowlist(
         })
         if (!flagged) {
           flagged = true
-          state.annotate('response', `${plan.summary} [UNCHECKED: reply.hijack() or reply.raw]`)
+          state.annotate(
+            'response',
+            `${plan.summary} [UNCHECKED: reply.hijack() or reply.raw]`,
+            plan.exposure,
+          )
           request.log.warn(
             { route: state.url },
             'portcullis: a response left through reply.hijack() or reply.raw, past the allowlist; audited and marked in the inventory',

@@ -1,5 +1,6 @@
 import { PortcullisConfigError, type RenderedProblem, type ResponseError } from '@portcullis/core'
 import { refuse, type DecisionContext, type RequestView } from '@portcullis/core/internal'
+import type { ResponseExposure } from '@portcullis/policy'
 import {
   compileAllowlist,
   readSerializedBody,
@@ -14,6 +15,8 @@ export interface ResponsePlan {
   readonly successBodies: boolean
   /** The inventory's `response` column. */
   readonly summary: string
+  /** What can leave, for the register. */
+  readonly exposure: ResponseExposure
 }
 
 /** What {@link planResponse} needs beside the route's `guard.response`. */
@@ -42,7 +45,12 @@ export function planResponse(
       scopesGranted: site.knownScopes,
       ...(site.schema === undefined ? {} : { schema: site.schema }),
     })
-    return { allowlist, successBodies: true, summary: allowlist.summary }
+    return {
+      allowlist,
+      successBodies: true,
+      summary: allowlist.summary,
+      exposure: allowlist.exposure,
+    }
   }
   if (site.requireResponse) {
     throw new PortcullisConfigError(
@@ -51,10 +59,16 @@ export function planResponse(
       { route: site.label, field: 'guard.response' },
     )
   }
-  return { allowlist: errorsOnly, successBodies: false, summary: NO_ALLOWLIST }
+  return {
+    allowlist: errorsOnly,
+    successBodies: false,
+    summary: NO_ALLOWLIST,
+    exposure: NO_EXPOSURE,
+  }
 }
 
 const NO_ALLOWLIST = 'NONE: success bodies are not allowlisted'
+const NO_EXPOSURE: ResponseExposure = Object.freeze({ kind: 'none' })
 
 /** The allowlist of error bodies alone (problem+json fields), for routes without `response`. */
 export function errorBodiesOnly(): CompiledAllowlist {

@@ -21,7 +21,7 @@ import {
   inventoryEntries,
   refuseUnguarded,
 } from '@portcullis/policy/internal'
-import type { AppLimits } from '@portcullis/rate-limit/internal'
+import { limitExposure, type AppLimits } from '@portcullis/rate-limit/internal'
 import type { Authenticate } from '@portcullis/tokens/internal'
 import type { RequestHandler } from 'express'
 import { planGuardBody, type BoundBody } from '../body/index.js'
@@ -210,6 +210,9 @@ export function createGuardMiddleware(
       rateLimit: limitPlanned?.summary ?? null,
       response: planned.summary,
       body: binding.body.summary,
+      exposure: planned.exposure,
+      limit: limitPlanned === null ? null : limitExposure(limitPlanned),
+      classify: options.classify,
     })
     return {
       entries,

@@ -5,4 +5,22 @@ export {
   type InventoryRoute,
   type PortcullisApi,
 } from './inventory.js'
+export {
+  accessOf,
+  classOf,
+  exposureOf,
+  fieldClassesSchema,
+  limitsOf,
+  plainValue,
+  requiresNoScopeOrCaller,
+  type ExposedField,
+  type ExposureGroup,
+  type FieldClasses,
+  type LimitExposure,
+  type MaxItemsExposure,
+  type ResponseExposure,
+  type RouteAccess,
+  type RouteExposure,
+  type RouteLimits,
+} from './register.js'
 export { parseRouteTree, type PrintedRoute } from './route-tree.js'

@@ -1,4 +1,15 @@
 import type { CompiledGuard } from '../guard/index.js'
+import {
+  accessOf,
+  exposureOf,
+  limitsOf,
+  type FieldClasses,
+  type LimitExposure,
+  type ResponseExposure,
+  type RouteAccess,
+  type RouteExposure,
+  type RouteLimits,
+} from './register.js'
 
 /**
  * One row of the route inventory: what a route requires, as `app.portcullis.routes()` and
@@ -27,6 +38,18 @@ export interface InventoryEntry {
    * accepts none.
    */
   readonly body: string | null
+  /**
+   * The register's access side: who may call the route (public reason, scopes, callers, claims,
+   * checks), from the effective guard; `null` for an unguarded route.
+   */
+  readonly access: RouteAccess | null
+  /**
+   * The register's response side: per status list and scope, the fields that can leave with
+   * their classes (`classify`), and `maxItems`.
+   */
+  readonly exposure: RouteExposure
+  /** The rate limit, and the guard's budget and enumeration limits when it has them. */
+  readonly limits: RouteLimits
 }
 
 /** The `app.portcullis` decoration. */
@@ -40,12 +63,18 @@ export interface InventoryRoute {
   readonly url: string
   readonly constraints: Readonly<Record<string, unknown>> | null
   /** The route's compiled guard, or `null` for an unguarded route. */
-  readonly compiled: Pick<CompiledGuard, 'public' | 'summary' | 'reportOnly'> | null
+  readonly compiled: Pick<CompiledGuard, 'public' | 'summary' | 'reportOnly' | 'guard'> | null
   /** The summaries the rate-limit and allowlist steps reported, if they did. */
   readonly rateLimit: string | null
   readonly response: string | null
   /** The request body rule's summary, or its flag, as the allowlist step reported it. */
   readonly body: string | null
+  /** What the allowlist step reported of the response, or `null` when it reported nothing. */
+  readonly exposure?: ResponseExposure | null
+  /** The rate limit the rate-limit step reported, or `null`. */
+  readonly limit?: LimitExposure | null
+  /** The application's field classes (`classify` option). */
+  readonly classify?: FieldClasses
 }
 
 /** The inventory rows of a route, one per method, the same on every adapter. */
@@ -54,6 +83,10 @@ export function inventoryEntries(
   route: InventoryRoute,
 ): InventoryEntry[] {
   const { compiled } = route
+  // One register for every method of the route (the rows share it).
+  const access = compiled === null ? null : accessOf(compiled.guard, compiled.reportOnly)
+  const exposure = exposureOf(route.exposure ?? null, route.classify ?? {})
+  const limits = limitsOf(compiled?.guard ?? null, route.limit ?? null)
   return methods.map((method) =>
     Object.freeze({
       method,
@@ -66,6 +99,9 @@ export function inventoryEntries(
       rateLimit: route.rateLimit,
       response: route.response,
       body: route.body,
+      access,
+      exposure,
+      limits,
     }),
   )
 }

@@ -26,7 +26,12 @@ import {
   decideUnknownRoute,
   refuseUnguarded,
 } from '../runtime/route-decision.js'
-import { kRouteState, type AnnotatedField, type RouteState } from './route-state.js'
+import {
+  kRouteState,
+  type AnnotatedField,
+  type AnnotationDetail,
+  type RouteState,
+} from './route-state.js'
 import {
   resolvePolicyOptions,
   type PolicyPluginOptions,
@@ -43,6 +48,7 @@ interface RouteRecord {
   readonly compiled: CompiledGuard | null
   readonly errors: PortcullisConfigError[]
   readonly annotations: Partial<Record<AnnotatedField, string>>
+  readonly details: { -readonly [F in AnnotatedField]?: AnnotationDetail[F] }
 }
 
 // The plugin that owns each guard key outside the policy's own, and what to add when it is
@@ -203,6 +209,7 @@ function portcullisPolicy(
       compiled,
       errors: error === null ? [] : [error],
       annotations: {},
+      details: {},
     }
     records.push(record)
     const steps: RouteSteps = {
@@ -218,8 +225,9 @@ function portcullisPolicy(
       url,
       methods,
       label,
-      annotate(field, summary) {
+      annotate(field, summary, detail) {
         record.annotations[field] = summary
+        if (detail !== undefined) (record.details as Record<string, unknown>)[field] = detail
       },
       reportError(err) {
         record.errors.push(err)
@@ -291,6 +299,9 @@ function portcullisPolicy(
             rateLimit: record.annotations.rateLimit ?? null,
             response: record.annotations.response ?? null,
             body: record.annotations.body ?? null,
+            exposure: record.details.response ?? null,
+            limit: record.details.rateLimit ?? null,
+            classify: resolved.classify,
           }),
         )
       }

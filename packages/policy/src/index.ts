@@ -19,6 +19,15 @@ export {
   type ParsedRouteGuard,
 } from './guard/index.js'
 export {
+  compareRegisters,
+  exposureFindings,
+  isRegisterDocument,
+  registerDocument,
+  REGISTER_VERSION,
+  type ExposureFinding,
+  type PolicyChange,
+  type RegisterDocument,
+  type RegisteredRoute,
   type ExposedField,
   type ExposureGroup,
   type FieldClasses,

@@ -23,4 +23,16 @@ export {
   type RouteExposure,
   type RouteLimits,
 } from './register.js'
+export {
+  compareRegisters,
+  exposureFindings,
+  isRegisterDocument,
+  registerDocument,
+  registerKey,
+  REGISTER_VERSION,
+  type ExposureFinding,
+  type PolicyChange,
+  type RegisterDocument,
+  type RegisteredRoute,
+} from './register-gate.js'
 export { parseRouteTree, type PrintedRoute } from './route-tree.js'

@@ -7,7 +7,10 @@ import './plugin/augment.js'
 
 export {
   compileGuard,
+  explainGuard,
   type CompiledGuard,
+  type ExplainStep,
+  type Explanation,
   type Decision,
   type Evaluate,
   type GuardOutcome,
@@ -28,6 +31,8 @@ export {
   type PolicyChange,
   type RegisterDocument,
   type RegisteredRoute,
+  type ExplainRequest,
+  type RouteExplanation,
   type ExposedField,
   type ExposureGroup,
   type FieldClasses,

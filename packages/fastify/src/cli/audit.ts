@@ -95,7 +95,7 @@ interface AuditArgs {
 const FORMATS: readonly AuditFormat[] = ['table', 'json', 'markdown']
 
 /** The part of a Fastify instance the audit uses. */
-interface AuditedApp {
+export interface AuditedApp {
   ready(): PromiseLike<unknown>
   close(): PromiseLike<unknown>
   printRoutes(): string
@@ -107,11 +107,11 @@ class UsageError extends Error {
 }
 
 /** The audit could not run: the message says why, `cause` holds the app's own error if any. */
-class AuditError extends Error {
+export class AuditError extends Error {
   override readonly name = 'AuditError'
 }
 
-function messageOf(err: unknown): string {
+export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
@@ -205,7 +205,11 @@ function typescriptHint(module: string, err: unknown): string {
   )
 }
 
-async function loadApp(args: AuditArgs, cwd: string): Promise<AuditedApp> {
+/** Loads the app module's default (or named) export: an instance or a factory returning one. */
+export async function loadApp(
+  args: Pick<AuditArgs, 'module' | 'exportName'>,
+  cwd: string,
+): Promise<AuditedApp> {
   const href = pathToFileURL(resolve(cwd, args.module)).href
   let namespace: Record<string, unknown>
   try {
@@ -502,7 +506,7 @@ function reportFailure(err: unknown, args: AuditArgs, io: AuditIo, debug: boolea
   return 2
 }
 
-async function closeQuietly(app: AuditedApp): Promise<void> {
+export async function closeQuietly(app: AuditedApp): Promise<void> {
   try {
     await app.close()
   } catch {

@@ -1,7 +1,9 @@
 export {
   compareEntries,
   inventoryEntries,
+  type ExplainRequest,
   type InventoryEntry,
+  type RouteExplanation,
   type InventoryRoute,
   type PortcullisApi,
 } from './inventory.js'

@@ -1,4 +1,4 @@
-import type { CompiledGuard } from '../guard/index.js'
+import type { CompiledGuard, Explanation } from '../guard/index.js'
 import {
   accessOf,
   exposureOf,
@@ -52,10 +52,34 @@ export interface InventoryEntry {
   readonly limits: RouteLimits
 }
 
+/** What {@link PortcullisApi.explain} is asked: a request, and the claims of its token. */
+export interface ExplainRequest {
+  readonly method: string
+  /** A URL (`/v1/videos/7`) or a route template (`/v1/videos/:id`). */
+  readonly url: string
+  /** The token's claims (`scope`, `client_id`, ...), or `null` for a request without a token. */
+  readonly claims: Readonly<Record<string, unknown>> | null
+  /** Query values, for `{ query }` claim rules. */
+  readonly query?: Readonly<Record<string, string>>
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+/** An {@link Explanation} of one route: which route matched, with which parameters. */
+export interface RouteExplanation extends Explanation {
+  /** `GET /v1/videos/:id`. */
+  readonly route: string
+  readonly params: Readonly<Record<string, string>>
+}
+
 /** The `app.portcullis` decoration. */
 export interface PortcullisApi {
   /** The route inventory: every route the app serves and what it requires, sorted by URL. */
   routes(): readonly InventoryEntry[]
+  /**
+   * What the route's compiled guard would decide for a token with these claims, and why, rule
+   * by rule (`portcullis explain`). Throws when no route matches. Rate limits are not counted.
+   */
+  explain(request: ExplainRequest): Promise<RouteExplanation>
 }
 
 /** What an inventory row says of a route, besides its method. */

@@ -5,6 +5,9 @@ import type { FastifyInstance, onErrorHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   compileGuard,
+  explainGuard,
+  matchTemplate,
+  principalFromClaims,
   mergeGuards,
   normalizeGuard,
   parseGuard,
@@ -306,6 +309,48 @@ function portcullisPolicy(
         )
       }
       return Object.freeze([...entries, ...unseen].sort(compareEntries))
+    },
+    async explain(request) {
+      const method = request.method.toUpperCase()
+      let found: { record: RouteRecord; params: Record<string, string> } | undefined
+      for (const record of records) {
+        if (!record.methods.includes(method)) continue
+        const params = matchTemplate(record.url, request.url)
+        if (params === null) continue
+        // The route declared with exactly this URL wins over one it merely matches.
+        if (found === undefined || record.url === request.url) found = { record, params }
+      }
+      if (found === undefined) {
+        throw new PortcullisConfigError(
+          'PCL_INVALID_OPTIONS',
+          `explain: no route matches ${method} ${request.url}`,
+        )
+      }
+      const { record, params } = found
+      const route = routeLabel([method], record.url, record.constraints)
+      if (record.compiled === null) {
+        return {
+          route,
+          params,
+          decision: 'deny' as const,
+          status: 403,
+          code: 'PCL_ROUTE_NOT_GUARDED',
+          steps: [],
+        }
+      }
+      const explained = await explainGuard(
+        record.compiled,
+        principalFromClaims(request.claims),
+        {
+          method,
+          url: request.url,
+          params,
+          query: { ...request.query },
+          headers: { ...request.headers },
+        },
+        resolved.reportOnly,
+      )
+      return { route, params, ...explained }
     },
   }
   fastify.decorate('portcullis', api)

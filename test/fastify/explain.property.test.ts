@@ -4,18 +4,8 @@ import { createTestIssuer } from '@portcullis/testing'
 import { describe, expect, it } from 'vitest'
 import { explainApp, explainRoutes } from '../../packages/fastify/src/cli/fixtures/explain-app.js'
 import { trustedTokens } from '../helpers.js'
-
-// mulberry32: a small seeded generator, so a failure replays.
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// A seeded generator (mulberry32), so a failure replays.
+import { prng } from '../reliability/support.js'
 
 describe('explain agrees with the running guard', () => {
   it('on 1,000 random (route, claims) pairs', { timeout: 120_000 }, async () => {
@@ -25,7 +15,7 @@ describe('explain agrees with the running guard', () => {
       response: { requireResponse: false },
     })
     await app.ready()
-    const next = random(0x21)
+    const next = prng(0x21)
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!
     const some = <T>(items: readonly T[]): T[] => items.filter(() => next() < 0.5)
     const templates = Object.keys(explainRoutes)

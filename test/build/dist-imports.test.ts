@@ -22,6 +22,7 @@ const expectedExport: Record<string, string> = {
   '@portcullis/rate-limit': 'rateLimitPlugin',
   '@portcullis/allowlist': 'compileAllowlist',
   '@portcullis/express': 'createGuard',
+  '@portcullis/runtime': 'createGuardRuntime',
   portcullis: 'portcullis',
 }
 

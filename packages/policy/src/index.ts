@@ -7,7 +7,10 @@ import './plugin/augment.js'
 
 export {
   compileGuard,
+  explainGuard,
   type CompiledGuard,
+  type ExplainStep,
+  type Explanation,
   type Decision,
   type Evaluate,
   type GuardOutcome,
@@ -18,7 +21,30 @@ export {
   type ParsedClaimMatcher,
   type ParsedRouteGuard,
 } from './guard/index.js'
-export { type InventoryEntry, type PortcullisApi } from './inventory/index.js'
+export {
+  compareRegisters,
+  exposureFindings,
+  isRegisterDocument,
+  registerDocument,
+  REGISTER_VERSION,
+  type ExposureFinding,
+  type PolicyChange,
+  type RegisterDocument,
+  type RegisteredRoute,
+  type ExplainRequest,
+  type RouteExplanation,
+  type ExposedField,
+  type ExposureGroup,
+  type FieldClasses,
+  type InventoryEntry,
+  type LimitExposure,
+  type MaxItemsExposure,
+  type PortcullisApi,
+  type ResponseExposure,
+  type RouteAccess,
+  type RouteExposure,
+  type RouteLimits,
+} from './inventory/index.js'
 export {
   policyPlugin,
   type ClaimMatcher,

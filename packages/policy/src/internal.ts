@@ -16,6 +16,7 @@ export {
   kRouteState,
   routeStateOf,
   type AnnotatedField,
+  type AnnotationDetail,
   type RouteState,
 } from './plugin/route-state.js'
 // The framework-free public functions, re-exported here so that the Express adapter imports
@@ -34,6 +35,13 @@ export {
   summarizeGuard,
 } from './guard/index.js'
 export {
+  accessOf,
+  classOf,
+  exposureOf,
+  fieldClassesSchema,
+  limitsOf,
+  plainValue,
+  requiresNoScopeOrCaller,
   compareEntries,
   inventoryEntries,
   parseRouteTree,

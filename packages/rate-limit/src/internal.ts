@@ -13,7 +13,12 @@ export {
   type LimiterContext,
 } from './runtime/route-limiter.js'
 export { createLimiterStore, type LimiterStore, type StoreOptions } from './store/index.js'
-export { compileRouteLimit, limitSignature, type RouteLimitPlan } from './route/index.js'
+export {
+  compileRouteLimit,
+  limitExposure,
+  limitSignature,
+  type RouteLimitPlan,
+} from './route/index.js'
 export { createMemoryCounter, type Counter } from './store/index.js'
 export { ipKey, type LimitSpec } from './limiter/index.js'
 export {

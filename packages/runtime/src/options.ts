@@ -5,7 +5,7 @@ import type {} from '@portcullis/rate-limit'
 import type {} from '@portcullis/tokens'
 import { invalidOptionsError } from '@portcullis/core/internal'
 import { allowlistOptionsSchema, resolveAllowlistOptions } from '@portcullis/allowlist/internal'
-import type { NormalizedGuard, ReportOnlySettings } from '@portcullis/policy'
+import type { FieldClasses, NormalizedGuard, ReportOnlySettings } from '@portcullis/policy'
 import { policyOptionsSchema, resolvePolicyOptions } from '@portcullis/policy/internal'
 import type { ResolvedRateLimitOptions } from '@portcullis/rate-limit/internal'
 import {
@@ -60,6 +60,7 @@ const optionsSchema = z.strictObject(
     requireBody: allowlistOptionsSchema.shape.requireBody,
     knownScopes: policy.knownScopes,
     callbackTimeout: policy.callbackTimeout,
+    classify: policy.classify,
   },
   { error: 'must be an object' },
 )
@@ -75,6 +76,8 @@ export interface ResolvedOptions {
   readonly knownScopes: ReadonlySet<string> | undefined
   /** Milliseconds an async `check` may take. */
   readonly callbackTimeout: number
+  /** Field classes for the register (`classify`). */
+  readonly classify: FieldClasses
   /** `undefined` without the `rateLimit` option. */
   readonly rateLimit: ResolvedRateLimitOptions | undefined
   readonly preAuth: PreAuthLimiter | undefined
@@ -123,6 +126,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     reportOnly: options.reportOnly,
     knownScopes: options.knownScopes,
     callbackTimeout: options.callbackTimeout,
+    classify: options.classify,
   })
   return Object.freeze({
     tokens: options.tokens,
@@ -133,6 +137,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     reportOnly: policy.reportOnly,
     knownScopes: policy.knownScopes,
     callbackTimeout: policy.callbackTimeout,
+    classify: policy.classify,
     rateLimit,
     preAuth,
     requireResponse: response.requireResponse,

@@ -11,7 +11,7 @@ import { isPortcullisConfigError, PortcullisConfigError, type CodeOfKind } from 
 import type { RouteSteps } from '@portcullis/core/internal'
 import type { CompiledGuard, InventoryEntry } from '@portcullis/policy'
 import { compileGuard, createRouteDecision, inventoryEntries } from '@portcullis/policy/internal'
-import type { AppLimits } from '@portcullis/rate-limit/internal'
+import { limitExposure, type AppLimits } from '@portcullis/rate-limit/internal'
 import type { GuardRuntime } from './runtime.js'
 
 /** Where an adapter found a guard: a route (for some methods) or a middleware mount (`USE`). */
@@ -209,6 +209,9 @@ export function planRoute(routeGuard: unknown, label: string, runtime: GuardRunt
           body: summary,
           budget: egress?.budgetSummary ?? null,
           enumeration: egress?.enumerationSummary ?? null,
+          exposure: response.exposure,
+          limit: limit === null ? null : limitExposure(limit),
+          classify: options.classify,
         }),
       }
     },

@@ -15,6 +15,7 @@ export {
   type PreAuthLimiter,
 } from './runtime/authentication.js'
 export { principalAccessors, type PrincipalAccessors } from './runtime/principal-property.js'
+export { buildPrincipal } from './lib/principal.js'
 export {
   answeredByGuard,
   appendRouteHook,

@@ -1,4 +1,5 @@
 import { isPortcullisError, ResponseError, type Principal } from '@portcullis/core'
+import type { MaxItemsExposure, ResponseExposure } from '@portcullis/policy'
 import {
   normalizeSpec,
   specError,
@@ -81,6 +82,8 @@ export interface CompiledAllowlist {
   readonly summary: string
   /** `'passthrough'` when success bodies are not inspected. */
   readonly mode: 'strip' | 'reject' | 'passthrough'
+  /** What can leave, for the exposure register: canonical paths, caps and field classes. */
+  readonly exposure: ResponseExposure
   /**
    * Projects a response body onto the allowlist of its status and the principal's scopes.
    * Returns an error result (never throws) for an array over `maxItems` (`PCL_TOO_MANY_ITEMS`),
@@ -183,6 +186,7 @@ function compilePassthrough(reason: string): CompiledAllowlist {
   return Object.freeze({
     summary: `passthrough: ${reason}`,
     mode: 'passthrough' as const,
+    exposure: Object.freeze({ kind: 'passthrough' as const, reason }),
     project: function projectPassthrough(body: unknown, context: ProjectionContext) {
       if (context.status < 400) return { ok: true as const, value: body, removed: NO_REMOVED }
       return run(errors, body, false, context.collectRemoved === true)
@@ -389,6 +393,45 @@ function notOwnedError(count: number): ResponseError {
   })
 }
 
+function texts(paths: readonly FieldPath[]): string[] {
+  return [...new Set(paths.map(formatPath))].sort()
+}
+
+function capsExposure(caps: NormalizedCaps | null): MaxItemsExposure | null {
+  if (caps === null) return null
+  const paths = (map: ReadonlyMap<string, number>) =>
+    Object.fromEntries([...map].sort(([a], [b]) => (a < b ? -1 : 1)))
+  return {
+    default: caps.default ?? null,
+    paths: paths(caps.paths),
+    byScope: Object.fromEntries(
+      [...caps.byScope]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([scope, scoped]) => [
+          scope,
+          { default: scoped.default ?? null, paths: paths(scoped.paths) },
+        ]),
+    ),
+  }
+}
+
+/** The register's view of an allowlist: canonical, sorted, so equal policies compare equal. */
+function exposureOfSpec(spec: NormalizedSpec): ResponseExposure {
+  const lists = (map: ReadonlyMap<string, readonly FieldPath[]>) =>
+    Object.fromEntries(
+      [...map].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, list]) => [key, texts(list)]),
+    )
+  return Object.freeze({
+    kind: 'allowlist' as const,
+    mode: spec.mode,
+    allow: texts(spec.allow),
+    byScope: lists(spec.byScope),
+    byStatus: lists(spec.byStatus),
+    maxItems: capsExposure(spec.maxItems),
+    classify: spec.classify,
+  })
+}
+
 function compileNormalized(
   spec: NormalizedSpec,
   site: SpecSite,
@@ -489,6 +532,7 @@ function compileNormalized(
   return Object.freeze({
     summary: summarize(spec),
     mode: spec.mode,
+    exposure: exposureOfSpec(spec),
     project: function projectAllowlist(
       body: unknown,
       context: ProjectionContext,

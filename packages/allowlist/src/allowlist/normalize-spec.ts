@@ -34,6 +34,8 @@ export interface NormalizedSpec {
   readonly byStatus: ReadonlyMap<string, readonly FieldPath[]>
   readonly maxItems: NormalizedCaps | null
   readonly owner: NormalizedOwner | null
+  /** `classify`: field classes for the register. */
+  readonly classify: Readonly<Record<string, string>>
 }
 
 /** A validated `guard.response`: an allowlist, or a passthrough reason. */
@@ -227,6 +229,7 @@ function fromAllowlist(spec: AllowlistSpec, site: SpecSite): NormalizedSpec {
     byStatus,
     maxItems: spec.maxItems === undefined ? null : normalizeCaps(spec.maxItems),
     owner: ownerOf(spec, site),
+    classify: Object.freeze({ ...spec.classify }),
   }
 }
 
@@ -347,6 +350,7 @@ function fromResponseSchema(schema: unknown, site: SpecSite): NormalizedSpec {
       byStatus,
       maxItems: null,
       owner: null,
+      classify: {},
     }
   } catch (err) {
     if (err instanceof ShapeError) {

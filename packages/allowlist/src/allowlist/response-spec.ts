@@ -1,4 +1,5 @@
 import type { ZodObject } from 'zod'
+import { fieldClassesSchema } from '@portcullis/policy/internal'
 import { z } from 'zod'
 import { ownerSpecSchema, type OwnerSpec } from './owner-spec.js'
 import { isArrayPath, parsePath, STAR } from './path-syntax.js'
@@ -84,6 +85,12 @@ export interface AllowlistSpec {
    * `PCL_RESPONSE_REJECTED`). Independent of the allowlist's own `mode`. See {@link OwnerSpec}.
    */
   owner?: OwnerSpec
+  /**
+   * Field classes of this route's responses for the exposure register, over the application's
+   * `classify` option: a field path (`'owner.email'`) or a field name (`'uploadIp'`) mapped to
+   * its class (`'pii'`, `'internal'`). Changes nothing in the projection.
+   */
+  classify?: Readonly<Record<string, string>>
 }
 
 /**
@@ -201,6 +208,7 @@ const allowlistSpec = z
     maxItems: maxItems.optional(),
     mode: z.enum(['strip', 'reject'], { error: "must be 'strip' or 'reject'" }).optional(),
     owner: ownerSpecSchema.optional(),
+    classify: fieldClassesSchema.optional(),
   })
   .strict()
 

@@ -119,7 +119,7 @@ function portcullisAllowlist(
       state.reportError(err)
       return
     }
-    state.annotate('response', plan.summary)
+    state.annotate('response', plan.summary, plan.exposure)
     // The meters (egress budgets) the rate-limit plugin, registered before, added to the route.
     const rules = createResponseRules(plan, state.url, context, maxBodyBytes, state.meters)
     for (const method of state.methods) projectedRoutes.add(`${method} ${state.url}`)
@@ -206,7 +206,11 @@ function portcullisAllowlist(
         })
         if (!flagged) {
           flagged = true
-          state.annotate('response', `${plan.summary} [UNCHECKED: reply.hijack() or reply.raw]`)
+          state.annotate(
+            'response',
+            `${plan.summary} [UNCHECKED: reply.hijack() or reply.raw]`,
+            plan.exposure,
+          )
           request.log.warn(
             { route: state.url },
             'portcullis: a response left through reply.hijack() or reply.raw, past the allowlist; audited and marked in the inventory',

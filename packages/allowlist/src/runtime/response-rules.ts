@@ -7,6 +7,7 @@ import {
   type Pending,
   type RequestView,
 } from '@portcullis/core/internal'
+import type { ResponseExposure } from '@portcullis/policy'
 import {
   compileAllowlist,
   readSerializedBody,
@@ -22,6 +23,8 @@ export interface ResponsePlan {
   readonly successBodies: boolean
   /** The inventory's `response` column. */
   readonly summary: string
+  /** What can leave, for the register. */
+  readonly exposure: ResponseExposure
 }
 
 /** What {@link planResponse} needs beside the route's `guard.response`. */
@@ -50,7 +53,12 @@ export function planResponse(
       scopesGranted: site.knownScopes,
       ...(site.schema === undefined ? {} : { schema: site.schema }),
     })
-    return { allowlist, successBodies: true, summary: allowlist.summary }
+    return {
+      allowlist,
+      successBodies: true,
+      summary: allowlist.summary,
+      exposure: allowlist.exposure,
+    }
   }
   if (site.requireResponse) {
     throw new PortcullisConfigError(
@@ -59,10 +67,16 @@ export function planResponse(
       { route: site.label, field: 'guard.response' },
     )
   }
-  return { allowlist: errorsOnly, successBodies: false, summary: NO_ALLOWLIST }
+  return {
+    allowlist: errorsOnly,
+    successBodies: false,
+    summary: NO_ALLOWLIST,
+    exposure: NO_EXPOSURE,
+  }
 }
 
 const NO_ALLOWLIST = 'NONE: success bodies are not allowlisted'
+const NO_EXPOSURE: ResponseExposure = Object.freeze({ kind: 'none' })
 
 /** The allowlist of error bodies alone (problem+json fields), for routes without `response`. */
 export function errorBodiesOnly(): CompiledAllowlist {

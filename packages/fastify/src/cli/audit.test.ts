@@ -1,5 +1,9 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
+import type { InventoryEntry } from '@portcullis/policy'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AUDIT_USAGE, runAudit } from './audit.js'
 import { calls } from './fixtures/stub-apps.js'
 
@@ -380,5 +384,190 @@ describe('portcullis audit: egress limits', () => {
   it('leaves the columns out when no route declares one', async () => {
     const { stdout } = await audit('./fixtures/guarded-app.ts')
     expect(stdout).not.toContain('BUDGET')
+  })
+})
+
+describe('portcullis audit: the exposure register', () => {
+  it('fails naming route and field when a pii field can leave a public route', async () => {
+    const { code, stderr } = await audit('./fixtures/register-apps.ts', '--export', 'piiPublic')
+    expect(code).toBe(1)
+    expect(stderr).toContain(
+      "GET /v1/profile/public: field 'owner.email' (pii) can leave this public route (profile cards)",
+    )
+  })
+
+  it('fails when a pii field leaves a route that requires no scope and no caller', async () => {
+    const { code, stderr } = await audit('./fixtures/register-apps.ts', '--export', 'piiOpen')
+    expect(code).toBe(1)
+    expect(stderr).toContain(
+      "GET /v1/me: field 'contact.email' (pii) can leave this route that requires no scope and no caller",
+    )
+  })
+
+  it('passes a pii field behind a scope, and exports the register as JSON', async () => {
+    const { code, stdout, stderr } = await audit(
+      './fixtures/register-apps.ts',
+      '--export',
+      'baseline',
+      '--format',
+      'json',
+    )
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    const report = JSON.parse(stdout) as { routes: InventoryEntry[] }
+    const row = report.routes.find((r) => r.method === 'GET' && r.url === '/v1/videos/:id')!
+    expect(row.access?.callers).toEqual(['player-svc', 'search-svc'])
+    expect(row.exposure.groups).toContainEqual({
+      status: 'success',
+      scope: 'videos:internal',
+      fields: [
+        { path: 'owner.email', class: 'pii' },
+        { path: 'uploadIp', class: 'internal' },
+      ],
+    })
+    expect(row.limits.rateLimit).toMatchObject({ max: 100, timeWindow: 60_000 })
+  })
+
+  it('exports the register as Markdown', async () => {
+    const { code, stdout } = await audit(
+      './fixtures/register-apps.ts',
+      '--export',
+      'baseline',
+      '--format',
+      'markdown',
+    )
+    expect(code).toBe(0)
+    expect(stdout).toContain('## GET /v1/videos/:id')
+    expect(stdout).toContain(
+      '- Who may call: scopes videos:list AND videos:read; callers player-svc, search-svc; claims tenant in ["a","b"]',
+    )
+    expect(stdout).toContain('| success | holders of videos:internal | owner.email | pii |')
+    expect(stdout).toContain('| success | any caller | items[].watchedAt | pii |')
+    expect(stdout).toContain('## GET /healthz')
+    expect(stdout).not.toContain('## HEAD /healthz')
+  })
+
+  it('refuses an unknown format and --update without --baseline', async () => {
+    expect((await audit('./fixtures/register-apps.ts', '--format', 'xml')).code).toBe(2)
+    expect((await audit('./fixtures/register-apps.ts', '--update')).code).toBe(2)
+  })
+})
+
+describe('portcullis audit --baseline: the policy gate', () => {
+  let dir: string
+  let lock: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'portcullis-gate-'))
+    lock = join(dir, 'portcullis.lock.json')
+    const written = await audit(
+      './fixtures/register-apps.ts',
+      '--export',
+      'baseline',
+      '--baseline',
+      lock,
+      '--update',
+    )
+    expect(written.code).toBe(0)
+    expect(written.stderr).toContain('wrote the baseline')
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const gate = (name: string) =>
+    audit('./fixtures/register-apps.ts', '--export', name, '--baseline', lock)
+
+  it('passes the app it was written from', async () => {
+    const { code, stderr } = await gate('baseline')
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+  })
+
+  it.each(['reordered', 'namedPolicy', 'tightened'])('passes a %s policy', async (name) => {
+    const { code, stderr } = await gate(name)
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+  })
+
+  it('a refactor produces no diff in the written register', async () => {
+    const other = join(dir, 'refactor.lock.json')
+    await audit(
+      './fixtures/register-apps.ts',
+      '--export',
+      'namedPolicy',
+      '--baseline',
+      other,
+      '--update',
+    )
+    expect(await readFile(other, 'utf8')).toBe(await readFile(lock, 'utf8'))
+  })
+
+  it.each([
+    ['scopeRemoved', "GET /v1/videos/:id: scope 'videos:list' removed"],
+    ['allOfToAnyOf', "GET /v1/videos/:id: scope 'videos:list' turned from allOf into anyOf"],
+    ['madePublic', "GET /v1/history: route made public ('made public')"],
+    ['callerAdded', "GET /v1/videos/:id: caller 'crawler-svc' added"],
+    ['claimRemoved', "GET /v1/videos/:id: claim matcher 'tenant' removed"],
+    ['fieldAdded', "GET /v1/videos/:id: allowlist field 'storagePath' added to success responses"],
+    ['classWidened', "GET /v1/videos/:id: field 'owner.email' now reaches any caller"],
+    ['classWidened', "GET /v1/videos/:id: class 'pii' now reachable by any caller"],
+    ['rateRaised', 'GET /v1/videos/:id: rate limit raised from 100 per 60000 ms to 1000'],
+    ['maxItemsRaised', 'GET /v1/videos/:id: maxItems raised from 50 to 500'],
+    ['reportOnly', 'GET /v1/videos/:id: report-only switched on'],
+  ])('catches %s, naming the route and the change', async (name, change) => {
+    const { code, stderr } = await gate(name)
+    expect(code).toBe(1)
+    expect(stderr).toContain(change)
+  })
+
+  it('lists the weakenings in the JSON report', async () => {
+    const { code, stdout } = await audit(
+      './fixtures/register-apps.ts',
+      '--export',
+      'callerAdded',
+      '--baseline',
+      lock,
+      '--json',
+    )
+    expect(code).toBe(1)
+    expect(JSON.parse(stdout)).toMatchObject({
+      ok: false,
+      weakenings: [{ route: 'GET /v1/videos/:id', change: "caller 'crawler-svc' added" }],
+    })
+  })
+
+  it('cannot run without a readable baseline (exit 2, never a pass)', async () => {
+    const missing = await gate('nope')
+    expect(missing.code).toBe(2)
+    const { code, stderr } = await audit(
+      './fixtures/register-apps.ts',
+      '--export',
+      'baseline',
+      '--baseline',
+      join(dir, 'absent.json'),
+    )
+    expect(code).toBe(2)
+    expect(stderr).toContain('--update')
+  })
+
+  it('--update rewrites the baseline, after which the change passes', async () => {
+    const other = join(dir, 'update.lock.json')
+    await writeFile(other, await readFile(lock, 'utf8'))
+    expect(
+      (await audit('./fixtures/register-apps.ts', '--export', 'callerAdded', '--baseline', other))
+        .code,
+    ).toBe(1)
+    await audit(
+      './fixtures/register-apps.ts',
+      '--export',
+      'callerAdded',
+      '--baseline',
+      other,
+      '--update',
+    )
+    expect(
+      (await audit('./fixtures/register-apps.ts', '--export', 'callerAdded', '--baseline', other))
+        .code,
+    ).toBe(0)
   })
 })

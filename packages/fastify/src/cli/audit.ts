@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -6,7 +7,16 @@ import {
   isPortcullisError,
   type PortcullisConfigError,
 } from '@portcullis/core'
-import type { InventoryEntry, PortcullisApi } from '@portcullis/policy'
+import {
+  compareRegisters,
+  exposureFindings,
+  isRegisterDocument,
+  registerDocument,
+  type InventoryEntry,
+  type PolicyChange,
+  type PortcullisApi,
+} from '@portcullis/policy'
+import { formatRegisterMarkdown } from './format-register.js'
 import { formatInventory, isReportOnly, lacksBodyRule, lacksPublicReason } from './format-table.js'
 
 /** Where `runAudit` writes and from where it resolves the module path. */
@@ -22,12 +32,14 @@ export interface AuditIo {
 }
 
 /** The help text of `portcullis audit`. */
-export const AUDIT_USAGE = `Usage: portcullis audit <app module> [--json] [--export <name>] [--strict]
+export const AUDIT_USAGE = `Usage: portcullis audit <app module> [--format table|json|markdown] [--export <name>]
+                        [--strict] [--baseline <portcullis.lock.json> [--update]]
 
 Loads a Fastify app that registers Portcullis, starts it without listening (app.ready()),
-prints its route inventory and fails when a route is unguarded or a public route has no reason.
-When startup fails (invalid guards, unguarded routes), it prints the inventory and every
-problem together.
+prints its route inventory and exposure register, and fails when a route is unguarded, a public
+route has no reason, or a field classed pii can leave a public route or a route that requires
+no scope and no caller. When startup fails (invalid guards, unguarded routes), it prints the
+inventory and every problem together.
 
 Arguments:
   <app module>      path to a module whose default export is a Fastify app, or a function
@@ -37,15 +49,24 @@ Arguments:
 
 Options:
   --export <name>   use this named export instead of the default export
-  --json            print { "ok", "routes", "findings" } (and "error" when startup failed) as
-                    JSON on stdout
+  --format <f>      table (default): the inventory as text columns;
+                    json: { "ok", "routes", "findings" } on stdout, each route with its register
+                    (access, exposure, limits), plus "weakenings" with --baseline and "error"
+                    when startup failed; markdown: the register, route by route
+  --json            the same as --format json
   --strict          also fail when a route is in report-only mode (evaluated, not enforced)
+  --baseline <file> compare the register with a committed baseline and fail on any weakening
+                    (a scope removed or turned anyOf, a route made public, a caller added, a
+                    claim removed, a field added or reaching a wider audience, a limit or
+                    maxItems raised, report-only switched on, a new route), naming each
+  --update          with --baseline: write the current register to the baseline file
   -h, --help        show this help
 
 Exit codes:
-  0  every route is guarded
-  1  a route is unguarded, a public route has no reason, a guard or the options are invalid,
-     or (with --strict) a route is report-only
+  0  every route is guarded (and nothing weakened against the baseline)
+  1  a route is unguarded, a public route has no reason, a pii field leaves an open route, a
+     guard or the options are invalid, the policy is weaker than the baseline, or (with
+     --strict) a route is report-only
   2  usage error, or the app could not be loaded or started
 
 Set PORTCULLIS_DEBUG=1 to print stack traces.
@@ -60,15 +81,21 @@ const FINDING_CODES: ReadonlySet<string> = new Set([
   'PCL_INVALID_OPTIONS',
 ])
 
+type AuditFormat = 'table' | 'json' | 'markdown'
+
 interface AuditArgs {
   readonly module: string
   readonly exportName: string | undefined
-  readonly json: boolean
+  readonly format: AuditFormat
   readonly strict: boolean
+  readonly baseline: string | undefined
+  readonly update: boolean
 }
 
+const FORMATS: readonly AuditFormat[] = ['table', 'json', 'markdown']
+
 /** The part of a Fastify instance the audit uses. */
-interface AuditedApp {
+export interface AuditedApp {
   ready(): PromiseLike<unknown>
   close(): PromiseLike<unknown>
   printRoutes(): string
@@ -80,11 +107,11 @@ class UsageError extends Error {
 }
 
 /** The audit could not run: the message says why, `cause` holds the app's own error if any. */
-class AuditError extends Error {
+export class AuditError extends Error {
   override readonly name = 'AuditError'
 }
 
-function messageOf(err: unknown): string {
+export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
@@ -97,8 +124,11 @@ function parseAuditArgs(argv: readonly string[]): AuditArgs | 'help' {
       args: [...argv],
       options: {
         json: { type: 'boolean' },
+        format: { type: 'string' },
         strict: { type: 'boolean' },
         export: { type: 'string' },
+        baseline: { type: 'string' },
+        update: { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
@@ -115,11 +145,24 @@ function parseAuditArgs(argv: readonly string[]): AuditArgs | 'help' {
     )
   }
   if (values.export === '') throw new UsageError('--export needs a name')
+  const format = values.format ?? (values.json === true ? 'json' : 'table')
+  if (!FORMATS.includes(format as AuditFormat)) {
+    throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got "${format}")`)
+  }
+  if (values.json === true && format !== 'json') {
+    throw new UsageError(`--json contradicts --format ${format}`)
+  }
+  if (values.baseline === '') throw new UsageError('--baseline needs a file')
+  if (values.update === true && values.baseline === undefined) {
+    throw new UsageError('--update needs --baseline <file>: the baseline to write')
+  }
   return {
     module,
     exportName: values.export,
-    json: values.json === true,
+    format: format as AuditFormat,
     strict: values.strict === true,
+    baseline: values.baseline,
+    update: values.update === true,
   }
 }
 
@@ -162,7 +205,11 @@ function typescriptHint(module: string, err: unknown): string {
   )
 }
 
-async function loadApp(args: AuditArgs, cwd: string): Promise<AuditedApp> {
+/** Loads the app module's default (or named) export: an instance or a factory returning one. */
+export async function loadApp(
+  args: Pick<AuditArgs, 'module' | 'exportName'>,
+  cwd: string,
+): Promise<AuditedApp> {
   const href = pathToFileURL(resolve(cwd, args.module)).href
   let namespace: Record<string, unknown>
   try {
@@ -315,10 +362,62 @@ function indent(text: string): string {
   return text.replace(/\n/g, '\n    ')
 }
 
+/** What the baseline says: the weakenings found, or that the baseline was written. */
+interface BaselineOutcome {
+  readonly weakenings: readonly PolicyChange[]
+  readonly wrote: string | null
+}
+
+/**
+ * Compares the register with the baseline file, or writes it (`--update`). A missing or
+ * unreadable baseline cannot be compared: the audit cannot run (exit 2), never a pass.
+ */
+async function checkBaseline(
+  entries: readonly InventoryEntry[],
+  args: AuditArgs,
+  cwd: string,
+  failure: PortcullisConfigError | undefined,
+): Promise<BaselineOutcome> {
+  if (args.baseline === undefined) return { weakenings: [], wrote: null }
+  const path = resolve(cwd, args.baseline)
+  const current = registerDocument(entries)
+  if (args.update) {
+    if (failure !== undefined) {
+      throw new AuditError(
+        `not writing ${args.baseline}: app.ready() failed (${failure.code}), so the register is incomplete`,
+      )
+    }
+    await writeFile(path, `${JSON.stringify(current, null, 2)}\n`)
+    return { weakenings: [], wrote: args.baseline }
+  }
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new AuditError(
+      `cannot read the baseline ${args.baseline}: ${messageOf(err)} (create it with --baseline ${args.baseline} --update)`,
+      { cause: err },
+    )
+  }
+  let baseline: unknown
+  try {
+    baseline = JSON.parse(text)
+  } catch (err) {
+    throw new AuditError(`the baseline ${args.baseline} is not JSON: ${messageOf(err)}`)
+  }
+  if (!isRegisterDocument(baseline)) {
+    throw new AuditError(
+      `the baseline ${args.baseline} is not a Portcullis register (expected "version": "portcullis-register/1"); rewrite it with --update`,
+    )
+  }
+  return { weakenings: compareRegisters(baseline, current), wrote: null }
+}
+
 function reportInventory(
   entries: readonly InventoryEntry[],
   args: AuditArgs,
   io: AuditIo,
+  baseline: BaselineOutcome,
   failure?: PortcullisConfigError,
 ): number {
   const startup = failure === undefined ? [] : startupFindings(failure)
@@ -337,25 +436,45 @@ function reportInventory(
         const unlisted = e.routes.filter((route) => !e.message.includes(route))
         return `${e.code}: ${e.message}${unlisted.length === 0 ? '' : ` (${unlisted.join(', ')})`}`
       }),
+    // ...and every pii field that can leave a route open to anyone.
+    ...exposureFindings(entries).map((f) => f.message),
   ]
-  const ok = findings.length === 0
-  if (args.json) {
+  const { weakenings } = baseline
+  const ok = findings.length === 0 && weakenings.length === 0
+  if (args.format === 'json') {
     const error =
       failure === undefined
         ? {}
         : { error: { code: failure.code, message: failure.message, routes: failure.routes } }
-    io.stdout(`${JSON.stringify({ ok, routes: entries, findings, ...error }, null, 2)}\n`)
+    const report = {
+      ok,
+      routes: entries,
+      findings,
+      ...(args.baseline === undefined ? {} : { weakenings }),
+      ...error,
+    }
+    io.stdout(`${JSON.stringify(report, null, 2)}\n`)
   } else {
     io.stdout(
-      `${formatInventory(entries, invalid)}\n\n${summaryOf(entries, invalid)}\n${bodyNote(entries)}`,
+      args.format === 'markdown'
+        ? formatRegisterMarkdown(entries)
+        : `${formatInventory(entries, invalid)}\n\n${summaryOf(entries, invalid)}\n${bodyNote(entries)}`,
     )
-    if (!ok) {
-      const failed = failure === undefined ? '' : `app.ready() failed (${failure.code}); `
-      io.stderr(
-        `portcullis audit: ${failed}${plural(findings.length, 'problem')}:\n` +
-          findings.map((finding) => `  - ${indent(finding)}\n`).join(''),
-      )
-    }
+  }
+  if (baseline.wrote !== null) io.stderr(`portcullis audit: wrote the baseline ${baseline.wrote}\n`)
+  if (args.format !== 'json' && findings.length > 0) {
+    const failed = failure === undefined ? '' : `app.ready() failed (${failure.code}); `
+    io.stderr(
+      `portcullis audit: ${failed}${plural(findings.length, 'problem')}:\n` +
+        findings.map((finding) => `  - ${indent(finding)}\n`).join(''),
+    )
+  }
+  if (args.format !== 'json' && weakenings.length > 0) {
+    io.stderr(
+      `portcullis audit: ${plural(weakenings.length, 'weakening')} against ${args.baseline ?? ''}:\n` +
+        weakenings.map((w) => `  - ${w.route}: ${indent(w.change)}\n`).join('') +
+        '  Review them; if intended, rewrite the baseline with --update and commit it.\n',
+    )
   }
   return ok ? 0 : 1
 }
@@ -370,7 +489,7 @@ function reportFailure(err: unknown, args: AuditArgs, io: AuditIo, debug: boolea
   if (isPortcullisError(original) && FINDING_CODES.has(original.code)) {
     const listed = (original as { routes?: unknown }).routes
     const routes = Array.isArray(listed) ? listed.map(String) : []
-    if (args.json) {
+    if (args.format === 'json') {
       const error = { code: original.code, message: original.message, routes }
       io.stdout(`${JSON.stringify({ ok: false, error }, null, 2)}\n`)
     } else {
@@ -387,7 +506,7 @@ function reportFailure(err: unknown, args: AuditArgs, io: AuditIo, debug: boolea
   return 2
 }
 
-async function closeQuietly(app: AuditedApp): Promise<void> {
+export async function closeQuietly(app: AuditedApp): Promise<void> {
   try {
     await app.close()
   } catch {
@@ -439,7 +558,9 @@ export async function runAudit(argv: readonly string[], io: AuditIo): Promise<nu
       if (debug) io.stderr(`${err.stack ?? err.message}\n`)
       failure = err
     }
-    return reportInventory(portcullisOf(app, args.module).routes(), args, io, failure)
+    const entries = portcullisOf(app, args.module).routes()
+    const baseline = await checkBaseline(entries, args, io.cwd, failure)
+    return reportInventory(entries, args, io, baseline, failure)
   } catch (err) {
     return reportFailure(err, args, io, debug)
   } finally {

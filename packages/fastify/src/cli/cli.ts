@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { AUDIT_USAGE, runAudit, type AuditIo } from './audit.js'
+import { EXPLAIN_USAGE, runExplain } from './explain.js'
 
 const USAGE = `Usage: portcullis <command>
 
 Commands:
-  audit    print an app's route inventory and fail when a route is unguarded
+  audit    print an app's route inventory and exposure register; fail when a route is
+           unguarded, pii leaves an open route, or the policy is weaker than its baseline
+  explain  print what a route's guard decides for a token's claims, and why
 
-${AUDIT_USAGE}`
+${AUDIT_USAGE}
+${EXPLAIN_USAGE}`
 
 const io: AuditIo = {
   stdout: (text) => void process.stdout.write(text),
@@ -17,6 +21,7 @@ const io: AuditIo = {
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === 'audit') return runAudit(rest, io)
+  if (command === 'explain') return runExplain(rest, io)
   if (command === '--help' || command === '-h') {
     io.stdout(USAGE)
     return 0

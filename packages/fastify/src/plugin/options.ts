@@ -35,6 +35,7 @@ const schema = z
     requireBody: z.boolean({ error: 'must be a boolean' }).optional(),
     knownScopes: z.array(z.string()).optional(),
     callbackTimeout: z.union([z.number(), z.string()]).optional(),
+    classify: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
   })
   .strict()
 

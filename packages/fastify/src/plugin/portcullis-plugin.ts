@@ -37,6 +37,7 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
     ...(resolved.callbackTimeout === undefined
       ? {}
       : { callbackTimeout: resolved.callbackTimeout }),
+    ...(resolved.classify === undefined ? {} : { classify: resolved.classify }),
   })
   if (resolved.rateLimit !== undefined) {
     await fastify.register(rateLimitPlugin, {

@@ -6,6 +6,13 @@ export {
   type GuardSite,
   type GuardWarning,
 } from './compile-guard.js'
+export {
+  explainGuard,
+  matchTemplate,
+  principalFromClaims,
+  type ExplainStep,
+  type Explanation,
+} from './explain-guard.js'
 export { decideGuard, type GuardOutcome, type ReportOnlySettings } from './decide-guard.js'
 export type { Decision, Evaluate } from './evaluate-guard.js'
 export { routeGuardSchema, type ParsedClaimMatcher, type ParsedRouteGuard } from './guard-schema.js'

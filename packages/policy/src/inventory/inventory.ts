@@ -1,4 +1,15 @@
-import type { CompiledGuard } from '../guard/index.js'
+import type { CompiledGuard, Explanation } from '../guard/index.js'
+import {
+  accessOf,
+  exposureOf,
+  limitsOf,
+  type FieldClasses,
+  type LimitExposure,
+  type ResponseExposure,
+  type RouteAccess,
+  type RouteExposure,
+  type RouteLimits,
+} from './register.js'
 
 /**
  * One row of the route inventory: what a route requires, as `app.portcullis.routes()` and
@@ -31,12 +42,48 @@ export interface InventoryEntry {
   readonly budget: string | null
   /** The enumeration limit's summary (`guard.enumeration`: `200 distinct :id per 1 hour ...`), or `null`. */
   readonly enumeration: string | null
+  /**
+   * The register's access side: who may call the route (public reason, scopes, callers, claims,
+   * checks), from the effective guard; `null` for an unguarded route.
+   */
+  readonly access: RouteAccess | null
+  /**
+   * The register's response side: per status list and scope, the fields that can leave with
+   * their classes (`classify`), and `maxItems`.
+   */
+  readonly exposure: RouteExposure
+  /** The rate limit, and the guard's budget and enumeration limits when it has them. */
+  readonly limits: RouteLimits
+}
+
+/** What {@link PortcullisApi.explain} is asked: a request, and the claims of its token. */
+export interface ExplainRequest {
+  readonly method: string
+  /** A URL (`/v1/videos/7`) or a route template (`/v1/videos/:id`). */
+  readonly url: string
+  /** The token's claims (`scope`, `client_id`, ...), or `null` for a request without a token. */
+  readonly claims: Readonly<Record<string, unknown>> | null
+  /** Query values, for `{ query }` claim rules. */
+  readonly query?: Readonly<Record<string, string>>
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+/** An {@link Explanation} of one route: which route matched, with which parameters. */
+export interface RouteExplanation extends Explanation {
+  /** `GET /v1/videos/:id`. */
+  readonly route: string
+  readonly params: Readonly<Record<string, string>>
 }
 
 /** The `app.portcullis` decoration. */
 export interface PortcullisApi {
   /** The route inventory: every route the app serves and what it requires, sorted by URL. */
   routes(): readonly InventoryEntry[]
+  /**
+   * What the route's compiled guard would decide for a token with these claims, and why, rule
+   * by rule (`portcullis explain`). Throws when no route matches. Rate limits are not counted.
+   */
+  explain(request: ExplainRequest): Promise<RouteExplanation>
 }
 
 /** What an inventory row says of a route, besides its method. */
@@ -44,7 +91,7 @@ export interface InventoryRoute {
   readonly url: string
   readonly constraints: Readonly<Record<string, unknown>> | null
   /** The route's compiled guard, or `null` for an unguarded route. */
-  readonly compiled: Pick<CompiledGuard, 'public' | 'summary' | 'reportOnly'> | null
+  readonly compiled: Pick<CompiledGuard, 'public' | 'summary' | 'reportOnly' | 'guard'> | null
   /** The summaries the rate-limit and allowlist steps reported, if they did. */
   readonly rateLimit: string | null
   readonly response: string | null
@@ -53,6 +100,12 @@ export interface InventoryRoute {
   /** The egress budget and enumeration limit summaries, when the route declares them. */
   readonly budget?: string | null
   readonly enumeration?: string | null
+  /** What the allowlist step reported of the response, or `null` when it reported nothing. */
+  readonly exposure?: ResponseExposure | null
+  /** The rate limit the rate-limit step reported, or `null`. */
+  readonly limit?: LimitExposure | null
+  /** The application's field classes (`classify` option). */
+  readonly classify?: FieldClasses
 }
 
 /** The inventory rows of a route, one per method, the same on every adapter. */
@@ -61,6 +114,10 @@ export function inventoryEntries(
   route: InventoryRoute,
 ): InventoryEntry[] {
   const { compiled } = route
+  // One register for every method of the route (the rows share it).
+  const access = compiled === null ? null : accessOf(compiled.guard, compiled.reportOnly)
+  const exposure = exposureOf(route.exposure ?? null, route.classify ?? {})
+  const limits = limitsOf(compiled?.guard ?? null, route.limit ?? null)
   return methods.map((method) =>
     Object.freeze({
       method,
@@ -75,6 +132,9 @@ export function inventoryEntries(
       body: route.body,
       budget: route.budget ?? null,
       enumeration: route.enumeration ?? null,
+      access,
+      exposure,
+      limits,
     }),
   )
 }

@@ -77,6 +77,14 @@ declare module '@portcullis/core' {
      * (`tokens.callbackTimeout` bounds `isRevoked` the same way.)
      */
     callbackTimeout?: number | string
+    /**
+     * Field classes for the exposure register (`app.portcullis.routes()`, `portcullis audit`):
+     * a field path (`'owner.email'`, `'items[].watchedAt'`) or a field name (`'uploadIp'`, at
+     * any depth) mapped to a class (`'pii'`, `'internal'`, or your own). Routes add their own
+     * in `guard.response.classify`. The audit fails when a `pii` field can leave a public route
+     * or a route that requires no scope and no caller.
+     */
+    classify?: Readonly<Record<string, string>>
   }
   interface RouteGuard {
     /** Any verified token, nothing more. */

@@ -3,6 +3,7 @@ import { CALLBACK_TIMEOUT_MS, invalidOptionsError } from '@portcullis/core/inter
 import { durationSchema } from '@portcullis/tokens/internal'
 import { z } from 'zod'
 import { resolvePolicies, type NormalizedGuard } from '../guard/index.js'
+import { fieldClassesSchema, type FieldClasses } from '../inventory/index.js'
 import type { ReportOnlySettings } from './route-hooks.js'
 
 /** Options of the policy plugin (passed through by `@portcullis/fastify`). */
@@ -48,6 +49,14 @@ export interface PolicyPluginOptions {
    * default `1000` (1 s), at most 60 s.
    */
   callbackTimeout?: number | string
+  /**
+   * Field classes for the exposure register: a field path (`'owner.email'`,
+   * `'items[].watchedAt'`) or a field name (`'uploadIp'`, at any depth) mapped to its class
+   * (`'pii'`, `'internal'`, or a class of your own). A route's `guard.response.classify` adds to
+   * it. `portcullis audit` fails when a `pii` field can leave a public route or a route that
+   * requires no scope or caller.
+   */
+  classify?: Record<string, string>
 }
 
 /**
@@ -67,6 +76,7 @@ export const policyOptionsSchema = z
       .min(1)
       .optional(),
     callbackTimeout: durationSchema('ms', 1, 60_000).optional(),
+    classify: fieldClassesSchema.optional(),
   })
   .strict()
 
@@ -81,6 +91,8 @@ export interface ResolvedPolicyOptions {
   readonly knownScopes: ReadonlySet<string> | undefined
   /** Milliseconds an async `check` may take. */
   readonly callbackTimeout: number
+  /** The application's field classes (`classify`), frozen; `{}` without the option. */
+  readonly classify: FieldClasses
 }
 
 /** Validates policy plugin options once; a bad option throws `PCL_INVALID_OPTIONS` naming it. */
@@ -102,5 +114,6 @@ export function resolvePolicyOptions(options: unknown): ResolvedPolicyOptions {
     }),
     knownScopes: o.knownScopes === undefined ? undefined : new Set(o.knownScopes),
     callbackTimeout: o.callbackTimeout ?? CALLBACK_TIMEOUT_MS,
+    classify: Object.freeze({ ...o.classify }),
   })
 }

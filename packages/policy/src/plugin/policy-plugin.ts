@@ -5,6 +5,9 @@ import type { FastifyInstance, onErrorHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   compileGuard,
+  explainGuard,
+  matchTemplate,
+  principalFromClaims,
   mergeGuards,
   normalizeGuard,
   parseGuard,
@@ -27,7 +30,12 @@ import {
   refuseUnguarded,
 } from '../runtime/route-decision.js'
 import { answerFrameworkErrors } from './framework-errors.js'
-import { kRouteState, type AnnotatedField, type RouteState } from './route-state.js'
+import {
+  kRouteState,
+  type AnnotatedField,
+  type AnnotationDetail,
+  type RouteState,
+} from './route-state.js'
 import {
   resolvePolicyOptions,
   type PolicyPluginOptions,
@@ -44,6 +52,7 @@ interface RouteRecord {
   readonly compiled: CompiledGuard | null
   readonly errors: PortcullisConfigError[]
   readonly annotations: Partial<Record<AnnotatedField, string>>
+  readonly details: { -readonly [F in AnnotatedField]?: AnnotationDetail[F] }
 }
 
 // The plugin that owns each guard key outside the policy's own, and what to add when it is
@@ -214,6 +223,7 @@ function portcullisPolicy(
       compiled,
       errors: error === null ? [] : [error],
       annotations: {},
+      details: {},
     }
     records.push(record)
     const steps: RouteSteps = {
@@ -230,8 +240,9 @@ function portcullisPolicy(
       url,
       methods,
       label,
-      annotate(field, summary) {
+      annotate(field, summary, detail) {
         record.annotations[field] = summary
+        if (detail !== undefined) (record.details as Record<string, unknown>)[field] = detail
       },
       reportError(err) {
         record.errors.push(err)
@@ -312,10 +323,55 @@ function portcullisPolicy(
             body: record.annotations.body ?? null,
             budget: record.annotations.budget ?? null,
             enumeration: record.annotations.enumeration ?? null,
+            exposure: record.details.response ?? null,
+            limit: record.details.rateLimit ?? null,
+            classify: resolved.classify,
           }),
         )
       }
       return Object.freeze([...entries, ...unseen].sort(compareEntries))
+    },
+    async explain(request) {
+      const method = request.method.toUpperCase()
+      let found: { record: RouteRecord; params: Record<string, string> } | undefined
+      for (const record of records) {
+        if (!record.methods.includes(method)) continue
+        const params = matchTemplate(record.url, request.url)
+        if (params === null) continue
+        // The route declared with exactly this URL wins over one it merely matches.
+        if (found === undefined || record.url === request.url) found = { record, params }
+      }
+      if (found === undefined) {
+        throw new PortcullisConfigError(
+          'PCL_INVALID_OPTIONS',
+          `explain: no route matches ${method} ${request.url}`,
+        )
+      }
+      const { record, params } = found
+      const route = routeLabel([method], record.url, record.constraints)
+      if (record.compiled === null) {
+        return {
+          route,
+          params,
+          decision: 'deny' as const,
+          status: 403,
+          code: 'PCL_ROUTE_NOT_GUARDED',
+          steps: [],
+        }
+      }
+      const explained = await explainGuard(
+        record.compiled,
+        principalFromClaims(request.claims),
+        {
+          method,
+          url: request.url,
+          params,
+          query: { ...request.query },
+          headers: { ...request.headers },
+        },
+        resolved.reportOnly,
+      )
+      return { route, params, ...explained }
     },
   }
   fastify.decorate('portcullis', api)

@@ -1,12 +1,22 @@
 import type { PortcullisConfigError } from '@portcullis/core'
 import type { DenialWatch, Meter, Pending, RequestView } from '@portcullis/core/internal'
 import type { CompiledGuard } from '../guard/index.js'
+import type { LimitExposure, ResponseExposure } from '../inventory/index.js'
 
 /** Where the policy plugin leaves a route's state on its route options, for later plugins. */
 export const kRouteState = Symbol.for('portcullis.routeState')
 
 /** An inventory column other plugins fill in. */
 export type AnnotatedField = 'rateLimit' | 'response' | 'body' | 'budget' | 'enumeration'
+
+/** The structured detail a plugin reports beside a column's summary, for the register. */
+export interface AnnotationDetail {
+  readonly rateLimit: LimitExposure
+  readonly response: ResponseExposure
+  readonly body: never
+  readonly budget: never
+  readonly enumeration: never
+}
 
 /**
  * What the policy plugin knows of a route, handed to the plugins registered after it (rate
@@ -21,8 +31,11 @@ export interface RouteState {
   readonly methods: readonly string[]
   /** `METHOD /url`, as errors name the route. */
   readonly label: string
-  /** Sets the inventory column a plugin owns (a readable summary). */
-  annotate(field: AnnotatedField, summary: string): void
+  /**
+   * Sets the inventory column a plugin owns (a readable summary) and, for the register, what it
+   * enforces (`detail`).
+   */
+  annotate<F extends AnnotatedField>(field: F, summary: string, detail?: AnnotationDetail[F]): void
   /** Records a configuration error; `app.ready()` reports it with every other one. */
   reportError(error: PortcullisConfigError): void
   /**

@@ -8,7 +8,7 @@ import {
   type RateLimitPluginOptions,
   type ResolvedRateLimitOptions,
 } from '../options/index.js'
-import type { RouteLimitPlan } from '../route/index.js'
+import { limitExposure, type RouteLimitPlan } from '../route/index.js'
 import { createAppLimits } from '../runtime/app-limits.js'
 
 // How long startup waits for Redis to connect before serving anyway (refusing or serving
@@ -77,7 +77,7 @@ function portcullisRateLimitPlugin(
       state.reportError(result)
       return
     }
-    state.annotate('rateLimit', result.summary)
+    state.annotate('rateLimit', result.summary, limitExposure(result))
     const limit = limits.limiter(result, {
       route: state.url,
       countsAt: state.label.slice(state.label.indexOf(' ') + 1),

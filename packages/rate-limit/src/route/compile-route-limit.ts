@@ -1,4 +1,5 @@
 import { PortcullisConfigError } from '@portcullis/core'
+import type { LimitExposure } from '@portcullis/policy'
 import { locateIssues } from '@portcullis/core/internal'
 import type { z } from 'zod'
 import type { LimitSpec } from '../limiter/limit-spec.js'
@@ -184,4 +185,18 @@ export function keySignature(key: RateLimitKey): string {
 export function keyName(key: RateLimitKey): string {
   if (typeof key !== 'function') return key
   return key.name === '' ? 'key function' : `key function ${key.name}`
+}
+
+/** What the register records of a route's limit: numbers and names, no functions. */
+export function limitExposure(plan: RouteLimitPlan): LimitExposure {
+  if (plan.kind === 'exempt') return Object.freeze({ kind: 'exempt', reason: plan.reason })
+  const { spec } = plan
+  return Object.freeze({
+    kind: 'limit',
+    max: spec.max,
+    timeWindow: spec.timeWindow,
+    key: keyName(spec.key),
+    bucket: spec.bucket,
+    overrides: spec.overrides.map((o) => ({ callers: o.callers, scopes: o.scopes, max: o.max })),
+  })
 }

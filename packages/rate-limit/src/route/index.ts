@@ -1,5 +1,6 @@
 export {
   compileRouteLimit,
+  limitExposure,
   limitSignature,
   summarizeLimit,
   type RouteLimitPlan,

@@ -424,6 +424,13 @@ describe('responses that slip past', () => {
       app.get('/v/:id', { config: { guard: { authenticated: true } } }, () => ({ ok: true }))
     })
     const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const [minor = 0, patch = 0] = current.app.version.split('.').slice(1).map(Number)
+    if (minor < 6 || (minor === 6 && patch < 2)) {
+      // Fastify before 5.6.2 reads frameworkErrors only when the app is created: said at startup.
+      await current.app.ready()
+      expect(current.logs.some((line) => line.includes('upgrade to Fastify 5.6.2'))).toBe(true)
+      return
+    }
     for (const request of [{ url: '/v/%zz', headers }, { url: '/v/%zz' }]) {
       const bad = await current.app.inject(request)
       expect(bad.statusCode).toBe(400)

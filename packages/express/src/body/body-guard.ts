@@ -4,7 +4,7 @@ import type { RequestView } from '@portcullis/core/internal'
 import { admitBody, type PendingBody } from '@portcullis/runtime'
 import type { NextFunction, Request, Response } from 'express'
 import { answerProblem } from '../lib/express-view.js'
-import { kGuardHandle } from '../lib/symbols.js'
+import { isBodyParser, kGuardHandle } from '../lib/symbols.js'
 
 /** One guard's body step, bound to one route or mount. */
 export interface BodyStep {
@@ -22,15 +22,6 @@ const pending = new WeakMap<object, PendingBody>()
 
 /** Marks the layers the body step wraps, so a route shared by two guards is wrapped once. */
 const kCheckpoint = Symbol.for('portcullis.express.bodyCheckpoint')
-
-// Express's own parsers (body-parser: express.json(), urlencoded(), text(), raw()): a body on the
-// wire may reach them unparsed, and nothing else. Text and raw bodies are refused once parsed.
-const PARSERS: ReadonlySet<string> = new Set([
-  'jsonParser',
-  'urlencodedParser',
-  'textParser',
-  'rawParser',
-])
 
 type Handle = ((req: Request, res: Response, next: NextFunction) => unknown) & {
   readonly [kCheckpoint]?: true
@@ -58,7 +49,7 @@ function checkpoint(handle: Handle): Handle {
   ) {
     const body = pending.get(req)
     if (body !== undefined) {
-      const outcome = body.before(req.body, PARSERS.has(handle.name))
+      const outcome = body.before(req.body, isBodyParser(handle))
       if (outcome.kind === 'refuse') return refuse(req, res, outcome.problem)
       if (outcome.kind === 'replace') req.body = outcome.body
     }

@@ -6,6 +6,21 @@ export const kGuardHandle = Symbol.for('portcullis.express.guard')
 /** Marks an app `seal` has sealed. */
 export const kSealed = Symbol.for('portcullis.express.sealed')
 
+// Express's own body parsers (body-parser: express.json(), urlencoded(), text(), raw()): they
+// read the body and pass the request on, or hand an error to the error handlers; they never
+// answer. A body on the wire may reach them unparsed, and nothing else.
+const PARSERS: ReadonlySet<string> = new Set([
+  'jsonParser',
+  'urlencodedParser',
+  'textParser',
+  'rawParser',
+])
+
+/** True for one of Express's own body parsers. */
+export function isBodyParser(fn: { readonly name: string }): boolean {
+  return PARSERS.has(fn.name)
+}
+
 /** Marks middleware the application declared as passing every request on, with its reason. */
 const kPassThrough = Symbol.for('portcullis.express.passThrough')
 

@@ -1,6 +1,6 @@
 import type { Application } from 'express'
 import { guardHandleOf, type ExpressSite, type GuardHandle } from '../guard/guard-middleware.js'
-import { passThroughReason } from '../lib/symbols.js'
+import { isBodyParser, passThroughReason } from '../lib/symbols.js'
 import { isExpressApp, mountedApp } from './mounted-app.js'
 
 // The parts of Express 5's router (the `router` package) the walk reads. `rawPath` holds the
@@ -51,18 +51,9 @@ interface Mount {
   readonly guarded: boolean
 }
 
-// Express's own body parsers (body-parser): they read the body and pass the request on, or hand
-// an error to the error handlers; they never answer.
-const PARSERS: ReadonlySet<string> = new Set([
-  'jsonParser',
-  'urlencodedParser',
-  'textParser',
-  'rawParser',
-])
-
 /** True for middleware known to pass every request on: a body parser, or one the app declared. */
 function passesOn(handle: Layer['handle']): boolean {
-  return PARSERS.has(handle.name) || passThroughReason(handle) !== undefined
+  return isBodyParser(handle) || passThroughReason(handle) !== undefined
 }
 
 /** True when a guard mounted with `use` at `guard` runs before a middleware mounted at `path`. */

@@ -130,6 +130,63 @@ describe('Fastify specifics', () => {
     expect(codes).toEqual([200, 200, 429])
   })
 
+  it('a body an app onSend hook changes is charged once, on what finally leaves', async () => {
+    const t = await egressApp([])
+    t.app.register(async (child) => {
+      // Changes the serialized body after the projection: the guard projects it again.
+      child.addHook('onSend', async (_request, _reply, payload) =>
+        typeof payload === 'string'
+          ? payload.replace('}]', '},{"id":"extra","secret":1}]')
+          : payload,
+      )
+      child.get(
+        '/hooked',
+        {
+          config: {
+            guard: {
+              scopes: ['history:read'],
+              budget: { unit: 'items', max: 6, timeWindow: '1 minute' },
+              response: { allow: ['items[].id'] },
+            },
+          },
+        },
+        async () => ({ items: [{ id: 'a', secret: 'x' }] }),
+      )
+    })
+    // Two items leave per request (the hook's included, its secret dropped): 3 requests fit in
+    // 6 items when each is charged once; charged twice, the third would be refused.
+    const bodies: unknown[] = []
+    const codes: number[] = []
+    for (let i = 0; i < 4; i++) {
+      const res = await t.call('/hooked', alice)
+      codes.push(res.statusCode)
+      if (i === 0) bodies.push(res.json())
+    }
+    expect(bodies[0]).toEqual({ items: [{ id: 'a' }, { id: 'extra' }] })
+    expect(codes).toEqual([200, 200, 200, 429])
+  })
+
+  it('a projected body an onSend hook leaves alone is charged once, by its serialized bytes', async () => {
+    const t = await egressApp([])
+    t.app.get(
+      '/bytes',
+      {
+        config: {
+          guard: {
+            scopes: ['history:read'],
+            budget: { unit: 'bytes', max: 40, timeWindow: '1 minute' },
+            response: { allow: ['id'] },
+          },
+        },
+      },
+      async () => ({ id: '0123456789', secret: 'never leaves' }),
+    )
+    // {"id":"0123456789"}: 17 bytes: 17, 34, then the third overdraws and is served (serve).
+    const codes: number[] = []
+    for (let i = 0; i < 4; i++) codes.push((await t.call('/bytes', alice)).statusCode)
+    expect(codes).toEqual([200, 200, 200, 429])
+  })
+
   it.each([
     [
       { budget: { unit: 'items', max: 10, timeWindow: '1 minute' }, response: undefined },

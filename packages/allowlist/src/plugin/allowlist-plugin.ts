@@ -17,7 +17,6 @@ import {
   planResponse,
   type ResponsePlan,
   type SerializedOutcome,
-  type ValueOutcome,
 } from '../runtime/response-rules.js'
 import { bodyGuardHook, checkBodyHooks, planRouteBody, type BodyRoutes } from './body-hooks.js'
 import { resolveAllowlistOptions, type AllowlistPluginOptions } from './options.js'
@@ -31,12 +30,15 @@ const kChecked = Symbol.for('portcullis.allowlist.checked')
 // The projected body as serialized, recorded by the first onSend hook: the last one lets it out
 // only if no hook in between changed it.
 const kSerialized = Symbol.for('portcullis.allowlist.serialized')
+// The projected value, charged to the route's meters once onSend knows the body is final.
+const kValue = Symbol.for('portcullis.allowlist.value')
 
 type Tracked = FastifyRequest & {
   [kProjected]?: boolean
   [kRefusal]?: RenderedProblem
   [kChecked]?: boolean
   [kSerialized]?: unknown
+  [kValue]?: unknown
 }
 
 /** The name of the first onSend hook of every route, which the startup check looks for. */
@@ -136,17 +138,17 @@ function portcullisAllowlist(
       }
       const tracked = request as Tracked
       tracked[kProjected] = true
-      const outcome = rules.value(viewOf(request, reply), reply.statusCode, payload)
-      const apply = (settled: ValueOutcome): void => {
-        if (settled.kind === 'refuse') {
-          tracked[kRefusal] = settled.problem
-          done(null, null)
-          return
-        }
-        done(null, settled.kind === 'replace' ? settled.value : payload)
+      // Projected now, charged to the meters (egress budgets) in onSend, once the body is final:
+      // an application onSend hook in between may still change it.
+      const settled = rules.project(viewOf(request, reply), reply.statusCode, payload)
+      if (settled.kind === 'refuse') {
+        tracked[kRefusal] = settled.problem
+        done(null, null)
+        return
       }
-      if (outcome instanceof Promise) outcome.then(apply, (err: Error) => done(err))
-      else apply(outcome)
+      const value = settled.kind === 'replace' ? settled.value : payload
+      tracked[kValue] = value
+      done(null, value)
     }
 
     const onSend: onSendHookHandler<unknown> = function portcullisCheckPayload(
@@ -165,7 +167,19 @@ function portcullisAllowlist(
       // A payload that skipped preSerialization (a JSON string or Buffer sent as is, or a
       // stream), or one an onSend hook changed after the projection, is checked as it is now.
       if (tracked[kProjected] === true && unchanged(tracked, reply, payload)) {
-        done(null, payload)
+        const text = typeof payload === 'string' ? payload : undefined
+        const answer = rules.charge(viewOf(request, reply), reply.statusCode, {
+          value: tracked[kValue],
+          text,
+        })
+        if (answer === null) done(null, payload)
+        else if (!(answer instanceof Promise)) done(null, refusal(reply, answer))
+        else {
+          answer.then(
+            (problem) => done(null, problem === null ? payload : refusal(reply, problem)),
+            (err: Error) => done(err),
+          )
+        }
         return
       }
       const outcome = rules.serialized(

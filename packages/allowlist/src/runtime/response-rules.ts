@@ -3,6 +3,7 @@ import {
   emitAudit,
   refuse,
   type DecisionContext,
+  type Egress,
   type Meter,
   type Pending,
   type RequestView,
@@ -107,6 +108,13 @@ export interface ResponseRules {
    * the route's meters (egress budgets); a promise only when a meter answers later.
    */
   value(view: RequestView, status: number, body: unknown): Later<ValueOutcome>
+  /**
+   * Projects a value as `value` does, without charging the meters: for a framework that charges
+   * the body once it is final (`charge`), after hooks that may still change it.
+   */
+  project(view: RequestView, status: number, body: unknown): ValueOutcome
+  /** Charges a projected body to the route's meters: `null` to send it, or the refusal. */
+  charge(view: RequestView, status: number, sent: Egress): Pending
   /**
    * Projects a body serialized already: a JSON string or bytes, read per its `Content-Type` (at
    * most `maxBodyBytes`); anything else (a stream, non-JSON) is refused, never let out unchecked.
@@ -241,21 +249,28 @@ export function createResponseRules(
     return refused(view, result.error, result.removed, result.notOwned)
   }
 
+  function projectValue(view: RequestView, status: number, body: unknown): ValueOutcome {
+    if (exempt(status)) return KEEP
+    const unread = unreadable(body)
+    if (unread !== null) {
+      release(body)
+      return { kind: 'refuse', problem: refused(view, uninspectableError(unread)) }
+    }
+    const result = project(view, status, body)
+    if (!result.ok) return { kind: 'refuse', problem: refusal(view, result) }
+    return { kind: 'replace', value: result.value }
+  }
+
   return Object.freeze({
     exempt,
     value(view: RequestView, status: number, body: unknown): Later<ValueOutcome> {
-      if (exempt(status)) return KEEP
-      const unread = unreadable(body)
-      if (unread !== null) {
-        release(body)
-        return { kind: 'refuse', problem: refused(view, uninspectableError(unread)) }
-      }
-      const result = project(view, status, body)
-      if (!result.ok) return { kind: 'refuse', problem: refusal(view, result) }
-      const replaced = { kind: 'replace' as const, value: result.value }
-      if (meter === null) return replaced
-      return charged(meter(view, status, { value: result.value, text: undefined }), replaced)
+      const projected = projectValue(view, status, body)
+      if (meter === null || projected.kind !== 'replace') return projected
+      return charged(meter(view, status, { value: projected.value, text: undefined }), projected)
     },
+    project: projectValue,
+    charge: (view: RequestView, status: number, sent: Egress): Pending =>
+      meter === null || exempt(status) ? null : meter(view, status, sent),
     serialized(view: RequestView, status: number, payload: unknown, contentType: unknown) {
       if (exempt(status) || payload === null || payload === undefined) return KEEP
       if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {

@@ -1,3 +1,4 @@
+import { allowlistPlugin } from '@portcullis/allowlist'
 import { isPortcullisError } from '@portcullis/core'
 import { policyPlugin } from '@portcullis/policy'
 import { createPreAuthLimiter, rateLimitPlugin } from '@portcullis/rate-limit'
@@ -254,5 +255,55 @@ describe('guard.rateLimit', () => {
     expect(isPortcullisError(err, 'PCL_UNGUARDED_ROUTE')).toBe(true)
     expect(err.routes).toEqual(['GET /early', 'HEAD /early'])
     expect(err.message).toContain('not rate limited')
+  })
+
+  const budgeted = {
+    scopes: ['history:read'],
+    budget: { unit: 'items', max: 10, timeWindow: '1 minute' },
+    response: { allow: ['items[].id'] },
+  } as const
+
+  it('a budget without the allowlist plugin (nothing would charge it) fails startup', async () => {
+    t = await limitedApp((app) => {
+      app.get('/history', { config: { guard: budgeted } }, () => ({ items: [] }))
+    })
+    const err = await readyError(t.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.message).toContain('GET /history: guard.response needs @portcullis/allowlist')
+  })
+
+  it('a budget with the allowlist registered before the rate limit fails startup', async () => {
+    t = await limitedApp(
+      (app) => {
+        app.get('/history', { config: { guard: budgeted } }, () => ({ items: [] }))
+      },
+      {
+        between: (app) => {
+          void app.register(allowlistPlugin)
+        },
+      },
+    )
+    const err = await readyError(t.app)
+    expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err.message).toContain('GET /history: its egress budget would never be charged')
+    expect(err.message).toContain('register rate-limit first')
+  })
+
+  it('in the umbrella order the same budget route starts and is charged', async () => {
+    t = await limitedApp((app) => {
+      void app.register(allowlistPlugin)
+      app.after(() => {
+        app.get('/history', { config: { guard: budgeted } }, () => ({
+          items: Array.from({ length: 6 }, (_, id) => ({ id })),
+        }))
+      })
+    })
+    await t.app.ready()
+    const codes: number[] = []
+    for (let i = 0; i < 3; i++) {
+      codes.push((await t.call('/history', { scope: 'history:read' })).statusCode)
+    }
+    // 6 items, then 12 (served, overdraw 'serve'), then spent.
+    expect(codes).toEqual([200, 200, 429])
   })
 })

@@ -123,7 +123,7 @@ function portcullisAllowlist(
     }
     state.annotate('response', plan.summary, plan.exposure)
     // The meters (egress budgets) the rate-limit plugin, registered before, added to the route.
-    const rules = createResponseRules(plan, state.url, context, maxBodyBytes, state.meters)
+    const rules = createResponseRules(plan, state.url, context, maxBodyBytes, state.takeMeters())
     for (const method of state.methods) projectedRoutes.add(`${method} ${state.url}`)
 
     const preSerialization: preSerializationHookHandler<unknown> = function portcullisProject(

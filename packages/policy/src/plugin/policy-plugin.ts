@@ -234,6 +234,7 @@ function portcullisPolicy(
       after: [],
     }
     const meters: Meter[] = []
+    let taken = false
     const state: RouteState = {
       compiled,
       knownScopes: resolved.knownScopes,
@@ -250,9 +251,21 @@ function portcullisPolicy(
       addStep(step) {
         steps.after.push(step)
       },
-      meters,
       addMeter(meter) {
-        meters.push(meter)
+        if (!taken) meters.push(meter)
+        else {
+          record.errors.push(
+            new PortcullisConfigError(
+              'PCL_INVALID_OPTIONS',
+              `${label}: its egress budget would never be charged: @portcullis/allowlist was registered before @portcullis/rate-limit; register rate-limit first (@portcullis/fastify does)`,
+              { field: 'guard.budget' },
+            ),
+          )
+        }
+      },
+      takeMeters() {
+        taken = true
+        return meters
       },
       watchDenials(watch) {
         steps.lockout = watch

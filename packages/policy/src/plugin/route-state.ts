@@ -44,10 +44,17 @@ export interface RouteState {
    * run before.
    */
   addStep(step: (view: RequestView) => Pending): void
-  /** What charges the route's projected success bodies (egress budgets), in order. */
-  readonly meters: readonly Meter[]
-  /** Adds a meter; the allowlist plugin, registered after, runs it on every success body. */
+  /**
+   * Adds a meter (an egress budget); the allowlist plugin, registered after, runs it on every
+   * success body. After the allowlist took the meters, it records a configuration error instead:
+   * the budget would never be charged.
+   */
   addMeter(meter: Meter): void
+  /**
+   * What charges the route's projected success bodies (egress budgets), in order: the allowlist
+   * plugin takes them when it compiles the route's response rules.
+   */
+  takeMeters(): readonly Meter[]
   /** Puts the app's denial-burst lockout in front of the route's decision. */
   watchDenials(watch: DenialWatch): void
 }

@@ -192,6 +192,7 @@ export async function load({ server, path, token, pool, dpop, duration, connecti
   const answered = ok + result.non2xx
   return {
     rps: ok / result.duration,
+    answeredRps: answered / result.duration,
     cpuPerRequest:
       serverBefore === null || serverAfter === null || answered === 0
         ? null

@@ -2,6 +2,7 @@
 // by autocannon from this process. Scenarios are measured interleaved (A B C ... A B C ...) over
 // several rounds so that machine drift hits all of them alike, and reported as medians over the
 // rounds, beside their ratio to bare Fastify.
+import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { proofSigner } from './dpop-proofs.mjs'
@@ -19,6 +20,7 @@ const SERVERS = {
   // about a fifth, which would be charged to the guard.
   guard: { file: 'guard.mjs', args: ['--pool', 0] },
   'guard-pool': { file: 'guard.mjs', args: ['--pool', POOL] },
+  'guard-pool-no-cache': { file: 'guard.mjs', args: ['--pool', POOL, '--cache', 'off'] },
   'guard-no-rate-limit': { file: 'guard.mjs', args: ['--pool', 0, '--without', 'rate-limit'] },
   'guard-no-allowlist': { file: 'guard.mjs', args: ['--pool', 0, '--without', 'allowlist'] },
   'guard-dpop': { file: 'guard.mjs', args: ['--pool', 0, '--dpop'] },
@@ -50,13 +52,27 @@ if (BEFORE !== undefined) {
 }
 
 /**
- * `token`: none, the same token on every request (`warm`), a new one each time (`pool`), or the
- * same DPoP-bound token with a new proof each time (`dpop`).
+ * `token`: none, the same token on every request (`warm`), a new one each time (`pool`), a new
+ * one each time with a random signature of the right length (`forged`: every request is a 401,
+ * and the figures count the 401s), or the same DPoP-bound token with a new proof each time
+ * (`dpop`).
  */
 export const SCENARIOS = [
   { id: 'fastify', label: '1  bare Fastify (baseline)', server: 'fastify' },
   { id: 'guard-warm', label: '2  Portcullis guard, warm', server: 'guard', token: 'warm' },
   { id: 'guard-cold', label: '3  Portcullis guard, cold', server: 'guard-pool', token: 'pool' },
+  {
+    id: 'guard-cold-no-cache',
+    label: '3a Portcullis guard, cold, cache off',
+    server: 'guard-pool-no-cache',
+    token: 'pool',
+  },
+  {
+    id: 'guard-forged',
+    label: '3c Portcullis guard, distinct random signatures (401)',
+    server: 'guard-pool',
+    token: 'forged',
+  },
   {
     id: 'guard-no-rl',
     label: '2b guard, warm, without the rate limit',
@@ -94,8 +110,20 @@ export const SCENARIOS = [
     token: 'warm',
   },
   { id: 'jose-cold', label: '3b Fastify + jose jwtVerify', server: 'jose', token: 'pool' },
+  {
+    id: 'jose-forged',
+    label: '3d Fastify + jose jwtVerify, distinct random signatures (401)',
+    server: 'jose',
+    token: 'forged',
+  },
   { id: 'peer-warm', label: '4a peer stack, cache on', server: 'peer-cache-on', token: 'warm' },
   { id: 'peer-cold', label: '4b peer stack, cache off', server: 'peer-cache-off', token: 'pool' },
+  {
+    id: 'peer-forged',
+    label: '4c peer stack, distinct random signatures (401)',
+    server: 'peer-cache-off',
+    token: 'forged',
+  },
   { id: 'express', label: '5a bare Express (its baseline)', server: 'express' },
   {
     id: 'express-guard',
@@ -138,6 +166,15 @@ if (BEFORE !== undefined) {
       token: 'warm',
     },
   )
+}
+
+/** The pool's tokens, each with its signature replaced by random bytes of the same length. */
+function forgedPool(pool) {
+  return pool.map((token) => {
+    const dot = token.lastIndexOf('.')
+    const length = Buffer.from(token.slice(dot + 1), 'base64url').length
+    return `${token.slice(0, dot + 1)}${randomBytes(length).toString('base64url')}`
+  })
 }
 
 const median = (values) => {
@@ -224,6 +261,14 @@ export async function httpBench({
         }
         continue
       }
+      if (scenario.token === 'forged') {
+        server.forged ??= forgedPool(server.pool)
+        for (const token of server.forged.slice(0, 2)) {
+          const status = await probe(server, PATH, token)
+          if (status !== 401) throw new Error(`${scenario.id}: expected 401, got ${status}`)
+        }
+        continue
+      }
       const tokens =
         scenario.token === 'pool' ? server.pool.slice(0, 2) : [server.warm ?? undefined]
       for (const token of tokens) {
@@ -270,12 +315,15 @@ export async function httpBench({
           path: PATH,
           ...(scenario.token === 'warm' ? { token: server.warm } : {}),
           ...(scenario.token === 'pool' ? { pool: server.pool } : {}),
+          ...(scenario.token === 'forged' ? { pool: server.forged } : {}),
           ...(scenario.token === 'dpop'
             ? await dpopLoad(scenario, server, duration, roundRps)
             : {}),
           duration,
           ...settings,
         })
+        // A forged scenario's answers are all 401s: its rate is the rate of answers.
+        if (scenario.token === 'forged') result.rps = result.answeredRps
         roundRps[scenario.id] = result.rps
         if (scenario.token === 'dpop') lastRps[scenario.id] = result.rps
         if (round > 0) runs[scenario.id].push(result)
@@ -337,7 +385,12 @@ export async function httpBench({
           'cpu client/server/other': [s.clientCpu, s.serverCpu, s.otherCpu]
             .map(percent)
             .join(' / '),
-          note: s.non2xx + s.errors > 0 ? `${s.non2xx} non-2xx, ${s.errors} errors` : '',
+          note:
+            scenario.token === 'forged'
+              ? `all ${s.non2xx} answered 401${s.errors > 0 ? `, ${s.errors} errors` : ''}`
+              : s.non2xx + s.errors > 0
+                ? `${s.non2xx} non-2xx, ${s.errors} errors`
+                : '',
         }
       },
     )
@@ -348,7 +401,13 @@ export async function httpBench({
       ...(features.response === false ? ['allowlist'] : []),
     ]
     const partial = missing.length === 0 ? '' : ` [measured without ${missing.join(' and ')}]`
-    const failing = active.filter((s) => summary[s.id].non2xx + summary[s.id].errors > 0)
+    const failing = active.filter(
+      (s) =>
+        summary[s.id].errors > 0 ||
+        (s.token === 'forged'
+          ? runs[s.id].some((run) => run.requests > 0)
+          : summary[s.id].non2xx > 0),
+    )
     const rps = (id) => Math.round(summary[id].rps)
     // Each comparison, when both of its scenarios were measured in this run.
     const comparisons = [
@@ -468,10 +527,53 @@ export async function httpBench({
         }),
       },
     ]
+    // CPU per request over bare Fastify's: what a scenario adds, in µs.
+    const cpu = (id) => summary[id].cpuPerRequest
+    const added = (id) =>
+      cpu(id) === null || cpu('fastify') === null ? null : cpu(id) - cpu('fastify')
+    const us = (value) => `${fixed(value, 1)} µs`
+    const cpuAtMost = (a, b) => cpu(a) !== null && cpu(b) !== null && cpu(a) <= cpu(b)
+    comparisons.push(
+      ...[
+        ['guard-cold', 'cache on'],
+        ['guard-cold-no-cache', 'cache off'],
+      ].map(([id, what]) => ({
+        needs: [id, 'peer-cold', 'fastify'],
+        check: () => ({
+          what: `distinct valid tokens, ${what}: the guard adds no more CPU per request over bare Fastify than the peer stack without cache`,
+          value: `${us(added(id))} vs ${us(added('peer-cold'))} (${us(cpu(id))}, ${us(cpu('peer-cold'))}, bare ${us(cpu('fastify'))})`,
+          ok: added(id) !== null && added('peer-cold') !== null && added(id) <= added('peer-cold'),
+        }),
+      })),
+      {
+        needs: ['guard-forged', 'jose-forged'],
+        check: () => ({
+          what: 'distinct random signatures: the guard costs no more CPU per refusal than Fastify + jwtVerify',
+          value: `${us(cpu('guard-forged'))} vs ${us(cpu('jose-forged'))}${summary['peer-forged'] === undefined ? '' : ` (peer stack ${us(cpu('peer-forged'))})`}`,
+          ok: cpuAtMost('guard-forged', 'jose-forged'),
+        }),
+      },
+      {
+        needs: ['guard-forged', 'guard-cold'],
+        check: () => ({
+          what: 'a refused token costs no more CPU than an accepted fresh one',
+          value: `${us(cpu('guard-forged'))} vs ${us(cpu('guard-cold'))}`,
+          ok: cpuAtMost('guard-forged', 'guard-cold'),
+        }),
+      },
+      {
+        needs: ['dpop-warm', 'guard-cold'],
+        check: () => ({
+          what: 'DPoP (token cached, fresh proof signed by the load generator) costs no more CPU per request than a fresh bearer token',
+          value: `${us(cpu('dpop-warm'))} vs ${us(cpu('guard-cold'))}`,
+          ok: cpuAtMost('dpop-warm', 'guard-cold'),
+        }),
+      },
+    )
     const pending = (what) => ({ pending: true, what, value: 'not in this build yet' })
     const checks = [
       {
-        what: 'every measured request answered 2xx',
+        what: 'every measured request answered 2xx (401 for the forged tokens)',
         value: failing.length === 0 ? 'yes' : `no: ${failing.map((s) => s.id).join(', ')}`,
         ok: failing.length === 0,
       },

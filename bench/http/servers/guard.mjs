@@ -7,6 +7,8 @@
 // client key (`cnf.jkt`) whose private JWK this server hands to the parent, which signs a fresh
 // proof for every request before the measured run.
 //
+// With `--cache off`, the verification cache is off: every token is verified in full.
+//
 // With `--egress`, the route also has an egress budget (items, never spent in a run) and an
 // enumeration limit on `:id` (every request re-reads the same id, so it is free): what the two
 // cost on the warm path. `--redis <url>` puts the rate limit (and those) in Redis.
@@ -53,12 +55,12 @@ function mentions(err, key) {
   return String(err.field ?? '').includes(key) || String(err.message).includes(key)
 }
 
-async function build(jwksUri, features, dpop, egress = false, redis = '') {
+async function build(jwksUri, features, dpop, egress = false, redis = '', cache = true) {
   const app = Fastify()
   await app.register(portcullis, {
     tokens: {
       issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], jwksUri }],
-      cache: { max: TOKEN_CACHE_MAX },
+      cache: cache ? { max: TOKEN_CACHE_MAX } : false,
     },
     ...(features.rateLimit
       ? {
@@ -92,12 +94,15 @@ async function build(jwksUri, features, dpop, egress = false, redis = '') {
 
 main(async () => {
   // `--without rate-limit|allowlist` measures the guard without one plugin, for the cost of each.
-  const { pool, without, dpop, egress, redis } = serverArgs({
+  // `--cache off`: no verification cache, every token verified in full (cold scenarios).
+  const { pool, without, dpop, egress, redis, cache } = serverArgs({
+    cache: { type: 'string', default: 'on' },
     without: { type: 'string', default: '' },
     dpop: { type: 'boolean', default: false },
     egress: { type: 'boolean', default: false },
     redis: { type: 'string', default: '' },
   })
+  if (cache !== 'on' && cache !== 'off') throw new Error('--cache must be on or off')
   if (pool > 0 && pool <= TOKEN_CACHE_MAX) {
     throw new Error(`--pool must exceed the token cache (${TOKEN_CACHE_MAX}) to stay cold`)
   }
@@ -114,7 +119,7 @@ main(async () => {
   for (;;) {
     let app
     try {
-      app = await build(tokens.jwksUri, features, dpop, egress, redis)
+      app = await build(tokens.jwksUri, features, dpop, egress, redis, cache === 'on')
     } catch (err) {
       const missing = Object.keys(FEATURES).find((k) => features[k] && FEATURES[k].refused(err))
       if (missing === undefined) throw err

@@ -2,19 +2,22 @@ import { createHash } from 'node:crypto'
 import { AuthenticationError } from '@portcullis/core'
 import {
   calculateJwkThumbprint,
-  decodeProtectedHeader,
   EmbeddedJWK,
   errors,
-  jwtVerify,
   type CryptoKey,
   type JWK,
   type JWTPayload,
   type JWTVerifyOptions,
-  type ProtectedHeaderParameters,
 } from 'jose'
 import { LRUCache } from 'lru-cache'
 import { PRIVATE_JWK_MEMBERS } from '../lib/inspect-key.js'
 import type { ResolvedDpopOptions } from '../options/resolve-tokens-options.js'
+import {
+  checkClaims as checkJwtClaims,
+  decodeJws,
+  SignatureChecks,
+  type DecodedJws,
+} from '../verifier/jws.js'
 import { parseHtu } from './htu.js'
 import { createDpopNonces } from './nonce.js'
 import { createReplayCache } from './replay-cache.js'
@@ -49,9 +52,9 @@ export interface ProofVerifier {
 // RFC 7515 §7.1: three non-empty base64url segments; anything else is refused before decoding.
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
-// Imported proof keys and their thumbprints, by algorithm and the exact JSON of the proof's jwk: a
-// client signs every proof with one key, so the key import and the thumbprint (an asynchronous
-// digest) are done once per process, not once per request.
+// Imported proof keys and their thumbprints, by the proof's exact protected header (its alg and
+// jwk): a client signs every proof with one key and one header, so the key import, the thumbprint
+// (an asynchronous digest) and jose's key checks are done once per key, not once per request.
 const KEY_CACHE_MAX = 1000
 
 function invalidProof(message: string, detail: string, cause?: unknown): AuthenticationError {
@@ -122,13 +125,17 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
     clockTolerance: options.clockTolerance,
     requiredClaims: ['jti', 'htm', 'htu', 'iat'],
   })
+  const algorithms: ReadonlySet<string> = new Set(options.algorithms)
+  const signatures = new SignatureChecks()
 
   // The proof's own `jwk` is its key (RFC 9449 §4.2); jose's EmbeddedJWK imports it and refuses
   // a private or symmetric one, and the thumbprint is taken from the same object.
   async function keyOf(
-    header: ProtectedHeaderParameters,
+    jws: DecodedJws,
   ): Promise<{ readonly key: CryptoKey; readonly jkt: string }> {
-    const id = `${String(header.alg)} ${JSON.stringify(header.jwk)}`
+    const { header } = jws
+    // The encoded header: the same bytes, the same alg and jwk.
+    const id = jws.token.slice(0, jws.token.indexOf('.'))
     let found = keys.get(id)
     if (found === undefined) {
       const key = await EmbeddedJWK(header)
@@ -138,8 +145,9 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
     return found
   }
 
-  // Everything that can be judged without a signature check: size, shape, header members.
-  function preflight(proof: string): void {
+  // Everything that can be judged without a signature check: size, shape, header members. The
+  // proof is decoded once, here.
+  function preflight(proof: string): DecodedJws {
     if (proof.length > options.maxProofBytes) {
       throw invalidProof(
         `longer than maxProofBytes (${options.maxProofBytes})`,
@@ -149,13 +157,13 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
     if (!COMPACT_JWS.test(proof)) {
       throw invalidProof('not a compact JWS', 'The DPoP header is not a valid DPoP proof.')
     }
-    let header: ProtectedHeaderParameters
+    let jws: DecodedJws
     try {
-      header = decodeProtectedHeader(proof)
+      jws = decodeJws(proof)
     } catch (err) {
       throw mapProofError(err)
     }
-    const jwk: unknown = header.jwk
+    const { alg, jwk } = jws.header as { alg?: unknown; jwk?: unknown }
     if (!isPlainObject(jwk)) {
       throw invalidProof('no jwk header', 'The DPoP proof must carry its public key as jwk.')
     }
@@ -163,6 +171,12 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
     if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk) || 'k' in jwk) {
       throw invalidProof('jwk holds a private key', 'The DPoP proof jwk must be a public key.')
     }
+    if (typeof alg !== 'string' || !algorithms.has(alg)) {
+      throw mapProofError(
+        new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed'),
+      )
+    }
+    return jws
   }
 
   function checkClaims(claims: JWTPayload, context: ProofContext): void {
@@ -187,20 +201,14 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
   }
 
   async function verify(context: ProofContext): Promise<void> {
-    preflight(context.proof)
-    let claims: JWTPayload
-    let jkt = ''
+    const jws = preflight(context.proof)
+    const { claims } = jws
+    let jkt: string
     try {
-      const result = await jwtVerify(
-        context.proof,
-        async (protectedHeader) => {
-          const found = await keyOf(protectedHeader)
-          jkt = found.jkt
-          return found.key
-        },
-        verifyOptions,
-      )
-      claims = result.payload
+      const found = await keyOf(jws)
+      jkt = found.jkt
+      await signatures.verify(jws, found.key)
+      checkJwtClaims(jws, verifyOptions, Math.floor(Date.now() / 1000))
     } catch (err) {
       throw mapProofError(err)
     }

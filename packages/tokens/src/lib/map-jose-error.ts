@@ -5,12 +5,15 @@ import {
   type PortcullisError,
 } from '@portcullis/core'
 import { errors } from 'jose'
+import { withoutStack } from '../verifier/jws.js'
 import { JwksFetchError } from './key-source.js'
 
 type MappedError = PortcullisError
 
+// Stackless: a refusal is the cheapest request an attacker can send, and the stack of an error
+// made here points into this function only.
 function invalid(message: string, cause: unknown): AuthenticationError {
-  return new AuthenticationError('PCL_TOKEN_INVALID', { message, cause })
+  return withoutStack(() => new AuthenticationError('PCL_TOKEN_INVALID', { message, cause }))
 }
 
 // jose puts the whole claims set on claim errors (`payload`); hide it from serializers that walk

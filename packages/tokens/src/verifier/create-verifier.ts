@@ -1,10 +1,7 @@
 import { AuthenticationError, DependencyError, type Principal } from '@portcullis/core'
 import { deadline } from '@portcullis/core/internal'
 import {
-  decodeJwt,
-  decodeProtectedHeader,
   errors,
-  jwtVerify,
   type CompactJWSHeaderParameters,
   type JWTPayload,
   type JWTVerifyOptions,
@@ -18,6 +15,7 @@ import { RemoteKeySource } from '../lib/remote-key-source.js'
 import { StaticKeySource } from '../lib/static-key-source.js'
 import { resolveTokensOptions, type ResolvedIssuer } from '../options/resolve-tokens-options.js'
 import { createSenderCheck, type SenderCheck } from '../sender/create-sender-check.js'
+import { checkClaims, decodeJws, SignatureChecks, type DecodedJws } from './jws.js'
 import type { TokensOptions } from '../options/tokens-options.js'
 
 /**
@@ -123,14 +121,15 @@ function compile(issuer: ResolvedIssuer): CompiledIssuer {
 // Several keys fit the token's alg and kid (jose's JWKSMultipleMatchingKeys, or ours for static
 // keys): the first whose signature checks wins; any other failure is about the token itself.
 async function verifyWithCandidates(
-  token: string,
+  jws: DecodedJws,
   candidates: AsyncIterable<KeyInput>,
-  options: Readonly<JWTVerifyOptions>,
-): Promise<JWTPayload> {
+  signatures: SignatureChecks,
+): Promise<void> {
   let lastError: unknown = new errors.JWKSNoMatchingKey()
   for await (const key of candidates) {
     try {
-      return (await jwtVerify(token, key, options)).payload
+      await signatures.verify(jws, key)
+      return
     } catch (err) {
       if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw err
       lastError = err
@@ -160,8 +159,9 @@ export function createVerifier(options: TokensOptions): Verifier {
   const { maxTokenBytes, clockTolerance, isRevoked, callbackTimeout } = config
   const cache =
     config.cacheMax > 0 ? new LRUCache<string, Verified>({ max: config.cacheMax }) : undefined
-  // Concurrent verifications of one new token share one jose verification.
+  // Concurrent verifications of one new token share one verification.
   const pending = new Map<string, Promise<Verified>>()
+  const signatures = new SignatureChecks()
 
   const revoked = (): AuthenticationError =>
     new AuthenticationError('PCL_TOKEN_REVOKED', { message: 'Token revoked (isRevoked)' })
@@ -216,26 +216,27 @@ export function createVerifier(options: TokensOptions): Verifier {
     return entry.source.isCurrent(now) ? entry : undefined
   }
 
-  // Decoding only picks the issuer (and refuses an alg it does not allow before any key lookup,
-  // so `none` or HS256 against an RSA issuer never causes a JWKS fetch); jwtVerify checks it all.
-  function preflight(token: string): CompiledIssuer {
+  // The token is decoded once, here: the issuer is picked from it, and an alg the issuer does not
+  // allow is refused before any key lookup (so `none` or HS256 against an RSA issuer never causes
+  // a JWKS fetch).
+  function preflight(token: string): { jws: DecodedJws; issuer: CompiledIssuer } {
     if (!COMPACT_JWS.test(token)) {
       throw invalid('Token is not a compact JWS (three non-empty base64url segments)')
     }
-    let header: CompactJWSHeaderParameters
-    let claims: JWTPayload
+    let jws: DecodedJws
     try {
-      header = decodeProtectedHeader(token) as CompactJWSHeaderParameters
-      claims = decodeJwt(token)
+      jws = decodeJws(token)
     } catch (err) {
       throw mapJoseError(err)
     }
-    const issuer = typeof claims.iss === 'string' ? issuers.get(claims.iss) : undefined
+    const { iss } = jws.claims
+    const issuer = typeof iss === 'string' ? issuers.get(iss) : undefined
     if (issuer === undefined) throw invalid('Token issuer (iss) is not configured')
-    if (typeof header.alg !== 'string' || !issuer.algorithms.has(header.alg)) {
+    const { alg } = jws.header
+    if (typeof alg !== 'string' || !issuer.algorithms.has(alg)) {
       throw invalid('Token alg is not allowed for its issuer')
     }
-    return issuer
+    return { jws, issuer }
   }
 
   function expiryOf(claims: JWTPayload, issuer: CompiledIssuer): number {
@@ -248,16 +249,20 @@ export function createVerifier(options: TokensOptions): Verifier {
     return seconds * 1000
   }
 
-  async function verifyFresh(token: string, issuer: CompiledIssuer): Promise<Verified> {
+  // The signature first (over the exact bytes, with a key the issuer's source picked from the
+  // header alone), then the claims, as jwtVerify orders them.
+  async function verifyFresh(jws: DecodedJws, issuer: CompiledIssuer): Promise<Verified> {
+    const { token, claims } = jws
     const generation = issuer.source.generation()
-    let claims: JWTPayload
     try {
       try {
-        claims = (await jwtVerify(token, issuer.getKey, issuer.verifyOptions)).payload
+        const key = issuer.getKey(jws.header)
+        await signatures.verify(jws, isThenable(key) ? await key : key)
       } catch (err) {
         if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err
-        claims = await verifyWithCandidates(token, err, issuer.verifyOptions)
+        await verifyWithCandidates(jws, err, signatures)
       }
+      checkClaims(jws, issuer.verifyOptions, Math.floor(Date.now() / 1000))
     } catch (err) {
       throw mapJoseError(err)
     }
@@ -294,8 +299,8 @@ export function createVerifier(options: TokensOptions): Verifier {
     if (hit !== undefined) return admit(hit.principal)
     let work = pending.get(token)
     if (work === undefined) {
-      const issuer = preflight(token)
-      work = verifyFresh(token, issuer).finally(() => pending.delete(token))
+      const { jws, issuer } = preflight(token)
+      work = verifyFresh(jws, issuer).finally(() => pending.delete(token))
       pending.set(token, work)
     }
     return work.then((verified) => admit(verified.principal))

@@ -1,0 +1,335 @@
+import {
+  constants,
+  createPrivateKey,
+  createSecretKey,
+  generateKeyPairSync,
+  randomBytes,
+  KeyObject,
+  sign as nodeSign,
+  webcrypto,
+} from 'node:crypto'
+import { isPortcullisError } from '@portcullis/core'
+import { buildPayload, createJwksServer } from '@portcullis/testing'
+import * as jose from 'jose'
+import { beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest'
+import type { TokensOptions } from '../options/index.js'
+import { createVerifier, type Verifier } from './create-verifier.js'
+
+// jose's compactVerify is the first check of each key and algorithm; Node's crypto.verify every
+// one after. The tests below count the first kind.
+vi.mock('jose', async (importOriginal) => {
+  const original = await importOriginal<typeof jose>()
+  return { ...original, compactVerify: vi.fn(original.compactVerify) }
+})
+let joseChecks: MockInstance<typeof jose.compactVerify>
+beforeEach(() => {
+  joseChecks = vi.mocked(jose.compactVerify)
+  joseChecks.mockClear()
+})
+
+const ISSUER = 'https://auth.test'
+const AUDIENCE = 'api'
+const claims = (extra: jose.JWTPayload = {}): jose.JWTPayload =>
+  buildPayload({ issuer: ISSUER, audience: AUDIENCE }, extra)
+
+type Alg =
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'EdDSA'
+  | 'Ed25519'
+  | 'HS256'
+  | 'HS384'
+  | 'HS512'
+
+const ALGORITHMS: Alg[] = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+  'HS256',
+  'HS384',
+  'HS512',
+]
+
+interface Signer {
+  readonly sign: (payload: jose.JWTPayload, header?: Record<string, unknown>) => Promise<string>
+  /** The verification key in each form an issuer may be given: a JWK, a KeyObject, a CryptoKey. */
+  readonly forms: Record<'jwk' | 'keyObject' | 'cryptoKey', jose.KeyInput>
+  readonly privateKey: jose.CryptoKey | Uint8Array
+}
+
+async function signerFor(alg: Alg): Promise<Signer> {
+  if (alg.startsWith('HS')) {
+    const secret = new Uint8Array(randomBytes(64))
+    const jwk = { kty: 'oct', k: jose.base64url.encode(secret), alg }
+    return {
+      sign: (payload, header = {}) =>
+        new jose.SignJWT(payload).setProtectedHeader({ alg, ...header }).sign(secret),
+      forms: {
+        jwk,
+        keyObject: createSecretKey(secret),
+        cryptoKey: await webcrypto.subtle.importKey(
+          'raw',
+          secret,
+          { name: 'HMAC', hash: `SHA-${alg.slice(2)}` },
+          false,
+          ['verify'],
+        ),
+      },
+      privateKey: secret,
+    }
+  }
+  const { publicKey, privateKey } = await jose.generateKeyPair(alg, { extractable: true })
+  const jwk = { ...(await jose.exportJWK(publicKey)), alg }
+  return {
+    sign: (payload, header = {}) =>
+      new jose.SignJWT(payload).setProtectedHeader({ alg, ...header }).sign(privateKey),
+    // The KeyObject carries no `alg`: jose's key selection cannot hide a verifier that ignores
+    // the algorithm.
+    forms: { jwk, keyObject: KeyObject.from(publicKey), cryptoKey: publicKey },
+    privateKey,
+  }
+}
+
+function verifierFor(alg: Alg, key: jose.KeyInput, algorithms: Alg[] = [alg]): Verifier {
+  const issuer = 'kty' in (key as object) ? { jwks: { keys: [key as jose.JWK] } } : { keys: [key] }
+  const options: TokensOptions = {
+    issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms, typ: false, ...issuer }],
+    cache: false,
+  }
+  return createVerifier(options)
+}
+
+async function codeOf(verifier: Verifier, token: string): Promise<string> {
+  try {
+    await verifier.verify(token)
+    return 'accepted'
+  } catch (err) {
+    return isPortcullisError(err) ? err.code : `not a PortcullisError: ${String(err)}`
+  }
+}
+
+const segments = (token: string): [string, string, string] => token.split('.') as never
+const flipBit = (segment: string, index: number): string => {
+  const bytes = Buffer.from(segment, 'base64url')
+  bytes[(index + bytes.length) % bytes.length]! ^= 1
+  return bytes.toString('base64url')
+}
+
+describe.each(ALGORITHMS)('%s: the first token through jose, the next ones through Node', (alg) => {
+  it.each(['jwk', 'keyObject', 'cryptoKey'] as const)(
+    'with the key as a %s, accepts genuine tokens and refuses every altered one',
+    async (form) => {
+      const signer = await signerFor(alg)
+      const other = await signerFor(alg)
+      const verifier = verifierFor(alg, signer.forms[form])
+      expect(await codeOf(verifier, await signer.sign(claims({ sub: 'first' })))).toBe('accepted')
+      expect(joseChecks).toHaveBeenCalledTimes(1)
+
+      const genuine = await signer.sign(claims({ sub: 'user-1' }))
+      expect(await codeOf(verifier, genuine)).toBe('accepted')
+      const [header, payload, signature] = segments(genuine)
+      const forged = [
+        // A bit flipped at the start, the middle and the end of the signature.
+        `${header}.${payload}.${flipBit(signature, 0)}`,
+        `${header}.${payload}.${flipBit(signature, 17)}`,
+        `${header}.${payload}.${flipBit(signature, -1)}`,
+        // One byte short, one byte long.
+        `${header}.${payload}.${Buffer.from(signature, 'base64url').subarray(1).toString('base64url')}`,
+        `${header}.${payload}.${Buffer.concat([Buffer.from(signature, 'base64url'), Buffer.of(0)]).toString('base64url')}`,
+        // The signature over other bytes: another subject, another header.
+        `${header}.${jose.base64url.encode(JSON.stringify(claims({ sub: 'admin' })))}.${signature}`,
+        `${jose.base64url.encode(JSON.stringify({ alg, kid: 'x' }))}.${payload}.${signature}`,
+        // Another key's signature of the same claims.
+        await other.sign(jose.decodeJwt(genuine)),
+      ]
+      for (const token of forged) expect(await codeOf(verifier, token)).toBe('PCL_TOKEN_INVALID')
+      expect(await codeOf(verifier, genuine)).toBe('accepted')
+      // Every token after the first went through Node's crypto, not jose.
+      expect(joseChecks).toHaveBeenCalledTimes(1)
+    },
+  )
+})
+
+describe('what jose checks on the key, Node inherits per key and algorithm', () => {
+  it('a key learned for one algorithm is checked by jose again for another', async () => {
+    const { publicKey, privateKey } = await jose.generateKeyPair('RS256', { extractable: true })
+    const keyObject = KeyObject.from(publicKey)
+    const verifier = verifierFor('RS256', keyObject, ['RS256', 'PS256'])
+    const rs = await new jose.SignJWT(claims())
+      .setProtectedHeader({ alg: 'RS256' })
+      .sign(privateKey)
+    expect(await codeOf(verifier, rs)).toBe('accepted')
+    const pssKey = await jose.importJWK(
+      { ...(await jose.exportJWK(privateKey)), alg: 'PS256' },
+      'PS256',
+    )
+    const ps = await new jose.SignJWT(claims()).setProtectedHeader({ alg: 'PS256' }).sign(pssKey)
+    expect(await codeOf(verifier, ps)).toBe('accepted')
+    expect(joseChecks).toHaveBeenCalledTimes(2)
+    // An RS256 signature presented as PS256 (and the reverse) fails on the learned pair.
+    const [, payload, rsSignature] = segments(rs)
+    const [psHeader, psPayload, psSignature] = segments(ps)
+    expect(await codeOf(verifier, `${psHeader}.${payload}.${rsSignature}`)).toBe(
+      'PCL_TOKEN_INVALID',
+    )
+    expect(await codeOf(verifier, `${segments(rs)[0]}.${psPayload}.${psSignature}`)).toBe(
+      'PCL_TOKEN_INVALID',
+    )
+  })
+
+  it.each([
+    ['shorter', 20],
+    ['longer', 64],
+    ['empty', 0],
+  ])('refuses a PS256 signature whose salt is %s than the hash, warm or cold', async (_, salt) => {
+    const { publicKey, privateKey } = await jose.generateKeyPair('PS256', { extractable: true })
+    const verifier = verifierFor('PS256', KeyObject.from(publicKey))
+    const signed = async (saltLength: number): Promise<string> => {
+      const input = `${jose.base64url.encode(JSON.stringify({ alg: 'PS256' }))}.${jose.base64url.encode(JSON.stringify(claims()))}`
+      const key = createPrivateKey({
+        key: (await jose.exportJWK(privateKey)) as never,
+        format: 'jwk',
+      })
+      const signature = nodeSign('sha256', Buffer.from(input), {
+        key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength,
+      })
+      return `${input}.${signature.toString('base64url')}`
+    }
+    expect(await codeOf(verifier, await signed(salt))).toBe('PCL_TOKEN_INVALID')
+    expect(await codeOf(verifier, await signed(32))).toBe('accepted')
+    expect(await codeOf(verifier, await signed(salt))).toBe('PCL_TOKEN_INVALID')
+  })
+
+  it('a key jose refuses (a published 1024-bit RSA key) is refused by jose every time', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 })
+    const server = createJwksServer({
+      keys: [{ ...(publicKey.export({ format: 'jwk' }) as jose.JWK), kid: 'short' }],
+    })
+    try {
+      const verifier = createVerifier({
+        issuers: [
+          {
+            issuer: ISSUER,
+            audience: AUDIENCE,
+            algorithms: ['RS256'],
+            typ: false,
+            jwksUri: await server.listen(),
+          },
+        ],
+        cache: false,
+      })
+      const signed = (sub: string): string => {
+        const input = `${jose.base64url.encode(JSON.stringify({ alg: 'RS256', kid: 'short' }))}.${jose.base64url.encode(JSON.stringify(claims({ sub })))}`
+        return `${input}.${nodeSign('sha256', Buffer.from(input), privateKey).toString('base64url')}`
+      }
+      for (const sub of ['a', 'b', 'c']) {
+        expect(await codeOf(verifier, signed(sub))).toBe('PCL_TOKEN_INVALID')
+      }
+      expect(joseChecks).toHaveBeenCalledTimes(3)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('refuses an ECDSA signature in DER form (JWS signatures are the raw r and s)', async () => {
+    const signer = await signerFor('ES256')
+    const verifier = verifierFor('ES256', signer.forms.keyObject)
+    const genuine = await signer.sign(claims())
+    expect(await codeOf(verifier, genuine)).toBe('accepted')
+    const [header, payload] = segments(genuine)
+    const der = nodeSign('sha256', Buffer.from(`${header}.${payload}`), {
+      key: KeyObject.from(signer.privateKey as never),
+      dsaEncoding: 'der',
+    })
+    expect(await codeOf(verifier, `${header}.${payload}.${der.toString('base64url')}`)).toBe(
+      'PCL_TOKEN_INVALID',
+    )
+  })
+})
+
+describe('the header and claims jwtVerify refuses, refused without it', () => {
+  let signer: Signer
+  let verifier: Verifier
+  beforeEach(async () => {
+    signer ??= await signerFor('ES256')
+    verifier ??= verifierFor('ES256', signer.forms.keyObject)
+    // Learned: the tokens below meet Node's path.
+    expect(await codeOf(verifier, await signer.sign(claims()))).toBe('accepted')
+  })
+
+  it.each([
+    ['an unknown critical extension', { crit: ['exp'], exp: 1 }],
+    ['an unknown critical extension beside b64', { crit: ['b64', 'exp'], b64: true, exp: 1 }],
+    ['an empty crit', { crit: [] }],
+    ['a crit that is not a list', { crit: 'b64' }],
+    ['a crit naming b64 twice', { crit: ['b64', 'b64'], b64: true }],
+    ['an unencoded payload (b64: false)', { crit: ['b64'], b64: false }],
+    ['b64 that is not a boolean', { crit: ['b64'], b64: 'true' }],
+  ])('refuses a header with %s', async (_, header) => {
+    const key = signer.privateKey as jose.CryptoKey
+    const input = `${jose.base64url.encode(JSON.stringify({ alg: 'ES256', ...header }))}.${jose.base64url.encode(JSON.stringify(claims()))}`
+    const signature = nodeSign('sha256', Buffer.from(input), {
+      key: KeyObject.from(key),
+      dsaEncoding: 'ieee-p1363',
+    })
+    expect(await codeOf(verifier, `${input}.${signature.toString('base64url')}`)).toBe(
+      'PCL_TOKEN_INVALID',
+    )
+  })
+
+  it('accepts b64: true declared critical, as jwtVerify does', async () => {
+    const key = signer.privateKey as jose.CryptoKey
+    const input = `${jose.base64url.encode(JSON.stringify({ alg: 'ES256', crit: ['b64'], b64: true }))}.${jose.base64url.encode(JSON.stringify(claims()))}`
+    const signature = nodeSign('sha256', Buffer.from(input), {
+      key: KeyObject.from(key),
+      dsaEncoding: 'ieee-p1363',
+    })
+    expect(await codeOf(verifier, `${input}.${signature.toString('base64url')}`)).toBe('accepted')
+  })
+
+  const signRaw = (header: string, payload: string): string => {
+    const input = `${header}.${payload}`
+    const signature = nodeSign('sha256', Buffer.from(input), {
+      key: KeyObject.from(signer.privateKey as never),
+      dsaEncoding: 'ieee-p1363',
+    })
+    return `${input}.${signature.toString('base64url')}`
+  }
+  const encoded = (value: unknown): string => jose.base64url.encode(JSON.stringify(value))
+
+  it.each([
+    ['a header that is an array', encoded([{ alg: 'ES256' }]), encoded(claims())],
+    ['a header that is null', encoded(null), encoded(claims())],
+    ['claims that are an array', encoded({ alg: 'ES256' }), encoded([claims()])],
+    ['claims that are a string', encoded({ alg: 'ES256' }), encoded('claims')],
+    [
+      'claims that are not UTF-8',
+      encoded({ alg: 'ES256' }),
+      Buffer.concat([
+        Buffer.from(JSON.stringify(claims()).slice(0, -1)),
+        Buffer.from(',"x":"'),
+        Buffer.of(0xff, 0xfe),
+        Buffer.from('"}'),
+      ]).toString('base64url'),
+    ],
+  ])('refuses %s, correctly signed', async (_, header, payload) => {
+    expect(await codeOf(verifier, signRaw(header, payload))).toBe('PCL_TOKEN_INVALID')
+  })
+})

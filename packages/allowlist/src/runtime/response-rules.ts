@@ -2,6 +2,7 @@ import { PortcullisConfigError, type RenderedProblem, type ResponseError } from 
 import {
   emitAudit,
   refuse,
+  SPANS,
   type DecisionContext,
   type Egress,
   type Meter,
@@ -214,6 +215,9 @@ export function createResponseRules(
   // Egress budgets: charged on what the projection lets out, success bodies only.
   const meter = meterOf(meters)
   const passthrough = allowlist.mode === 'passthrough'
+  const telemetry = context.telemetry
+  // Stripped paths are collected (a slower walk) only while a meter records them.
+  const countRemoved = telemetry?.metrics === true
 
   function exempt(status: number): boolean {
     return status < 400 && (passthrough || !successBodies)
@@ -233,11 +237,23 @@ export function createResponseRules(
 
   function project(view: RequestView, status: number, body: unknown): ProjectionResult {
     const principal = view.principal
+    const span = telemetry?.startSpan(SPANS.project, view)
     const result = allowlist.project(body, {
       status,
       scopes: principal?.scopes ?? EMPTY_SCOPES,
       principal,
+      collectRemoved: countRemoved,
     })
+    if (countRemoved && result.ok) telemetry!.fieldsRemoved(view, route, result.removed.length)
+    if (span !== undefined) {
+      if (result.ok) span.setAttribute('portcullis.allowlist.fields_removed', result.removed.length)
+      telemetry!.endSpan(
+        span,
+        view,
+        result.ok ? null : result.error.code,
+        result.ok ? undefined : result.error.status,
+      )
+    }
     // guard.response.owner, strip mode: the response leaves without them, and the event says so.
     if (result.ok && result.notOwned !== undefined && result.notOwned > 0) {
       emitAudit(view, context, 'allow', 'PCL_NOT_OWNED', { route, notOwned: result.notOwned })

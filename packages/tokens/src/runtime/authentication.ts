@@ -1,6 +1,7 @@
 import { isPortcullisError, type PortcullisError, type Principal } from '@portcullis/core'
 import {
   refuse,
+  SPANS,
   reportDenial,
   type DecisionContext,
   type Pending,
@@ -65,7 +66,7 @@ export function createAuthentication(options: AuthenticationOptions): Authentica
     return null
   }
 
-  return function portcullisAuthenticate(view) {
+  const authenticate: Authenticate = function portcullisAuthenticate(view) {
     if (view.authenticated) return null
     let result
     try {
@@ -93,4 +94,5 @@ export function createAuthentication(options: AuthenticationOptions): Authentica
     }
     return accepted(view, result)
   }
+  return decision.telemetry?.traceStep(SPANS.authenticate, authenticate) ?? authenticate
 }

@@ -111,7 +111,9 @@ export function createOtel(): Otel {
 /** Sums the points of `points` whose attributes include `match`. */
 export function sum(points: readonly Point[], match: Attributes): number {
   return points
-    .filter((point) => Object.entries(match).every(([key, value]) => point.attributes[key] === value))
+    .filter((point) =>
+      Object.entries(match).every(([key, value]) => point.attributes[key] === value),
+    )
     .reduce((total, point) => total + point.value, 0)
 }
 

@@ -34,7 +34,12 @@ const routes: TestRoute[] = [
   {
     path: '/v1/videos/:id',
     guard: { scopes: ['videos:read'], response: { allow: ['id', 'title'] } },
-    body: ({ id }) => ({ id, title: 'Big Buck Bunny', ownerEmail: 'owner@example.test', uploadIp: '10.0.0.7' }),
+    body: ({ id }) => ({
+      id,
+      title: 'Big Buck Bunny',
+      ownerEmail: 'owner@example.test',
+      uploadIp: '10.0.0.7',
+    }),
   },
   {
     path: '/admin/:id',
@@ -77,7 +82,9 @@ async function start(
       audit: auditInto(events),
       ...(otel === null
         ? {}
-        : { telemetry: { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider } }),
+        : {
+            telemetry: { meterProvider: otel.meterProvider, tracerProvider: otel.tracerProvider },
+          }),
       ...extra,
     },
     routes,
@@ -108,14 +115,20 @@ describe.each<Adapter>(['fastify', 'express'])('telemetry on %s', (adapter) => {
       },
     ])
     const durations = await otel.points('portcullis.guard.duration')
-    expect(sum(durations, { 'portcullis.decision': 'allowed', 'http.route': '/v1/videos/:id' })).toBe(2)
+    expect(
+      sum(durations, { 'portcullis.decision': 'allowed', 'http.route': '/v1/videos/:id' }),
+    ).toBe(2)
 
     const verifications = await otel.points('portcullis.token.verifications')
     const byIssuer = { 'portcullis.token.issuer': 'https://auth.test' }
     expect(sum(verifications, { ...byIssuer, 'portcullis.token.result': 'verified' })).toBe(1)
     expect(sum(verifications, { ...byIssuer, 'portcullis.token.result': 'cache_hit' })).toBe(1)
     // Two undeclared fields stripped from each of the two responses.
-    expect(sum(await otel.points('portcullis.allowlist.fields_removed'), { 'http.route': '/v1/videos/:id' })).toBe(4)
+    expect(
+      sum(await otel.points('portcullis.allowlist.fields_removed'), {
+        'http.route': '/v1/videos/:id',
+      }),
+    ).toBe(4)
 
     const spans = otel.spans()
     const servers = spans.filter((span) => span.name === 'GET server')
@@ -167,7 +180,10 @@ describe.each<Adapter>(['fastify', 'express'])('telemetry on %s', (adapter) => {
     ).toBe(2)
     const verifications = await otel.points('portcullis.token.verifications')
     expect(
-      sum(verifications, { 'portcullis.token.result': 'refused', 'error.type': 'PCL_TOKEN_INVALID' }),
+      sum(verifications, {
+        'portcullis.token.result': 'refused',
+        'error.type': 'PCL_TOKEN_INVALID',
+      }),
     ).toBe(2)
     // The forged token named a configured issuer; the garbage one named none.
     expect(
@@ -238,7 +254,9 @@ describe.each<Adapter>(['fastify', 'express'])('telemetry on %s', (adapter) => {
       }),
     ).toBe(1)
     const decisions = await otel.points(DECISIONS)
-    expect(sum(decisions, { 'error.type': 'PCL_RATE_LIMITED', 'http.response.status_code': 429 })).toBe(1)
+    expect(
+      sum(decisions, { 'error.type': 'PCL_RATE_LIMITED', 'http.response.status_code': 429 }),
+    ).toBe(1)
     const spans = otel.spans()
     const limit = spans.find(
       (span) => span.name === 'portcullis.rate_limit' && span.status.code === SpanStatusCode.ERROR,
@@ -391,7 +409,9 @@ describe.each<Adapter>(['fastify', 'express'])('telemetry on %s', (adapter) => {
       null,
     )
     open.push(bare)
-    expect((await bare.request('/v1/videos/1', bearer(await issuer.token(reader)))).status).toBe(200)
+    expect((await bare.request('/v1/videos/1', bearer(await issuer.token(reader)))).status).toBe(
+      200,
+    )
     expect(orphan.spans()).toEqual([])
     expect(sum(await orphan.points(DECISIONS), { 'portcullis.decision': 'allowed' })).toBe(1)
   })

@@ -26,6 +26,7 @@ export {
   SPANS,
   TELEMETRY_SCOPE,
   type DecisionOutcome,
+  type GuardSpan,
   type ResolvedTelemetryOptions,
   type SpanName,
   type Telemetry,

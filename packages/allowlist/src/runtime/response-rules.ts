@@ -8,6 +8,8 @@ import {
   type Meter,
   type Pending,
   type RequestView,
+  type GuardSpan,
+  type Telemetry,
 } from '@portcullis/core/internal'
 import type { ResponseExposure } from '@portcullis/policy'
 import {
@@ -235,6 +237,19 @@ export function createResponseRules(
     })
   }
 
+  function observe(
+    telemetry: Telemetry,
+    span: GuardSpan | undefined,
+    view: RequestView,
+    result: ProjectionResult,
+  ): void {
+    if (countRemoved && result.ok) telemetry.fieldsRemoved(view, route, result.removed.length)
+    if (span === undefined) return
+    if (result.ok) span.setAttribute('portcullis.allowlist.fields_removed', result.removed.length)
+    if (result.ok) telemetry.endSpan(span, view, null)
+    else telemetry.endSpan(span, view, result.error.code, result.error.status)
+  }
+
   function project(view: RequestView, status: number, body: unknown): ProjectionResult {
     const principal = view.principal
     const span = telemetry?.startSpan(SPANS.project, view)
@@ -244,16 +259,7 @@ export function createResponseRules(
       principal,
       collectRemoved: countRemoved,
     })
-    if (countRemoved && result.ok) telemetry!.fieldsRemoved(view, route, result.removed.length)
-    if (span !== undefined) {
-      if (result.ok) span.setAttribute('portcullis.allowlist.fields_removed', result.removed.length)
-      telemetry!.endSpan(
-        span,
-        view,
-        result.ok ? null : result.error.code,
-        result.ok ? undefined : result.error.status,
-      )
-    }
+    if (telemetry !== undefined) observe(telemetry, span, view, result)
     // guard.response.owner, strip mode: the response leaves without them, and the event says so.
     if (result.ok && result.notOwned !== undefined && result.notOwned > 0) {
       emitAudit(view, context, 'allow', 'PCL_NOT_OWNED', { route, notOwned: result.notOwned })

@@ -5,6 +5,7 @@ export {
   SPANS,
   TELEMETRY_SCOPE,
   type DecisionOutcome,
+  type GuardSpan,
   type SpanName,
   type Telemetry,
   type VerificationResult,

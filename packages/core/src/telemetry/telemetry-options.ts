@@ -91,7 +91,11 @@ export function resolveTelemetryOptions(
   checkKeys(attributes, ATTRIBUTE_KEYS, `${field}.attributes`)
   return Object.freeze({
     enabled: optionalBoolean(input.enabled, `${field}.enabled`) ?? true,
-    meterProvider: provider<MeterProvider>(input.meterProvider, 'getMeter', `${field}.meterProvider`),
+    meterProvider: provider<MeterProvider>(
+      input.meterProvider,
+      'getMeter',
+      `${field}.meterProvider`,
+    ),
     tracerProvider: provider<TracerProvider>(
       input.tracerProvider,
       'getTracer',

@@ -44,6 +44,9 @@ export const SPANS = Object.freeze({
   project: 'portcullis.project',
 })
 
+/** A span of the guard (an OpenTelemetry `Span`), for the packages that end their own. */
+export type GuardSpan = Span
+
 /** The name of one of the guard's spans. */
 export type SpanName = (typeof SPANS)[keyof typeof SPANS]
 
@@ -111,9 +114,9 @@ export interface Telemetry {
    */
   traceStep(name: SpanName, step: Step): Step
   /** A span for work that is not a step (the projection), or `undefined` when not tracing. */
-  startSpan(name: SpanName, view: RequestView): Span | undefined
+  startSpan(name: SpanName, view: RequestView): GuardSpan | undefined
   /** Ends a span from `startSpan`: `refusal` is the `PCL_*` code when the work refused. */
-  endSpan(span: Span, view: RequestView, refusal: string | null, status?: number): void
+  endSpan(span: GuardSpan, view: RequestView, refusal: string | null, status?: number): void
 }
 
 function errorType(error: unknown): string {
@@ -172,11 +175,13 @@ function createInstruments(meter: Meter): Instruments {
       unit: '{fetch}',
     }),
     limitRefusals: meter.createCounter(INSTRUMENTS.limitRefusals, {
-      description: 'Requests refused (or reported) by a rate limit, budget, enumeration limit or lockout',
+      description:
+        'Requests refused (or reported) by a rate limit, budget, enumeration limit or lockout',
       unit: '{request}',
     }),
     fieldsRemoved: meter.createCounter(INSTRUMENTS.fieldsRemoved, {
-      description: 'Undeclared response fields the allowlist stripped (distinct paths per response)',
+      description:
+        'Undeclared response fields the allowlist stripped (distinct paths per response)',
       unit: '{field}',
     }),
     responsesRefused: meter.createCounter(INSTRUMENTS.responsesRefused, {

@@ -32,8 +32,7 @@ export function createRouteDecision(
   context: DecisionContext,
   reportOnly: ReportOnlySettings,
 ): Decide {
-  const traced = (step: Decide): Decide =>
-    context.telemetry?.traceStep(SPANS.decide, step) ?? step
+  const traced = (step: Decide): Decide => context.telemetry?.traceStep(SPANS.decide, step) ?? step
   if (compiled.public !== null) {
     return traced(function portcullisPublicRoute(view) {
       emitAudit(view, context, 'allow', 'PCL_PUBLIC', { route })

@@ -45,8 +45,13 @@ function portcullisTokens(
     next(twice)
     return
   }
-  const { audit, reportOnly = false, preAuth, telemetry: telemetryOptions, ...tokenOptions } =
-    options
+  const {
+    audit,
+    reportOnly = false,
+    preAuth,
+    telemetry: telemetryOptions,
+    ...tokenOptions
+  } = options
   let authenticate
   try {
     const telemetry = createTelemetry(telemetryOptions)

@@ -201,6 +201,7 @@ export async function startApp(
     })
   }
   guard.seal(expressApp)
+  await guard.ready()
   const server = createServer(inServerSpan(tracer, expressApp))
   const base = await listening(server)
   return app(base, async () => {

@@ -29,10 +29,13 @@ export interface TelemetryOptions {
   enabled?: boolean
   /**
    * Where the instruments come from. Default: the global provider (`metrics.getMeterProvider()`)
-   * as it is when the guard is created, so register the SDK before creating the app.
+   * as it is when the guard is created: register the SDK before creating the app.
    */
   meterProvider?: MeterProvider
-  /** Where the spans go. Default: the global provider (`trace.getTracerProvider()`). */
+  /**
+   * Where the spans go. Default: the global provider (`trace.getTracerProvider()`), when one is
+   * registered as the guard is created; without one no step is traced.
+   */
   tracerProvider?: TracerProvider
   /** Attributes about the caller, each off by default (personal data). */
   attributes?: TelemetryAttributeOptions

@@ -64,14 +64,18 @@ function underServerSpan<T>(tracer: ReturnType<typeof sdk>['tracer'], run: () =>
 
 describe('createTelemetry', () => {
   it('does no metric work and leaves steps as they are without an SDK or when disabled', () => {
-    // No global SDK in this file: the global meter is the no-op one.
-    expect(createTelemetry(undefined).metrics).toBe(false)
+    // No global SDK in this file: the global meter and tracer provider are the no-op ones.
+    expect(createTelemetry(undefined)).toBe(NO_TELEMETRY)
     const step: Step = () => null
     expect(createTelemetry({ enabled: false })).toBe(NO_TELEMETRY)
     expect(NO_TELEMETRY.traceStep(SPANS.decide, step)).toBe(step)
-    const telemetry = createTelemetry(undefined)
+    expect(NO_TELEMETRY.startSpan(SPANS.project, view())).toBeUndefined()
+  })
+
+  it('runs a traced step as it is when no span is recording above it', () => {
+    const { telemetry } = sdk()
     const answer = renderProblem(new AuthorizationError('PCL_INSUFFICIENT_SCOPE'))
-    // Without a recording parent the step's own answer comes back, the same object.
+    expect(telemetry.tracing).toBe(true)
     expect(telemetry.traceStep(SPANS.decide, () => answer)(view())).toBe(answer)
   })
 

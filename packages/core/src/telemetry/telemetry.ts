@@ -2,6 +2,7 @@ import {
   context,
   createNoopMeter,
   metrics,
+  ProxyTracerProvider,
   SpanStatusCode,
   trace,
   type Attributes,
@@ -94,6 +95,8 @@ export type VerificationResult = 'cache_hit' | 'verified' | 'refused'
 export interface Telemetry {
   /** True when a meter is live (an SDK registered): only then is per-request metric work done. */
   readonly metrics: boolean
+  /** True when spans can record (an SDK registered): only then are the steps wrapped. */
+  readonly tracing: boolean
   /** One decision (each audit event): the decisions counter, the duration and what it implies. */
   decision(
     view: RequestView,
@@ -138,6 +141,17 @@ function meterOf(provider: { getMeter: (name: string) => Meter } | undefined): M
   const meter = (provider ?? metrics.getMeterProvider()).getMeter(TELEMETRY_SCOPE)
   // With no SDK registered the global provider hands out the no-op meter: nothing to record.
   return meter instanceof NOOP_METER_CLASS ? null : meter
+}
+
+// The provider a proxy delegates to while no SDK is registered (this copy of the API's no-op one).
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate()
+
+function tracerOf(provider: { getTracer: (name: string) => Tracer } | undefined): Tracer | null {
+  if (provider !== undefined) return provider.getTracer(TELEMETRY_SCOPE)
+  const global = trace.getTracerProvider()
+  const delegate = global instanceof ProxyTracerProvider ? global.getDelegate() : global
+  // No SDK registered: no span can record, so the steps are left unwrapped.
+  return delegate === NOOP_TRACER_PROVIDER ? null : global.getTracer(TELEMETRY_SCOPE)
 }
 
 interface Instruments {
@@ -214,6 +228,7 @@ const kTelemetry = Symbol.for('portcullis.telemetry')
 export const NO_TELEMETRY: Telemetry = Object.freeze({
   [kTelemetry]: true,
   metrics: false,
+  tracing: false,
   decision() {},
   verification() {},
   jwksFetch() {},
@@ -235,9 +250,8 @@ export function createTelemetry(input: unknown, field = 'telemetry'): Telemetry 
   if (!options.enabled) return NO_TELEMETRY
   const meter = meterOf(options.meterProvider)
   const instruments = meter === null ? null : createInstruments(meter)
-  const explicitTracer = options.tracerProvider?.getTracer(TELEMETRY_SCOPE)
-  // The global tracer is a proxy: an SDK registered after the app still gets the spans.
-  const tracer: Tracer = explicitTracer ?? trace.getTracer(TELEMETRY_SCOPE)
+  const tracer = tracerOf(options.tracerProvider)
+  if (instruments === null && tracer === null) return NO_TELEMETRY
   const { subject, clientId } = options
 
   function decision(
@@ -247,7 +261,7 @@ export function createTelemetry(input: unknown, field = 'telemetry'): Telemetry 
     route: string | null,
     status: number | null,
   ): void {
-    const span = trace.getActiveSpan()
+    const span = tracer === null ? undefined : trace.getActiveSpan()
     if (span?.isRecording() === true) {
       const event: Attributes = { [DECISION]: outcome, [REASON]: reason }
       if (outcome !== 'allowed') event[ERROR_TYPE] = reason
@@ -313,6 +327,7 @@ export function createTelemetry(input: unknown, field = 'telemetry'): Telemetry 
   }
 
   function startSpan(name: SpanName, view: RequestView): Span | undefined {
+    if (tracer === null) return undefined
     const active = context.active()
     const parent = trace.getSpan(active)
     if (parent === undefined || !parent.isRecording()) return undefined
@@ -342,6 +357,7 @@ export function createTelemetry(input: unknown, field = 'telemetry'): Telemetry 
   }
 
   function traceStep(name: SpanName, step: Step): Step {
+    if (tracer === null) return step
     return function portcullisTracedStep(view) {
       const span = startSpan(name, view)
       if (span === undefined) return step(view)
@@ -362,6 +378,7 @@ export function createTelemetry(input: unknown, field = 'telemetry'): Telemetry 
   return Object.freeze({
     [kTelemetry]: true,
     metrics: instruments !== null,
+    tracing: tracer !== null,
     decision,
     verification,
     jwksFetch,

@@ -64,6 +64,20 @@ const routes: TestRoute[] = [
     },
     body: () => ({ items: [{ id: 1, secret: 'never leaves' }] }),
   },
+  {
+    path: '/enum/:id',
+    guard: {
+      scopes: ['videos:read'],
+      enumeration: { param: 'id', maxDistinct: 1, timeWindow: '1 hour' },
+      response: { allow: ['id'] },
+    },
+    body: ({ id }) => ({ id }),
+  },
+  {
+    path: '/strict/:id',
+    guard: { scopes: ['videos:read'], response: { allow: ['id'], mode: 'reject' } },
+    body: ({ id }) => ({ id, uploadIp: '10.0.0.7' }),
+  },
 ]
 
 const DECISIONS = 'portcullis.decisions'
@@ -228,10 +242,12 @@ describe.each<Adapter>(['fastify', 'express'])('telemetry on %s', (adapter) => {
     expect(decide.attributes['http.response.status_code']).toBe(403)
   })
 
-  it('429 from the rate limit and from a budget: limit refusals by kind', async () => {
+  it('429 from the rate limit, a budget and an enumeration limit: limit refusals by kind', async () => {
     const otel = createOtel()
     const app = await start(adapter, otel)
     const headers = bearer(await issuer.token(reader))
+    expect((await app.request('/enum/1', headers)).status).toBe(200)
+    expect((await app.request('/enum/2', headers)).status).toBe(429)
     expect((await app.request('/limited', headers)).status).toBe(200)
     expect((await app.request('/limited', headers)).status).toBe(429)
     expect((await app.request('/history', headers)).status).toBe(200)
@@ -253,6 +269,14 @@ describe.each<Adapter>(['fastify', 'express'])('telemetry on %s', (adapter) => {
         'error.type': 'PCL_BUDGET_EXHAUSTED',
       }),
     ).toBe(1)
+    expect(
+      sum(refusals, {
+        'http.route': '/enum/:id',
+        'portcullis.limit.kind': 'enumeration',
+        'error.type': 'PCL_ENUMERATION',
+      }),
+    ).toBe(1)
+    expect(refusals.reduce((total, p) => total + p.value, 0)).toBe(3)
     const decisions = await otel.points(DECISIONS)
     expect(
       sum(decisions, { 'error.type': 'PCL_RATE_LIMITED', 'http.response.status_code': 429 }),
@@ -266,6 +290,48 @@ describe.each<Adapter>(['fastify', 'express'])('telemetry on %s', (adapter) => {
       (span) => span.name === 'portcullis.budget' && span.status.code === SpanStatusCode.ERROR,
     )
     expect(budget?.attributes['error.type']).toBe('PCL_BUDGET_EXHAUSTED')
+  })
+
+  it('report-only: a denial counted as reported, the request served', async () => {
+    const otel = createOtel()
+    const app = await start(adapter, otel, { reportOnly: true })
+    expect((await app.request('/admin/1', bearer(await issuer.token(reader)))).status).toBe(200)
+    expect(await otel.points(DECISIONS)).toEqual([
+      {
+        attributes: {
+          'http.request.method': 'GET',
+          'http.route': '/admin/:id',
+          'portcullis.decision': 'reported',
+          'portcullis.reason': 'PCL_INSUFFICIENT_SCOPE',
+          'error.type': 'PCL_INSUFFICIENT_SCOPE',
+        },
+        value: 1,
+      },
+    ])
+    const decide = otel.spans().find((span) => span.name === 'portcullis.decide')!
+    expect(decide.status.code).not.toBe(SpanStatusCode.ERROR)
+    expect(decide.events[0]?.attributes?.['portcullis.decision']).toBe('reported')
+  })
+
+  it('a response the allowlist refuses (reject mode): a refusal, a 500 decision, an error span', async () => {
+    const otel = createOtel()
+    const app = await start(adapter, otel)
+    expect((await app.request('/strict/1', bearer(await issuer.token(reader)))).status).toBe(500)
+    expect(await otel.points('portcullis.allowlist.refusals')).toEqual([
+      {
+        attributes: {
+          'http.request.method': 'GET',
+          'http.route': '/strict/:id',
+          'error.type': 'PCL_RESPONSE_REJECTED',
+        },
+        value: 1,
+      },
+    ])
+    const project = otel.spans().find((span) => span.name === 'portcullis.project')!
+    expect(project.status.code).toBe(SpanStatusCode.ERROR)
+    expect(project.attributes['error.type']).toBe('PCL_RESPONSE_REJECTED')
+    // The undeclared field's name is in the audit event; its value is nowhere.
+    expect((await otel.everyValue()).map(String)).not.toContain('10.0.0.7')
   })
 
   it('a JWKS outage: failed fetches counted by issuer and reason, the 503 as a decision', async () => {

@@ -224,7 +224,7 @@ function callerAttributes(
 
 const kTelemetry = Symbol.for('portcullis.telemetry')
 
-/** Telemetry that does nothing: `telemetry: { enabled: false }`, and the default of tests. */
+/** Telemetry that does nothing: `telemetry: { enabled: false }`, or no SDK registered. */
 export const NO_TELEMETRY: Telemetry = Object.freeze({
   [kTelemetry]: true,
   metrics: false,
@@ -240,8 +240,9 @@ export const NO_TELEMETRY: Telemetry = Object.freeze({
 
 /**
  * Creates the telemetry of one app from the `telemetry` option (validated now: a bad one throws
- * `PCL_INVALID_OPTIONS` naming `field`), or returns `input` when it is a telemetry already. Instruments are created here, once; per request there
- * is only the recording, skipped entirely while no SDK is registered.
+ * `PCL_INVALID_OPTIONS` naming `field`), or returns `input` when it is a telemetry already.
+ * Instruments are created here, once; per request there is only the recording, and nothing at
+ * all without an SDK registered when the app is created.
  */
 export function createTelemetry(input: unknown, field = 'telemetry'): Telemetry {
   // One app's telemetry handed on from the package that created it (the adapters share one).

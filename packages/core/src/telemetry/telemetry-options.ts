@@ -2,8 +2,10 @@ import type { MeterProvider, TracerProvider } from '@opentelemetry/api'
 import { PortcullisConfigError } from '../errors/index.js'
 
 /**
- * Attributes that carry who made the request: off by default, since a span or data point would
- * then hold personal data. Each one is opted into by name.
+ * Attributes that carry who made the request, on the guard's spans: off by default, since a span
+ * would then hold personal data. Each one is opted into by name; metrics never carry them.
+ *
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/operations.md#telemetry
  */
 export interface TelemetryAttributeOptions {
   /** `enduser.id` on the guard's spans: `principal.subject`. Default `false`. */

@@ -66,8 +66,7 @@ export function createAuthentication(options: AuthenticationOptions): Authentica
     return null
   }
 
-  const authenticate: Authenticate = function portcullisAuthenticate(view) {
-    if (view.authenticated) return null
+  const verify: Authenticate = function portcullisVerifyCredentials(view) {
     let result
     try {
       const credentials = authenticator.credentials(view)
@@ -94,5 +93,10 @@ export function createAuthentication(options: AuthenticationOptions): Authentica
     }
     return accepted(view, result)
   }
-  return decision.telemetry?.traceStep(SPANS.authenticate, authenticate) ?? authenticate
+  // Traced only when credentials are read: a second guard on the request reuses them, no span.
+  const traced = decision.telemetry?.traceStep(SPANS.authenticate, verify) ?? verify
+  return function portcullisAuthenticate(view) {
+    if (view.authenticated) return null
+    return traced(view)
+  }
 }

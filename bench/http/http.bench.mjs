@@ -28,6 +28,8 @@ const SERVERS = {
   // `redis`: started with `--redis <url>` of a redis-server this process starts on loopback.
   'guard-redis': { file: 'guard.mjs', args: ['--pool', 0], redis: true },
   'guard-redis-egress': { file: 'guard.mjs', args: ['--pool', 0, '--egress'], redis: true },
+  'guard-telemetry-off': { file: 'guard.mjs', args: ['--pool', 0, '--telemetry', 'off'] },
+  'guard-telemetry-sdk': { file: 'guard.mjs', args: ['--pool', 0, '--telemetry', 'sdk'] },
   jose: { file: 'jose.mjs', args: ['--pool', POOL] },
   'peer-cache-on': { file: 'peer.mjs', args: ['--cache', 'on'] },
   'peer-cache-off': { file: 'peer.mjs', args: ['--cache', 'off', '--pool', POOL] },
@@ -107,6 +109,18 @@ export const SCENARIOS = [
     id: 'guard-redis-egress',
     label: '2g guard, warm, rate limit, budget and enumeration limit on Redis',
     server: 'guard-redis-egress',
+    token: 'warm',
+  },
+  {
+    id: 'guard-telemetry-off',
+    label: '2h guard, warm, telemetry off',
+    server: 'guard-telemetry-off',
+    token: 'warm',
+  },
+  {
+    id: 'guard-telemetry-sdk',
+    label: '2i guard, warm, OpenTelemetry SDK registered (in memory)',
+    server: 'guard-telemetry-sdk',
     token: 'warm',
   },
   { id: 'jose-cold', label: '3b Fastify + jose jwtVerify', server: 'jose', token: 'pool' },
@@ -484,6 +498,22 @@ export async function httpBench({
           info: true,
           what: 'a budget and an enumeration limit on Redis (two scripts before the handler, one after) beside the Redis rate limit alone',
           value: `${percent(ratio('guard-redis-egress', 'guard-redis'))} (${rps('guard-redis-egress')} vs ${rps('guard-redis')} req/s)`,
+        }),
+      },
+      {
+        needs: ['guard-warm', 'guard-telemetry-off'],
+        check: () => ({
+          what: "telemetry through the API with no SDK keeps >= 99% of the guard's req/s without it",
+          value: `${percent(ratio('guard-warm', 'guard-telemetry-off'))} (${rps('guard-warm')} vs ${rps('guard-telemetry-off')} req/s), ${fixed(cpuRatio('guard-warm', 'guard-telemetry-off'), 2)}x its CPU per request`,
+          ok: ratio('guard-warm', 'guard-telemetry-off') >= 0.99,
+        }),
+      },
+      {
+        needs: ['guard-telemetry-sdk', 'guard-telemetry-off'],
+        check: () => ({
+          info: true,
+          what: 'the OpenTelemetry SDK registered (metrics and spans in memory) beside the guard without telemetry',
+          value: `${percent(ratio('guard-telemetry-sdk', 'guard-telemetry-off'))} (${rps('guard-telemetry-sdk')} vs ${rps('guard-telemetry-off')} req/s), ${fixed(cpuRatio('guard-telemetry-sdk', 'guard-telemetry-off'), 2)}x its CPU per request`,
         }),
       },
       {

@@ -13,10 +13,21 @@
 // enumeration limit on `:id` (every request re-reads the same id, so it is free): what the two
 // cost on the warm path. `--redis <url>` puts the rate limit (and those) in Redis.
 //
+// `--telemetry off` turns the guard's OpenTelemetry off (`telemetry: { enabled: false }`): the
+// default, the API with no SDK, is what the other scenarios measure. `--telemetry sdk` registers
+// the OpenTelemetry SDK (a meter provider with a reader, a tracer provider whose spans are
+// exported to memory and dropped) and runs every request in a server span, as the HTTP
+// instrumentation would, so that the guard's spans are recorded.
+//
 // The rate limit and the allowlist arrive with @portcullis/rate-limit and @portcullis/allowlist.
 // Until this build of @portcullis/fastify accepts them, registration refuses them with a config
 // error naming the option; the server then starts without that feature and says so, so the
 // benchmark keeps running today and measures them as soon as they land.
+import { createServer } from 'node:http'
+import { context, metrics, SpanKind, trace } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import portcullis from '@portcullis/fastify'
 import Fastify from 'fastify'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose'
@@ -55,9 +66,49 @@ function mentions(err, key) {
   return String(err.field ?? '').includes(key) || String(err.message).includes(key)
 }
 
-async function build(jwksUri, features, dpop, egress = false, redis = '', cache = true) {
-  const app = Fastify()
+// The SDK as an app registers it before creating its server: spans exported in batches to an
+// exporter that keeps a count, metrics aggregated in memory until a reader collects them.
+function registerSdk() {
+  class Reader extends MetricReader {
+    async onShutdown() {}
+    async onForceFlush() {}
+  }
+  const exported = { spans: 0 }
+  const exporter = {
+    export(spans, done) {
+      exported.spans += spans.length
+      done({ code: 0 })
+    },
+    shutdown: async () => {},
+  }
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new Reader()] }))
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(exporter)],
+  })
+  trace.setGlobalTracerProvider(tracerProvider)
+  const tracer = tracerProvider.getTracer('bench-http-server')
+  // What @opentelemetry/instrumentation-http does for each request: a server span, active.
+  return (handler) =>
+    createServer((req, res) => {
+      const span = tracer.startSpan(`${req.method}`, { kind: SpanKind.SERVER })
+      res.once('close', () => span.end())
+      context.with(trace.setSpan(context.active(), span), () => handler(req, res))
+    })
+}
+
+async function build(
+  jwksUri,
+  features,
+  dpop,
+  egress = false,
+  redis = '',
+  cache = true,
+  telemetry = 'api',
+) {
+  const app = Fastify(telemetry === 'sdk' ? { serverFactory: registerSdk() } : {})
   await app.register(portcullis, {
+    ...(telemetry === 'off' ? { telemetry: { enabled: false } } : {}),
     tokens: {
       issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], jwksUri }],
       cache: cache ? { max: TOKEN_CACHE_MAX } : false,
@@ -95,12 +146,13 @@ async function build(jwksUri, features, dpop, egress = false, redis = '', cache 
 main(async () => {
   // `--without rate-limit|allowlist` measures the guard without one plugin, for the cost of each.
   // `--cache off`: no verification cache, every token verified in full (cold scenarios).
-  const { pool, without, dpop, egress, redis, cache } = serverArgs({
+  const { pool, without, dpop, egress, redis, cache, telemetry } = serverArgs({
     cache: { type: 'string', default: 'on' },
     without: { type: 'string', default: '' },
     dpop: { type: 'boolean', default: false },
     egress: { type: 'boolean', default: false },
     redis: { type: 'string', default: '' },
+    telemetry: { type: 'string', default: 'api' },
   })
   if (cache !== 'on' && cache !== 'off') throw new Error('--cache must be on or off')
   if (pool > 0 && pool <= TOKEN_CACHE_MAX) {
@@ -119,7 +171,7 @@ main(async () => {
   for (;;) {
     let app
     try {
-      app = await build(tokens.jwksUri, features, dpop, egress, redis, cache === 'on')
+      app = await build(tokens.jwksUri, features, dpop, egress, redis, cache === 'on', telemetry)
     } catch (err) {
       const missing = Object.keys(FEATURES).find((k) => features[k] && FEATURES[k].refused(err))
       if (missing === undefined) throw err

@@ -1,4 +1,5 @@
 import type { AuditSink } from './audit.js'
+import type { TelemetryOptions } from './telemetry/index.js'
 
 /**
  * What a route requires, declared as `config.guard` on the route (Fastify) or passed to the
@@ -83,4 +84,10 @@ export interface GuardOptions {
    * is `'including-tokens'`. The inventory marks report-only routes. Default `false`.
    */
   reportOnly?: boolean | 'including-tokens'
+  /**
+   * OpenTelemetry metrics and spans of every decision, through `@opentelemetry/api` (no SDK
+   * dependency): on by default, no-ops until the app registers an SDK. Never a token, claim value,
+   * subject or field value in an attribute unless `attributes` opts in.
+   */
+  telemetry?: TelemetryOptions
 }

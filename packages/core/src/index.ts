@@ -48,3 +48,4 @@ export type {
 export type { Duration } from './duration.js'
 export { type AuditEvent, type AuditReason, type AuditSink } from './audit.js'
 export type { GuardLogger } from './runtime/request-view.js'
+export type { TelemetryAttributeOptions, TelemetryOptions } from './telemetry/index.js'

@@ -18,3 +18,17 @@ export {
   type UnknownKeyMessage,
 } from './errors/index.js'
 export { createAuditEvent, deliverAudit, type AuditLogger, type AuditRequest } from './audit.js'
+export {
+  createTelemetry,
+  INSTRUMENTS,
+  NO_TELEMETRY,
+  resolveTelemetryOptions,
+  SPANS,
+  TELEMETRY_SCOPE,
+  type DecisionOutcome,
+  type GuardSpan,
+  type ResolvedTelemetryOptions,
+  type SpanName,
+  type Telemetry,
+  type VerificationResult,
+} from './telemetry/index.js'

@@ -33,4 +33,5 @@ export {
   type GuardRequest,
   type Principal,
   type RouteGuard,
+  type TelemetryOptions,
 } from '@portcullis/core'

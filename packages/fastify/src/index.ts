@@ -42,4 +42,5 @@ export {
   type GuardRequest,
   type Principal,
   type RouteGuard,
+  type TelemetryOptions,
 } from '@portcullis/core'

@@ -79,4 +79,6 @@ export {
   type RenderedProblem,
   type RenderProblemOptions,
   type RouteGuard,
+  type TelemetryAttributeOptions,
+  type TelemetryOptions,
 } from '@portcullis/core'

@@ -3,7 +3,7 @@ import type {} from '@portcullis/allowlist'
 import type {} from '@portcullis/policy'
 import type {} from '@portcullis/rate-limit'
 import type {} from '@portcullis/tokens'
-import { invalidOptionsError } from '@portcullis/core/internal'
+import { createTelemetry, invalidOptionsError, type Telemetry } from '@portcullis/core/internal'
 import { allowlistOptionsSchema, resolveAllowlistOptions } from '@portcullis/allowlist/internal'
 import type { FieldClasses, NormalizedGuard, ReportOnlySettings } from '@portcullis/policy'
 import { policyOptionsSchema, resolvePolicyOptions } from '@portcullis/policy/internal'
@@ -61,6 +61,7 @@ const optionsSchema = z.strictObject(
     knownScopes: policy.knownScopes,
     callbackTimeout: policy.callbackTimeout,
     classify: policy.classify,
+    telemetry: policy.telemetry,
   },
   { error: 'must be an object' },
 )
@@ -85,6 +86,8 @@ export interface ResolvedOptions {
   readonly maxBodyBytes: number
   /** Routes that accept a body must declare `guard.body`. */
   readonly requireBody: boolean
+  /** The app's OpenTelemetry instruments, shared by every step. */
+  readonly telemetry: Telemetry
 }
 
 /**
@@ -100,6 +103,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   // The schemas normalise some values (time windows to milliseconds); each package's resolver
   // takes the options as the user wrote them, as the Fastify plugin passes them.
   const options = input as RuntimeOptions
+  const telemetry = createTelemetry(options.telemetry)
   const audit = options.audit
   const realm = options.tokens.realm
   let rateLimit: ResolvedRateLimitOptions | undefined
@@ -110,6 +114,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       ...limits,
       ...(audit === undefined ? {} : { audit }),
       ...(realm === undefined ? {} : { realm }),
+      telemetry,
     })
     preAuth = preAuthOf(options.rateLimit)
   }
@@ -117,6 +122,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const response = resolveAllowlistOptions({
     ...options.response,
     ...(options.requireBody === undefined ? {} : { requireBody: options.requireBody }),
+    telemetry,
   })
   const policy = resolvePolicyOptions({
     audit,
@@ -127,6 +133,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     knownScopes: options.knownScopes,
     callbackTimeout: options.callbackTimeout,
     classify: options.classify,
+    telemetry,
   })
   return Object.freeze({
     tokens: options.tokens,
@@ -138,6 +145,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     knownScopes: policy.knownScopes,
     callbackTimeout: policy.callbackTimeout,
     classify: policy.classify,
+    telemetry,
     rateLimit,
     preAuth,
     requireResponse: response.requireResponse,

@@ -16,7 +16,7 @@ import { createAppLimits, type AppLimits } from '@portcullis/rate-limit/internal
 import {
   createAuthentication,
   createAuthenticator,
-  createVerifier,
+  buildVerifier,
   type Authenticate,
 } from '@portcullis/tokens/internal'
 import { resolveOptions, type ResolvedOptions } from './options.js'
@@ -61,11 +61,13 @@ export interface GuardRuntime {
 export function createGuardRuntime(input: unknown): GuardRuntime {
   const options = resolveOptions(input)
   const { log } = options
-  const authenticator = createAuthenticator(createVerifier(options.tokens))
+  const { telemetry } = options
+  const authenticator = createAuthenticator(buildVerifier(options.tokens, telemetry))
   const decision: DecisionContext = {
     realm: authenticator.verifier.realm,
     audit: options.audit,
     callbackTimeout: options.callbackTimeout,
+    telemetry,
   }
   const authenticate = createAuthentication({
     authenticator,

@@ -31,6 +31,6 @@ export {
 // The framework-free public functions, re-exported here so that the Express adapter imports
 // only this entry: the public index also holds the Fastify plugin (and loads fastify-plugin).
 export { createAuthenticator } from './authenticate/authenticator.js'
-export { createVerifier } from './verifier/create-verifier.js'
+export { buildVerifier, createVerifier } from './verifier/create-verifier.js'
 export { tokensOptionsSchema } from './options/index.js'
 export { duration as durationSchema } from './lib/schema-parts.js'

@@ -92,7 +92,7 @@ function portcullisAllowlist(
     return
   }
   const { requireResponse, requireBody, maxBodyBytes } = resolved
-  const context = { realm: resolved.realm, audit: resolved.audit }
+  const context = { realm: resolved.realm, audit: resolved.audit, telemetry: resolved.telemetry }
   // Error bodies of routes without an allowlist (requireResponse: false) still leave as
   // problem+json fields only.
   const errorsOnly = errorBodiesOnly()

@@ -1,5 +1,5 @@
-import { type AuditSink } from '@portcullis/core'
-import { invalidOptionsError } from '@portcullis/core/internal'
+import { type AuditSink, type TelemetryOptions } from '@portcullis/core'
+import { createTelemetry, invalidOptionsError, type Telemetry } from '@portcullis/core/internal'
 import { z } from 'zod'
 
 /** Options of the allowlist plugin (passed through by `@portcullis/fastify` as `response`). */
@@ -24,6 +24,8 @@ export interface AllowlistPluginOptions {
   audit?: AuditSink
   /** `realm` for challenges (unused by this plugin's 500s, kept for one options shape). */
   realm?: string
+  /** OpenTelemetry metrics and spans of the projection; see `GuardOptions.telemetry`. */
+  telemetry?: TelemetryOptions
 }
 
 /** The zod schema of the allowlist options (`response` in the adapters' options). */
@@ -39,6 +41,7 @@ export const allowlistOptionsSchema = z
       .optional(),
     audit: z.custom<AuditSink>((v) => typeof v === 'function', 'must be a function').optional(),
     realm: z.string().optional(),
+    telemetry: z.unknown().optional(),
   })
   .strict()
 
@@ -49,6 +52,8 @@ export interface ResolvedAllowlistOptions {
   readonly maxBodyBytes: number
   readonly audit: AuditSink | undefined
   readonly realm: string | undefined
+  /** OpenTelemetry instruments of the projection (`telemetry`). */
+  readonly telemetry: Telemetry
 }
 
 /** Validates the plugin options once; a bad one throws `PCL_INVALID_OPTIONS` naming it. */
@@ -61,5 +66,6 @@ export function resolveAllowlistOptions(options: unknown): ResolvedAllowlistOpti
     maxBodyBytes: parsed.data.maxBodyBytes ?? 1024 * 1024,
     audit: parsed.data.audit,
     realm: parsed.data.realm,
+    telemetry: createTelemetry(parsed.data.telemetry),
   })
 }

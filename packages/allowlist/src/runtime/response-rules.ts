@@ -2,11 +2,14 @@ import { PortcullisConfigError, type RenderedProblem, type ResponseError } from 
 import {
   emitAudit,
   refuse,
+  SPANS,
   type DecisionContext,
   type Egress,
   type Meter,
   type Pending,
   type RequestView,
+  type GuardSpan,
+  type Telemetry,
 } from '@portcullis/core/internal'
 import type { ResponseExposure } from '@portcullis/policy'
 import {
@@ -214,6 +217,9 @@ export function createResponseRules(
   // Egress budgets: charged on what the projection lets out, success bodies only.
   const meter = meterOf(meters)
   const passthrough = allowlist.mode === 'passthrough'
+  const telemetry = context.telemetry
+  // Stripped paths are collected (a slower walk) only while a meter records them.
+  const countRemoved = telemetry?.metrics === true
 
   function exempt(status: number): boolean {
     return status < 400 && (passthrough || !successBodies)
@@ -231,13 +237,29 @@ export function createResponseRules(
     })
   }
 
+  function observe(
+    telemetry: Telemetry,
+    span: GuardSpan | undefined,
+    view: RequestView,
+    result: ProjectionResult,
+  ): void {
+    if (countRemoved && result.ok) telemetry.fieldsRemoved(view, route, result.removed.length)
+    if (span === undefined) return
+    if (result.ok) span.setAttribute('portcullis.allowlist.fields_removed', result.removed.length)
+    if (result.ok) telemetry.endSpan(span, view, null)
+    else telemetry.endSpan(span, view, result.error.code, result.error.status)
+  }
+
   function project(view: RequestView, status: number, body: unknown): ProjectionResult {
     const principal = view.principal
+    const span = telemetry?.startSpan(SPANS.project, view)
     const result = allowlist.project(body, {
       status,
       scopes: principal?.scopes ?? EMPTY_SCOPES,
       principal,
+      collectRemoved: countRemoved,
     })
+    if (telemetry !== undefined) observe(telemetry, span, view, result)
     // guard.response.owner, strip mode: the response leaves without them, and the event says so.
     if (result.ok && result.notOwned !== undefined && result.notOwned > 0) {
       emitAudit(view, context, 'allow', 'PCL_NOT_OWNED', { route, notOwned: result.notOwned })

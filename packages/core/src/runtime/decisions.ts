@@ -8,6 +8,7 @@ import {
 import type { PortcullisError } from '../errors/index.js'
 import { renderProblem, type RenderedProblem } from '../problem/index.js'
 import type { Principal } from '../principal.js'
+import type { Telemetry } from '../telemetry/index.js'
 import type { GuardLogger, RequestView } from './request-view.js'
 
 /** What every step needs to answer and report a decision. */
@@ -18,6 +19,8 @@ export interface DecisionContext {
   readonly audit: AuditSink | undefined
   /** Milliseconds an async user callback (`check`) may take; 1000 when absent. */
   readonly callbackTimeout?: number
+  /** OpenTelemetry metrics and spans of the decisions; none when absent. */
+  readonly telemetry?: Telemetry
 }
 
 /** True when `log` writes `level`. */
@@ -51,6 +54,13 @@ export function emitAudit(
   reason: AuditReason,
   details: AuditDetails,
 ): void {
+  context.telemetry?.decision(
+    view,
+    decision === 'allow' ? 'allowed' : details.reportOnly === true ? 'reported' : 'denied',
+    reason,
+    details.route,
+    details.status ?? null,
+  )
   if (context.audit === undefined && !logs(view.log, decision === 'allow' ? 'info' : 'warn')) {
     return
   }

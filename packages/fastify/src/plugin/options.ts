@@ -36,6 +36,7 @@ const schema = z
     knownScopes: z.array(z.string()).optional(),
     callbackTimeout: z.union([z.number(), z.string()]).optional(),
     classify: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+    telemetry: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
   })
   .strict()
 

@@ -4,6 +4,8 @@ import { rateLimitPlugin, type RateLimitOptions } from '@portcullis/rate-limit'
 import { preAuthOf, withoutPreAuth } from '@portcullis/rate-limit/internal'
 import { tokensPlugin } from '@portcullis/tokens'
 import { registerOnce } from '@portcullis/tokens/internal'
+import type { TelemetryOptions } from '@portcullis/core'
+import { createTelemetry } from '@portcullis/core/internal'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { resolveOptions, type PortcullisOptions } from './options.js'
@@ -14,7 +16,9 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
   const resolved = resolveOptions(options)
   // Order matters: the token is verified before any policy decision, the rate limit counts
   // only requests the policy let through, and all of it runs before body parsing.
-  const audit = resolved.audit === undefined ? {} : { audit: resolved.audit }
+  // One telemetry for the four plugins, validated here (a bad option names `telemetry`).
+  const telemetry = { telemetry: createTelemetry(resolved.telemetry) as TelemetryOptions }
+  const audit = { ...telemetry, ...(resolved.audit === undefined ? {} : { audit: resolved.audit }) }
   const realm = resolved.tokens.realm === undefined ? {} : { realm: resolved.tokens.realm }
   const rateLimit = withoutPreAuth(resolved.rateLimit ?? {})
   const preAuth = preAuthOf(resolved.rateLimit)

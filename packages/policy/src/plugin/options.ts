@@ -1,5 +1,10 @@
-import { type AuditSink, type RouteGuard } from '@portcullis/core'
-import { CALLBACK_TIMEOUT_MS, invalidOptionsError } from '@portcullis/core/internal'
+import { type AuditSink, type RouteGuard, type TelemetryOptions } from '@portcullis/core'
+import {
+  CALLBACK_TIMEOUT_MS,
+  createTelemetry,
+  invalidOptionsError,
+  type Telemetry,
+} from '@portcullis/core/internal'
 import { durationSchema } from '@portcullis/tokens/internal'
 import { z } from 'zod'
 import { resolvePolicies, type NormalizedGuard } from '../guard/index.js'
@@ -57,6 +62,8 @@ export interface PolicyPluginOptions {
    * requires no scope or caller.
    */
   classify?: Record<string, string>
+  /** OpenTelemetry metrics and spans of the decisions; see `GuardOptions.telemetry`. */
+  telemetry?: TelemetryOptions
 }
 
 /**
@@ -77,6 +84,7 @@ export const policyOptionsSchema = z
       .optional(),
     callbackTimeout: durationSchema('ms', 1, 60_000).optional(),
     classify: fieldClassesSchema.optional(),
+    telemetry: z.unknown().optional(),
   })
   .strict()
 
@@ -93,6 +101,8 @@ export interface ResolvedPolicyOptions {
   readonly callbackTimeout: number
   /** The application's field classes (`classify`), frozen; `{}` without the option. */
   readonly classify: FieldClasses
+  /** OpenTelemetry instruments of the decisions (`telemetry`). */
+  readonly telemetry: Telemetry
 }
 
 /** Validates policy plugin options once; a bad option throws `PCL_INVALID_OPTIONS` naming it. */
@@ -115,5 +125,6 @@ export function resolvePolicyOptions(options: unknown): ResolvedPolicyOptions {
     knownScopes: o.knownScopes === undefined ? undefined : new Set(o.knownScopes),
     callbackTimeout: o.callbackTimeout ?? CALLBACK_TIMEOUT_MS,
     classify: Object.freeze({ ...o.classify }),
+    telemetry: createTelemetry(o.telemetry),
   })
 }

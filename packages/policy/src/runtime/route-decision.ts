@@ -5,6 +5,7 @@ import {
   emitAudit,
   refuse,
   reportDenial,
+  SPANS,
   type Answer,
   type DecisionContext,
   type Pending,
@@ -31,11 +32,12 @@ export function createRouteDecision(
   context: DecisionContext,
   reportOnly: ReportOnlySettings,
 ): Decide {
+  const traced = (step: Decide): Decide => context.telemetry?.traceStep(SPANS.decide, step) ?? step
   if (compiled.public !== null) {
-    return function portcullisPublicRoute(view) {
+    return traced(function portcullisPublicRoute(view) {
       emitAudit(view, context, 'allow', 'PCL_PUBLIC', { route })
       return null
-    }
+    })
   }
 
   function apply(view: RequestView, outcome: GuardOutcome): Answer {
@@ -60,7 +62,7 @@ export function createRouteDecision(
       message: `a guard check did not answer within ${timeout} ms`,
     })
 
-  return function portcullisDecide(view) {
+  return traced(function portcullisDecide(view) {
     const outcome = decideGuard(compiled, view.principal, view.native, reportOnly)
     if (!(outcome instanceof Promise)) return apply(view, outcome)
     // An async `check` that never settles must not hold the request: past the deadline it is
@@ -74,7 +76,7 @@ export function createRouteDecision(
         return refuse(view, context, err, route)
       },
     )
-  }
+  })
 }
 
 /**

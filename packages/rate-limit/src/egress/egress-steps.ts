@@ -3,6 +3,7 @@ import {
   emitAudit,
   refuse,
   reportDenial,
+  SPANS,
   type Answer,
   type DenialWatch,
   type DecisionContext,
@@ -249,10 +250,14 @@ export function createRouteEgress(
 ): RouteEgress {
   const steps: Step[] = []
   let meter: Meter | null = null
-  if (plan.enumeration !== null) steps.push(createEnumeration(plan.enumeration, at, context))
+  const telemetry = context.decision.telemetry
+  if (plan.enumeration !== null) {
+    const step = createEnumeration(plan.enumeration, at, context)
+    steps.push(telemetry?.traceStep(SPANS.enumeration, step) ?? step)
+  }
   if (plan.budget !== null) {
     const budget = createBudget(plan.budget, at, context)
-    steps.push(budget.check)
+    steps.push(telemetry?.traceStep(SPANS.budget, budget.check) ?? budget.check)
     meter = budget.meter
   }
   return { steps, meter }
@@ -320,6 +325,7 @@ export function createLockout(
         },
       )
     }
-    return Object.freeze({ check, denied })
+    const traced = decision.telemetry?.traceStep(SPANS.lockout, check) ?? check
+    return Object.freeze({ check: traced, denied })
   }
 }

@@ -116,6 +116,7 @@ export const pluginOptionsSchema = z.strictObject(
       .string({ error: 'must be a string' })
       .max(200, 'must be at most 200 characters')
       .optional(),
+    telemetry: z.unknown().optional(),
   },
   { error: 'must be an object { max, timeWindow, ... }' },
 )

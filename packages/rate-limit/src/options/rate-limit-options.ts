@@ -1,4 +1,10 @@
-import type { AuditSink, Duration, GuardRequest, Principal } from '@portcullis/core'
+import type {
+  AuditSink,
+  Duration,
+  GuardRequest,
+  Principal,
+  TelemetryOptions,
+} from '@portcullis/core'
 import type { LockoutOptions } from '../egress/egress-options.js'
 
 /**
@@ -151,4 +157,6 @@ export interface RateLimitPluginOptions extends Omit<RateLimitOptions, 'preAuth'
   audit?: AuditSink
   /** `realm` of `WWW-Authenticate` challenges (RFC 6750 §3). */
   realm?: string
+  /** OpenTelemetry metrics and spans of the limits; see `GuardOptions.telemetry`. */
+  telemetry?: TelemetryOptions
 }

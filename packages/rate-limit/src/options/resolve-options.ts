@@ -1,5 +1,5 @@
 import { PortcullisConfigError, type AuditSink } from '@portcullis/core'
-import { invalidOptionsError } from '@portcullis/core/internal'
+import { createTelemetry, invalidOptionsError, type Telemetry } from '@portcullis/core/internal'
 import type { LimitSpec } from '../limiter/limit-spec.js'
 import { pluginOptionsSchema, rateLimitDefaults } from './options-schema.js'
 import type { LockoutSpec } from '../egress/egress-steps.js'
@@ -36,6 +36,8 @@ export interface ResolvedRateLimitOptions {
   readonly headers: HeaderNames | null
   readonly audit: AuditSink | undefined
   readonly realm: string | undefined
+  /** OpenTelemetry instruments of the limits (`telemetry`). */
+  readonly telemetry: Telemetry
   /** The denial-burst lockout, milliseconds resolved; `null` when off (the default). */
   readonly lockout: LockoutSpec | null
 }
@@ -71,6 +73,7 @@ export function resolveRateLimitOptions(input: unknown): ResolvedRateLimitOption
     headers: headers === false ? null : headers === 'x-ratelimit' ? X_HEADERS : DRAFT_HEADERS,
     audit: o.audit,
     realm: o.realm,
+    telemetry: createTelemetry(o.telemetry),
     lockout: o.lockout === undefined || o.lockout === false ? null : Object.freeze(o.lockout),
   })
 }

@@ -65,7 +65,7 @@ export function createAppLimits(options: ResolvedRateLimitOptions, log: LimiterL
   const store = createLimiterStore(options, log)
   const context = {
     counter: store.counter,
-    decision: { realm: options.realm, audit: options.audit },
+    decision: { realm: options.realm, audit: options.audit, telemetry: options.telemetry },
     headers: options.headers,
     onStoreError: options.onStoreError,
     health: { down: false },

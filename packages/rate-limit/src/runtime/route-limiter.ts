@@ -2,6 +2,7 @@ import {
   emitAudit,
   refuse,
   reportDenial,
+  SPANS,
   type Answer,
   type DecisionContext,
   type Pending,
@@ -86,7 +87,7 @@ export function createRouteLimiter(
     return refuse(view, decision, over, route)
   }
 
-  return function portcullisRateLimit(view) {
+  const limit: Limit = function portcullisRateLimit(view) {
     let key: string
     try {
       key = limited.namespace(view.method) + keyOfRequest(view)
@@ -107,4 +108,5 @@ export function createRouteLimiter(
       later = resolve
     })
   }
+  return decision.telemetry?.traceStep(SPANS.rateLimit, limit) ?? limit
 }

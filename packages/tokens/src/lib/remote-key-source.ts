@@ -20,6 +20,8 @@ export interface RemoteKeySourceOptions {
   readonly timeout: number
   readonly maxBytes: number
   readonly staleIfError: number
+  /** Told of each fetch: `null` when it succeeded, else the failure's reason (`timeout`). */
+  readonly onFetch?: ((failure: string | null) => void) | undefined
 }
 
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>
@@ -129,6 +131,7 @@ export class RemoteKeySource implements KeySource {
     try {
       const body = await fetchJwks(url, init, maxBytes)
       this.#failure = undefined
+      this.#options.onFetch?.(null)
       return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } })
     } catch (err) {
       const error =
@@ -136,6 +139,7 @@ export class RemoteKeySource implements KeySource {
           ? err
           : new JwksFetchError('network', 'JWKS request failed', { cause: err })
       this.#failure = { at: Date.now(), error }
+      this.#options.onFetch?.(error.reason)
       throw error
     }
   }

@@ -1,4 +1,5 @@
-import type { AuditSink } from '@portcullis/core'
+import type { AuditSink, TelemetryOptions } from '@portcullis/core'
+import { createTelemetry } from '@portcullis/core/internal'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthenticator } from '../authenticate/index.js'
@@ -13,7 +14,7 @@ import {
 import type { TokensOptions } from '../options/index.js'
 import { createAuthentication, type PreAuthLimiter } from '../runtime/authentication.js'
 import { principalAccessors } from '../runtime/principal-property.js'
-import { createVerifier } from '../verifier/index.js'
+import { buildVerifier } from '../verifier/create-verifier.js'
 
 /** Options of the tokens plugin: the verifier's options plus where audit events go. */
 export type TokensPluginOptions = TokensOptions & {
@@ -30,6 +31,8 @@ export type TokensPluginOptions = TokensOptions & {
    * token spraying must not burn CPU). `@portcullis/rate-limit` provides one.
    */
   preAuth?: PreAuthLimiter
+  /** OpenTelemetry metrics and spans of verifications; see `GuardOptions.telemetry`. */
+  telemetry?: TelemetryOptions
 }
 
 function portcullisTokens(
@@ -42,15 +45,22 @@ function portcullisTokens(
     next(twice)
     return
   }
-  const { audit, reportOnly = false, preAuth, ...tokenOptions } = options
+  const {
+    audit,
+    reportOnly = false,
+    preAuth,
+    telemetry: telemetryOptions,
+    ...tokenOptions
+  } = options
   let authenticate
   try {
-    const authenticator = createAuthenticator(createVerifier(tokenOptions))
+    const telemetry = createTelemetry(telemetryOptions)
+    const authenticator = createAuthenticator(buildVerifier(tokenOptions, telemetry))
     authenticate = createAuthentication({
       authenticator,
       preAuth,
       reportOnly,
-      decision: { realm: authenticator.verifier.realm, audit },
+      decision: { realm: authenticator.verifier.realm, audit, telemetry },
       log: fastify.log,
     })
   } catch (err) {

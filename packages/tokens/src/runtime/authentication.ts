@@ -1,6 +1,7 @@
 import { isPortcullisError, type PortcullisError, type Principal } from '@portcullis/core'
 import {
   refuse,
+  SPANS,
   reportDenial,
   type DecisionContext,
   type Pending,
@@ -65,8 +66,7 @@ export function createAuthentication(options: AuthenticationOptions): Authentica
     return null
   }
 
-  return function portcullisAuthenticate(view) {
-    if (view.authenticated) return null
+  const verify: Authenticate = function portcullisVerifyCredentials(view) {
     let result
     try {
       const credentials = authenticator.credentials(view)
@@ -92,5 +92,11 @@ export function createAuthentication(options: AuthenticationOptions): Authentica
       )
     }
     return accepted(view, result)
+  }
+  // Traced only when credentials are read: a second guard on the request reuses them, no span.
+  const traced = decision.telemetry?.traceStep(SPANS.authenticate, verify) ?? verify
+  return function portcullisAuthenticate(view) {
+    if (view.authenticated) return null
+    return traced(view)
   }
 }

@@ -1,5 +1,5 @@
 import { AuthenticationError, DependencyError, type Principal } from '@portcullis/core'
-import { deadline } from '@portcullis/core/internal'
+import { deadline, NO_TELEMETRY, type Telemetry } from '@portcullis/core/internal'
 import {
   errors,
   type CompactJWSHeaderParameters,
@@ -60,6 +60,8 @@ export interface Verifier {
 }
 
 interface CompiledIssuer {
+  /** The configured `iss`. */
+  readonly issuer: string
   readonly source: KeySource
   readonly algorithms: ReadonlySet<string>
   readonly verifyOptions: Readonly<JWTVerifyOptions>
@@ -101,12 +103,16 @@ function invalid(message: string): AuthenticationError {
   return new AuthenticationError('PCL_TOKEN_INVALID', { message })
 }
 
-function compile(issuer: ResolvedIssuer): CompiledIssuer {
+function compile(issuer: ResolvedIssuer, telemetry: Telemetry): CompiledIssuer {
+  const onFetch = telemetry.metrics
+    ? (failure: string | null) => telemetry.jwksFetch(issuer.issuer, failure)
+    : undefined
   const source: KeySource =
     issuer.keys.kind === 'remote'
-      ? new RemoteKeySource(issuer.keys.options)
+      ? new RemoteKeySource({ ...issuer.keys.options, onFetch })
       : new StaticKeySource(issuer.keys.keys)
   return {
+    issuer: issuer.issuer,
     source,
     algorithms: issuer.algorithms,
     verifyOptions: issuer.verifyOptions,
@@ -153,9 +159,14 @@ async function verifyWithCandidates(
  * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#verifier
  */
 export function createVerifier(options: TokensOptions): Verifier {
+  return buildVerifier(options, NO_TELEMETRY)
+}
+
+/** {@link createVerifier} reporting its verifications and JWKS fetches to `telemetry`. */
+export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Verifier {
   const config = resolveTokensOptions(options)
   const issuers = new Map<string, CompiledIssuer>()
-  for (const issuer of config.issuers) issuers.set(issuer.issuer, compile(issuer))
+  for (const issuer of config.issuers) issuers.set(issuer.issuer, compile(issuer, telemetry))
   const { maxTokenBytes, clockTolerance, isRevoked, callbackTimeout } = config
   const cache =
     config.cacheMax > 0 ? new LRUCache<string, Verified>({ max: config.cacheMax }) : undefined
@@ -288,7 +299,13 @@ export function createVerifier(options: TokensOptions): Verifier {
     return verified
   }
 
-  function verify(token: string): Principal | Promise<Principal> {
+  // What the last call of `verifyToken` found, for telemetry: read right after it returns.
+  let lastHit = false
+  let lastIssuer: string | undefined
+
+  function verifyToken(token: string): Principal | Promise<Principal> {
+    lastHit = false
+    lastIssuer = undefined
     if (typeof token !== 'string' || token.length === 0) throw invalid('Token is empty')
     if (token.length > maxTokenBytes) {
       throw new AuthenticationError('PCL_TOKEN_TOO_LARGE', {
@@ -296,15 +313,48 @@ export function createVerifier(options: TokensOptions): Verifier {
       })
     }
     const hit = cached(token)
-    if (hit !== undefined) return admit(hit.principal)
+    if (hit !== undefined) {
+      lastHit = true
+      return admit(hit.principal)
+    }
     let work = pending.get(token)
     if (work === undefined) {
       const { jws, issuer } = preflight(token)
+      lastIssuer = issuer.issuer
       work = verifyFresh(jws, issuer).finally(() => pending.delete(token))
       pending.set(token, work)
     }
     return work.then((verified) => admit(verified.principal))
   }
+
+  function counted(token: string): Principal | Promise<Principal> {
+    let result
+    try {
+      result = verifyToken(token)
+    } catch (err) {
+      telemetry.verification('refused', lastIssuer, err)
+      throw err
+    }
+    const outcome = lastHit ? 'cache_hit' : 'verified'
+    if (!(result instanceof Promise)) {
+      telemetry.verification(outcome, result.issuer, null)
+      return result
+    }
+    const issuer = lastIssuer
+    return result.then(
+      (principal) => {
+        telemetry.verification(outcome, principal.issuer, null)
+        return principal
+      },
+      (err: unknown) => {
+        telemetry.verification('refused', issuer, err)
+        throw err
+      },
+    )
+  }
+
+  // Without a live meter the verifier does no telemetry work at all.
+  const verify = telemetry.metrics ? counted : verifyToken
 
   const modes = new Map(config.issuers.map((issuer) => [issuer.issuer, issuer.dpop] as const))
   return Object.freeze({

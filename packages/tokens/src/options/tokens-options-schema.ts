@@ -144,13 +144,15 @@ const introspectionSchema = z.strictObject(
   { error: 'must be an object { endpoint, clientId, clientSecret, ... }' },
 )
 
-const introspectionIssuerSchema = z.strictObject({
+/** One issuer of opaque tokens (`TokensIntrospectionIssuerOptions`). */
+export const introspectionIssuerSchema = z.strictObject({
   issuer: nonEmptyString,
   audience: audienceSchema,
   introspection: introspectionSchema,
 })
 
-const issuerSchema = z
+/** One JWT issuer (`TokensIssuerOptions`). */
+export const issuerSchema = z
   .strictObject({
     issuer: nonEmptyString,
     audience: audienceSchema,

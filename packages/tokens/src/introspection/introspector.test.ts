@@ -149,6 +149,53 @@ describe('the answer', () => {
   })
 })
 
+describe('the cache', () => {
+  function verifierWith(max: number) {
+    return createVerifier({ ...options({ cacheTtl: '1 hour' }), cache: { max } })
+  }
+
+  it('is bounded by cache.max: the least recently used answer is asked again', async () => {
+    respond(active)
+    const verifier = verifierWith(2)
+    received.length = 0
+    for (const token of ['t1', 't2', 't3']) await verifier.verify(token)
+    await verifier.verify('t3')
+    await verifier.verify('t2')
+    expect(received).toHaveLength(3)
+    await verifier.verify('t1')
+    expect(received).toHaveLength(4)
+  })
+
+  it('keeps no failure: after an outage the next request asks again and passes', async () => {
+    const verifier = verifierWith(10)
+    respond('down', 503)
+    await expect(Promise.resolve().then(() => verifier.verify('t'))).rejects.toMatchObject({
+      code: 'PCL_INTROSPECTION_UNAVAILABLE',
+    })
+    respond(active)
+    expect((await verifier.verify('t')).subject).toBe('svc')
+  })
+
+  it('keeps no inactive answer: a token the server activates later passes', async () => {
+    const verifier = verifierWith(10)
+    respond({ active: false })
+    await expect(Promise.resolve().then(() => verifier.verify('t'))).rejects.toMatchObject({
+      code: 'PCL_TOKEN_INVALID',
+    })
+    respond(active)
+    expect((await verifier.verify('t')).subject).toBe('svc')
+  })
+
+  it('cache: false asks every time', async () => {
+    respond(active)
+    const verifier = createVerifier({ ...options({ cacheTtl: '1 hour' }), cache: false })
+    received.length = 0
+    await verifier.verify('t')
+    await verifier.verify('t')
+    expect(received).toHaveLength(2)
+  })
+})
+
 describe('options', () => {
   const field = (input: unknown): string => {
     try {

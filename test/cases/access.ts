@@ -36,6 +36,14 @@ const moderator = {
   groups: ['staff', 'moderators'],
 }
 
+const SILVER = 'urn:mace:incommon:iap:silver'
+const GOLD = 'urn:mace:incommon:iap:gold'
+/** `auth_time` of an authentication `seconds` ago (negative: in the future). */
+function ago(seconds: number): number {
+  return Math.floor(Date.now() / 1000) - seconds
+}
+
+const stepUp401 = { status: 401, code: 'PCL_INSUFFICIENT_AUTHENTICATION' } as const
 const scope403 = { status: 403, code: 'PCL_INSUFFICIENT_SCOPE' } as const
 const caller403 = { status: 403, code: 'PCL_CALLER_NOT_ALLOWED', challenge: null } as const
 const claim403 = { status: 403, code: 'PCL_CLAIM_MISMATCH', challenge: null } as const
@@ -300,6 +308,61 @@ export const accessCases: readonly AccessCase[] = [
     ],
   },
   {
+    name: 'step-up acr (RFC 9470): an acr outside the list is 401 insufficient_user_authentication with acr_values',
+    path: '/s',
+    guard: { scopes: ['videos:read'], acr: [SILVER, GOLD] },
+    hidden: ['bronze-acr'],
+    requests: [
+      { url: '/s', claims: { ...reader, acr: SILVER }, status: 200 },
+      { url: '/s', claims: { ...reader, acr: GOLD }, status: 200 },
+      {
+        url: '/s',
+        claims: { ...reader, acr: 'bronze-acr' },
+        ...stepUp401,
+        challenge: `Bearer realm="test", error="insufficient_user_authentication", error_description="Stronger or more recent authentication required", acr_values="${SILVER} ${GOLD}"`,
+      },
+      { url: '/s', claims: reader, ...stepUp401 },
+      // Never coerced: an array holding the value, or a different case, is not the value.
+      { url: '/s', claims: { ...reader, acr: [SILVER] }, ...stepUp401 },
+      { url: '/s', claims: { ...reader, acr: SILVER.toUpperCase() }, ...stepUp401 },
+      // Scope is decided first: stepping up would not help a token without the scope.
+      { url: '/s', claims: { sub: 'u', acr: 'bronze-acr' }, ...scope403 },
+    ],
+  },
+  {
+    name: 'step-up maxAuthAge (RFC 9470): auth_time missing, too old or in the future is 401 with max_age',
+    path: '/m',
+    guard: { authenticated: true, maxAuthAge: '15 minutes' },
+    requests: [
+      { url: '/m', claims: { sub: 'u', auth_time: ago(60) }, status: 200 },
+      {
+        url: '/m',
+        claims: { sub: 'u', auth_time: ago(3600) },
+        ...stepUp401,
+        challenge:
+          'Bearer realm="test", error="insufficient_user_authentication", error_description="Stronger or more recent authentication required", max_age="900"',
+      },
+      { url: '/m', claims: { sub: 'u' }, ...stepUp401 },
+      { url: '/m', claims: { sub: 'u', auth_time: String(ago(60)) }, ...stepUp401 },
+      { url: '/m', claims: { sub: 'u', auth_time: ago(-3600) }, ...stepUp401 },
+    ],
+  },
+  {
+    name: 'step-up acr and maxAuthAge together: the challenge asks for both',
+    path: '/b',
+    guard: { acr: [GOLD], maxAuthAge: 300 },
+    requests: [
+      { url: '/b', claims: { sub: 'u', acr: GOLD, auth_time: ago(10) }, status: 200 },
+      {
+        url: '/b',
+        claims: { sub: 'u', acr: GOLD, auth_time: ago(600) },
+        ...stepUp401,
+        challenge: `Bearer realm="test", error="insufficient_user_authentication", error_description="Stronger or more recent authentication required", acr_values="${GOLD}", max_age="300"`,
+      },
+      { url: '/b', claims: { sub: 'u', acr: SILVER, auth_time: ago(10) }, ...stepUp401 },
+    ],
+  },
+  {
     name: 'a missing token is 401 before any policy rule',
     path: '/v',
     guard: { scopes: ['videos:read'] },
@@ -360,6 +423,25 @@ export const invalidGuardCases: readonly InvalidGuardCase[] = [
     field: 'guard.claims.sub',
   },
   { name: 'a check that is not a function', guard: { check: 'isOwner' }, field: 'guard.check' },
+  { name: 'an empty acr list', guard: { acr: [] }, field: 'guard.acr' },
+  { name: 'an acr value with a space', guard: { acr: ['a b'] }, field: 'guard.acr[0]' },
+  { name: 'an acr that is a string', guard: { acr: 'gold' }, field: 'guard.acr' },
+  { name: 'a maxAuthAge of zero', guard: { maxAuthAge: 0 }, field: 'guard.maxAuthAge' },
+  {
+    name: 'a maxAuthAge that is no duration',
+    guard: { maxAuthAge: 'soon' },
+    field: 'guard.maxAuthAge',
+  },
+  {
+    name: 'a maxAuthAge in fractions of a second',
+    guard: { maxAuthAge: '1.5s' },
+    field: 'guard.maxAuthAge',
+  },
+  {
+    name: 'a public route that also requires step-up',
+    guard: { public: 'probe', acr: ['gold'] },
+    field: 'guard.public',
+  },
   {
     name: 'a public route that also requires a scope',
     guard: { public: 'probe', scopes: ['a'] },

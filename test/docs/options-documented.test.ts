@@ -20,6 +20,8 @@ const PAGES: Record<string, { module: string; types: string[]; pages: string[] }
     types: [
       'TokensOptions',
       'TokensIssuerOptions',
+      'TokensIntrospectionIssuerOptions',
+      'TokensIntrospectionOptions',
       'TokensJwksOptions',
       'TokensDpopOptions',
       'TokensDpopNonceOptions',

@@ -83,3 +83,15 @@ expectTypeOf(app.portcullis.routes()).toEqualTypeOf<readonly InventoryEntry[]>()
 
 // @ts-expect-error tokens are required
 await app.register(portcullis, {})
+
+// Step-up (RFC 9470): acr is a list of strings, maxAuthAge a number of seconds or a duration.
+app.get(
+  '/step-up',
+  { config: { guard: { acr: ['urn:mace:incommon:iap:silver'], maxAuthAge: '15 minutes' } } },
+  () => 'ok',
+)
+app.get('/step-up-seconds', { config: { guard: { maxAuthAge: 900 } } }, () => 'ok')
+// @ts-expect-error acr is a list, not one value
+app.get('/bad-acr', { config: { guard: { acr: 'gold' } } }, () => 'x')
+// @ts-expect-error maxAuthAge is a duration, not a boolean
+app.get('/bad-age', { config: { guard: { maxAuthAge: true } } }, () => 'x')

@@ -22,6 +22,7 @@ export {
   type CodeOfKind,
   type ConfigErrorLocation,
   type DpopChallenge,
+  type StepUpChallenge,
   type DpopErrorCode,
   type KindErrorConstructor,
   type ErrorCodeSpec,

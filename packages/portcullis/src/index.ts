@@ -36,6 +36,8 @@ export type {
 } from '@portcullis/policy'
 export type {
   TokensDpopOptions,
+  TokensIntrospectionIssuerOptions,
+  TokensIntrospectionOptions,
   TokensIssuerOptions,
   TokensJwksOptions,
   TokensOptions,

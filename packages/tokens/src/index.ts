@@ -26,6 +26,8 @@ export {
   type TokensDpopNonceOptions,
   type TokensDpopOptions,
   type TokensDpopReplayOptions,
+  type TokensIntrospectionIssuerOptions,
+  type TokensIntrospectionOptions,
   type TokensIssuerOptions,
   type TokensJwksOptions,
   type TokensOptions,

@@ -21,8 +21,12 @@ export type ErrorKind =
   | 'response'
   | 'internal'
 
-/** RFC 6750 §3.1 error codes carried in `WWW-Authenticate`. */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+/**
+ * Error codes carried in a `Bearer` `WWW-Authenticate` challenge: RFC 6750 §3.1, and RFC 9470 §3
+ * (`insufficient_user_authentication`, step-up authentication).
+ */
+export type BearerErrorCode =
+  'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication'
 
 /**
  * RFC 9449 §7.1 and §9 error codes of the `DPoP` scheme, about the proof rather than the token.
@@ -82,6 +86,13 @@ export const errorCodes = {
     status: 401,
     title: 'Access token revoked',
     bearerError: 'invalid_token',
+  },
+
+  PCL_INSUFFICIENT_AUTHENTICATION: {
+    kind: 'authentication',
+    status: 401,
+    title: 'Stronger or more recent authentication required',
+    bearerError: 'insufficient_user_authentication',
   },
 
   PCL_TOKEN_BINDING_MISMATCH: {
@@ -149,6 +160,11 @@ export const errorCodes = {
     kind: 'dependency',
     status: 503,
     title: 'Token verification temporarily unavailable',
+  },
+  PCL_INTROSPECTION_UNAVAILABLE: {
+    kind: 'dependency',
+    status: 503,
+    title: 'Token introspection temporarily unavailable',
   },
   PCL_REVOCATION_UNAVAILABLE: {
     kind: 'dependency',

@@ -23,6 +23,7 @@ export {
   ResponseError,
   type ConfigErrorLocation,
   type DpopChallenge,
+  type StepUpChallenge,
   type KindErrorConstructor,
   type PortcullisErrorOptions,
 } from './portcullis-error.js'

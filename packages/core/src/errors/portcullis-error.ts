@@ -24,6 +24,19 @@ export interface DpopChallenge {
   readonly only: boolean
 }
 
+/**
+ * What a step-up challenge (RFC 9470 §3) asks the client for: an authentication context class
+ * among `acrValues`, or an authentication no older than `maxAge` seconds, or both.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9470#section-3
+ */
+export interface StepUpChallenge {
+  /** Acceptable `acr` values: the challenge's `acr_values` parameter. */
+  readonly acrValues?: readonly string[] | undefined
+  /** Largest accepted age of the user's authentication, in seconds: the `max_age` parameter. */
+  readonly maxAge?: number | undefined
+}
+
 /** Options common to every Portcullis error. */
 export interface PortcullisErrorOptions {
   /** Developer-facing message; defaults to the code's title. Never sent to clients. */
@@ -38,6 +51,8 @@ export interface PortcullisErrorOptions {
   cause?: unknown
   /** The DPoP challenge of a 401 (RFC 9449 §7.1), when DPoP applies to the request. */
   dpop?: DpopChallenge | undefined
+  /** What a `PCL_INSUFFICIENT_AUTHENTICATION` challenge asks for (RFC 9470 §3). */
+  stepUp?: StepUpChallenge | undefined
 }
 
 /**
@@ -60,6 +75,8 @@ export class PortcullisError extends Error {
   readonly headers: Readonly<Record<string, string>> | undefined
   readonly scope: readonly string[] | undefined
   readonly dpop: DpopChallenge | undefined
+  /** What a step-up challenge asks for (RFC 9470 §3), on `PCL_INSUFFICIENT_AUTHENTICATION`. */
+  readonly stepUp: StepUpChallenge | undefined
 
   constructor(code: PortcullisErrorCode, options: PortcullisErrorOptions = {}) {
     if (!isErrorCode(code)) throw new TypeError(`Unknown Portcullis error code: ${String(code)}`)
@@ -77,6 +94,7 @@ export class PortcullisError extends Error {
     this.headers = options.headers
     this.scope = options.scope
     this.dpop = options.dpop
+    this.stepUp = options.stepUp
   }
 }
 

@@ -99,6 +99,8 @@ function challengeFor(
     // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
     errorDescription: error === undefined ? undefined : spec.title,
     scope: error === 'insufficient_scope' ? err.scope : undefined,
+    acrValues: error === 'insufficient_user_authentication' ? err.stepUp?.acrValues : undefined,
+    maxAge: error === 'insufficient_user_authentication' ? err.stepUp?.maxAge : undefined,
   }
   // RFC 9449 §7.1: errors about the proof, and refusals where only DPoP is accepted, use the DPoP
   // scheme (with `algs`); otherwise a 401 offers DPoP beside Bearer as a second challenge.

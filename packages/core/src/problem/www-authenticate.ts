@@ -11,6 +11,10 @@ export interface ChallengeParams {
   scope?: readonly string[] | undefined
   /** JWS algorithms accepted in DPoP proofs (RFC 9449 §7.1 `algs`). */
   algs?: readonly string[] | undefined
+  /** Acceptable authentication context classes (RFC 9470 §3 `acr_values`). */
+  acrValues?: readonly string[] | undefined
+  /** Largest accepted authentication age in seconds (RFC 9470 §3 `max_age`). */
+  maxAge?: number | undefined
 }
 
 const MAX_PARAM_LENGTH = 512
@@ -83,6 +87,14 @@ export function formatChallenge(params: ChallengeParams): string {
   // RFC 9449 §7.1: algs is a space-delimited list of JWS alg values, tokens like scopes.
   if (params.algs !== undefined && params.algs.length > 0) {
     parts.push(`algs="${scopeText(params.algs)}"`)
+  }
+  // RFC 9470 §3: acr_values is space-separated like scope (its values are held to the same
+  // characters at startup); max_age a whole number of seconds.
+  if (params.acrValues !== undefined && params.acrValues.length > 0) {
+    parts.push(`acr_values="${scopeText(params.acrValues)}"`)
+  }
+  if (params.maxAge !== undefined && Number.isSafeInteger(params.maxAge) && params.maxAge >= 0) {
+    parts.push(`max_age="${params.maxAge}"`)
   }
   return parts.length === 0 ? scheme : `${scheme} ${parts.join(', ')}`
 }

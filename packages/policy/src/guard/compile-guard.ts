@@ -54,7 +54,16 @@ export interface GuardSite {
   readonly knownScopes?: ReadonlySet<string>
 }
 
-const REQUIREMENTS = ['authenticated', 'scopes', 'callers', 'claims', 'check', 'extends'] as const
+const REQUIREMENTS = [
+  'authenticated',
+  'scopes',
+  'callers',
+  'claims',
+  'acr',
+  'maxAuthAge',
+  'check',
+  'extends',
+] as const
 
 // `':userId'` (Express, Fastify) or `'{userId}'` (OpenAPI): how a route parameter is written in a
 // path, which a claim rule may take for a reference to it. It is a literal.

@@ -1,4 +1,5 @@
 import {
+  AuthenticationError,
   AuthorizationError,
   type GuardRequest,
   type PortcullisError,
@@ -57,6 +58,50 @@ function claimTest(claim: string, matcher: ParsedClaimMatcher): ClaimTest {
   return (claims, request) => sameAsText(field(claims, claim), field(request.query, query), numeric)
 }
 
+// An `auth_time` further ahead of this clock than this is no authentication that has happened
+// yet (a skewed or forged clock): it satisfies no `maxAuthAge`. The largest `clockTolerance`.
+const AUTH_TIME_SKEW_SECONDS = 300
+
+/**
+ * The step-up test of a guard (RFC 9470): the token's `acr` among `acr`, its `auth_time` no older
+ * than `maxAuthAge` seconds. A failure is a 401 whose challenge names both requirements, so the
+ * client can come back with a token that meets them in one round trip (RFC 9470 §3).
+ */
+function stepUpTest(
+  acr: readonly string[] | null,
+  maxAuthAge: number | null,
+): ((claims: Readonly<Record<string, unknown>>) => AuthenticationError | null) | null {
+  if (acr === null && maxAuthAge === null) return null
+  const accepted = acr === null ? null : new Set(acr)
+  const challenge = Object.freeze({
+    acrValues: acr ?? undefined,
+    maxAge: maxAuthAge ?? undefined,
+  })
+  const refuse = (detail: string): AuthenticationError =>
+    new AuthenticationError('PCL_INSUFFICIENT_AUTHENTICATION', { detail, stepUp: challenge })
+  return (claims) => {
+    if (accepted !== null) {
+      const value = field(claims, 'acr')
+      if (typeof value !== 'string' || !accepted.has(value)) {
+        return refuse('A different authentication level is required')
+      }
+    }
+    if (maxAuthAge !== null) {
+      const authTime = field(claims, 'auth_time')
+      const now = Date.now() / 1000
+      if (
+        typeof authTime !== 'number' ||
+        !Number.isFinite(authTime) ||
+        authTime > now + AUTH_TIME_SKEW_SECONDS ||
+        now - authTime > maxAuthAge
+      ) {
+        return refuse('More recent authentication is required')
+      }
+    }
+    return null
+  }
+}
+
 function checkDenied(cause?: unknown): AuthorizationError {
   return new AuthorizationError('PCL_CHECK_DENIED', cause === undefined ? {} : { cause })
 }
@@ -94,7 +139,8 @@ function runChecks(
 
 /**
  * Compiles a normalized guard into its evaluator, once: the hot path only walks arrays and sets
- * built here. Order: scopes, callers, claims, then `check` functions last.
+ * built here. Order: scopes, callers, claims, step-up (`acr`, `maxAuthAge`), then `check`
+ * functions last.
  */
 export function buildEvaluator(guard: NormalizedGuard): Evaluate {
   const allOf = guard.allOf
@@ -103,6 +149,7 @@ export function buildEvaluator(guard: NormalizedGuard): Evaluate {
   const needed = [...new Set([...allOf, ...anyOf.flat()])]
   const callers = guard.callers === null ? null : new Set(guard.callers)
   const claims = Object.entries(guard.claims).map(([claim, matcher]) => claimTest(claim, matcher))
+  const stepUp = stepUpTest(guard.acr, guard.maxAuthAge)
   const checks = guard.checks
   return function evaluate(principal, request) {
     const scopes = principal.scopes
@@ -121,6 +168,10 @@ export function buildEvaluator(guard: NormalizedGuard): Evaluate {
     for (let i = 0; i < claims.length; i++) {
       if (!claims[i]!(principal.claims, request))
         return new AuthorizationError('PCL_CLAIM_MISMATCH')
+    }
+    if (stepUp !== null) {
+      const refused = stepUp(principal.claims)
+      if (refused !== null) return refused
     }
     return checks.length === 0 ? null : runChecks(checks, principal, request)
   }

@@ -8,7 +8,7 @@ import { summarizeGuard } from './summarize-guard.js'
 
 /** One rule of a guard and what it said for the principal. */
 export interface ExplainStep {
-  /** `scope`, `anyOf`, `callers`, `claim`, `check`, `token` or `public`. */
+  /** `scope`, `anyOf`, `callers`, `claim`, `acr`, `maxAuthAge`, `check`, `token` or `public`. */
   readonly rule: string
   /** The rule as the inventory writes it (`scopes: videos:read`, `claims: tenant = :id`). */
   readonly requirement: string
@@ -35,6 +35,8 @@ const NONE: NormalizedGuard = {
   anyOf: [],
   callers: null,
   claims: {},
+  acr: null,
+  maxAuthAge: null,
   checks: [],
   reportOnly: undefined,
   rateLimit: undefined,
@@ -54,6 +56,10 @@ function ruleOf(guard: NormalizedGuard): { rule: string; guard: NormalizedGuard 
   }
   for (const [claim, matcher] of Object.entries(guard.claims)) {
     rules.push({ rule: 'claim', guard: { ...NONE, claims: { [claim]: matcher } } })
+  }
+  if (guard.acr !== null) rules.push({ rule: 'acr', guard: { ...NONE, acr: guard.acr } })
+  if (guard.maxAuthAge !== null) {
+    rules.push({ rule: 'maxAuthAge', guard: { ...NONE, maxAuthAge: guard.maxAuthAge } })
   }
   for (const check of guard.checks)
     rules.push({ rule: 'check', guard: { ...NONE, checks: [check] } })

@@ -1,4 +1,4 @@
-import { closestName } from '@portcullis/core/internal'
+import { closestName, durationIn } from '@portcullis/core/internal'
 import { z } from 'zod'
 
 const reason = z
@@ -55,6 +55,28 @@ const claimMatcher = z.union(
   },
 )
 
+// RFC 9470 §3: acr values travel in the challenge's quoted `acr_values`, space-separated, so
+// each is held to the characters of a scope token (printable ASCII, no space, quote, backslash).
+const acrList = z
+  .array(
+    z.string({ error: 'must be an acr value string' }).regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/u, {
+      error:
+        'must be printable ASCII without spaces, quotes or backslashes (RFC 9470 §3 acr_values)',
+    }),
+    { error: 'must be an array of acr values' },
+  )
+  .min(1, { error: 'must list at least one acr value' })
+
+// Seconds, as `max_age` (RFC 9470 §3, OpenID Connect Core §3.1.2.1) counts them; at most a year.
+const maxAuthAge = z.custom<number | string>().transform((value, ctx): number => {
+  const seconds = durationIn(value, 's', { min: 1, max: 31_557_600 })
+  if (typeof seconds === 'string') {
+    ctx.addIssue({ code: 'custom', message: seconds })
+    return z.NEVER
+  }
+  return seconds
+})
+
 // The keys of the objects inside a guard, by where they sit, for "did you mean" suggestions.
 const SCOPE_FORM_KEYS = ['allOf', 'anyOf']
 const CLAIM_RULE_KEYS = ['oneOf', 'contains', 'param', 'query', 'numeric']
@@ -95,6 +117,8 @@ export const routeGuardSchema = z
         .record(z.string().min(1), claimMatcher)
         .refine((v) => Object.keys(v).length > 0, { error: 'must hold at least one claim rule' })
         .optional(),
+      acr: acrList.optional(),
+      maxAuthAge: maxAuthAge.optional(),
       check: z
         .custom<(...args: never[]) => unknown>((v) => typeof v === 'function', {
           error: 'must be a function (principal, request) => boolean | Promise<boolean>',

@@ -17,6 +17,10 @@ export interface NormalizedGuard {
   readonly anyOf: readonly (readonly string[])[]
   readonly callers: readonly string[] | null
   readonly claims: Readonly<Record<string, ParsedClaimMatcher>>
+  /** Step-up (RFC 9470): the token's `acr` must be one of these; `null` when not required. */
+  readonly acr: readonly string[] | null
+  /** Step-up (RFC 9470): largest age of `auth_time`, in seconds; `null` when not required. */
+  readonly maxAuthAge: number | null
   readonly checks: readonly GuardCheck[]
   readonly reportOnly: boolean | undefined
   /** `guard.rateLimit` as declared (validated by the rate-limit plugin), or `undefined`. */
@@ -48,6 +52,8 @@ export function normalizeGuard(guard: ParsedRouteGuard): NormalizedGuard {
     anyOf,
     callers: guard.callers === undefined ? null : [...new Set(guard.callers)],
     claims: { ...guard.claims },
+    acr: guard.acr === undefined ? null : [...new Set(guard.acr)],
+    maxAuthAge: guard.maxAuthAge ?? null,
     checks: guard.check === undefined ? [] : [guard.check as GuardCheck],
     reportOnly: guard.reportOnly,
     rateLimit: guard.rateLimit,
@@ -66,6 +72,8 @@ export function hasRequirement(guard: NormalizedGuard): boolean {
     guard.anyOf.length > 0 ||
     guard.callers !== null ||
     Object.keys(guard.claims).length > 0 ||
+    guard.acr !== null ||
+    guard.maxAuthAge !== null ||
     guard.checks.length > 0
   )
 }
@@ -130,6 +138,23 @@ export function mergeGuards(
     }
     callers = over.callers
   }
+  let acr = base.acr ?? over.acr
+  if (base.acr !== null && over.acr !== null) {
+    const widened = over.acr.filter((value) => !base.acr!.includes(value))
+    if (widened.length > 0) {
+      fail(
+        'acr',
+        `adds acr values ${widened.map((v) => `'${v}'`).join(', ')} that ${site.base} does not accept: a guard may narrow acr, not widen it`,
+      )
+    }
+    acr = over.acr
+  }
+  if (base.maxAuthAge !== null && over.maxAuthAge !== null && over.maxAuthAge > base.maxAuthAge) {
+    fail(
+      'maxAuthAge',
+      `(${over.maxAuthAge}s) would loosen ${site.base}, which requires an authentication at most ${base.maxAuthAge}s old`,
+    )
+  }
   const claims: Record<string, ParsedClaimMatcher> = { ...base.claims }
   for (const [claim, matcher] of Object.entries(over.claims)) {
     const existing = claims[claim]
@@ -148,6 +173,8 @@ export function mergeGuards(
     anyOf: [...base.anyOf, ...over.anyOf],
     callers,
     claims,
+    acr,
+    maxAuthAge: over.maxAuthAge ?? base.maxAuthAge,
     checks: [...base.checks, ...over.checks],
     reportOnly: over.reportOnly ?? base.reportOnly,
     // A route's own limit or allowlist replaces its base's (their plugins check the result).

@@ -26,6 +26,8 @@ export function summarizeGuard(guard: NormalizedGuard, reportOnly: boolean): str
   const claims = Object.entries(guard.claims)
   if (claims.length > 0)
     parts.push(`claims: ${claims.map(([c, m]) => matcherText(c, m)).join(', ')}`)
+  if (guard.acr !== null) parts.push(`acr: ${guard.acr.join(' OR ')}`)
+  if (guard.maxAuthAge !== null) parts.push(`maxAuthAge: ${guard.maxAuthAge}s`)
   if (guard.checks.length > 0) {
     parts.push(`check: ${guard.checks.map((fn) => fn.name || 'anonymous').join(', ')}`)
   }

@@ -178,9 +178,16 @@ function accessChanges(base: RouteAccess | null, next: RouteAccess | null): stri
     }
   }
   if (base.maxAuthAge !== null && base.maxAuthAge !== undefined) {
-    const before = millis(base.maxAuthAge)
-    const after = next.maxAuthAge === null ? Infinity : millis(next.maxAuthAge)
-    if (after > before) changes.push('maxAuthAge raised or removed')
+    // Seconds on both sides (a baseline holds what the register wrote).
+    const before = seconds(base.maxAuthAge)
+    const after = next.maxAuthAge === null ? Infinity : seconds(next.maxAuthAge)
+    if (after > before) {
+      changes.push(
+        next.maxAuthAge === null
+          ? 'maxAuthAge (step-up) requirement removed'
+          : `maxAuthAge raised from ${before}s to ${after}s`,
+      )
+    }
   }
   if (!base.reportOnly && next.reportOnly) {
     changes.push('report-only switched on (denials no longer enforced)')
@@ -198,6 +205,10 @@ function narrowerOneOf(before: string, after: string): boolean {
   } catch {
     return false
   }
+}
+
+function seconds(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : Infinity
 }
 
 function millis(value: unknown): number {

@@ -98,9 +98,10 @@ export interface RouteAccess {
   readonly claims: Readonly<Record<string, string>>
   /** The names of the `check` functions. */
   readonly checks: readonly string[]
-  /** Step-up (`acr`) and `maxAuthAge`, when the guard has them. */
+  /** Step-up (RFC 9470): the accepted `acr` values, or `null` when not required. */
   readonly acr: readonly string[] | null
-  readonly maxAuthAge: unknown
+  /** Step-up (RFC 9470): the largest `auth_time` age in seconds, or `null` when not required. */
+  readonly maxAuthAge: number | null
   readonly reportOnly: boolean
 }
 
@@ -173,8 +174,6 @@ export function plainValue(value: unknown, depth = 0): unknown {
 
 /** Who may call a route, from its effective guard. */
 export function accessOf(guard: NormalizedGuard, reportOnly: boolean): RouteAccess {
-  const extra = guard as unknown as { acr?: unknown; maxAuthAge?: unknown }
-  const acr = Array.isArray(extra.acr) ? [...(extra.acr as string[])].map(String).sort() : null
   return Object.freeze({
     public: guard.public,
     allOf: [...guard.allOf].sort(),
@@ -188,8 +187,8 @@ export function accessOf(guard: NormalizedGuard, reportOnly: boolean): RouteAcce
         .map((claim) => [claim, matcherText(guard.claims[claim]!)]),
     ),
     checks: guard.checks.map((fn) => fn.name || 'anonymous'),
-    acr,
-    maxAuthAge: plainValue(extra.maxAuthAge),
+    acr: guard.acr === null ? null : [...guard.acr].sort(),
+    maxAuthAge: guard.maxAuthAge,
     reportOnly: guard.public === null && reportOnly,
   })
 }

@@ -1,4 +1,4 @@
-import type { DeclaredGuard, GuardRequest, Principal, RouteGuard } from '@portcullis/core'
+import type { DeclaredGuard, Duration, GuardRequest, Principal, RouteGuard } from '@portcullis/core'
 import type { PortcullisApi } from '../inventory/index.js'
 
 /**
@@ -101,6 +101,18 @@ declare module '@portcullis/core' {
      * equals a route parameter / query value (`{ param: 'tenantId' }`): the object-level check.
      */
     claims?: Readonly<Record<string, ClaimMatcher>>
+    /**
+     * Step-up authentication (RFC 9470): the token's `acr` claim must be one of these values.
+     * Otherwise 401 `PCL_INSUFFICIENT_AUTHENTICATION` with
+     * `WWW-Authenticate: Bearer error="insufficient_user_authentication", acr_values="..."`.
+     */
+    acr?: readonly string[]
+    /**
+     * Step-up authentication (RFC 9470): the user authenticated at most this long ago, by the
+     * token's `auth_time` (a token without it fails). Seconds or a duration (`'15 minutes'`),
+     * from 1 s to 1 year; answered like `acr`, with `max_age` in the challenge.
+     */
+    maxAuthAge?: Duration
     /** Anything else, run last: only `true` allows; an exception is a 403, never a 500. */
     check?: (principal: Principal, request: GuardRequest) => boolean | Promise<boolean>
     /** Builds on a named policy of the plugin options (and may only tighten it). */

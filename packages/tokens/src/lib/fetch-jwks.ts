@@ -1,6 +1,7 @@
 import type { FetchImplementation } from 'jose'
 import { jwksProblem } from './jwks-problem.js'
 import { JwksFetchError } from './key-source.js'
+import { readLimited } from './read-limited.js'
 
 type FetchInit = Parameters<FetchImplementation>[1]
 
@@ -8,34 +9,6 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(response.headers.get('content-length'))
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => undefined)
-    throw new JwksFetchError('too-large', `JWKS response larger than ${maxBytes} bytes`)
-  }
-  if (response.body === null) return new Uint8Array()
-  // Count while streaming: Content-Length may be absent or lie, and fetch decompresses, so only
-  // the bytes actually read bound the memory a JWKS endpoint can make us hold. Leaving the loop
-  // early cancels the stream.
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength
-    if (total > maxBytes) {
-      throw new JwksFetchError('too-large', `JWKS response larger than ${maxBytes} bytes`)
-    }
-    chunks.push(chunk)
-  }
-  const body = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    body.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return body
 }
 
 /**
@@ -61,7 +34,11 @@ export async function fetchJwks(url: string, init: FetchInit, maxBytes: number):
   }
   let bytes: Uint8Array
   try {
-    bytes = await readLimited(response, maxBytes)
+    bytes = await readLimited(
+      response,
+      maxBytes,
+      () => new JwksFetchError('too-large', `JWKS response larger than ${maxBytes} bytes`),
+    )
   } catch (cause) {
     if (cause instanceof JwksFetchError) throw cause
     const timeout = (cause as { name?: unknown } | null)?.name === 'TimeoutError'

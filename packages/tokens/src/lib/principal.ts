@@ -74,8 +74,13 @@ function optionalString(claims: JWTPayload, claim: string): string | undefined {
  * `scopeClaim` only (the other claim, if any, grants nothing). The claims object must be one
  * nothing else holds (jose parses a fresh one per verification): it is frozen in place.
  */
-export function buildPrincipal(claims: JWTPayload, scopeClaim: ScopeClaim = 'scope'): Principal {
-  const subject = claims.sub
+export function buildPrincipal(
+  claims: JWTPayload,
+  scopeClaim: ScopeClaim = 'scope',
+  /** The subject when `sub` is absent (an introspection answer for a client's own token). */
+  subjectWithoutSub?: string,
+): Principal {
+  const subject = claims.sub === undefined ? subjectWithoutSub : claims.sub
   if (typeof subject !== 'string' || subject.length === 0) throw malformed('sub')
   const issuer = claims.iss
   if (typeof issuer !== 'string') throw malformed('iss')

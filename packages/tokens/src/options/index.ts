@@ -3,6 +3,8 @@ export type {
   TokensDpopNonceOptions,
   TokensDpopOptions,
   TokensDpopReplayOptions,
+  TokensIntrospectionIssuerOptions,
+  TokensIntrospectionOptions,
   TokensIssuerOptions,
   TokensJwksOptions,
   TokensOptions,

@@ -27,6 +27,20 @@ export interface ResolvedIssuer {
   readonly scopeClaim: ScopeClaim
 }
 
+/** The introspection issuer (RFC 7662), resolved. */
+export interface ResolvedIntrospection {
+  readonly issuer: string
+  readonly audiences: readonly string[]
+  readonly endpoint: string
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly clientAuth: 'client_secret_basic' | 'client_secret_post'
+  /** Milliseconds; `0` when answers are not cached. */
+  readonly cacheTtl: number
+  /** Milliseconds. */
+  readonly timeout: number
+}
+
 /** `dpop`, resolved: defaults applied, origins normalised, the nonce key in bytes. */
 export interface ResolvedDpopOptions {
   readonly algorithms: readonly string[]
@@ -58,7 +72,10 @@ export interface TokensWarning {
 
 /** The options with defaults applied, validated and frozen. */
 export interface ResolvedTokensOptions {
+  /** The JWT issuers. */
   readonly issuers: readonly ResolvedIssuer[]
+  /** The issuer of opaque tokens, when one is configured. */
+  readonly introspection: ResolvedIntrospection | undefined
   readonly clockTolerance: number
   readonly maxTokenBytes: number
   /** `0` when caching is off. */
@@ -91,7 +108,13 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
   }
   const clockTolerance = options.clockTolerance ?? tokensDefaults.clockTolerance
 
-  const issuers = options.issuers.map((issuer): ResolvedIssuer => {
+  const jwtIssuers = options.issuers.flatMap((issuer) =>
+    'introspection' in issuer ? [] : [issuer],
+  )
+  const introspected = options.issuers.flatMap((issuer) =>
+    'introspection' in issuer ? [issuer] : [],
+  )[0]
+  const issuers = jwtIssuers.map((issuer): ResolvedIssuer => {
     const algorithms = issuer.algorithms.filter(isSupportedAlgorithm)
     // `exp` always: a token without an end is a credential forever (RFC 9068 §2.2). `sub` always:
     // it is the principal's subject.
@@ -137,7 +160,7 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
   // RFC 8725 §3.11: without an explicit type, a token of another kind the issuer signs for this
   // audience (an OpenID Connect ID token, whose `aud` is the client) passes as an access token.
   const warnings = options.issuers.flatMap((issuer, index): TokensWarning[] =>
-    issuer.typ === undefined
+    !('introspection' in issuer) && issuer.typ === undefined
       ? [
           Object.freeze({
             field: `${prefix}.issuers[${index}].typ`,
@@ -152,6 +175,26 @@ export function resolveTokensOptions(input: unknown, prefix = 'tokens'): Resolve
 
   return Object.freeze({
     issuers: Object.freeze(issuers),
+    introspection:
+      introspected === undefined
+        ? undefined
+        : Object.freeze({
+            issuer: introspected.issuer,
+            audiences: Object.freeze(
+              Array.isArray(introspected.audience)
+                ? [...introspected.audience]
+                : [introspected.audience],
+            ),
+            endpoint: introspected.introspection.endpoint,
+            clientId: introspected.introspection.clientId,
+            clientSecret: introspected.introspection.clientSecret,
+            clientAuth: introspected.introspection.clientAuth ?? 'client_secret_basic',
+            cacheTtl:
+              options.cache === false
+                ? 0
+                : (introspected.introspection.cacheTtl ?? tokensDefaults.introspection.cacheTtl),
+            timeout: introspected.introspection.timeout ?? tokensDefaults.introspection.timeout,
+          }),
     clockTolerance,
     maxTokenBytes: options.maxTokenBytes ?? tokensDefaults.maxTokenBytes,
     cacheMax: options.cache === false ? 0 : (options.cache?.max ?? tokensDefaults.cacheMax),

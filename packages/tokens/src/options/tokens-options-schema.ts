@@ -24,6 +24,7 @@ export const tokensDefaults = Object.freeze({
     maxBytes: 256 * 1024,
     staleIfError: 3_600_000,
   }),
+  introspection: Object.freeze({ cacheTtl: 60_000, timeout: 5_000, maxBytes: 64 * 1024 }),
   dpop: Object.freeze({
     // Every asymmetric algorithm, elliptic curves first: the smallest proofs and the cheapest
     // signature checks.
@@ -119,12 +120,42 @@ const jwksUriSchema = z.string({ error: 'must be a URL string' }).superRefine((v
 
 const keySchema = z.custom<KeyInput>(() => true)
 
-const issuerSchema = z
+const audienceSchema = z.union(
+  [nonEmptyString, z.array(nonEmptyString).min(1, 'must not be empty')],
+  {
+    error: 'must be a non-empty string or a non-empty array of strings',
+  },
+)
+
+const introspectionSchema = z.strictObject(
+  {
+    // Same rule as a JWKS URL: a token sent in clear text to a non-loopback host is given away.
+    endpoint: jwksUriSchema,
+    clientId: nonEmptyString,
+    clientSecret: nonEmptyString,
+    clientAuth: z
+      .enum(['client_secret_basic', 'client_secret_post'], {
+        error: 'must be "client_secret_basic" or "client_secret_post"',
+      })
+      .optional(),
+    cacheTtl: duration('ms', 0, 86_400_000).optional(),
+    timeout: duration('ms', 100, 60_000).optional(),
+  },
+  { error: 'must be an object { endpoint, clientId, clientSecret, ... }' },
+)
+
+/** One issuer of opaque tokens (`TokensIntrospectionIssuerOptions`). */
+export const introspectionIssuerSchema = z.strictObject({
+  issuer: nonEmptyString,
+  audience: audienceSchema,
+  introspection: introspectionSchema,
+})
+
+/** One JWT issuer (`TokensIssuerOptions`). */
+export const issuerSchema = z
   .strictObject({
     issuer: nonEmptyString,
-    audience: z.union([nonEmptyString, z.array(nonEmptyString).min(1, 'must not be empty')], {
-      error: 'must be a non-empty string or a non-empty array of strings',
-    }),
+    audience: audienceSchema,
     algorithms: algorithmsSchema,
     jwksUri: jwksUriSchema.optional(),
     jwks: z
@@ -187,6 +218,25 @@ const issuerSchema = z
       if (problem !== undefined) ctx.addIssue({ code: 'custom', path, message: problem })
     })
   })
+
+// An issuer with `introspection` is an issuer of opaque tokens; any other is a JWT issuer. Each
+// is validated by its own schema, so errors name the field (a union would only say "invalid").
+const issuerEntrySchema = z
+  .custom<unknown>()
+  .transform(
+    (value, ctx): z.output<typeof issuerSchema> | z.output<typeof introspectionIssuerSchema> => {
+      const introspected =
+        typeof value === 'object' && value !== null && Object.hasOwn(value, 'introspection')
+      const result = introspected
+        ? introspectionIssuerSchema.safeParse(value)
+        : issuerSchema.safeParse(value)
+      if (result.success) return result.data
+      // Forwarded as they are (an unknown key keeps its `keys`), under this entry's path.
+      for (const issue of result.error.issues)
+        ctx.addIssue(issue as Parameters<typeof ctx.addIssue>[0])
+      return z.NEVER
+    },
+  )
 
 /** Why `input` cannot serve an issuer accepting `algorithms`, or `undefined` when it can. */
 function keyProblem(input: unknown, algorithms: readonly SupportedAlgorithm[]): string | undefined {
@@ -308,15 +358,25 @@ const dpopSchema = z.strictObject(
 export const tokensOptionsSchema = z.strictObject(
   {
     issuers: z
-      .array(issuerSchema, { error: 'must be an array of issuers' })
+      .array(issuerEntrySchema, { error: 'must be an array of issuers' })
       .min(1, 'must list at least one issuer')
       .superRefine((issuers, ctx) => {
         const seen = new Set<string>()
+        let introspected = 0
         issuers.forEach((issuer, index) => {
           if (seen.has(issuer.issuer)) {
             ctx.addIssue({ code: 'custom', path: [index, 'issuer'], message: 'is listed twice' })
           }
           seen.add(issuer.issuer)
+          if ('introspection' in issuer && ++introspected > 1) {
+            // An opaque token names no issuer: with two endpoints, which one to ask is a guess.
+            ctx.addIssue({
+              code: 'custom',
+              path: [index, 'introspection'],
+              message:
+                'is the second introspection issuer: at most one issuer may use introspection',
+            })
+          }
         })
       }),
     clockTolerance: duration('s', 0, 300).optional(),

@@ -72,6 +72,78 @@ export interface TokensIssuerOptions {
 }
 
 /**
+ * How an issuer of opaque access tokens is asked about them: its token introspection endpoint
+ * (RFC 7662) and this service's client credentials there. Times are milliseconds, or a
+ * {@link Duration} string (`'30s'`, `'5 minutes'`).
+ *
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#introspection
+ */
+export interface TokensIntrospectionOptions {
+  /**
+   * URL of the introspection endpoint (RFC 7662 §2): `https:`, or `http:` only for a loopback
+   * host. Asked with `POST`, the token in the form body, never in the URL.
+   */
+  endpoint: string
+  /** This service's client id at the authorization server (RFC 7662 §2.1 requires the caller to authenticate). */
+  clientId: string
+  /** The client secret. Never logged, never sent anywhere but the endpoint. */
+  clientSecret: string
+  /**
+   * How the client authenticates (RFC 6749 §2.3.1): `'client_secret_basic'` (default, HTTP Basic
+   * with the form-encoded id and secret) or `'client_secret_post'` (in the form body).
+   */
+  clientAuth?: 'client_secret_basic' | 'client_secret_post'
+  /**
+   * How long an `active: true` answer is reused for the same token, never past the token's `exp`
+   * (minus `clockTolerance`). The longer, the fewer calls, and the longer a token revoked at the
+   * authorization server keeps working here. `0` asks on every request. Default 60000 (1 minute),
+   * at most 86400000. Entries count against `cache.max`; `cache: false` turns this cache off.
+   */
+  cacheTtl?: Duration
+  /**
+   * Timeout of one introspection request, body included: past it the request is refused with
+   * 503 `PCL_INTROSPECTION_UNAVAILABLE` (unless a cached answer is still valid). Default 5000,
+   * from 100 to 60000.
+   */
+  timeout?: Duration
+}
+
+/**
+ * An issuer of opaque (non-JWT) access tokens, checked by introspection (RFC 7662) rather than
+ * by signature: a bearer token that is not a compact JWS is sent to its endpoint. At most one
+ * such issuer; JWT issuers may sit beside it.
+ *
+ * @example
+ * ```ts
+ * const issuer: TokensIntrospectionIssuerOptions = {
+ *   issuer: 'https://auth.internal',
+ *   audience: 'videos-api',
+ *   introspection: {
+ *     endpoint: 'https://auth.internal/token/introspection',
+ *     clientId: 'videos-api',
+ *     clientSecret: process.env.INTROSPECTION_SECRET ?? '',
+ *   },
+ * }
+ * ```
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#introspection
+ */
+export interface TokensIntrospectionIssuerOptions {
+  /**
+   * The issuer: the principal's `issuer`. An answer carrying another `iss` refuses the token
+   * (`PCL_TOKEN_INVALID`). Unique among issuers.
+   */
+  issuer: string
+  /**
+   * This service's identifier: the answer's `aud` must contain it (or one of them). An answer
+   * without `aud` refuses the token: configure the authorization server to bind its tokens to
+   * this resource (RFC 8707 resource indicators).
+   */
+  audience: string | string[]
+  /** The introspection endpoint and how to call it. */
+  introspection: TokensIntrospectionOptions
+}
+
+/**
  * How remote key sets (`jwksUri`) are fetched and cached. Times are milliseconds, or a
  * {@link Duration} string (`'30s'`, `'10 minutes'`).
  *
@@ -210,8 +282,12 @@ export interface TokensDpopOptions {
  * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/tokens.md#options
  */
 export interface TokensOptions {
-  /** Trusted issuers, at least one. A token from any other `iss` is refused without a fetch. */
-  issuers: TokensIssuerOptions[]
+  /**
+   * Trusted issuers, at least one: JWT issuers ({@link TokensIssuerOptions}) and at most one
+   * issuer of opaque tokens ({@link TokensIntrospectionIssuerOptions}). A JWT from any other
+   * `iss` is refused without a fetch.
+   */
+  issuers: (TokensIssuerOptions | TokensIntrospectionIssuerOptions)[]
   /**
    * Seconds of clock skew allowed on `exp`, `nbf` and `iat`, or a {@link Duration} (`'5s'`).
    * Default 5, from 0 to 300.

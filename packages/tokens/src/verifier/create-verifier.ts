@@ -14,6 +14,7 @@ import { buildPrincipal, type ScopeClaim } from '../lib/principal.js'
 import { RemoteKeySource } from '../lib/remote-key-source.js'
 import { StaticKeySource } from '../lib/static-key-source.js'
 import { resolveTokensOptions, type ResolvedIssuer } from '../options/resolve-tokens-options.js'
+import { createIntrospector } from '../introspection/index.js'
 import { createSenderCheck, type SenderCheck } from '../sender/create-sender-check.js'
 import { checkClaims, decodeJws, SignatureChecks, type DecodedJws } from './jws.js'
 import type { TokensOptions } from '../options/tokens-options.js'
@@ -25,14 +26,16 @@ import type { TokensOptions } from '../options/tokens-options.js'
  */
 export interface Verifier {
   /**
-   * Verifies a compact JWS access token and returns its frozen {@link Principal}.
+   * Verifies an access token and returns its frozen {@link Principal}: a compact JWS against
+   * the JWT issuers, anything else (an opaque token) by introspection (RFC 7662) when an issuer
+   * declares `introspection`.
    *
    * A token verified before returns synchronously (a cache lookup, unless `isRevoked` is async);
    * otherwise a promise. Failures decided without I/O (size, shape, unknown issuer, alg not
    * allowed) throw synchronously, so call it as `await verifier.verify(token)` inside `try`.
    * Throws `AuthenticationError` (`PCL_TOKEN_INVALID`, `PCL_TOKEN_EXPIRED`,
    * `PCL_TOKEN_TOO_LARGE`, `PCL_TOKEN_REVOKED`) or `DependencyError` (`PCL_KEYS_UNAVAILABLE`,
-   * `PCL_REVOCATION_UNAVAILABLE`).
+   * `PCL_REVOCATION_UNAVAILABLE`, `PCL_INTROSPECTION_UNAVAILABLE`).
    *
    * It checks the token only: the binding of a sender-constrained token (`cnf`: DPoP, a client
    * certificate) is a property of the request, enforced by `createAuthenticator`. Use the
@@ -170,6 +173,10 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   const { maxTokenBytes, clockTolerance, isRevoked, callbackTimeout } = config
   const cache =
     config.cacheMax > 0 ? new LRUCache<string, Verified>({ max: config.cacheMax }) : undefined
+  const introspector =
+    config.introspection === undefined
+      ? undefined
+      : createIntrospector(config.introspection, clockTolerance, config.cacheMax)
   // Concurrent verifications of one new token share one verification.
   const pending = new Map<string, Promise<Verified>>()
   const signatures = new SignatureChecks()
@@ -312,6 +319,11 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
         message: `Token longer than maxTokenBytes (${maxTokenBytes})`,
       })
     }
+    // RFC 7662: a token that is not a JWS is opaque, and only its issuer can say what it is.
+    if (introspector !== undefined && !COMPACT_JWS.test(token)) {
+      const principal = introspector.verify(token)
+      return isThenable(principal) ? principal.then(admit) : admit(principal)
+    }
     const hit = cached(token)
     if (hit !== undefined) {
       lastHit = true
@@ -356,7 +368,10 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   // Without a live meter the verifier does no telemetry work at all.
   const verify = telemetry.metrics ? counted : verifyToken
 
-  const modes = new Map(config.issuers.map((issuer) => [issuer.issuer, issuer.dpop] as const))
+  const modes = new Map<string, 'required' | 'allowed'>(
+    config.issuers.map((issuer) => [issuer.issuer, issuer.dpop] as const),
+  )
+  if (config.introspection !== undefined) modes.set(config.introspection.issuer, 'allowed')
   return Object.freeze({
     verify,
     realm: config.realm,

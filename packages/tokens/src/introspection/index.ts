@@ -1,0 +1,1 @@
+export { createIntrospector, type Introspector } from './introspector.js'

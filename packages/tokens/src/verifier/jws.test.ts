@@ -248,6 +248,23 @@ describe('what jose checks on the key, Node inherits per key and algorithm', () 
     }
   })
 
+  it('refuses an RSA-PSS signature with its leading zero octet stripped (OpenSSL would accept it)', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const verifier = verifierFor('PS256', publicKey)
+    const header = jose.base64url.encode(JSON.stringify({ alg: 'PS256' }))
+    const pss = { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+    // PSS signatures are randomized: sign until one starts with a zero octet (1 in 256).
+    let input = ''
+    let signature = Buffer.alloc(0)
+    for (let i = 0; signature[0] !== 0; i++) {
+      input = `${header}.${jose.base64url.encode(JSON.stringify(claims({ sub: `user-${i}` })))}`
+      signature = nodeSign('sha256', Buffer.from(input), pss)
+    }
+    expect(await codeOf(verifier, `${input}.${signature.toString('base64url')}`)).toBe('accepted')
+    const stripped = `${input}.${signature.subarray(1).toString('base64url')}`
+    expect(await codeOf(verifier, stripped)).toBe('PCL_TOKEN_INVALID')
+  })
+
   it('refuses an ECDSA signature in DER form (JWS signatures are the raw r and s)', async () => {
     const signer = await signerFor('ES256')
     const verifier = verifierFor('ES256', signer.forms.keyObject)

@@ -185,13 +185,20 @@ function signatureCheck(alg: string, key: KeyObject): SignatureCheck | undefined
       return expected.length === signature.length && timingSafeEqual(expected, signature)
     }
   }
+  // RFC 7518 §3.3 and §3.5: an RSA signature is exactly as long as the modulus. OpenSSL accepts
+  // a PSS signature with its leading zero octets stripped (another string, the same integer);
+  // this verifier does not.
+  const modulusBits = key.asymmetricKeyDetails?.modulusLength ?? 0
+  const rsaBytes = Math.ceil(modulusBits / 8)
   if (alg.startsWith('RS')) {
-    return (input, signature) => nodeVerify(hash, input, key, signature)
+    return (input, signature) =>
+      signature.length === rsaBytes && nodeVerify(hash, input, key, signature)
   }
   const saltLength = PSS_SALT_BYTES[alg]
   if (saltLength !== undefined) {
     const pss = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }
-    return (input, signature) => nodeVerify(hash, input, pss, signature)
+    return (input, signature) =>
+      signature.length === rsaBytes && nodeVerify(hash, input, pss, signature)
   }
   const length = ECDSA_SIGNATURE_BYTES[alg]
   if (length === undefined) return undefined

@@ -37,6 +37,7 @@ export {
   type RedisRevocation,
   type RedisRevocationOptions,
   type RevocationTarget,
+  type RevokeIssuedBeforeOptions,
 } from './revocation/index.js'
 export type { SenderCheck } from './sender/create-sender-check.js'
 export { createVerifier, type Verifier } from './verifier/index.js'

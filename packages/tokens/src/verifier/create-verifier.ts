@@ -122,7 +122,7 @@ function compile(issuer: ResolvedIssuer): CompiledIssuer {
 
 // Several keys fit the token's alg and kid (jose's JWKSMultipleMatchingKeys, or ours for static
 // keys): the first whose signature checks wins; any other failure is about the token itself.
-async function verifyWithCandidates(
+export async function verifyWithCandidates(
   token: string,
   candidates: AsyncIterable<KeyInput>,
   options: Readonly<JWTVerifyOptions>,

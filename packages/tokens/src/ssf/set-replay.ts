@@ -19,7 +19,8 @@ export interface SetReplayStore {
 
 /** The key of a SET: its issuer and `jti`, hashed (a `jti` is as long as the sender likes). */
 export function setKey(issuer: string, jti: string): string {
-  return createHash('sha256').update(issuer).update('\n').update(jti).digest('base64url')
+  // Length-prefixed, so that no two (issuer, jti) pairs hash the same input.
+  return createHash('sha256').update(`${issuer.length}:${issuer}`).update(jti).digest('base64url')
 }
 
 /**

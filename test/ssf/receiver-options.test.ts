@@ -23,6 +23,12 @@ function recorder(fail = false): SetRevocations & { calls: unknown[][] } {
   }
 }
 
+function withoutKid<T extends { kid?: string }>(jwk: T): Omit<T, 'kid'> {
+  const copy = { ...jwk }
+  delete copy.kid
+  return copy
+}
+
 describe('createSetReceiver', () => {
   let transmitter: TestTransmitter
   let jwksServer: JwksServer
@@ -61,9 +67,10 @@ describe('createSetReceiver', () => {
 
   it('fetches the transmitter keys from jwksUri; keys unreachable: 503, nothing applied, jti kept', async () => {
     const revocation = recorder()
+    const rest = base(revocation)
+    delete rest.jwks
     const receiver = createSetReceiver({
-      ...base(revocation),
-      jwks: undefined,
+      ...rest,
       jwksUri,
       jwksFetch: { cooldown: 1000, timeout: 200 },
     })
@@ -87,7 +94,7 @@ describe('createSetReceiver', () => {
     const decoy = { ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), alg: 'ES256' }
     const receiver = createSetReceiver({
       ...base(revocation),
-      jwks: { keys: [decoy, { ...real!, kid: undefined }] },
+      jwks: { keys: [decoy, withoutKid(real!)] },
     })
     const set = await transmitter.set(sessionRevoked('https://auth.test', 'a', 's'), {
       header: { kid: undefined },

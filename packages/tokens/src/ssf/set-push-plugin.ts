@@ -1,4 +1,4 @@
-import type { RouteGuard } from '@portcullis/core'
+import type { DeclaredGuard } from '@portcullis/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { SetReceiver } from './set-receiver.js'
 
@@ -13,7 +13,7 @@ export interface SetPushPluginOptions {
    * allowlist plugin, `response` and `body` (see the guide). Required: the endpoint changes who
    * can sign in, so it is never public by default.
    */
-  guard: RouteGuard
+  guard: DeclaredGuard
 }
 
 /**

@@ -1,10 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { SetReceiver } from './set-receiver.js'
+import { answerOf, type SetPushAnswer, type SetReceiver } from './set-receiver.js'
 
 /** A Node request, possibly with a body a body parser has read already (Express). */
 type PushRequest = IncomingMessage & { body?: unknown }
 
-function readBody(request: PushRequest, limit: number): Promise<Buffer | undefined> {
+/**
+ * Reads a pushed body of at most `limit` bytes; `undefined` when it is longer (the rest is
+ * drained, not kept). Both adapters read it so, so that both answer an oversized SET alike.
+ */
+export function readSetBody(request: PushRequest, limit: number): Promise<Buffer | undefined> {
   // A body parser that ran before (express.text or express.raw for this type) has it already.
   if (typeof request.body === 'string' || Buffer.isBuffer(request.body)) {
     return Promise.resolve(Buffer.from(request.body))
@@ -46,12 +50,8 @@ export function createSetPushHandler(
     throw new TypeError('createSetPushHandler: receiver must come from createSetReceiver')
   }
   return function portcullisSetPush(request, response) {
-    readBody(request, receiver.maxSetBytes)
-      .then((body) =>
-        body === undefined
-          ? receiver.push(undefined, 'application/secevent+jwt')
-          : receiver.push(body, request.headers['content-type']),
-      )
+    readSetBody(request, receiver.maxSetBytes)
+      .then((body) => pushed(receiver, body, request.headers['content-type']))
       .then(
         (answer) => {
           response.writeHead(answer.status, answer.headers)
@@ -63,4 +63,22 @@ export function createSetPushHandler(
         },
       )
   }
+}
+
+/** The receiver's answer to a body read by {@link readSetBody}. */
+export function pushed(
+  receiver: SetReceiver,
+  body: Buffer | undefined,
+  contentType: string | undefined,
+): Promise<SetPushAnswer> {
+  if (body === undefined) {
+    return Promise.resolve(
+      answerOf({
+        status: 400,
+        err: 'invalid_request',
+        description: `SET longer than maxSetBytes (${receiver.maxSetBytes})`,
+      }),
+    )
+  }
+  return receiver.push(body, contentType)
 }

@@ -1,6 +1,10 @@
 import type { DeclaredGuard } from '@portcullis/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { pushed, readSetBody } from './set-push-handler.js'
 import type { SetReceiver } from './set-receiver.js'
+
+/** The parsed body of a push longer than `maxSetBytes`. */
+const TOO_LARGE = Symbol('portcullis.set.tooLarge')
 
 /** Options of {@link setPushPlugin}. */
 export interface SetPushPluginOptions {
@@ -43,21 +47,26 @@ export function setPushPlugin(
     done(new TypeError('setPushPlugin: receiver must come from createSetReceiver'))
     return
   }
-  // On this route only (the plugin is encapsulated): every body is read as text, so that a wrong
-  // content type is answered by the receiver in RFC 8935 terms, not by Fastify's JSON parser.
+  // On this route only (the plugin is encapsulated): every body is read as bytes, at most
+  // maxSetBytes, so that a wrong content type or an oversized SET is answered by the receiver in
+  // RFC 8935 terms (as on Express), not by Fastify's parsers.
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'string', bodyLimit: receiver.maxSetBytes },
-    function portcullisSetBody(_request: FastifyRequest, body: string | Buffer, done) {
-      done(null, body)
-    },
-  )
+  app.addContentTypeParser('*', function portcullisSetBody(request: FastifyRequest, payload, done) {
+    readSetBody(payload, receiver.maxSetBytes).then(
+      (body) => done(null, body ?? TOO_LARGE),
+      (err: unknown) => done(err instanceof Error ? err : new Error(String(err)), undefined),
+    )
+  })
   app.post(
     url,
     { config: { guard } },
     async function portcullisSetPush(request: FastifyRequest, reply: FastifyReply) {
-      const answer = await receiver.push(request.body, request.headers['content-type'])
+      const { body } = request
+      const answer = await pushed(
+        receiver,
+        body === TOO_LARGE ? undefined : Buffer.isBuffer(body) ? body : Buffer.alloc(0),
+        request.headers['content-type'],
+      )
       void reply.code(answer.status).headers(answer.headers)
       return answer.body === '' ? reply.send() : reply.send(answer.body)
     },

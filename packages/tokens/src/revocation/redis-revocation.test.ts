@@ -11,12 +11,19 @@ class FakeRedis {
   readonly strings = new Map<string, string>()
   readonly zsets = new Map<string, Map<string, number>>()
   readonly sent: string[] = []
+  hold: Promise<void> | undefined
 
   call(command: string, ...args: (string | number)[]): Promise<unknown> {
     this.sent.push(command)
     const [first = '', , ...rest] = args.map(String)
     if (command === 'GET') return Promise.resolve(this.strings.get(first) ?? null)
-    if (command === 'EVAL') return Promise.resolve(this.script(rest))
+    if (command === 'EVAL') {
+      // The load script's answer, read now, can be held back (a slow round trip).
+      const answer = this.script(rest)
+      return rest.length === 3 && this.hold !== undefined
+        ? this.hold.then(() => answer)
+        : Promise.resolve(answer)
+    }
     return Promise.reject(new Error(`unexpected ${command}`))
   }
 
@@ -217,6 +224,26 @@ describe('createRedisRevocation', () => {
         expect([...redis.zsets.keys()].sort()).toEqual([`${tag}issued-before`, `${tag}jti`])
         expect([...redis.strings.keys()]).toEqual([`${tag}version`])
       }
+    })
+
+    it("a load in flight while this instance revokes does not drop the instance's revocation", async () => {
+      const redis = new FakeRedis()
+      const r = list(redis)
+      await r.refresh()
+      // Another instance's revocation changes the version: the next load reads the list...
+      await list(redis).revokeClient('https://idp', 'other')
+      let release = (): void => undefined
+      redis.hold = new Promise((resolve) => (release = resolve))
+      const loading = r.refresh()
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      // ...before this revocation lands; its answer comes back after.
+      await r.revokeSubject('https://idp', 'alice')
+      await r.revoke({ jti: 'mine', exp: soon() })
+      release()
+      await loading
+      expect(r.isRevoked(token({ sub: 'alice', iat: now() - 1 }))).toBe(true)
+      expect(r.isRevoked(principal('mine'))).toBe(true)
+      expect(r.isRevoked(token({ iat: now() - 1 }, 'other'))).toBe(true)
     })
 
     it('refuses arguments that cannot be meant', async () => {

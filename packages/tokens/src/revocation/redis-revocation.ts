@@ -278,6 +278,11 @@ export function createRedisRevocation(options: RedisRevocationOptions): RedisRev
   let revoked = new Map<string, number>()
   /** The copy: kind, issuer and id → the latest `issuedBefore` (seconds). */
   let cutoffs = new Map<string, number>()
+  /**
+   * This instance's own revocations since the current load began: a load that read Redis before
+   * one of them landed must not drop it from the copy (the revoking instance refuses at once).
+   */
+  let ownSinceLoad: (() => void)[] = []
   let version: unknown = undefined
   let loadedAt = Number.NEGATIVE_INFINITY
   let closed = false
@@ -289,6 +294,8 @@ export function createRedisRevocation(options: RedisRevocationOptions): RedisRev
     gate.run(() => redis.call(name, ...args))
 
   async function load(): Promise<void> {
+    const own: (() => void)[] = []
+    ownSinceLoad = own
     // The version is read first: a revocation landing between the two reads is in the list
     // already, and the changed version makes the next poll load it again.
     const current = await command('GET', versionKey)
@@ -314,6 +321,7 @@ export function createRedisRevocation(options: RedisRevocationOptions): RedisRev
     }
     revoked = next
     cutoffs = nextCutoffs
+    for (const apply of own) apply()
     version = current
     loadedAt = Date.now()
   }
@@ -378,7 +386,9 @@ export function createRedisRevocation(options: RedisRevocationOptions): RedisRev
     // Entries of expired tokens are dropped by whoever revokes next: the list holds only tokens
     // that could still verify.
     await command('EVAL', RECORD, 2, listKey, versionKey, exp, jti, now)
-    revoked.set(jti, exp)
+    const apply = (): void => void revoked.set(jti, exp)
+    apply()
+    ownSinceLoad.push(apply)
   }
 
   function revokeIssuedBefore(kind: Kind, name: string) {
@@ -400,7 +410,9 @@ export function createRedisRevocation(options: RedisRevocationOptions): RedisRev
       if (lapses <= now) return
       const member = JSON.stringify([kind, issuer, id, before])
       await command('EVAL', RECORD, 2, cutoffsKey, versionKey, lapses, member, now)
-      addCutoff(cutoffs, kind, issuer, id, before)
+      const apply = (): void => addCutoff(cutoffs, kind, issuer, id, before)
+      apply()
+      ownSinceLoad.push(apply)
     }
   }
 

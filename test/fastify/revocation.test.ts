@@ -149,7 +149,7 @@ describe.runIf(runRedisTests)('revocation shared through Redis', () => {
     await a.revocation.revoke({ jti, exp })
     await untilRefused(b, token, STALE_AFTER)
     const inspector = await client()
-    expect(await inspector.zscore('portcullis:revoked:jti', jti)).toBe(String(exp))
+    expect(await inspector.zscore('{portcullis:revoked:}jti', jti)).toBe(String(exp))
 
     // A verified principal, as a logout route has it.
     const self = await issuer.token({ sub: 'carol' })
@@ -157,6 +157,80 @@ describe.runIf(runRedisTests)('revocation shared through Redis', () => {
     expect(res.statusCode).toBe(200)
     expectRevoked(await get(b, self))
     await untilRefused(a, self, STALE_AFTER)
+  })
+
+  const seconds = (): number => Math.floor(Date.now() / 1000)
+
+  it.each([
+    ['subject', 'revokeSubject', { sub: 'alice' }, 'alice', { sub: 'bob' }],
+    [
+      'session',
+      'revokeSession',
+      { sub: 'alice', sid: 'sess-1' },
+      'sess-1',
+      { sub: 'alice', sid: 'sess-2' },
+    ],
+    [
+      'client',
+      'revokeClient',
+      { sub: 'alice', client_id: 'batch' },
+      'batch',
+      { sub: 'alice', client_id: 'web' },
+    ],
+  ] as const)(
+    'a %s revoked on one instance is refused by the other within 2 s, cached token included; later tokens pass',
+    async (_kind, method, claims, id, unrelated) => {
+      const a = await instance()
+      const b = await instance()
+      const token = await issuer.token({ ...claims, iat: seconds() - 30 })
+      const other = await issuer.token({ ...unrelated, iat: seconds() - 30 })
+      // B has verified and cached the token.
+      expect((await get(b, token)).statusCode).toBe(200)
+      expect((await get(b, token)).statusCode).toBe(200)
+
+      await a.revocation[method](issuer.issuer, id)
+      const revokedAt = seconds()
+      expectRevoked(await get(a, token))
+      const delay = await untilRefused(b, token, 2000)
+      expect(delay).toBeLessThan(2000)
+      const runs = b.runs()
+      expectRevoked(await get(b, token))
+      expect(b.runs()).toBe(runs)
+      // Tokens of others, and tokens issued after the revocation, pass on both.
+      expect((await get(b, other)).statusCode).toBe(200)
+      const later = await issuer.token({ ...claims, iat: revokedAt + 1 })
+      expect((await get(a, later)).statusCode).toBe(200)
+      expect((await get(b, later)).statusCode).toBe(200)
+      // The same id at another issuer is another subject.
+      const inspector = await client()
+      const members = await inspector.zrange('{portcullis:revoked:}issued-before', 0, -1)
+      expect(members.map((m) => JSON.parse(m) as unknown[]).map((m) => m.slice(0, 3))).toEqual([
+        [
+          method === 'revokeSubject' ? 'sub' : method === 'revokeSession' ? 'sid' : 'client',
+          issuer.issuer,
+          id,
+        ],
+      ])
+      // The entry expires by itself after maxTokenLifetime (default 24 h) plus 5 minutes.
+      const ttl = await inspector.ttl('{portcullis:revoked:}issued-before')
+      expect(ttl).toBeGreaterThan(86_400 + 300 - 10)
+      expect(ttl).toBeLessThanOrEqual(86_400 + 300 + 2)
+    },
+  )
+
+  it('a token without iat under a subject revocation is refused (fail closed)', async () => {
+    const a = await instance()
+    const b = await instance()
+    const token = await issuer.token({ sub: 'alice', iat: undefined })
+    expect((await get(b, token)).statusCode).toBe(200)
+    // Even with an issuedBefore long past: nothing says when this token was issued.
+    await a.revocation.revokeSubject(issuer.issuer, 'alice', {
+      issuedBefore: new Date(Date.now() - 3_600_000),
+    })
+    expectRevoked(await get(a, token))
+    await untilRefused(b, token, 2000)
+    const recent = await issuer.token({ sub: 'alice' })
+    expect((await get(b, recent)).statusCode).toBe(200)
   })
 
   it('Redis down: served from the last copy until staleAfter, then 503 (fail closed)', async () => {
@@ -203,8 +277,8 @@ describe.runIf(runRedisTests)('revocation shared through Redis', () => {
   })
 })
 
-// The same list on a Redis Cluster of three masters, through ioredis Cluster clients: the list
-// and its version are two keys, never touched by one command, so they may live on two masters.
+// The same list on a Redis Cluster of three masters, through ioredis Cluster clients: the keys
+// are hash-tagged by the prefix, so that one script records an entry and bumps the version.
 describe.runIf(runClusterTests)('revocation shared through a Redis Cluster', () => {
   const current = useRedisCluster()
   let issuer: TestIssuer
@@ -233,6 +307,25 @@ describe.runIf(runClusterTests)('revocation shared through a Redis Cluster', () 
       await sleep(10)
     }
     expect((await get(b)).json()).toMatchObject({ code: 'PCL_TOKEN_REVOKED' })
-    expect(await current().keys()).toEqual(['portcullis:revoked:jti', 'portcullis:revoked:version'])
+    expect(await current().keys()).toEqual([
+      '{portcullis:revoked:}jti',
+      '{portcullis:revoked:}version',
+    ])
+  })
+
+  it('a subject revoked on one instance is refused by another; the keys share a slot', async () => {
+    const a = await startInstance(issuer, await current().client(), instances)
+    const b = await startInstance(issuer, await current().client(), instances)
+    const token = await issuer.token({ sub: 'dave', iat: Math.floor(Date.now() / 1000) - 10 })
+    const get = (i: Instance) => i.app.inject({ url: '/v1/videos/1', headers: bearer(token) })
+    expect((await get(b)).statusCode).toBe(200)
+    await a.revocation.revokeSubject(issuer.issuer, 'dave')
+    const start = performance.now()
+    while ((await get(b)).statusCode === 200) {
+      expect(performance.now() - start).toBeLessThan(2000)
+      await sleep(10)
+    }
+    expect((await get(b)).json()).toMatchObject({ code: 'PCL_TOKEN_REVOKED' })
+    expect((await current().keysPerMaster()).filter((n) => n > 0)).toHaveLength(1)
   })
 })

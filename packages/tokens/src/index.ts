@@ -1,8 +1,10 @@
 /**
  * `@portcullis/tokens`: access-token verification on jose. `createVerifier`,
  * `createAuthenticator` (sender-constrained tokens: DPoP, certificate-bound), `extractBearerToken`,
- * `redactQueryTokens`, `serializeRequest` and `createRedisRevocation` are framework-free;
- * `tokensPlugin` is the Fastify plugin that sets `request.principal`.
+ * `redactQueryTokens`, `serializeRequest`, `createRedisRevocation`, and the Security Event Token
+ * receiver `createSetReceiver` (with `createSetPoller`) are framework-free; `tokensPlugin` is the
+ * Fastify plugin that sets `request.principal`, `setPushPlugin` and `createSetPushHandler` mount
+ * the SET push endpoint on Fastify and on Express or `node:http`.
  *
  * @packageDocumentation
  */
@@ -39,7 +41,26 @@ export {
   type RedisRevocation,
   type RedisRevocationOptions,
   type RevocationTarget,
+  type RevokeIssuedBeforeOptions,
 } from './revocation/index.js'
+export {
+  createSetPoller,
+  createSetPushHandler,
+  createSetReceiver,
+  SET_EVENT_TYPES,
+  setPushPlugin,
+  type SetErrorCode,
+  type SetOutcome,
+  type SetPoller,
+  type SetPollerOptions,
+  type SetPollResult,
+  type SetPushAnswer,
+  type SetPushPluginOptions,
+  type SetReceiver,
+  type SetReceiverOptions,
+  type SetRevocationAction,
+  type SetRevocations,
+} from './ssf/index.js'
 export type { SenderCheck } from './sender/create-sender-check.js'
 export { createVerifier, type Verifier } from './verifier/index.js'
 export type { PreAuthLimiter } from './runtime/authentication.js'

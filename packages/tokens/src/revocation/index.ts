@@ -3,4 +3,5 @@ export {
   type RedisRevocation,
   type RedisRevocationOptions,
   type RevocationTarget,
+  type RevokeIssuedBeforeOptions,
 } from './redis-revocation.js'

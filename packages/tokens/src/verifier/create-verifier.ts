@@ -127,18 +127,20 @@ function compile(issuer: ResolvedIssuer, telemetry: Telemetry): CompiledIssuer {
   }
 }
 
-// Several keys fit the token's alg and kid (jose's JWKSMultipleMatchingKeys, or ours for static
-// keys): the first whose signature checks wins; any other failure is about the token itself.
-async function verifyWithCandidates(
-  jws: DecodedJws,
+/**
+ * Several keys fit the token's alg and kid (jose's `JWKSMultipleMatchingKeys`, or ours for static
+ * keys): the first whose signature checks wins; any other failure is about the token itself.
+ * `attempt` verifies with one key and throws jose's `JWSSignatureVerificationFailed` when the
+ * signature is not that key's.
+ */
+export async function firstMatchingKey<T>(
   candidates: AsyncIterable<KeyInput>,
-  signatures: SignatureChecks,
-): Promise<void> {
+  attempt: (key: KeyInput) => Promise<T> | T,
+): Promise<T> {
   let lastError: unknown = new errors.JWKSNoMatchingKey()
   for await (const key of candidates) {
     try {
-      await signatures.verify(jws, key)
-      return
+      return await attempt(key)
     } catch (err) {
       if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw err
       lastError = err
@@ -278,7 +280,7 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
         await signatures.verify(jws, isThenable(key) ? await key : key)
       } catch (err) {
         if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err
-        await verifyWithCandidates(jws, err, signatures)
+        await firstMatchingKey(err, (key) => signatures.verify(jws, key))
       }
       checkClaims(jws, issuer.verifyOptions, Math.floor(Date.now() / 1000))
     } catch (err) {

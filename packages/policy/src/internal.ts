@@ -42,6 +42,7 @@ export {
   limitsOf,
   plainValue,
   requiresNoScopeOrCaller,
+  scopesInUse,
   compareEntries,
   inventoryEntries,
   parseRouteTree,

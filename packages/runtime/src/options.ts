@@ -15,7 +15,12 @@ import {
   resolveRateLimitOptions,
 } from '@portcullis/rate-limit/internal'
 import type { PreAuthLimiter, TokensOptions } from '@portcullis/tokens'
-import { tokensOptionsSchema } from '@portcullis/tokens/internal'
+import {
+  resolveResourceMetadata,
+  resourceMetadataSchema,
+  tokensOptionsSchema,
+  type ResolvedResourceMetadata,
+} from '@portcullis/tokens/internal'
 import { z } from 'zod'
 import { consoleLogger, type GuardLogger } from './logger.js'
 
@@ -61,6 +66,7 @@ const optionsSchema = z.strictObject(
     knownScopes: policy.knownScopes,
     callbackTimeout: policy.callbackTimeout,
     classify: policy.classify,
+    resourceMetadata: resourceMetadataSchema.optional(),
   },
   { error: 'must be an object' },
 )
@@ -85,6 +91,8 @@ export interface ResolvedOptions {
   readonly maxBodyBytes: number
   /** Routes that accept a body must declare `guard.body`. */
   readonly requireBody: boolean
+  /** `resourceMetadata`, resolved; `undefined` without the option. */
+  readonly resourceMetadata: ResolvedResourceMetadata | undefined
 }
 
 /**
@@ -143,5 +151,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     requireResponse: response.requireResponse,
     maxBodyBytes: response.maxBodyBytes,
     requireBody: response.requireBody,
+    resourceMetadata:
+      options.resourceMetadata === undefined
+        ? undefined
+        : resolveResourceMetadata(options.resourceMetadata, {
+            tokens: options.tokens,
+            knownScopes: options.knownScopes,
+          }),
   })
 }

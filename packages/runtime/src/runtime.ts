@@ -66,6 +66,7 @@ export function createGuardRuntime(input: unknown): GuardRuntime {
     realm: authenticator.verifier.realm,
     audit: options.audit,
     callbackTimeout: options.callbackTimeout,
+    resourceMetadata: options.resourceMetadata?.url,
   }
   const authenticate = createAuthentication({
     authenticator,

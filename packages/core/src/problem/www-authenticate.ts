@@ -11,6 +11,8 @@ export interface ChallengeParams {
   scope?: readonly string[] | undefined
   /** JWS algorithms accepted in DPoP proofs (RFC 9449 §7.1 `algs`). */
   algs?: readonly string[] | undefined
+  /** URL of the protected resource metadata (RFC 9728 §5.1 `resource_metadata`). */
+  resourceMetadata?: string | undefined
 }
 
 const MAX_PARAM_LENGTH = 512
@@ -83,6 +85,10 @@ export function formatChallenge(params: ChallengeParams): string {
   // RFC 9449 §7.1: algs is a space-delimited list of JWS alg values, tokens like scopes.
   if (params.algs !== undefined && params.algs.length > 0) {
     parts.push(`algs="${scopeText(params.algs)}"`)
+  }
+  // RFC 9728 §5.1: where a client finds how to get a token for this resource.
+  if (params.resourceMetadata !== undefined) {
+    parts.push(`resource_metadata=${quotedString(params.resourceMetadata)}`)
   }
   return parts.length === 0 ? scheme : `${scheme} ${parts.join(', ')}`
 }

@@ -1,7 +1,9 @@
 import { type DeclaredGuard } from '@portcullis/core'
 import type { InventoryEntry } from '@portcullis/policy'
-import { compareEntries } from '@portcullis/policy/internal'
+import { compareEntries, scopesInUse } from '@portcullis/policy/internal'
 import { callSite, createGuardRuntime } from '@portcullis/runtime'
+import { RESOURCE_METADATA_REASON } from '@portcullis/tokens/internal'
+import type { ResourceMetadataDocument } from '@portcullis/tokens'
 import type { Application, RequestHandler } from 'express'
 import type { PortcullisExpressOptions } from '../options/index.js'
 import { passThrough } from '../lib/symbols.js'
@@ -69,10 +71,25 @@ export interface Guard {
 export function createGuard(options: PortcullisExpressOptions): Guard {
   const runtime = createGuardRuntime(options)
   const inventory: InventoryEntry[] = []
+  let queryToken = false
   const guard = function guard(routeGuard: DeclaredGuard): RequestHandler {
+    if ((routeGuard as { queryToken?: unknown } | null)?.queryToken === true) queryToken = true
     return createGuardMiddleware(routeGuard, callSite(guard), runtime)
   } as Guard
+  const metadata = runtime.options.resourceMetadata
   guard.seal = (app: Application) => {
+    // RFC 9728: a public route like any other, declared last so that it is sealed with the rest.
+    if (metadata !== undefined) {
+      let document: ResourceMetadataDocument | undefined
+      app.get(
+        metadata.path,
+        guard({ public: RESOURCE_METADATA_REASON, response: { allow: [...metadata.fields] } }),
+        function portcullisResourceMetadata(_req, res) {
+          document ??= metadata.document({ scopes: scopesInUse(guard.routes()), queryToken })
+          res.set('cache-control', 'public, max-age=3600').json(document)
+        },
+      )
+    }
     inventory.push(...sealApp(app, runtime))
   }
   guard.passThrough = passThrough

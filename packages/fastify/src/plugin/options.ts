@@ -1,5 +1,6 @@
 import { PortcullisConfigError, type AuditSink, type GuardOptions } from '@portcullis/core'
 import { invalidOptionsError } from '@portcullis/core/internal'
+import { resourceMetadataSchema } from '@portcullis/tokens/internal'
 // The packages whose augmentations of `GuardOptions` make up these options.
 import type {} from '@portcullis/allowlist'
 import type {} from '@portcullis/policy'
@@ -36,6 +37,7 @@ const schema = z
     knownScopes: z.array(z.string()).optional(),
     callbackTimeout: z.union([z.number(), z.string()]).optional(),
     classify: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+    resourceMetadata: resourceMetadataSchema.optional(),
   })
   .strict()
 

@@ -57,6 +57,12 @@ export interface PolicyPluginOptions {
    * requires no scope or caller.
    */
   classify?: Record<string, string>
+  /**
+   * The URL of the resource's RFC 9728 metadata, sent as `resource_metadata` in every challenge
+   * this plugin answers (RFC 9728 §5.1). `@portcullis/fastify` sets it from its
+   * `resourceMetadata` option.
+   */
+  resourceMetadataUrl?: string
 }
 
 /**
@@ -77,6 +83,7 @@ export const policyOptionsSchema = z
       .optional(),
     callbackTimeout: durationSchema('ms', 1, 60_000).optional(),
     classify: fieldClassesSchema.optional(),
+    resourceMetadataUrl: z.url({ protocol: /^https?$/u }).optional(),
   })
   .strict()
 
@@ -93,6 +100,7 @@ export interface ResolvedPolicyOptions {
   readonly callbackTimeout: number
   /** The application's field classes (`classify`), frozen; `{}` without the option. */
   readonly classify: FieldClasses
+  readonly resourceMetadataUrl: string | undefined
 }
 
 /** Validates policy plugin options once; a bad option throws `PCL_INVALID_OPTIONS` naming it. */
@@ -115,5 +123,6 @@ export function resolvePolicyOptions(options: unknown): ResolvedPolicyOptions {
     knownScopes: o.knownScopes === undefined ? undefined : new Set(o.knownScopes),
     callbackTimeout: o.callbackTimeout ?? CALLBACK_TIMEOUT_MS,
     classify: Object.freeze({ ...o.classify }),
+    resourceMetadataUrl: o.resourceMetadataUrl,
   })
 }

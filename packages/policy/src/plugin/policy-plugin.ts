@@ -155,6 +155,7 @@ function portcullisPolicy(
     realm: resolved.realm,
     audit: resolved.audit,
     callbackTimeout: resolved.callbackTimeout,
+    resourceMetadata: resolved.resourceMetadataUrl,
   }
   answerFrameworkErrors(fastify, context)
   const records: RouteRecord[] = []

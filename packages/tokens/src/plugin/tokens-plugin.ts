@@ -30,6 +30,11 @@ export type TokensPluginOptions = TokensOptions & {
    * token spraying must not burn CPU). `@portcullis/rate-limit` provides one.
    */
   preAuth?: PreAuthLimiter
+  /**
+   * The URL of the resource's RFC 9728 metadata, sent as `resource_metadata` in every challenge
+   * (RFC 9728 §5.1). `@portcullis/fastify` sets it from its `resourceMetadata` option.
+   */
+  resourceMetadataUrl?: string
 }
 
 function portcullisTokens(
@@ -42,7 +47,7 @@ function portcullisTokens(
     next(twice)
     return
   }
-  const { audit, reportOnly = false, preAuth, ...tokenOptions } = options
+  const { audit, reportOnly = false, preAuth, resourceMetadataUrl, ...tokenOptions } = options
   let authenticate
   try {
     const authenticator = createAuthenticator(createVerifier(tokenOptions))
@@ -50,7 +55,11 @@ function portcullisTokens(
       authenticator,
       preAuth,
       reportOnly,
-      decision: { realm: authenticator.verifier.realm, audit },
+      decision: {
+        realm: authenticator.verifier.realm,
+        audit,
+        resourceMetadata: resourceMetadataUrl,
+      },
       log: fastify.log,
     })
   } catch (err) {

@@ -29,7 +29,7 @@ resourceMetadataSuite(
     } catch (err) {
       return err as never
     }
-    return (await readyError(app))
+    return await readyError(app)
   },
 )
 

@@ -1,6 +1,6 @@
 import { type DeclaredGuard } from '@portcullis/core'
-import type { InventoryEntry } from '@portcullis/policy'
-import { compareEntries, scopesInUse } from '@portcullis/policy/internal'
+import type { InventoryEntry, OpenApiFragment, OpenApiOptions } from '@portcullis/policy'
+import { compareEntries, openApiFragment, scopesInUse } from '@portcullis/policy/internal'
 import { callSite, createGuardRuntime } from '@portcullis/runtime'
 import { RESOURCE_METADATA_REASON } from '@portcullis/tokens/internal'
 import type { ResourceMetadataDocument } from '@portcullis/tokens'
@@ -44,6 +44,17 @@ export interface Guard {
   passThrough<T extends RequestHandler>(middleware: T, reason: string): T
   /** The inventory of the sealed apps: every route, what it requires, sorted by URL. */
   routes(): readonly InventoryEntry[]
+  /**
+   * The OpenAPI fragment of the sealed apps, for any generator: per path and method, the
+   * security requirement of the guard (`security: []` on public routes) and the 401, 403 and 429
+   * problem+json responses it answers, with the components they reference; with
+   * `narrowResponses`, the 200 schema from the allowlist. The same as `@portcullis/fastify`
+   * writes into `@fastify/swagger`'s document. Options are validated: a bad one throws
+   * `PCL_INVALID_OPTIONS`.
+   *
+   * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/openapi.md
+   */
+  openapi(options?: OpenApiOptions): OpenApiFragment
   /**
    * Resolves once the rate-limit store can answer (a Redis client created from a URL is created
    * and connected), or after 2 seconds; rejects when `rateLimit.redis` is a URL and `ioredis` is
@@ -94,6 +105,7 @@ export function createGuard(options: PortcullisExpressOptions): Guard {
   }
   guard.passThrough = passThrough
   guard.routes = () => Object.freeze([...inventory].sort(compareEntries))
+  guard.openapi = (options?: OpenApiOptions) => openApiFragment(guard.routes(), options)
   guard.ready = runtime.ready
   guard.close = runtime.close
   return guard

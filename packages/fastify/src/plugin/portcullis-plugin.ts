@@ -7,6 +7,7 @@ import { registerOnce, resolveResourceMetadata } from '@portcullis/tokens/intern
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { resolveOptions, type PortcullisOptions } from './options.js'
+import { documentGuards } from './openapi.js'
 import { serveResourceMetadata } from './resource-metadata.js'
 
 async function portcullis(fastify: FastifyInstance, options: PortcullisOptions): Promise<void> {
@@ -65,6 +66,7 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
     ...realm,
   })
   if (metadata !== undefined) serveResourceMetadata(fastify, metadata)
+  if (resolved.openapi !== false) documentGuards(fastify, resolved.openapi ?? {})
 }
 
 /**

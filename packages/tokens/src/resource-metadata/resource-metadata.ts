@@ -17,7 +17,7 @@ import { tokensDefaults } from '../options/tokens-options-schema.js'
  * }
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc9728
- * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/openapi.md#protected-resource-metadata
+ * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/openapi.md#protected-resource-metadata-rfc-9728
  */
 export interface ResourceMetadataOptions {
   /**

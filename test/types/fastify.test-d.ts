@@ -3,6 +3,8 @@ import portcullis, {
   serializeRequest,
   type BodySpec,
   type InventoryEntry,
+  type OpenApiOptions,
+  type PortcullisOptions,
   type Principal,
   type RouteGuard,
 } from '@portcullis/fastify'
@@ -83,3 +85,20 @@ expectTypeOf(app.portcullis.routes()).toEqualTypeOf<readonly InventoryEntry[]>()
 
 // @ts-expect-error tokens are required
 await app.register(portcullis, {})
+
+// `openapi` and `resourceMetadata` are typed options of the plugin.
+expectTypeOf<PortcullisOptions['openapi']>().toEqualTypeOf<OpenApiOptions | false | undefined>()
+await app.register(portcullis, {
+  tokens: { issuers: [] },
+  openapi: { securityScheme: 'oauth2', narrowResponses: true },
+  resourceMetadata: {
+    resource: 'https://api.example',
+    authorizationServers: ['https://auth.example'],
+    resourceName: 'API',
+  },
+})
+await app.register(portcullis, {
+  tokens: { issuers: [] },
+  // @ts-expect-error authorizationServers must be an array of issuer URLs
+  resourceMetadata: { resource: 'https://api.example', authorizationServers: 'https://a' },
+})

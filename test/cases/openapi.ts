@@ -17,6 +17,7 @@ export const openApiRoutes: readonly OpenApiRoute[] = [
     guard: {
       scopes: ['videos:read'],
       callers: ['search-svc'],
+      claims: { tenant: 'acme-secret-tenant' },
       response: { allow: ['id', 'title', 'owner.id', 'tags[]', 'stats.*'] },
     },
   },
@@ -122,10 +123,15 @@ export function expectGuardsWritten(found: Map<string, Operation>, scheme: strin
   expect(read.responses['401']).toMatchObject({ content: problemContent })
   expect(read.responses['401']).toHaveProperty(['headers', 'WWW-Authenticate'])
   expect(read.responses['403']).toMatchObject({
-    description: expect.stringContaining('a caller among search-svc') as unknown,
+    description: expect.stringContaining('a caller (client) the route admits') as unknown,
     content: problemContent,
   })
+  expect(read.responses['403'].description).toContain('claims tenant')
   expect(read.responses['429']).toMatchObject({ content: problemContent })
+  // The client ids and claim values a route admits stay out of the document.
+  const text = JSON.stringify(Object.fromEntries(found))
+  expect(text).not.toContain('search-svc')
+  expect(text).not.toContain('acme-secret-tenant')
   // all-of and any-of: one alternative per any-of choice, each with the all-of scopes.
   expect(found.get('GET /v1/videos')!.security).toEqual([
     { [scheme]: ['catalog', 'videos:admin'] },

@@ -79,14 +79,16 @@ function problem(description: string, headers?: Record<string, string>): JsonSch
   }
 }
 
+// What the route requires beyond its scopes, without the values: a document is often public, and
+// the client ids and claim values a route admits are no one else's business.
 function forbidden(access: RouteAccess): string {
   const needs: string[] = []
-  if (access.allOf.length > 0) needs.push(`scopes ${access.allOf.join(', ')}`)
+  if (access.allOf.length > 0) needs.push(`the scopes ${access.allOf.join(', ')}`)
   for (const group of access.anyOf) needs.push(`one of the scopes ${group.join(', ')}`)
-  if (access.callers !== null) needs.push(`a caller among ${access.callers.join(', ')}`)
-  const claims = Object.entries(access.claims).map(([claim, rule]) => `${claim} ${rule}`)
-  if (claims.length > 0) needs.push(`claims ${claims.join(', ')}`)
-  if (access.checks.length > 0) needs.push(`the checks ${access.checks.join(', ')}`)
+  if (access.callers !== null) needs.push('a caller (client) the route admits')
+  const claims = Object.keys(access.claims)
+  if (claims.length > 0) needs.push(`claims ${claims.join(', ')} that meet its rules`)
+  if (access.checks.length > 0) needs.push('its checks to pass')
   return needs.length === 0
     ? 'Forbidden: the token does not meet the route guard.'
     : `Forbidden: the route requires ${needs.join('; ')}.`

@@ -3,7 +3,9 @@ import Fastify from 'fastify'
 import { expect, it } from 'vitest'
 import { resourceMetadataSuite, freePort, metadataRoutes } from '../cases/resource-metadata.js'
 import { guardedApp, readyError, trustedTokens } from '../helpers.js'
+import { policyPlugin } from '@portcullis/policy'
 import { createTestIssuer } from '@portcullis/testing'
+import { tokensPlugin } from '@portcullis/tokens'
 
 resourceMetadataSuite(
   'Fastify',
@@ -62,4 +64,41 @@ it('lists the metadata route in the inventory as public, with its allowlist', as
     'scopes_supported[]',
   ])
   await app.close()
+})
+
+it('the tokens and policy plugins alone take resourceMetadataUrl for their challenges', async () => {
+  const issuer = await createTestIssuer()
+  const url = 'https://api.example/.well-known/oauth-protected-resource'
+  const app = Fastify()
+  await app.register(tokensPlugin, { ...trustedTokens(issuer), resourceMetadataUrl: url })
+  await app.register(policyPlugin, { realm: 'test', resourceMetadataUrl: url })
+  app.get('/v1/admin', { config: { guard: { scopes: ['admin'] } } }, () => ({}))
+  await app.ready()
+  const anonymous = await app.inject({ method: 'GET', url: '/v1/admin' })
+  expect(anonymous.headers['www-authenticate']).toBe(
+    `Bearer realm="test", resource_metadata="${url}"`,
+  )
+  const token = await issuer.token({ scope: 'videos:read' })
+  const scope = await app.inject({
+    method: 'GET',
+    url: '/v1/admin',
+    headers: { authorization: `Bearer ${token}` },
+  })
+  expect(scope.statusCode).toBe(403)
+  expect(scope.headers['www-authenticate']).toContain(`resource_metadata="${url}"`)
+  await app.close()
+
+  for (const [plugin, options] of [
+    [tokensPlugin, { ...trustedTokens(issuer), resourceMetadataUrl: 'not a url' }],
+    [policyPlugin, { resourceMetadataUrl: 'ftp://x' }],
+  ] as const) {
+    const bad = Fastify()
+    await expect(
+      (async () => {
+        await bad.register(plugin as never, options as never)
+        await bad.ready()
+      })(),
+    ).rejects.toMatchObject({ code: 'PCL_INVALID_OPTIONS' })
+    await bad.close().catch(() => undefined)
+  }
 })

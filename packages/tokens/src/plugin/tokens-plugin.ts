@@ -1,4 +1,4 @@
-import type { AuditSink } from '@portcullis/core'
+import { PortcullisConfigError, type AuditSink } from '@portcullis/core'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthenticator } from '../authenticate/index.js'
@@ -50,6 +50,13 @@ function portcullisTokens(
   const { audit, reportOnly = false, preAuth, resourceMetadataUrl, ...tokenOptions } = options
   let authenticate
   try {
+    if (resourceMetadataUrl !== undefined && !URL.canParse(String(resourceMetadataUrl))) {
+      throw new PortcullisConfigError(
+        'PCL_INVALID_OPTIONS',
+        'portcullis options: resourceMetadataUrl: must be the absolute URL of the RFC 9728 metadata',
+        { field: 'resourceMetadataUrl' },
+      )
+    }
     const authenticator = createAuthenticator(createVerifier(tokenOptions))
     authenticate = createAuthentication({
       authenticator,

@@ -163,6 +163,28 @@ describe('OpenAPI from the guards (@fastify/swagger)', () => {
     })
   })
 
+  it('leaves a static document (mode: static) as it is', async () => {
+    const issuer = await createTestIssuer()
+    app = Fastify()
+    await app.register(portcullis, { tokens: trustedTokens(issuer) })
+    const specification = {
+      openapi: '3.0.3',
+      info: { title: 'static', version: '1' },
+      paths: { '/v1/x': { get: { responses: { 200: { description: 'ok' } } } } },
+    }
+    await app.register(swagger, {
+      mode: 'static',
+      specification: { document: structuredClone(specification) as never },
+    })
+    app.get(
+      '/v1/x',
+      { config: { guard: { authenticated: true, response: { allow: ['id'] } } } },
+      () => ({}),
+    )
+    await app.ready()
+    expect(app.swagger()).toEqual(specification)
+  })
+
   it('openapi: false leaves the document as generated', async () => {
     const document = await documented({ portcullis: { openapi: false } })
     const read = operations(document).get('GET /v1/videos/{id}')!

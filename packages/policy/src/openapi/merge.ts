@@ -73,9 +73,7 @@ export function applyGuards(
   find: (path: string, method: string, operation: Json) => DocumentedRoute | null,
   options: OpenApiOptions,
 ): number {
-  const components = (document.components ??= {})
-  const schemes = (components.securitySchemes ??= {})
-  const settings = documentSettings(schemes, options)
+  const settings = documentSettings(document.components?.securitySchemes ?? {}, options)
   let written = 0
   for (const [path, item] of Object.entries(document.paths ?? {})) {
     if (item === undefined) continue
@@ -98,10 +96,15 @@ export function applyGuards(
       written++
     }
   }
+  // Components only for a document the guards wrote into (a static document stays as it is).
   if (written > 0) {
+    const components = (document.components ??= {})
     const schemas = (components.schemas ??= {})
     schemas[PROBLEM_SCHEMA] ??= problemSchema
-    if (settings.scheme === BEARER_SCHEME) schemes[BEARER_SCHEME] ??= bearerScheme
+    if (settings.scheme === BEARER_SCHEME) {
+      const schemes = (components.securitySchemes ??= {})
+      schemes[BEARER_SCHEME] ??= bearerScheme
+    }
   }
   return written
 }

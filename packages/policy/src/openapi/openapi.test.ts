@@ -141,7 +141,6 @@ describe('documentSettings', () => {
     const document = { paths: { '/a': { get: { responses: { 200: { description: 'ok' } } } } } }
     expect(applyGuards(document, () => null, {})).toBe(0)
     expect(document).toEqual({
-      components: { securitySchemes: {} },
       paths: { '/a': { get: { responses: { 200: { description: 'ok' } } } } },
     })
   })

@@ -58,9 +58,9 @@ export function thrown(fn: () => unknown): Error & Record<string, unknown> {
   throw new Error('expected a throw')
 }
 
-/** Starts `app` on 127.0.0.1, port 0. */
-export async function listen(app: Express): Promise<{ server: Server; base: string }> {
-  const server = app.listen(0, '127.0.0.1')
+/** Starts `app` on 127.0.0.1, port 0 (or `port`). */
+export async function listen(app: Express, port = 0): Promise<{ server: Server; base: string }> {
+  const server = app.listen(port, '127.0.0.1')
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
@@ -95,6 +95,7 @@ export async function guardedExpress(
     issuer?: TestIssuer
     audit?: boolean
     seal?: boolean
+    port?: number
   } = {},
 ): Promise<GuardedExpress> {
   const issuer = options.issuer ?? (await createTestIssuer())
@@ -111,7 +112,7 @@ export async function guardedExpress(
   const app = express()
   await routes(app, guard)
   if (options.seal !== false) guard.seal(app)
-  const { server, base } = await listen(app)
+  const { server, base } = await listen(app, options.port)
   return {
     app,
     guard,

@@ -5,9 +5,11 @@ import {
   type AuthenticatedRequest,
   type Guard,
   type InventoryEntry,
+  type OpenApiOptions,
   type Principal,
   type RouteGuard,
 } from '@portcullis/express'
+import type { GuardedOperation } from '@portcullis/policy'
 import express, { type RequestHandler } from 'express'
 import { expectTypeOf } from 'vitest'
 
@@ -74,3 +76,17 @@ guard(asFastify)
 createGuard({})
 // @ts-expect-error unknown options do not compile
 createGuard({ tokens: { issuers: [] }, unguardedRoutes: 'deny' })
+
+// OpenAPI from the guards: the fragment's operations and options are typed.
+expectTypeOf<Guard['openapi']>().parameter(0).toEqualTypeOf<OpenApiOptions | undefined>()
+expectTypeOf(guard.openapi().paths).toEqualTypeOf<
+  Readonly<Record<string, Readonly<Record<string, GuardedOperation>>>>
+>()
+// @ts-expect-error a misspelled option
+guard.openapi({ narrow: true })
+// RFC 9728: `resource` and `authorizationServers` are required.
+createGuard({
+  tokens: { issuers: [] },
+  // @ts-expect-error authorizationServers is missing
+  resourceMetadata: { resource: 'https://api.example' },
+})

@@ -3,6 +3,8 @@ import portcullis, {
   serializeRequest,
   type BodySpec,
   type InventoryEntry,
+  type OpenApiOptions,
+  type PortcullisOptions,
   type Principal,
   type RouteGuard,
 } from '@portcullis/fastify'
@@ -95,3 +97,19 @@ app.get('/step-up-seconds', { config: { guard: { maxAuthAge: 900 } } }, () => 'o
 app.get('/bad-acr', { config: { guard: { acr: 'gold' } } }, () => 'x')
 // @ts-expect-error maxAuthAge is a duration, not a boolean
 app.get('/bad-age', { config: { guard: { maxAuthAge: true } } }, () => 'x')
+// `openapi` and `resourceMetadata` are typed options of the plugin.
+expectTypeOf<PortcullisOptions['openapi']>().toEqualTypeOf<OpenApiOptions | false | undefined>()
+await app.register(portcullis, {
+  tokens: { issuers: [] },
+  openapi: { securityScheme: 'oauth2', narrowResponses: true },
+  resourceMetadata: {
+    resource: 'https://api.example',
+    authorizationServers: ['https://auth.example'],
+    resourceName: 'API',
+  },
+})
+await app.register(portcullis, {
+  tokens: { issuers: [] },
+  // @ts-expect-error authorizationServers must be an array of issuer URLs
+  resourceMetadata: { resource: 'https://api.example', authorizationServers: 'https://a' },
+})

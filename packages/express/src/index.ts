@@ -11,7 +11,14 @@ export type { AuthenticatedRequest } from './augment.js'
 export { createGuard, type Guard } from './guard/index.js'
 export type { PortcullisExpressOptions } from './options/index.js'
 export type { GuardLogger } from '@portcullis/core'
-export type { ClaimMatcher, InventoryEntry, KnownScopes, Scope } from '@portcullis/policy'
+export type {
+  ClaimMatcher,
+  InventoryEntry,
+  KnownScopes,
+  OpenApiFragment,
+  OpenApiOptions,
+  Scope,
+} from '@portcullis/policy'
 // Typed re-exports keep each package's declarations (and their `RouteGuard` augmentations) in
 // this package's types: a bare side-effect import would be dropped from the bundled .d.ts.
 export type { BodySpec, ResponseSpec } from '@portcullis/allowlist'

@@ -16,6 +16,7 @@ export type {
   ClaimMatcher,
   InventoryEntry,
   KnownScopes,
+  OpenApiOptions,
   PortcullisApi,
   Scope,
 } from '@portcullis/policy'

@@ -46,6 +46,14 @@ export {
   type RouteLimits,
 } from './inventory/index.js'
 export {
+  openApiFragment,
+  type GuardedOperation,
+  type JsonSchema,
+  type OpenApiFragment,
+  type OpenApiOptions,
+  type SecurityRequirements,
+} from './openapi/index.js'
+export {
   policyPlugin,
   type ClaimMatcher,
   type KnownScopes,

@@ -42,6 +42,7 @@ export {
   limitsOf,
   plainValue,
   requiresNoScopeOrCaller,
+  scopesInUse,
   compareEntries,
   inventoryEntries,
   parseRouteTree,
@@ -50,3 +51,12 @@ export {
 } from './inventory/index.js'
 export { policyOptionsSchema, resolvePolicyOptions } from './plugin/options.js'
 export { ROUTE_GUARD_HOOK } from './plugin/index.js'
+export {
+  applyGuards,
+  openApiFragment,
+  openApiOptionsSchema,
+  resolveOpenApiOptions,
+  type DocumentedRoute,
+  type OpenApiDocument,
+  type OpenApiOptions,
+} from './openapi/index.js'

@@ -15,7 +15,12 @@ import {
   resolveRateLimitOptions,
 } from '@portcullis/rate-limit/internal'
 import type { PreAuthLimiter, TokensOptions } from '@portcullis/tokens'
-import { tokensOptionsSchema } from '@portcullis/tokens/internal'
+import {
+  resolveResourceMetadata,
+  resourceMetadataSchema,
+  tokensOptionsSchema,
+  type ResolvedResourceMetadata,
+} from '@portcullis/tokens/internal'
 import { z } from 'zod'
 import { consoleLogger, type GuardLogger } from './logger.js'
 
@@ -62,6 +67,7 @@ const optionsSchema = z.strictObject(
     callbackTimeout: policy.callbackTimeout,
     classify: policy.classify,
     telemetry: policy.telemetry,
+    resourceMetadata: resourceMetadataSchema.optional(),
   },
   { error: 'must be an object' },
 )
@@ -88,6 +94,8 @@ export interface ResolvedOptions {
   readonly requireBody: boolean
   /** The app's OpenTelemetry instruments, shared by every step. */
   readonly telemetry: Telemetry
+  /** `resourceMetadata`, resolved; `undefined` without the option. */
+  readonly resourceMetadata: ResolvedResourceMetadata | undefined
 }
 
 /**
@@ -151,5 +159,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     requireResponse: response.requireResponse,
     maxBodyBytes: response.maxBodyBytes,
     requireBody: response.requireBody,
+    resourceMetadata:
+      options.resourceMetadata === undefined
+        ? undefined
+        : resolveResourceMetadata(options.resourceMetadata, {
+            tokens: options.tokens,
+            knownScopes: options.knownScopes,
+          }),
   })
 }

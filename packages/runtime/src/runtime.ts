@@ -68,6 +68,7 @@ export function createGuardRuntime(input: unknown): GuardRuntime {
     audit: options.audit,
     callbackTimeout: options.callbackTimeout,
     telemetry,
+    resourceMetadata: options.resourceMetadata?.url,
   }
   const authenticate = createAuthentication({
     authenticator,

@@ -36,6 +36,10 @@ export {
   type TokensRedisClient,
 } from './options/index.js'
 export { redactQueryTokens } from './query/index.js'
+export type {
+  ResourceMetadataDocument,
+  ResourceMetadataOptions,
+} from './resource-metadata/index.js'
 export {
   createRedisRevocation,
   type RedisRevocation,

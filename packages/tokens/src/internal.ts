@@ -34,3 +34,10 @@ export { createAuthenticator } from './authenticate/authenticator.js'
 export { buildVerifier, createVerifier } from './verifier/create-verifier.js'
 export { tokensOptionsSchema } from './options/index.js'
 export { duration as durationSchema } from './lib/schema-parts.js'
+export {
+  RESOURCE_METADATA_REASON,
+  resolveResourceMetadata,
+  resourceMetadataSchema,
+  type ResolvedResourceMetadata,
+  type ResourceMetadataRoutes,
+} from './resource-metadata/index.js'

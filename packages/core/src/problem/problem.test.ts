@@ -231,3 +231,40 @@ describe('formatChallenge resists header injection', () => {
     expect(value.length).toBeLessThan(600)
   })
 })
+
+describe('resource_metadata (RFC 9728 §5.1)', () => {
+  const url = 'https://api.example/.well-known/oauth-protected-resource'
+
+  it('is added to every challenge: Bearer, insufficient_scope, and the DPoP offer', () => {
+    const missing = renderProblem(new AuthenticationError('PCL_TOKEN_MISSING'), {
+      realm: 'api',
+      resourceMetadata: url,
+    })
+    expect(missing.headers['www-authenticate']).toBe(
+      `Bearer realm="api", resource_metadata="${url}"`,
+    )
+    const scope = renderProblem(
+      new AuthorizationError('PCL_INSUFFICIENT_SCOPE', { scope: ['videos:read'] }),
+      { resourceMetadata: url },
+    )
+    expect(scope.headers['www-authenticate']).toBe(
+      `Bearer error="insufficient_scope", error_description="Insufficient scope", scope="videos:read", resource_metadata="${url}"`,
+    )
+    const offered = renderProblem(
+      new AuthenticationError('PCL_TOKEN_EXPIRED', { dpop: { algs: ['ES256'], only: false } }),
+      { resourceMetadata: url },
+    )
+    expect(offered.headers['www-authenticate']?.match(/resource_metadata=/g)).toHaveLength(2)
+    // No challenge, no parameter: a 403 for a caller, a 429.
+    expect(
+      renderProblem(new AuthorizationError('PCL_CALLER_NOT_ALLOWED'), { resourceMetadata: url })
+        .headers['www-authenticate'],
+    ).toBeUndefined()
+  })
+
+  it('stays one quoted-string on one line, whatever the URL holds', () => {
+    const value = formatChallenge({ resourceMetadata: 'https://x/"\r\n, error="invalid_token' })
+    expect(value).toMatch(HEADER_SAFE)
+    expect(/^Bearer resource_metadata="((?:[^"\\]|\\.)*)"$/.exec(value)).not.toBeNull()
+  })
+})

@@ -34,6 +34,11 @@ export interface RenderProblemOptions {
    * token on a route that requires DPoP.
    */
   dpop?: DpopChallenge | undefined
+  /**
+   * URL of the resource's protected resource metadata, sent as `resource_metadata` in every
+   * challenge (RFC 9728 §5.1).
+   */
+  resourceMetadata?: string | undefined
 }
 
 const MAX_DETAIL_LENGTH = 500
@@ -80,14 +85,14 @@ export function renderProblem(err: unknown, options: RenderProblemOptions = {}):
       }
     }
   }
-  const challenge = challengeFor(err, options.realm, err.dpop ?? options.dpop)
+  const challenge = challengeFor(err, options, err.dpop ?? options.dpop)
   if (challenge !== undefined) headers['www-authenticate'] = challenge
   return { status: spec.status, headers, body }
 }
 
 function challengeFor(
   err: PortcullisError,
-  realm: string | undefined,
+  { realm, resourceMetadata }: RenderProblemOptions,
   dpop: DpopChallenge | undefined,
 ): string | undefined {
   const spec: ErrorCodeSpec = errorCodes[err.code]
@@ -101,6 +106,7 @@ function challengeFor(
     scope: error === 'insufficient_scope' ? err.scope : undefined,
     acrValues: error === 'insufficient_user_authentication' ? err.stepUp?.acrValues : undefined,
     maxAge: error === 'insufficient_user_authentication' ? err.stepUp?.maxAge : undefined,
+    resourceMetadata,
   }
   // RFC 9449 §7.1: errors about the proof, and refusals where only DPoP is accepted, use the DPoP
   // scheme (with `algs`); otherwise a 401 offers DPoP beside Bearer as a second challenge.
@@ -109,7 +115,7 @@ function challengeFor(
   }
   const bearer = formatChallenge(params)
   if (dpop === undefined || err.status !== 401) return bearer
-  return `${bearer}, ${formatChallenge({ scheme: 'DPoP', realm, algs: dpop.algs })}`
+  return `${bearer}, ${formatChallenge({ scheme: 'DPoP', realm, algs: dpop.algs, resourceMetadata })}`
 }
 
 function internalProblem(): RenderedProblem {

@@ -15,6 +15,8 @@ export interface ChallengeParams {
   acrValues?: readonly string[] | undefined
   /** Largest accepted authentication age in seconds (RFC 9470 §3 `max_age`). */
   maxAge?: number | undefined
+  /** URL of the protected resource metadata (RFC 9728 §5.1 `resource_metadata`). */
+  resourceMetadata?: string | undefined
 }
 
 const MAX_PARAM_LENGTH = 512
@@ -95,6 +97,10 @@ export function formatChallenge(params: ChallengeParams): string {
   }
   if (params.maxAge !== undefined && Number.isSafeInteger(params.maxAge) && params.maxAge >= 0) {
     parts.push(`max_age="${params.maxAge}"`)
+  }
+  // RFC 9728 §5.1: where a client finds how to get a token for this resource.
+  if (params.resourceMetadata !== undefined) {
+    parts.push(`resource_metadata=${quotedString(params.resourceMetadata)}`)
   }
   return parts.length === 0 ? scheme : `${scheme} ${parts.join(', ')}`
 }

@@ -15,6 +15,8 @@ import type { GuardLogger, RequestView } from './request-view.js'
 export interface DecisionContext {
   /** `realm` for `WWW-Authenticate` (RFC 6750 §3). */
   readonly realm: string | undefined
+  /** URL of the RFC 9728 resource metadata, sent as `resource_metadata` in challenges. */
+  readonly resourceMetadata?: string | undefined
   /** Where audit events go; the request's logger when absent. */
   readonly audit: AuditSink | undefined
   /** Milliseconds an async user callback (`check`) may take; 1000 when absent. */
@@ -92,7 +94,11 @@ export function refuse(
   route: string | null,
   details?: Pick<AuditDetails, 'fields' | 'undeclaredFields' | 'notOwned'>,
 ): RenderedProblem {
-  const problem = renderProblem(err, { realm: context.realm, dpop: view.dpop })
+  const problem = renderProblem(err, {
+    realm: context.realm,
+    dpop: view.dpop,
+    resourceMetadata: context.resourceMetadata,
+  })
   if (problem.body.code === 'PCL_INTERNAL') {
     view.log.error({ err }, 'portcullis: unexpected error while guarding a request')
   }

@@ -84,11 +84,11 @@ const STATUS_CODE: Readonly<Record<number, CodeOfKind<'request'>>> = {
  */
 export function errorProblem(
   err: unknown,
-  context: { readonly realm: string | undefined },
+  context: { readonly realm: string | undefined; readonly resourceMetadata?: string | undefined },
   log: GuardLogger,
 ): ProblemToWrite {
   if (isPortcullisError(err) && err.kind !== 'config' && err.kind !== 'internal') {
-    return renderProblem(err, context.realm === undefined ? {} : { realm: context.realm })
+    return renderProblem(err, { realm: context.realm, resourceMetadata: context.resourceMetadata })
   }
   const status = errorStatus(err)
   if (status !== null) {

@@ -1,7 +1,9 @@
 import { type DeclaredGuard } from '@portcullis/core'
-import type { InventoryEntry } from '@portcullis/policy'
-import { compareEntries } from '@portcullis/policy/internal'
+import type { InventoryEntry, OpenApiFragment, OpenApiOptions } from '@portcullis/policy'
+import { compareEntries, openApiFragment, scopesInUse } from '@portcullis/policy/internal'
 import { callSite, createGuardRuntime } from '@portcullis/runtime'
+import { RESOURCE_METADATA_REASON } from '@portcullis/tokens/internal'
+import type { ResourceMetadataDocument } from '@portcullis/tokens'
 import type { Application, RequestHandler } from 'express'
 import type { PortcullisExpressOptions } from '../options/index.js'
 import { passThrough } from '../lib/symbols.js'
@@ -43,6 +45,17 @@ export interface Guard {
   /** The inventory of the sealed apps: every route, what it requires, sorted by URL. */
   routes(): readonly InventoryEntry[]
   /**
+   * The OpenAPI fragment of the sealed apps, for any generator: per path and method, the
+   * security requirement of the guard (`security: []` on public routes) and the 401, 403 and 429
+   * problem+json responses it answers, with the components they reference; with
+   * `narrowResponses`, the 200 schema from the allowlist. The same as `@portcullis/fastify`
+   * writes into `@fastify/swagger`'s document. Options are validated: a bad one throws
+   * `PCL_INVALID_OPTIONS`.
+   *
+   * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/openapi.md
+   */
+  openapi(options?: OpenApiOptions): OpenApiFragment
+  /**
    * Resolves once the rate-limit store can answer (a Redis client created from a URL is created
    * and connected), or after 2 seconds; rejects when `rateLimit.redis` is a URL and `ioredis` is
    * not installed. Requests before then are answered per `onStoreError`.
@@ -69,14 +82,30 @@ export interface Guard {
 export function createGuard(options: PortcullisExpressOptions): Guard {
   const runtime = createGuardRuntime(options)
   const inventory: InventoryEntry[] = []
+  let queryToken = false
   const guard = function guard(routeGuard: DeclaredGuard): RequestHandler {
+    if ((routeGuard as { queryToken?: unknown } | null)?.queryToken === true) queryToken = true
     return createGuardMiddleware(routeGuard, callSite(guard), runtime)
   } as Guard
+  const metadata = runtime.options.resourceMetadata
   guard.seal = (app: Application) => {
+    // RFC 9728: a public route like any other, declared last so that it is sealed with the rest.
+    if (metadata !== undefined) {
+      let document: ResourceMetadataDocument | undefined
+      app.get(
+        metadata.path,
+        guard({ public: RESOURCE_METADATA_REASON, response: { allow: [...metadata.fields] } }),
+        function portcullisResourceMetadata(_req, res) {
+          document ??= metadata.document({ scopes: scopesInUse(guard.routes()), queryToken })
+          res.set('cache-control', 'public, max-age=3600').json(document)
+        },
+      )
+    }
     inventory.push(...sealApp(app, runtime))
   }
   guard.passThrough = passThrough
   guard.routes = () => Object.freeze([...inventory].sort(compareEntries))
+  guard.openapi = (options?: OpenApiOptions) => openApiFragment(guard.routes(), options)
   guard.ready = runtime.ready
   guard.close = runtime.close
   return guard

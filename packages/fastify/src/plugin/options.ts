@@ -1,5 +1,7 @@
 import { PortcullisConfigError, type AuditSink, type GuardOptions } from '@portcullis/core'
 import { invalidOptionsError } from '@portcullis/core/internal'
+import { openApiOptionsSchema, type OpenApiOptions } from '@portcullis/policy/internal'
+import { resourceMetadataSchema } from '@portcullis/tokens/internal'
 // The packages whose augmentations of `GuardOptions` make up these options.
 import type {} from '@portcullis/allowlist'
 import type {} from '@portcullis/policy'
@@ -20,6 +22,15 @@ export interface PortcullisOptions extends GuardOptions {
    * the list, and refuse those routes with 403 at run time (for gradual adoption).
    */
   unguardedRoutes?: 'fail' | 'deny'
+  /**
+   * With `@fastify/swagger` registered, each guard is written into its operation of the
+   * generated document (`app.swagger()`): the security requirement (`security: []` on public
+   * routes), the 401, 403 and 429 problem+json responses, and with `narrowResponses` the 200
+   * schema from the allowlist. On by default; `false` leaves the document as generated.
+   *
+   * @see https://github.com/portcullis-dev/portcullis/blob/main/docs/guides/openapi.md
+   */
+  openapi?: OpenApiOptions | false
 }
 
 const schema = z
@@ -37,6 +48,8 @@ const schema = z
     callbackTimeout: z.union([z.number(), z.string()]).optional(),
     classify: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
     telemetry: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+    resourceMetadata: resourceMetadataSchema.optional(),
+    openapi: z.union([z.literal(false), openApiOptionsSchema]).optional(),
   })
   .strict()
 

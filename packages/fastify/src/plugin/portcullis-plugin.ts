@@ -3,12 +3,14 @@ import { policyPlugin } from '@portcullis/policy'
 import { rateLimitPlugin, type RateLimitOptions } from '@portcullis/rate-limit'
 import { preAuthOf, withoutPreAuth } from '@portcullis/rate-limit/internal'
 import { tokensPlugin } from '@portcullis/tokens'
-import { registerOnce } from '@portcullis/tokens/internal'
+import { registerOnce, resolveResourceMetadata } from '@portcullis/tokens/internal'
 import type { TelemetryOptions } from '@portcullis/core'
 import { createTelemetry } from '@portcullis/core/internal'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { resolveOptions, type PortcullisOptions } from './options.js'
+import { documentGuards } from './openapi.js'
+import { serveResourceMetadata } from './resource-metadata.js'
 
 async function portcullis(fastify: FastifyInstance, options: PortcullisOptions): Promise<void> {
   const twice = registerOnce(fastify, '@portcullis/fastify')
@@ -22,15 +24,25 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
   const realm = resolved.tokens.realm === undefined ? {} : { realm: resolved.tokens.realm }
   const rateLimit = withoutPreAuth(resolved.rateLimit ?? {})
   const preAuth = preAuthOf(resolved.rateLimit)
+  const metadata =
+    resolved.resourceMetadata === undefined
+      ? undefined
+      : resolveResourceMetadata(resolved.resourceMetadata, {
+          tokens: resolved.tokens,
+          knownScopes: resolved.knownScopes,
+        })
+  const metadataUrl = metadata === undefined ? {} : { resourceMetadataUrl: metadata.url }
   await fastify.register(tokensPlugin, {
     ...resolved.tokens,
     ...audit,
+    ...metadataUrl,
     ...(resolved.reportOnly === 'including-tokens' ? { reportOnly: true } : {}),
     ...(preAuth === undefined ? {} : { preAuth }),
   })
   await fastify.register(policyPlugin, {
     ...realm,
     ...audit,
+    ...metadataUrl,
     ...(resolved.unguardedRoutes === undefined
       ? {}
       : { unguardedRoutes: resolved.unguardedRoutes }),
@@ -57,6 +69,8 @@ async function portcullis(fastify: FastifyInstance, options: PortcullisOptions):
     ...audit,
     ...realm,
   })
+  if (metadata !== undefined) serveResourceMetadata(fastify, metadata)
+  if (resolved.openapi !== false) documentGuards(fastify, resolved.openapi ?? {})
 }
 
 /**

@@ -15,6 +15,7 @@ export {
   limitsOf,
   plainValue,
   requiresNoScopeOrCaller,
+  scopesInUse,
   type ExposedField,
   type ExposureGroup,
   type FieldClasses,

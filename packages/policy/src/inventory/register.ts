@@ -315,3 +315,14 @@ export function limitsOf(
     enumeration: plainValue(extra.enumeration),
   })
 }
+
+/** Every scope some route requires (all-of and any-of alike), sorted: the scopes in use. */
+export function scopesInUse(entries: readonly { readonly access: RouteAccess | null }[]): string[] {
+  const scopes = new Set<string>()
+  for (const { access } of entries) {
+    if (access === null) continue
+    for (const scope of access.allOf) scopes.add(scope)
+    for (const group of access.anyOf) for (const scope of group) scopes.add(scope)
+  }
+  return [...scopes].sort()
+}

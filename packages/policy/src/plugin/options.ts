@@ -64,6 +64,12 @@ export interface PolicyPluginOptions {
   classify?: Record<string, string>
   /** OpenTelemetry metrics and spans of the decisions; see `GuardOptions.telemetry`. */
   telemetry?: TelemetryOptions
+  /**
+   * The URL of the resource's RFC 9728 metadata, sent as `resource_metadata` in every challenge
+   * this plugin answers (RFC 9728 §5.1). `@portcullis/fastify` sets it from its
+   * `resourceMetadata` option.
+   */
+  resourceMetadataUrl?: string
 }
 
 /**
@@ -85,6 +91,7 @@ export const policyOptionsSchema = z
     callbackTimeout: durationSchema('ms', 1, 60_000).optional(),
     classify: fieldClassesSchema.optional(),
     telemetry: z.unknown().optional(),
+    resourceMetadataUrl: z.url({ protocol: /^https?$/u }).optional(),
   })
   .strict()
 
@@ -103,6 +110,7 @@ export interface ResolvedPolicyOptions {
   readonly classify: FieldClasses
   /** OpenTelemetry instruments of the decisions (`telemetry`). */
   readonly telemetry: Telemetry
+  readonly resourceMetadataUrl: string | undefined
 }
 
 /** Validates policy plugin options once; a bad option throws `PCL_INVALID_OPTIONS` naming it. */
@@ -126,5 +134,6 @@ export function resolvePolicyOptions(options: unknown): ResolvedPolicyOptions {
     callbackTimeout: o.callbackTimeout ?? CALLBACK_TIMEOUT_MS,
     classify: Object.freeze({ ...o.classify }),
     telemetry: createTelemetry(o.telemetry),
+    resourceMetadataUrl: o.resourceMetadataUrl,
   })
 }

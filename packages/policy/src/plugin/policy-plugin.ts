@@ -156,6 +156,7 @@ function portcullisPolicy(
     audit: resolved.audit,
     callbackTimeout: resolved.callbackTimeout,
     telemetry: resolved.telemetry,
+    resourceMetadata: resolved.resourceMetadataUrl,
   }
   answerFrameworkErrors(fastify, context)
   const records: RouteRecord[] = []

@@ -1,5 +1,6 @@
 import type { Principal } from '@portcullis/core'
 import type { TokensOptions } from '../options/index.js'
+import type { ResourceMetadataOptions } from '../resource-metadata/index.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,6 +16,13 @@ declare module '@portcullis/core' {
   interface GuardOptions {
     /** Required: the trusted issuers and how tokens are verified and cached. */
     tokens: TokensOptions
+    /**
+     * Publish this resource's OAuth 2.0 protected resource metadata (RFC 9728): serves
+     * `GET /.well-known/oauth-protected-resource` (a public route) and adds
+     * `resource_metadata="<its URL>"` to every `WWW-Authenticate` challenge, so that clients
+     * discover where to get a token. Off by default.
+     */
+    resourceMetadata?: ResourceMetadataOptions
   }
   interface RouteGuard {
     /**

@@ -1,4 +1,4 @@
-import type { AuditSink, TelemetryOptions } from '@portcullis/core'
+import { PortcullisConfigError, type AuditSink, type TelemetryOptions } from '@portcullis/core'
 import { createTelemetry } from '@portcullis/core/internal'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -33,6 +33,11 @@ export type TokensPluginOptions = TokensOptions & {
   preAuth?: PreAuthLimiter
   /** OpenTelemetry metrics and spans of verifications; see `GuardOptions.telemetry`. */
   telemetry?: TelemetryOptions
+  /**
+   * The URL of the resource's RFC 9728 metadata, sent as `resource_metadata` in every challenge
+   * (RFC 9728 §5.1). `@portcullis/fastify` sets it from its `resourceMetadata` option.
+   */
+  resourceMetadataUrl?: string
 }
 
 function portcullisTokens(
@@ -49,18 +54,31 @@ function portcullisTokens(
     audit,
     reportOnly = false,
     preAuth,
+    resourceMetadataUrl,
     telemetry: telemetryOptions,
     ...tokenOptions
   } = options
   let authenticate
   try {
+    if (resourceMetadataUrl !== undefined && !URL.canParse(String(resourceMetadataUrl))) {
+      throw new PortcullisConfigError(
+        'PCL_INVALID_OPTIONS',
+        'portcullis options: resourceMetadataUrl: must be the absolute URL of the RFC 9728 metadata',
+        { field: 'resourceMetadataUrl' },
+      )
+    }
     const telemetry = createTelemetry(telemetryOptions)
     const authenticator = createAuthenticator(buildVerifier(tokenOptions, telemetry))
     authenticate = createAuthentication({
       authenticator,
       preAuth,
       reportOnly,
-      decision: { realm: authenticator.verifier.realm, audit, telemetry },
+      decision: {
+        realm: authenticator.verifier.realm,
+        audit,
+        telemetry,
+        resourceMetadata: resourceMetadataUrl,
+      },
       log: fastify.log,
     })
   } catch (err) {

@@ -21,6 +21,9 @@ const SERVERS = {
   guard: { file: 'guard.mjs', args: ['--pool', 0] },
   'guard-pool': { file: 'guard.mjs', args: ['--pool', POOL] },
   'guard-pool-no-cache': { file: 'guard.mjs', args: ['--pool', POOL, '--cache', 'off'] },
+  // Without the pre-auth limiter: the forged tokens all come from the load generator's address,
+  // which the limiter would block after 20 (and then refuse the other scenarios of the server).
+  'guard-pool-no-pre-auth': { file: 'guard.mjs', args: ['--pool', POOL, '--pre-auth', 'off'] },
   'guard-no-rate-limit': { file: 'guard.mjs', args: ['--pool', 0, '--without', 'rate-limit'] },
   'guard-no-allowlist': { file: 'guard.mjs', args: ['--pool', 0, '--without', 'allowlist'] },
   'guard-dpop': { file: 'guard.mjs', args: ['--pool', 0, '--dpop'] },
@@ -71,8 +74,8 @@ export const SCENARIOS = [
   },
   {
     id: 'guard-forged',
-    label: '3c Portcullis guard, distinct random signatures (401)',
-    server: 'guard-pool',
+    label: '3c Portcullis guard, distinct random signatures (401), no pre-auth limiter',
+    server: 'guard-pool-no-pre-auth',
     token: 'forged',
   },
   {

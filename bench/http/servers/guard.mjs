@@ -7,7 +7,9 @@
 // client key (`cnf.jkt`) whose private JWK this server hands to the parent, which signs a fresh
 // proof for every request before the measured run.
 //
-// With `--cache off`, the verification cache is off: every token is verified in full.
+// With `--cache off`, the verification cache is off: every token is verified in full. With
+// `--pre-auth off`, the rate limit has no pre-auth limiter (`preAuth: false`): a flood of forged
+// tokens from one address is then verified, not refused by the limiter.
 //
 // With `--egress`, the route also has an egress budget (items, never spent in a run) and an
 // enumeration limit on `:id` (every request re-reads the same id, so it is free): what the two
@@ -105,6 +107,7 @@ async function build(
   redis = '',
   cache = true,
   telemetry = 'api',
+  preAuth = true,
 ) {
   const app = Fastify(telemetry === 'sdk' ? { serverFactory: registerSdk() } : {})
   await app.register(portcullis, {
@@ -119,6 +122,7 @@ async function build(
             max: 1e9,
             timeWindow: '1 minute',
             ...(redis === '' ? {} : { redis, storeTimeout: 1000 }),
+            ...(preAuth ? {} : { preAuth: false }),
           },
         }
       : {}),
@@ -146,8 +150,18 @@ async function build(
 main(async () => {
   // `--without rate-limit|allowlist` measures the guard without one plugin, for the cost of each.
   // `--cache off`: no verification cache, every token verified in full (cold scenarios).
-  const { pool, without, dpop, egress, redis, cache, telemetry } = serverArgs({
+  const {
+    pool,
+    without,
+    dpop,
+    egress,
+    redis,
+    cache,
+    telemetry,
+    'pre-auth': preAuth,
+  } = serverArgs({
     cache: { type: 'string', default: 'on' },
+    'pre-auth': { type: 'string', default: 'on' },
     without: { type: 'string', default: '' },
     dpop: { type: 'boolean', default: false },
     egress: { type: 'boolean', default: false },
@@ -171,7 +185,16 @@ main(async () => {
   for (;;) {
     let app
     try {
-      app = await build(tokens.jwksUri, features, dpop, egress, redis, cache === 'on', telemetry)
+      app = await build(
+        tokens.jwksUri,
+        features,
+        dpop,
+        egress,
+        redis,
+        cache === 'on',
+        telemetry,
+        preAuth === 'on',
+      )
     } catch (err) {
       const missing = Object.keys(FEATURES).find((k) => features[k] && FEATURES[k].refused(err))
       if (missing === undefined) throw err

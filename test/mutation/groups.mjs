@@ -8,7 +8,10 @@
 export const groups = {
   // Token verification.
   verifier: {
-    mutate: ['packages/tokens/src/verifier/create-verifier.ts'],
+    mutate: [
+      'packages/tokens/src/verifier/create-verifier.ts',
+      'packages/tokens/src/verifier/jws.ts',
+    ],
     tests: ['packages/tokens/src/verifier/**/*.test.ts'],
   },
   // Sender checks: DPoP proofs, certificate-bound tokens.

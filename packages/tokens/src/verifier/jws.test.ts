@@ -14,6 +14,7 @@ import * as jose from 'jose'
 import { beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest'
 import type { TokensOptions } from '../options/index.js'
 import { createVerifier, type Verifier } from './create-verifier.js'
+import { checkClaims, decodeJws, type DecodedJws } from './jws.js'
 
 // jose's compactVerify is the first check of each key and algorithm; Node's crypto.verify every
 // one after. The tests below count the first kind.
@@ -348,5 +349,105 @@ describe('the header and claims jwtVerify refuses, refused without it', () => {
     ],
   ])('refuses %s, correctly signed', async (_, header, payload) => {
     expect(await codeOf(verifier, signRaw(header, payload))).toBe('PCL_TOKEN_INVALID')
+  })
+})
+
+describe('checkClaims: the claim checks of jwtVerify, at their boundaries', () => {
+  const NOW = 1_800_000_000
+  const options: jose.JWTVerifyOptions = {
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    clockTolerance: 5,
+    requiredClaims: ['exp', 'sub'],
+  }
+  const decoded = (
+    payload: Record<string, unknown>,
+    header: Record<string, unknown> = {},
+  ): DecodedJws =>
+    decodeJws(
+      `${jose.base64url.encode(JSON.stringify({ alg: 'ES256', ...header }))}.${jose.base64url.encode(JSON.stringify(payload))}.c2ln`,
+    )
+  const base = { iss: ISSUER, aud: AUDIENCE, sub: 'user-1', exp: NOW + 60 }
+  const outcome = (
+    payload: Record<string, unknown>,
+    more: jose.JWTVerifyOptions = {},
+    header: Record<string, unknown> = {},
+  ): string => {
+    try {
+      checkClaims(decoded(payload, header), { ...options, ...more }, NOW)
+      return 'ok'
+    } catch (err) {
+      if (err instanceof jose.errors.JWTExpired) return `expired ${err.claim}`
+      if (err instanceof jose.errors.JWTClaimValidationFailed) return `${err.reason} ${err.claim}`
+      return `other: ${String(err)}`
+    }
+  }
+
+  it('aud: one of the accepted audiences, as a string or in an array', () => {
+    expect(outcome(base)).toBe('ok')
+    expect(outcome({ ...base, aud: ['other', AUDIENCE] })).toBe('ok')
+    expect(outcome({ ...base, aud: ['other', 'api2'] })).toBe('check_failed aud')
+    expect(outcome({ ...base, aud: [] })).toBe('check_failed aud')
+    expect(outcome({ ...base, aud: 'other' })).toBe('check_failed aud')
+    expect(outcome({ ...base, aud: 42 })).toBe('check_failed aud')
+    expect(outcome({ ...base, aud: undefined })).toBe('missing aud')
+    expect(outcome({ ...base, aud: 'x' }, { audience: ['x', 'y'] })).toBe('ok')
+  })
+
+  it('iss: present and the configured one', () => {
+    expect(outcome({ ...base, iss: undefined })).toBe('missing iss')
+    expect(outcome({ ...base, iss: 'https://other.test' })).toBe('check_failed iss')
+    expect(outcome({ ...base, iss: 7 })).toBe('check_failed iss')
+  })
+
+  it('required claims are own properties of the claims set', () => {
+    expect(outcome({ ...base, sub: undefined })).toBe('missing sub')
+    expect(outcome(base, { requiredClaims: ['exp', 'sub', 'jti'] })).toBe('missing jti')
+    expect(outcome({ ...base, jti: 'j' }, { requiredClaims: ['jti'] })).toBe('ok')
+  })
+
+  it('exp: refused at now minus the tolerance, accepted a second later; a number', () => {
+    expect(outcome({ ...base, exp: NOW - 5 })).toBe('expired exp')
+    expect(outcome({ ...base, exp: NOW - 4 })).toBe('ok')
+    expect(outcome({ ...base, exp: String(NOW + 60) })).toBe('invalid exp')
+  })
+
+  it('nbf: accepted up to now plus the tolerance, refused a second later; a number', () => {
+    expect(outcome({ ...base, nbf: NOW + 5 })).toBe('ok')
+    expect(outcome({ ...base, nbf: NOW + 6 })).toBe('check_failed nbf')
+    expect(outcome({ ...base, nbf: 'soon' })).toBe('invalid nbf')
+  })
+
+  it('maxTokenAge: iat required, at most that old (with the tolerance), never in the future', () => {
+    const aged = { maxTokenAge: 300 }
+    expect(outcome(base, aged)).toBe('missing iat')
+    expect(outcome({ ...base, iat: NOW - 305 }, aged)).toBe('ok')
+    expect(outcome({ ...base, iat: NOW - 306 }, aged)).toBe('expired iat')
+    expect(outcome({ ...base, iat: NOW + 5 }, aged)).toBe('ok')
+    expect(outcome({ ...base, iat: NOW + 6 }, aged)).toBe('check_failed iat')
+    expect(outcome({ ...base, iat: 'now' }, aged)).toBe('invalid iat')
+    // Without maxTokenAge, iat is optional but still a number when present.
+    expect(outcome(base)).toBe('ok')
+    expect(outcome({ ...base, iat: 'now' })).toBe('invalid iat')
+  })
+
+  it('typ: compared without case and without the application/ prefix, required when set', () => {
+    const typed = { typ: 'at+jwt' }
+    expect(outcome(base, typed, { typ: 'at+jwt' })).toBe('ok')
+    expect(outcome(base, typed, { typ: 'AT+JWT' })).toBe('ok')
+    expect(outcome(base, typed, { typ: 'application/at+jwt' })).toBe('ok')
+    expect(outcome(base, typed, { typ: 'JWT' })).toBe('check_failed typ')
+    expect(outcome(base, typed, { typ: 'text/at+jwt' })).toBe('check_failed typ')
+    expect(outcome(base, typed)).toBe('check_failed typ')
+    expect(outcome(base, typed, { typ: 1 })).toBe('check_failed typ')
+    expect(outcome(base, {}, { typ: 'anything' })).toBe('ok')
+  })
+
+  it.each([
+    ['a crit with an empty name', { crit: [''] }],
+    ['a crit with a number', { crit: [1] }],
+    ['a crit that is a string', { crit: 'b64', b64: true }],
+  ])('decodeJws refuses %s', (_, header) => {
+    expect(() => decoded(base, header)).toThrow(jose.errors.JWSInvalid)
   })
 })

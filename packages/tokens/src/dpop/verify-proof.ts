@@ -15,6 +15,7 @@ import type { ResolvedDpopOptions } from '../options/resolve-tokens-options.js'
 import {
   checkClaims as checkJwtClaims,
   decodeJws,
+  isObject,
   SignatureChecks,
   type DecodedJws,
 } from '../verifier/jws.js'
@@ -63,10 +64,6 @@ function invalidProof(message: string, detail: string, cause?: unknown): Authent
     detail,
     ...(cause === undefined ? {} : { cause }),
   })
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 // jose's errors become ours here; the proof's claims are not secret, but they stay out of logs.
@@ -164,7 +161,7 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
       throw mapProofError(err)
     }
     const { alg, jwk } = jws.header as { alg?: unknown; jwk?: unknown }
-    if (!isPlainObject(jwk)) {
+    if (!isObject(jwk)) {
       throw invalidProof('no jwk header', 'The DPoP proof must carry its public key as jwk.')
     }
     // RFC 9449 §4.3 step 7: a private key (or a secret) in the proof is refused before any use.

@@ -13,6 +13,7 @@ import { buildPayload, createJwksServer } from '@portcullis/testing'
 import * as jose from 'jose'
 import { beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest'
 import type { TokensOptions } from '../options/index.js'
+import { supportedAlgorithms, type SupportedAlgorithm } from '../lib/algorithms.js'
 import { createVerifier, type Verifier } from './create-verifier.js'
 import { checkClaims, decodeJws, type DecodedJws } from './jws.js'
 
@@ -33,38 +34,9 @@ const AUDIENCE = 'api'
 const claims = (extra: jose.JWTPayload = {}): jose.JWTPayload =>
   buildPayload({ issuer: ISSUER, audience: AUDIENCE }, extra)
 
-type Alg =
-  | 'RS256'
-  | 'RS384'
-  | 'RS512'
-  | 'PS256'
-  | 'PS384'
-  | 'PS512'
-  | 'ES256'
-  | 'ES384'
-  | 'ES512'
-  | 'EdDSA'
-  | 'Ed25519'
-  | 'HS256'
-  | 'HS384'
-  | 'HS512'
-
-const ALGORITHMS: Alg[] = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-  'HS256',
-  'HS384',
-  'HS512',
-]
+// Every algorithm the verifier accepts, the list the options are validated against.
+type Alg = SupportedAlgorithm
+const ALGORITHMS: readonly Alg[] = supportedAlgorithms
 
 interface Signer {
   readonly sign: (payload: jose.JWTPayload, header?: Record<string, unknown>) => Promise<string>

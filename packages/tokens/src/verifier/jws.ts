@@ -35,8 +35,8 @@ export interface DecodedJws {
 // U+FFFD characters that could compare equal to something else.
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-// A plain JSON object, as jose's isObject: not an array, not null, no exotic prototype.
-function isObject(value: unknown): value is Record<string, unknown> {
+// A JSON object: not an array, not null (what JSON.parse gives for `{...}`).
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
@@ -134,23 +134,10 @@ const signatureRefused = (): errors.JWSSignatureVerificationFailed =>
 /** Checks a signature: `true` when `signature` is the key's signature of `input` under the alg. */
 type SignatureCheck = (input: Buffer, signature: Buffer) => boolean
 
-// Hash and, for ECDSA, the IEEE P1363 signature length (two coordinates) of each algorithm.
-const HASHES: Record<string, string> = {
-  HS256: 'sha256',
-  HS384: 'sha384',
-  HS512: 'sha512',
-  RS256: 'sha256',
-  RS384: 'sha384',
-  RS512: 'sha512',
-  PS256: 'sha256',
-  PS384: 'sha384',
-  PS512: 'sha512',
-  ES256: 'sha256',
-  ES384: 'sha384',
-  ES512: 'sha512',
-}
+// The hash of every HMAC, RSA and ECDSA algorithm is in its name (`ES384`: SHA-384); a PSS salt
+// is as long as the hash; an ECDSA signature (IEEE P1363) is its two coordinates.
+const HASHED = /^(?:HS|RS|PS|ES)(256|384|512)$/
 const ECDSA_SIGNATURE_BYTES: Record<string, number> = { ES256: 64, ES384: 96, ES512: 132 }
-const PSS_SALT_BYTES: Record<string, number> = { PS256: 32, PS384: 48, PS512: 64 }
 
 // Node 20 has the class as a global only (\`webcrypto.CryptoKey\` is undefined there).
 const WebCryptoKey = (globalThis as unknown as { CryptoKey: abstract new () => object }).CryptoKey
@@ -174,7 +161,8 @@ function keyObjectOf(key: KeyInput): KeyObject | undefined {
 
 /** Node's `crypto` check of `alg` with `key`, the same operation WebCrypto performs for jose. */
 function signatureCheck(alg: string, key: KeyObject): SignatureCheck | undefined {
-  const hash = HASHES[alg]
+  const bits = HASHED.exec(alg)?.[1]
+  const hash = bits === undefined ? undefined : `sha${bits}`
   if (alg === 'EdDSA' || alg === 'Ed25519') {
     return (input, signature) => signature.length === 64 && nodeVerify(null, input, key, signature)
   }
@@ -194,9 +182,8 @@ function signatureCheck(alg: string, key: KeyObject): SignatureCheck | undefined
     return (input, signature) =>
       signature.length === rsaBytes && nodeVerify(hash, input, key, signature)
   }
-  const saltLength = PSS_SALT_BYTES[alg]
-  if (saltLength !== undefined) {
-    const pss = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }
+  if (alg.startsWith('PS')) {
+    const pss = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 }
     return (input, signature) =>
       signature.length === rsaBytes && nodeVerify(hash, input, pss, signature)
   }

@@ -5,7 +5,12 @@ import {
   type AuditReason,
   type AuditSink,
 } from '../audit.js'
-import type { PortcullisError } from '../errors/index.js'
+import {
+  isPortcullisError,
+  type DpopChallenge,
+  type PortcullisError,
+  type PortcullisErrorCode,
+} from '../errors/index.js'
 import { renderProblem, type RenderedProblem } from '../problem/index.js'
 import type { Principal } from '../principal.js'
 import type { Telemetry } from '../telemetry/index.js'
@@ -25,10 +30,29 @@ export interface DecisionContext {
   readonly telemetry?: Telemetry
 }
 
+// Whether a logger method does nothing: an empty function (Fastify's logger when the app has
+// none, `logger: false`, is one with a `noop` for every level). Calling it has no effect, so an
+// audit event built for it would be thrown away. Read once per function.
+const EMPTY_FUNCTION = /^(?:function\s*[\w$]*\s*\(\s*\)\s*\{\s*\}|\(\s*\)\s*=>\s*\{\s*\})$/
+const emptiness = new WeakMap<object, boolean>()
+
+function isEmptyFunction(fn: unknown): boolean {
+  if (typeof fn !== 'function') return false
+  let empty = emptiness.get(fn)
+  if (empty === undefined) {
+    empty = EMPTY_FUNCTION.test(Function.prototype.toString.call(fn))
+    emptiness.set(fn, empty)
+  }
+  return empty
+}
+
 /** True when `log` writes `level`. */
 export function logs(log: GuardLogger, level: 'info' | 'warn'): boolean {
   if (log.level === 'silent') return false
-  return typeof log.isLevelEnabled === 'function' ? log.isLevelEnabled(level) : true
+  if (typeof log.isLevelEnabled === 'function') return log.isLevelEnabled(level)
+  // Read, never called here: the method is only looked at.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  return !isEmptyFunction(log[level])
 }
 
 /** Details of one audit event beside the request's. */
@@ -94,11 +118,7 @@ export function refuse(
   route: string | null,
   details?: Pick<AuditDetails, 'fields' | 'undeclaredFields' | 'notOwned'>,
 ): RenderedProblem {
-  const problem = renderProblem(err, {
-    realm: context.realm,
-    dpop: view.dpop,
-    resourceMetadata: context.resourceMetadata,
-  })
+  const problem = renderRefusal(err, context, view.dpop)
   if (problem.body.code === 'PCL_INTERNAL') {
     view.log.error({ err }, 'portcullis: unexpected error while guarding a request')
   }
@@ -126,7 +146,55 @@ export function reportDenial(
   })
 }
 
+// The problems of refusals that carry nothing of their own (no detail, header, scope or
+// challenge: an invalid or expired token, a missing one), rendered once per decision context,
+// DPoP challenge and code, frozen, with their bytes. A flood of forged tokens is the cheapest
+// request an attacker can send; each one then costs a lookup, not a rendering.
+type Renderings = Map<DpopChallenge | undefined, Map<PortcullisErrorCode, RenderedProblem>>
+const renderings = new WeakMap<DecisionContext, Renderings>()
+const rendered = new WeakMap<RenderedProblem, Buffer>()
+
+function plain(err: unknown): err is PortcullisError {
+  if (!isPortcullisError(err) || err.kind === 'config' || err.kind === 'internal') return false
+  return (
+    err.detail === undefined &&
+    err.headers === undefined &&
+    err.scope === undefined &&
+    err.dpop === undefined &&
+    err.stepUp === undefined
+  )
+}
+
+function renderRefusal(
+  err: unknown,
+  context: DecisionContext,
+  dpop: DpopChallenge | undefined,
+): RenderedProblem {
+  const options = { realm: context.realm, dpop, resourceMetadata: context.resourceMetadata }
+  if (!plain(err)) return renderProblem(err, options)
+  let byChallenge = renderings.get(context)
+  if (byChallenge === undefined) {
+    byChallenge = new Map()
+    renderings.set(context, byChallenge)
+  }
+  let byCode = byChallenge.get(dpop)
+  if (byCode === undefined) {
+    byCode = new Map()
+    byChallenge.set(dpop, byCode)
+  }
+  let problem = byCode.get(err.code)
+  if (problem === undefined) {
+    const fresh = renderProblem(err, options)
+    Object.freeze(fresh.body)
+    Object.freeze(fresh.headers)
+    problem = Object.freeze(fresh)
+    rendered.set(problem, Buffer.from(JSON.stringify(problem.body)))
+    byCode.set(err.code, problem)
+  }
+  return problem
+}
+
 /** The body of a problem as bytes: sent as is (RFC 9457 defines no charset parameter). */
 export function problemBytes(problem: RenderedProblem): Buffer {
-  return Buffer.from(JSON.stringify(problem.body))
+  return rendered.get(problem) ?? Buffer.from(JSON.stringify(problem.body))
 }

@@ -1,0 +1,139 @@
+import { describe, expect, it, vi } from 'vitest'
+import { AuthenticationError, AuthorizationError, RateLimitError } from '../errors/index.js'
+import { emitAudit, logs, problemBytes, refuse, type DecisionContext } from './decisions.js'
+import type { GuardLogger, RequestView } from './request-view.js'
+
+function logger() {
+  return { info: vi.fn(), warn: vi.fn(), error: vi.fn() }
+}
+
+function view(log: GuardLogger = logger(), dpop?: RequestView['dpop']): RequestView {
+  return {
+    method: 'GET',
+    route: '/v/:id',
+    start: performance.now(),
+    principal: null,
+    requestId: 'req-1',
+    ip: '127.0.0.1',
+    log,
+    dpop,
+  } as unknown as RequestView
+}
+
+function context(overrides: Partial<DecisionContext> = {}): DecisionContext {
+  return { realm: 'api', audit: undefined, ...overrides }
+}
+
+describe('logs', () => {
+  // What Fastify hands to hooks when the app has no logger (`logger: false`).
+  function noop() {}
+  const silent = { info: noop, warn: noop, error: noop, child: () => silent }
+
+  it('knows a logger whose methods are empty functions writes nothing', () => {
+    expect(logs(silent, 'warn')).toBe(false)
+    expect(logs(silent, 'info')).toBe(false)
+    const arrows = { info: () => {}, warn: () => {}, error: () => {} }
+    expect(logs(arrows, 'warn')).toBe(false)
+  })
+
+  it('treats any method with a body, or a level it cannot read, as writing', () => {
+    expect(logs(logger(), 'warn')).toBe(true)
+    const lines: unknown[] = []
+    const warn = function warn(fields: object) {
+      lines.push(fields)
+    }
+    const written = { info: (fields: object) => void lines.push(fields), warn, error: noop }
+    expect(logs(written, 'info')).toBe(true)
+    expect(logs(written, 'warn')).toBe(true)
+    // The level is read from the method the event would go to, not from another one.
+    expect(logs({ ...silent, warn }, 'warn')).toBe(true)
+    expect(logs({ ...silent, warn }, 'info')).toBe(false)
+  })
+
+  it('reads the level of a logger that states it', () => {
+    expect(logs({ ...logger(), level: 'silent' }, 'warn')).toBe(false)
+    const pinoLike = { ...logger(), level: 'warn', isLevelEnabled: (l: string) => l === 'warn' }
+    expect(logs(pinoLike, 'warn')).toBe(true)
+    expect(logs(pinoLike, 'info')).toBe(false)
+  })
+
+  it('delivers no event to an empty logger, and every event to a sink', () => {
+    function noopWarn(_fields: object, _message: string) {}
+    const empty = { info: noopWarn, warn: noopWarn, error: noopWarn }
+    const read = vi.spyOn(view(empty), 'ip', 'get')
+    emitAudit(view(empty), context(), 'deny', 'PCL_TOKEN_INVALID', { route: '/v/:id' })
+    expect(read).not.toHaveBeenCalled()
+    const sink = vi.fn()
+    emitAudit(view(empty), context({ audit: sink }), 'deny', 'PCL_TOKEN_INVALID', {
+      route: '/v/:id',
+    })
+    expect(sink).toHaveBeenCalledOnce()
+    expect(sink.mock.calls[0]?.[0]).toMatchObject({ decision: 'deny', reason: 'PCL_TOKEN_INVALID' })
+  })
+})
+
+describe('refuse', () => {
+  const invalid = () => new AuthenticationError('PCL_TOKEN_INVALID', { message: 'bad signature' })
+
+  it('renders a refusal with nothing of its own once per context, frozen, with its bytes', () => {
+    const ctx = context()
+    const first = refuse(view(), ctx, invalid(), '/v/:id')
+    const second = refuse(view(), ctx, invalid(), '/v/:id')
+    expect(second).toBe(first)
+    expect(Object.isFrozen(first)).toBe(true)
+    expect(Object.isFrozen(first.headers)).toBe(true)
+    expect(Object.isFrozen(first.body)).toBe(true)
+    expect(JSON.parse(problemBytes(first).toString())).toEqual(first.body)
+    expect(first.status).toBe(401)
+    expect(first.headers['www-authenticate']).toMatch(/^Bearer realm="api", error="invalid_token"/)
+    // The message is never sent.
+    expect(problemBytes(first).toString()).not.toContain('bad signature')
+  })
+
+  it('audits every refusal, rendered once or not', () => {
+    const sink = vi.fn()
+    const ctx = context({ audit: sink })
+    refuse(view(), ctx, invalid(), '/v/:id')
+    refuse(view(), ctx, invalid(), '/v/:id')
+    expect(sink).toHaveBeenCalledTimes(2)
+  })
+
+  it('keeps the challenge of each context, DPoP challenge and code apart', () => {
+    const ctx = context()
+    const bearer = refuse(view(), ctx, invalid(), null)
+    const dpopOnly = refuse(view(logger(), { algs: ['ES256'], only: true }), ctx, invalid(), null)
+    expect(dpopOnly).not.toBe(bearer)
+    expect(dpopOnly.headers['www-authenticate']).toMatch(/^DPoP /)
+    const other = refuse(view(), context({ realm: 'other' }), invalid(), null)
+    expect(other.headers['www-authenticate']).toContain('realm="other"')
+    const expired = refuse(view(), ctx, new AuthenticationError('PCL_TOKEN_EXPIRED'), null)
+    expect(expired.body.code).toBe('PCL_TOKEN_EXPIRED')
+    expect(refuse(view(), ctx, invalid(), null)).toBe(bearer)
+  })
+
+  it('renders a refusal that carries scopes, a detail or headers every time', () => {
+    const ctx = context()
+    const scoped = (scope: string[]) =>
+      refuse(view(), ctx, new AuthorizationError('PCL_INSUFFICIENT_SCOPE', { scope }), null)
+    expect(scoped(['a:read']).headers['www-authenticate']).toContain('scope="a:read"')
+    expect(scoped(['b:write']).headers['www-authenticate']).toContain('scope="b:write"')
+    const limited = (after: string) =>
+      refuse(
+        view(),
+        ctx,
+        new RateLimitError('PCL_RATE_LIMITED', { headers: { 'retry-after': after } }),
+        null,
+      )
+    expect(limited('3').headers['retry-after']).toBe('3')
+    expect(limited('7').headers['retry-after']).toBe('7')
+    expect(Object.isFrozen(limited('7'))).toBe(false)
+  })
+
+  it('answers a bare 500 for anything that is not a refusal, and logs it', () => {
+    const log = logger()
+    const problem = refuse(view(log), context(), new Error('db password=hunter2'), null)
+    expect(problem.status).toBe(500)
+    expect(problemBytes(problem).toString()).not.toContain('hunter2')
+    expect(log.error).toHaveBeenCalledOnce()
+  })
+})

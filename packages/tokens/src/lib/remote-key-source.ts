@@ -26,6 +26,20 @@ export interface RemoteKeySourceOptions {
 
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>
 
+// A key set has a few keys, each picked for a few algs: more picks than this are tokens naming
+// kids at random (each a miss of jose's, never remembered), or a set too large to remember.
+const MAX_PICKS = 64
+
+// What jose picks a key by (its local set reads `alg` and `kid` of the header, nothing else),
+// as a map key that no other pair spells (an absent kid is not an empty one); `undefined` for a
+// header whose fields are not strings, left to jose.
+function pickOf(header: CompactJWSHeaderParameters): string | undefined {
+  const { alg, kid } = header
+  if (typeof alg !== 'string') return undefined
+  if (kid === undefined) return `${alg.length}:${alg}`
+  return typeof kid === 'string' ? `${alg.length}:${alg}#${kid}` : undefined
+}
+
 /**
  * A `jwksUri` key set: jose's `createRemoteJWKSet` (caching, refetch on an unknown `kid` at most
  * once per cooldown, timeout, concurrent fetches shared), wrapped to close what it leaves open:
@@ -46,6 +60,9 @@ export class RemoteKeySource implements KeySource {
   #seenKeys: ReadonlySet<string> | undefined
   #generation = 0
   #stale: { uat: number; keys: LocalKeySet } | undefined
+  // The keys jose picked from the set fetched at `#pickedFrom`, by alg and kid.
+  readonly #picked = new Map<string, KeyInput>()
+  #pickedFrom: number | undefined
 
   constructor(options: RemoteKeySourceOptions) {
     this.#options = options
@@ -58,9 +75,25 @@ export class RemoteKeySource implements KeySource {
     })
   }
 
-  async getKey(header: CompactJWSHeaderParameters): Promise<KeyInput> {
+  /**
+   * The key for a header: the one jose picked for the same `alg` and `kid` from the key set it
+   * holds now, while that set is fresh (no fetch or refresh would happen), without a tick; else
+   * jose's answer. jose picks from those two fields only, so the answer cannot differ.
+   */
+  getKey(header: CompactJWSHeaderParameters): Promise<KeyInput> | KeyInput {
+    const pick = pickOf(header)
+    const uat = this.#cache.uat
+    if (pick !== undefined && uat !== undefined && uat === this.#pickedFrom) {
+      const key = this.#picked.get(pick)
+      if (key !== undefined && Date.now() < uat + this.#options.cacheMaxAge) return key
+    }
+    return this.#jose(header, pick)
+  }
+
+  async #jose(header: CompactJWSHeaderParameters, pick: string | undefined): Promise<KeyInput> {
+    let key: KeyInput
     try {
-      return await this.#remote(header)
+      key = await this.#remote(header)
     } catch (err) {
       if (!(err instanceof JwksFetchError)) throw err
       const stale = this.#staleKeys(Date.now())
@@ -73,6 +106,16 @@ export class RemoteKeySource implements KeySource {
         throw staleError
       }
     }
+    // Remembered for the set jose holds now; a new set (a refresh, a kid fetched) starts afresh.
+    const uat = this.#cache.uat
+    if (pick !== undefined && uat !== undefined) {
+      if (uat !== this.#pickedFrom) {
+        this.#picked.clear()
+        this.#pickedFrom = uat
+      }
+      if (this.#picked.size < MAX_PICKS) this.#picked.set(pick, key)
+    }
+    return key
   }
 
   generation(): number {

@@ -269,19 +269,47 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
     return seconds * 1000
   }
 
-  // The signature first (over the exact bytes, with a key the issuer's source picked from the
-  // header alone), then the claims, as jwtVerify orders them.
-  async function verifyFresh(jws: DecodedJws, issuer: CompiledIssuer): Promise<Verified> {
-    const { token, claims } = jws
-    const generation = issuer.source.generation()
+  // The signature check with the key the issuer's source picks from the header alone:
+  // synchronous when the key is at hand and the check needs no jose (every token after the first
+  // of a key and alg), a promise otherwise. Throws or rejects with jose's errors, unmapped.
+  function checkSignature(jws: DecodedJws, issuer: CompiledIssuer): void | Promise<void> {
+    const several = (err: unknown): Promise<void> => {
+      if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err
+      return firstMatchingKey(err, (key) => signatures.verify(jws, key))
+    }
+    let key: KeyInput | Promise<KeyInput>
     try {
-      try {
-        const key = issuer.getKey(jws.header)
-        await signatures.verify(jws, isThenable(key) ? await key : key)
-      } catch (err) {
-        if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err
-        await firstMatchingKey(err, (key) => signatures.verify(jws, key))
-      }
+      key = issuer.getKey(jws.header)
+    } catch (err) {
+      return several(err)
+    }
+    if (!isThenable(key)) return signatures.verify(jws, key)
+    return Promise.resolve(key).then((found) => signatures.verify(jws, found), several)
+  }
+
+  // The signature first (over the exact bytes), then the claims, as jwtVerify orders them. No
+  // promise on the synchronous path: a fresh token costs its signature, not a chain of ticks.
+  function verifyFresh(jws: DecodedJws, issuer: CompiledIssuer): Verified | Promise<Verified> {
+    const generation = issuer.source.generation()
+    let signed: void | Promise<void>
+    try {
+      signed = checkSignature(jws, issuer)
+    } catch (err) {
+      throw mapJoseError(err)
+    }
+    if (signed === undefined) return signedToken(jws, issuer, generation)
+    return signed.then(
+      () => signedToken(jws, issuer, generation),
+      (err: unknown) => {
+        throw mapJoseError(err)
+      },
+    )
+  }
+
+  // A token whose signature checked: its claims, then the principal, cached.
+  function signedToken(jws: DecodedJws, issuer: CompiledIssuer, generation: number): Verified {
+    const { token, claims } = jws
+    try {
       checkClaims(jws, issuer.verifyOptions, Math.floor(Date.now() / 1000))
     } catch (err) {
       throw mapJoseError(err)
@@ -335,7 +363,9 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
     if (work === undefined) {
       const { jws, issuer } = preflight(token)
       lastIssuer = issuer.issuer
-      work = verifyFresh(jws, issuer).finally(() => pending.delete(token))
+      const fresh = verifyFresh(jws, issuer)
+      if (!(fresh instanceof Promise)) return admit(fresh.principal)
+      work = fresh.finally(() => pending.delete(token))
       pending.set(token, work)
     }
     return work.then((verified) => admit(verified.principal))

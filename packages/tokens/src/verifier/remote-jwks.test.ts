@@ -192,6 +192,89 @@ describe('remote JWKS', () => {
 
 // A set that holds one member no issuer publishes comes from a misconfigured or compromised
 // endpoint: none of its keys is used, the good ones beside it included.
+describe('keys picked from the fetched set', () => {
+  const signedBy = (key: TestKey, header: Record<string, unknown>, extra = {}): Promise<string> =>
+    signToken(
+      key,
+      claimsFor(ISSUER, AUDIENCE, { exp: Math.floor(Date.now() / 1000) + 86_400, ...extra }),
+      header,
+    )
+
+  it('verifies a new token of a key already used without a promise or a fetch', async () => {
+    const verifier = remoteVerifier()
+    await verifier.verify(await tokenBy(k1))
+    const requests = requestsDuring()
+    for (let i = 0; i < 5; i++) {
+      const answer = verifier.verify(await tokenBy(k1, { sub: `user-${i}` }))
+      expect(answer).not.toBeInstanceOf(Promise)
+      expect(answer).toMatchObject({ subject: `user-${i}` })
+    }
+    // A forged signature under the same key is refused as synchronously.
+    const forged = (await tokenBy(k1)).replace(/\.[^.]+$/, `.${'A'.repeat(86)}`)
+    expect(() => verifier.verify(forged)).toThrow(
+      expect.objectContaining({ code: 'PCL_TOKEN_INVALID' }),
+    )
+    expect(requests()).toBe(0)
+  })
+
+  it('forgets the picks when the set is past cacheMaxAge: a key removed meanwhile is refused', async () => {
+    const verifier = remoteVerifier()
+    await verifier.verify(await tokenBy(k1))
+    server.setJwks({ keys: [k2.jwk] })
+    advance(MAX_AGE - 1)
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1, { n: 1 })))).toBe('accepted')
+    advance(2)
+    const requests = requestsDuring()
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k1, { n: 2 })))).toBe(
+      'PCL_TOKEN_INVALID',
+    )
+    expect(requests()).toBe(1)
+    expect(await codeOf(async () => verifier.verify(await tokenBy(k2)))).toBe('accepted')
+  })
+
+  it('keeps a token without kid, one with an empty kid and one with another kid apart', async () => {
+    const verifier = remoteVerifier()
+    // No kid: jose picks the only ES256 key.
+    expect(await codeOf(async () => verifier.verify(await signedBy(k1, { kid: undefined })))).toBe(
+      'accepted',
+    )
+    // An empty kid names no key of the set, though the pick without kid is remembered.
+    expect(await codeOf(async () => verifier.verify(await signedBy(k1, { kid: '' })))).toBe(
+      'PCL_TOKEN_INVALID',
+    )
+    expect(await codeOf(async () => verifier.verify(await signedBy(k1, { kid: 'k2' })))).toBe(
+      'PCL_TOKEN_INVALID',
+    )
+    // A kid that is not a string is left to jose, which finds no key for it.
+    expect(await codeOf(async () => verifier.verify(await signedBy(k1, { kid: 1 })))).toBe(
+      'PCL_TOKEN_INVALID',
+    )
+    // The remembered picks still serve their own headers.
+    expect(verifier.verify(await signedBy(k1, { kid: undefined }, { n: 2 }))).toMatchObject({
+      subject: 'user-1',
+    })
+    expect(await codeOf(async () => verifier.verify(await signedBy(k1, { kid: 'k1' })))).toBe(
+      'accepted',
+    )
+  })
+
+  it('never serves a key picked for one alg to a token of another', async () => {
+    const rsa = await createTestKey({ kid: 'r1', alg: 'RS256' })
+    server.setJwks({ keys: [k1.jwk, rsa.jwk] })
+    const verifier = createVerifier({
+      issuers: [
+        { issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256', 'RS256'], jwksUri: uri },
+      ],
+    })
+    expect(await codeOf(async () => verifier.verify(await signedBy(rsa, {})))).toBe('accepted')
+    expect(await codeOf(async () => verifier.verify(await signedBy(k1, {})))).toBe('accepted')
+    // The RSA key's kid under ES256: jose finds no ES256 key with that kid.
+    expect(await codeOf(async () => verifier.verify(await signedBy(k1, { kid: 'r1' })))).toBe(
+      'PCL_TOKEN_INVALID',
+    )
+  })
+})
+
 describe('a JWKS refused as a whole', () => {
   let rsa: JWK
   let forged: string

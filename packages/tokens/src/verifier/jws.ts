@@ -128,8 +128,12 @@ export function withoutStack<T>(make: () => T): T {
   }
 }
 
-const signatureRefused = (): errors.JWSSignatureVerificationFailed =>
-  withoutStack(() => new errors.JWSSignatureVerificationFailed())
+// One error for every signature that does not check: it carries nothing about the token (jose's
+// own has a fixed message), and a flood of forged tokens then builds no error object each.
+const SIGNATURE_REFUSED = Object.freeze(
+  withoutStack(() => new errors.JWSSignatureVerificationFailed()),
+)
+const signatureRefused = (): errors.JWSSignatureVerificationFailed => SIGNATURE_REFUSED
 
 /** Checks a signature: `true` when `signature` is the key's signature of `input` under the alg. */
 type SignatureCheck = (input: Buffer, signature: Buffer) => boolean

@@ -25,8 +25,11 @@ beforeAll(async () => {
   other = await createDpopKey()
 })
 
+// Verification answers synchronously once a proof key is known: the cases below read every
+// answer, thrown or returned, as a promise.
 function verifier(options: Parameters<typeof resolveDpop>[0] = {}) {
-  return createProofVerifier(resolveDpop(options, 5))
+  const proofs = createProofVerifier(resolveDpop(options, 5))
+  return { verify: async (context: ProofContext): Promise<void> => proofs.verify(context) }
 }
 
 function context(proof: string, overrides: Partial<ProofContext> = {}): ProofContext {
@@ -52,6 +55,24 @@ async function refusal(promise: Promise<unknown>): Promise<{ code: string; messa
 }
 
 describe('createProofVerifier', () => {
+  it('answers without a promise once the proof key is known, refusals included', async () => {
+    const v = createProofVerifier(resolveDpop({}, 5))
+    await v.verify(context(await signDpopProof(key, { htu: HTU, token: TOKEN })))
+    const proof = await signDpopProof(key, { htu: HTU, token: TOKEN })
+    expect(v.verify(context(proof))).toBeUndefined()
+    expect(() => v.verify(context(proof))).toThrow(
+      expect.objectContaining({ code: 'PCL_DPOP_PROOF_REPLAYED' }),
+    )
+    const forged = proof.replace(/\.[^.]+$/, `.${'A'.repeat(86)}`)
+    expect(() => v.verify(context(forged))).toThrow(
+      expect.objectContaining({ code: 'PCL_DPOP_PROOF_INVALID' }),
+    )
+    // A key never seen is imported first: a promise, then the same checks.
+    const first = v.verify(context(await signDpopProof(other, { htu: HTU, token: TOKEN })))
+    expect(first).toBeInstanceOf(Promise)
+    await expect(first).rejects.toMatchObject({ code: 'PCL_TOKEN_BINDING_MISMATCH' })
+  })
+
   it('accepts a valid proof once', async () => {
     const v = verifier()
     const proof = await signDpopProof(key, { htu: HTU, token: TOKEN })

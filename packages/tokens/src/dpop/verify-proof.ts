@@ -21,7 +21,7 @@ import {
 } from '../verifier/jws.js'
 import { parseHtu } from './htu.js'
 import { createDpopNonces } from './nonce.js'
-import { createReplayCache } from './replay-cache.js'
+import { createReplayCache, type ReplayVerdict } from './replay-cache.js'
 
 /** What a proof is checked against: the request it came with and the token it accompanies. */
 export interface ProofContext {
@@ -42,12 +42,13 @@ export interface ProofContext {
 /** Verifies DPoP proofs (RFC 9449 §4.3) and records them against replay. */
 export interface ProofVerifier {
   /**
-   * Resolves when the proof is valid, bound to the token's key, and used for the first time;
-   * rejects with `AuthenticationError` (`PCL_DPOP_PROOF_INVALID`, `PCL_DPOP_PROOF_REPLAYED`,
-   * `PCL_DPOP_NONCE_REQUIRED`, `PCL_TOKEN_BINDING_MISMATCH`) or `DependencyError`
-   * (`PCL_DPOP_UNAVAILABLE`).
+   * Returns (or resolves) when the proof is valid, bound to the token's key, and used for the
+   * first time; throws (or rejects) with `AuthenticationError` (`PCL_DPOP_PROOF_INVALID`,
+   * `PCL_DPOP_PROOF_REPLAYED`, `PCL_DPOP_NONCE_REQUIRED`, `PCL_TOKEN_BINDING_MISMATCH`) or
+   * `DependencyError` (`PCL_DPOP_UNAVAILABLE`). Synchronous when the proof's key is known and
+   * the replay cache is in memory.
    */
-  verify(context: ProofContext): Promise<void>
+  verify(context: ProofContext): void | Promise<void>
 }
 
 // RFC 7515 §7.1: three non-empty base64url segments; anything else is refused before decoding.
@@ -126,19 +127,16 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
   const signatures = new SignatureChecks()
 
   // The proof's own `jwk` is its key (RFC 9449 §4.2); jose's EmbeddedJWK imports it and refuses
-  // a private or symmetric one, and the thumbprint is taken from the same object.
-  async function keyOf(
+  // a private or symmetric one, and the thumbprint is taken from the same object. Imported once
+  // per encoded header (the same bytes, the same alg and jwk): a client's next proofs find it.
+  async function importKey(
     jws: DecodedJws,
+    id: string,
   ): Promise<{ readonly key: CryptoKey; readonly jkt: string }> {
     const { header } = jws
-    // The encoded header: the same bytes, the same alg and jwk.
-    const id = jws.token.slice(0, jws.token.indexOf('.'))
-    let found = keys.get(id)
-    if (found === undefined) {
-      const key = await EmbeddedJWK(header)
-      found = { key, jkt: await calculateJwkThumbprint(header.jwk as JWK, 'sha256') }
-      keys.set(id, found)
-    }
+    const key = await EmbeddedJWK(header)
+    const found = { key, jkt: await calculateJwkThumbprint(header.jwk as JWK, 'sha256') }
+    keys.set(id, found)
     return found
   }
 
@@ -197,14 +195,47 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
     }
   }
 
-  async function verify(context: ProofContext): Promise<void> {
+  // Synchronous when the proof's key was imported before and its replay cache is in memory: a
+  // DPoP request then costs one signature, like a fresh bearer token.
+  function verify(context: ProofContext): void | Promise<void> {
     const jws = preflight(context.proof)
-    const { claims } = jws
-    let jkt: string
+    const id = jws.token.slice(0, jws.token.indexOf('.'))
+    const found = keys.get(id)
+    if (found === undefined) {
+      return importKey(jws, id).then(
+        (imported) => signed(jws, imported, context),
+        (err: unknown) => {
+          throw mapProofError(err)
+        },
+      )
+    }
+    return signed(jws, found, context)
+  }
+
+  function signed(
+    jws: DecodedJws,
+    found: { readonly key: CryptoKey; readonly jkt: string },
+    context: ProofContext,
+  ): void | Promise<void> {
+    let checked: void | Promise<void>
     try {
-      const found = await keyOf(jws)
-      jkt = found.jkt
-      await signatures.verify(jws, found.key)
+      checked = signatures.verify(jws, found.key)
+    } catch (err) {
+      throw mapProofError(err)
+    }
+    if (checked === undefined) return accept(jws, found.jkt, context)
+    return checked.then(
+      () => accept(jws, found.jkt, context),
+      (err: unknown) => {
+        throw mapProofError(err)
+      },
+    )
+  }
+
+  // A proof whose signature checked: its claims, its binding, its nonce, then its first use.
+  function accept(jws: DecodedJws, jkt: string, context: ProofContext): void | Promise<void> {
+    const { claims } = jws
+    try {
       checkJwtClaims(jws, verifyOptions, Math.floor(Date.now() / 1000))
     } catch (err) {
       throw mapProofError(err)
@@ -226,7 +257,11 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
       })
     }
     // Last, so that only proofs valid in every other respect take a place in the cache.
-    const verdict = await replay.record(jkt, claims.jti as string, claims.iat as number)
+    const verdict = replay.record(jkt, claims.jti as string, claims.iat as number)
+    return verdict instanceof Promise ? verdict.then(judge) : judge(verdict)
+  }
+
+  function judge(verdict: ReplayVerdict): void {
     if (verdict === 'replayed') {
       throw new AuthenticationError('PCL_DPOP_PROOF_REPLAYED', {
         message: 'DPoP proof jti seen before',

@@ -154,16 +154,15 @@ export function createSenderCheck(
       )
     }
     const path = requestPath(request.url)
-    return proofs
-      .verify({
-        proof: credentials.proof ?? '',
-        method: request.message.method ?? '',
-        origins: origins(request),
-        path: path ?? '',
-        accessToken: credentials.token,
-        jkt,
-      })
-      .then(() => principal)
+    const proven = proofs.verify({
+      proof: credentials.proof ?? '',
+      method: request.message.method ?? '',
+      origins: origins(request),
+      path: path ?? '',
+      accessToken: credentials.token,
+      jkt,
+    })
+    return proven === undefined ? principal : proven.then(() => principal)
   }
 
   return Object.freeze({ algs, dpopOnly, check })

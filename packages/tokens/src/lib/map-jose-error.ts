@@ -5,7 +5,7 @@ import {
   type PortcullisError,
 } from '@portcullis/core'
 import { errors } from 'jose'
-import { withoutStack } from '../verifier/jws.js'
+import { SIGNATURE_REFUSED, withoutStack } from '../verifier/jws.js'
 import { JwksFetchError } from './key-source.js'
 
 type MappedError = PortcullisError
@@ -15,6 +15,12 @@ type MappedError = PortcullisError
 function invalid(message: string, cause: unknown): AuthenticationError {
   return withoutStack(() => new AuthenticationError('PCL_TOKEN_INVALID', { message, cause }))
 }
+
+// The refusal of every signature that does not check (the one error the verifier throws for
+// them): built once, like it, so that a flood of forged tokens builds no error at all.
+const SIGNATURE_INVALID = Object.freeze(
+  invalid('Token signature verification failed', SIGNATURE_REFUSED),
+)
 
 // jose puts the whole claims set on claim errors (`payload`); hide it from serializers that walk
 // enumerable properties of a `cause`, so a logged error never carries claim values.
@@ -47,6 +53,7 @@ export function mapJoseError(err: unknown): MappedError {
     return invalid(`Token claim check failed: ${err.claim} (${err.reason})`, err)
   }
   if (err instanceof errors.JOSEAlgNotAllowed) return invalid('Token alg not allowed', err)
+  if (err === SIGNATURE_REFUSED) return SIGNATURE_INVALID
   if (err instanceof errors.JWSSignatureVerificationFailed) {
     return invalid('Token signature verification failed', err)
   }

@@ -130,7 +130,7 @@ export function withoutStack<T>(make: () => T): T {
 
 // One error for every signature that does not check: it carries nothing about the token (jose's
 // own has a fixed message), and a flood of forged tokens then builds no error object each.
-const SIGNATURE_REFUSED = Object.freeze(
+export const SIGNATURE_REFUSED = Object.freeze(
   withoutStack(() => new errors.JWSSignatureVerificationFailed()),
 )
 const signatureRefused = (): errors.JWSSignatureVerificationFailed => SIGNATURE_REFUSED

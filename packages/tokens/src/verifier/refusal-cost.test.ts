@@ -59,13 +59,19 @@ describe('refusing a forged signature', () => {
       cache: false,
     })
     await verifier.verify(await genuine(1))
+    const refusals = new Set<unknown>()
     for (let n = 2; n < 6; n++) {
       const forged = forge(await genuine(n))
       const err = thrown(() => verifier.verify(forged)) as Error & { code: string }
       expect(err.code).toBe('PCL_TOKEN_INVALID')
       // The message line only: no frame was captured.
       expect(err.stack?.split('\n')).toHaveLength(1)
+      expect(err.message).not.toContain(forged.split('.')[2])
+      refusals.add(err)
     }
+    // One refusal, built once, frozen: nothing of a request is written on it.
+    expect(refusals.size).toBe(1)
+    expect(Object.isFrozen([...refusals][0])).toBe(true)
     // A genuine fresh token of the same key is answered as synchronously.
     expect(verifier.verify(await genuine(9))).toMatchObject({ subject: 'user-9' })
   })

@@ -106,6 +106,43 @@ export const egressCases: readonly EgressCase[] = [
     },
   },
   {
+    name: 'every token of one principal draws on one balance and one set; a client key spans its principals',
+    rateLimit: {},
+    routes: [
+      {
+        path: '/history',
+        page: 100,
+        guard: {
+          scopes: ['history:read'],
+          budget: { unit: 'items', max: 200, timeWindow: '1 hour' },
+          response: page,
+        },
+      },
+      {
+        path: '/videos/:id',
+        guard: {
+          scopes: ['history:read'],
+          enumeration: { param: 'id', maxDistinct: 2, timeWindow: '1 hour', key: 'client' },
+          response: one,
+        },
+      },
+    ],
+    steps: [
+      // Three tokens of alice (three principals, one subject): the third page is refused.
+      ok('/history', { ...alice, n: 1 }),
+      ok('/history', { ...alice, n: 2 }),
+      spent('/history', { ...alice, n: 3 }),
+      ok('/history', bob),
+      // alice and bob share their client: two distinct ids between them, then a 429.
+      ok('/videos/1', { ...alice, n: 4 }),
+      ok('/videos/2', bob),
+      { url: '/videos/3', claims: { ...alice, n: 5 }, status: 429, code: 'PCL_ENUMERATION' },
+      ok('/videos/1', bob),
+    ],
+    runs: 6,
+    denials: ['PCL_BUDGET_EXHAUSTED', 'PCL_ENUMERATION'],
+  },
+  {
     name: "overdraw 'serve' (the default) sends the page that overdraws and brings the balance to zero",
     routes: [
       {

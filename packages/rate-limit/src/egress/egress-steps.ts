@@ -20,6 +20,7 @@ import {
   type StoreHealth,
 } from '../limiter/index.js'
 import { keyOf, type KeyOf } from '../limiter/request-keys.js'
+import type { RateLimitKey } from '../options/rate-limit-options.js'
 import type { HeaderNames } from '../options/index.js'
 import { countBytes, countItems } from './count-egress.js'
 import { hashTag, heldValue, type Balance, type EgressStore, type Maybe } from './egress-store.js'
@@ -75,6 +76,7 @@ function tooMany(
 /**
  * Runs one store operation and answers through `decide`: a store that fails (or is late)
  * answers per `onStoreError` (503, or served with an allow audit event), once logged per outage.
+ * A store that answers at once (memory) costs no closure beyond the caller's.
  */
 function through<T>(
   context: EgressContext,
@@ -83,30 +85,64 @@ function through<T>(
   operation: () => Maybe<T>,
   decide: (result: T) => Answer,
 ): Pending {
-  const failed = (err: unknown): Answer => {
-    const refusal = storeFailure(context.health, context.onStoreError, view.log, err)
-    if (refusal === null) {
-      emitAudit(view, context.decision, 'allow', 'PCL_STORE_UNAVAILABLE', { route })
-      return null
-    }
-    return refuse(view, context.decision, refusal, route)
-  }
   let result: Maybe<T>
   try {
     result = operation()
   } catch (err) {
-    return failed(err)
+    return storeFailed(context, view, route, err)
   }
-  const answered = (value: T): Answer => {
+  if (!isPromise(result)) {
     storeAnswered(context.health, view.log)
-    return decide(value)
+    return decide(result)
   }
-  if (!isPromise(result)) return answered(result)
-  return result.then(answered, failed)
+  return result.then(
+    (value) => {
+      storeAnswered(context.health, view.log)
+      return decide(value)
+    },
+    (err: unknown) => storeFailed(context, view, route, err),
+  )
 }
 
-function keyed(keyOfRequest: KeyOf, view: RequestView): string {
-  return hashTag(keyOfRequest(view))
+function storeFailed(
+  context: EgressContext,
+  view: RequestView,
+  route: string | null,
+  err: unknown,
+): Answer {
+  const refusal = storeFailure(context.health, context.onStoreError, view.log, err)
+  if (refusal === null) {
+    emitAudit(view, context.decision, 'allow', 'PCL_STORE_UNAVAILABLE', { route })
+    return null
+  }
+  return refuse(view, context.decision, refusal, route)
+}
+
+/**
+ * The counting key of a request, hash-tagged, between `prefix` and `suffix`. The built-in keys
+ * read the verified principal alone, and a cached token hands every request the same frozen
+ * principal: for those the key is built once per principal. A key function sees the request, so
+ * its key is built every time.
+ */
+function countingKey(
+  key: RateLimitKey,
+  prefix: string,
+  suffix: string,
+): (view: RequestView) => string {
+  const keyOfRequest: KeyOf = keyOf(key)
+  const build = (view: RequestView): string => `${prefix}${hashTag(keyOfRequest(view))}${suffix}`
+  if (key !== 'principal' && key !== 'client') return build
+  const built = new WeakMap<Principal, string>()
+  return function keyOfPrincipal(view) {
+    const { principal } = view
+    if (principal === null) return build(view)
+    let found = built.get(principal)
+    if (found === undefined) {
+      found = build(view)
+      built.set(principal, found)
+    }
+    return found
+  }
 }
 
 function maxFor(budget: BudgetSpec): (principal: Principal | null) => number {
@@ -129,8 +165,8 @@ function createBudget(
 ): { check: Step; meter: Meter } {
   const { decision, headers, store } = context
   const { route, reportOnly } = at
-  const keyOfRequest = keyOf(budget.key)
   const namespace = budget.name === null ? `r\0${at.countsAt}` : `n\0${budget.name}`
+  const keyOfView = countingKey(budget.key, 'b:', namespace)
   const maxOf = maxFor(budget)
   const refuseOverdraw = budget.overdraw === 'refuse'
   const count = budget.unit === 'items' ? (value: unknown) => countItems(value, budget.path) : null
@@ -146,7 +182,7 @@ function createBudget(
 
   function keyFor(view: RequestView): string | Answer {
     try {
-      return `b:${keyed(keyOfRequest, view)}${namespace}`
+      return keyOfView(view)
     } catch (err) {
       return refuse(view, decision, keyFailure(view.log, err), route)
     }
@@ -203,8 +239,8 @@ function createEnumeration(
 ): Step {
   const { decision, store } = context
   const { route, reportOnly } = at
-  const keyOfRequest = keyOf(enumeration.key)
   const namespace = `r\0${at.countsAt}\0${enumeration.source}\0${enumeration.name}`
+  const keyOfView = countingKey(enumeration.key, 'e:', namespace)
   const { maxDistinct, timeWindow } = enumeration
   const read =
     enumeration.source === 'param'
@@ -216,7 +252,7 @@ function createEnumeration(
     if (values.length === 0) return null
     let key: string
     try {
-      key = `e:${keyed(keyOfRequest, view)}${namespace}`
+      key = keyOfView(view)
     } catch (err) {
       return refuse(view, decision, keyFailure(view.log, err), route)
     }
@@ -270,8 +306,6 @@ export interface LockoutSpec {
   readonly coolDown: number
 }
 
-const byPrincipal = keyOf('principal')
-
 /**
  * The denial-burst lockout of an app: `forRoute` gives each guarded route its watch (report-only
  * routes report the refusal and serve). Denials are counted per verified principal; requests
@@ -282,7 +316,7 @@ export function createLockout(
   context: EgressContext,
 ): (reportOnly: boolean) => DenialWatch {
   const { store, decision } = context
-  const keyFor = (view: RequestView): string => `l:${hashTag(byPrincipal(view))}`
+  const keyFor = countingKey('principal', 'l:', '')
 
   function denied(view: RequestView): void {
     if (view.principal === null) return

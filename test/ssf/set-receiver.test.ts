@@ -551,5 +551,15 @@ describe.runIf(runRedisTests)('SET receiver by poll (RFC 8936)', () => {
     expect(() => createSetPoller({ receiver, endpoint: 'http://idp.example/poll' })).toThrow(
       /createSetPoller\.endpoint: must use https/,
     )
+    // Credentials in the URL would end up in logs and errors: the poll's go in `headers`.
+    expect(() =>
+      createSetPoller({ receiver, endpoint: 'https://svc:s3cret@idp.example/poll' }),
+    ).toThrow(/createSetPoller\.endpoint: must not carry credentials/)
+    expect(() => createSetPoller({ receiver, endpoint: 'ftp://idp.example/poll' })).toThrow(
+      /createSetPoller\.endpoint: must use https:/,
+    )
+    expect(() => createSetPoller({ receiver, endpoint: '/poll' })).toThrow(
+      /createSetPoller\.endpoint: must be an absolute URL/,
+    )
   })
 })

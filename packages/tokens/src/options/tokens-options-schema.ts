@@ -8,7 +8,13 @@ import {
   supportedAlgorithms,
   type SupportedAlgorithm,
 } from '../lib/algorithms.js'
-import { duration, integer, nonEmptyString, redisClientSchema } from '../lib/schema-parts.js'
+import {
+  duration,
+  httpsUrl,
+  integer,
+  nonEmptyString,
+  redisClientSchema,
+} from '../lib/schema-parts.js'
 import { inspectKey, keyCanVerify, keyWeakness, type InspectedKey } from '../lib/inspect-key.js'
 
 /** Defaults of every optional setting, documented on `TokensOptions`. */
@@ -41,8 +47,6 @@ export const tokensDefaults = Object.freeze({
     nonceLifetime: 300,
   }),
 })
-
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
 
 // One pass over an algorithm list: `none` in any spelling, unknown and repeated names, and the
 // family rule of the list (`rule`), each reported at its index.
@@ -100,23 +104,7 @@ const proofAlgorithmsSchema = algorithmList((algorithms, ctx) => {
   })
 })
 
-const jwksUriSchema = z.string({ error: 'must be a URL string' }).superRefine((value, ctx) => {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be an absolute URL' })
-    return
-  }
-  if (url.username !== '' || url.password !== '') {
-    ctx.addIssue({ code: 'custom', message: 'must not carry credentials' })
-  } else if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
-    // Keys fetched in clear text could be swapped in transit; loopback only for tests and sidecars.
-    ctx.addIssue({ code: 'custom', message: 'must use https: (http: only for a loopback host)' })
-  } else if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    ctx.addIssue({ code: 'custom', message: 'must use https:' })
-  }
-})
+const jwksUriSchema = httpsUrl()
 
 const keySchema = z.custom<KeyInput>(() => true)
 

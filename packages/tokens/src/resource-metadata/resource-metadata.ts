@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { TokensOptions } from '../options/index.js'
+import { httpsUrl } from '../lib/schema-parts.js'
 import { tokensDefaults } from '../options/tokens-options-schema.js'
 
 /**
@@ -44,51 +45,22 @@ export interface ResourceMetadataOptions {
   resourceTosUri?: string
 }
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
-
-function httpsUrl(what: string, { bare }: { bare: boolean }) {
-  return z.string({ error: `must be ${what}` }).superRefine((value, ctx) => {
-    let url: URL
-    try {
-      url = new URL(value)
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `must be ${what}` })
-      return
-    }
-    if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
-      // RFC 9728 §2, §7.1: the metadata is only as trustworthy as the channel it came over.
-      ctx.addIssue({ code: 'custom', message: 'must use https: (http: only for a loopback host)' })
-    } else if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      ctx.addIssue({ code: 'custom', message: 'must use https:' })
-    } else if (url.username !== '' || url.password !== '') {
-      ctx.addIssue({ code: 'custom', message: 'must not carry credentials' })
-    } else if (bare && (url.hash !== '' || value.includes('#'))) {
-      ctx.addIssue({ code: 'custom', message: 'must not have a fragment (RFC 9728 §1.2)' })
-    } else if (bare && url.search !== '') {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must not have a query: the metadata URL is derived from the path (RFC 9728 §3.1)',
-      })
-    }
-  })
-}
-
 const text = z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(200)
 
 /** The zod schema of the `resourceMetadata` option. */
 export const resourceMetadataSchema = z.strictObject(
   {
-    resource: httpsUrl('an https URL (the resource identifier)', { bare: true }),
+    resource: httpsUrl({ what: 'an https URL (the resource identifier)', bare: true }),
     authorizationServers: z
-      .array(httpsUrl('an https URL (an issuer identifier)', { bare: true }), {
+      .array(httpsUrl({ what: 'an https URL (an issuer identifier)', bare: true }), {
         error: 'must be an array of issuer URLs',
       })
       .min(1, 'must list at least one authorization server'),
     scopesSupported: z.array(text, { error: 'must be an array of scopes' }).optional(),
     resourceName: text.optional(),
-    resourceDocumentation: httpsUrl('an https URL', { bare: false }).optional(),
-    resourcePolicyUri: httpsUrl('an https URL', { bare: false }).optional(),
-    resourceTosUri: httpsUrl('an https URL', { bare: false }).optional(),
+    resourceDocumentation: httpsUrl({ what: 'an https URL' }).optional(),
+    resourcePolicyUri: httpsUrl({ what: 'an https URL' }).optional(),
+    resourceTosUri: httpsUrl({ what: 'an https URL' }).optional(),
   },
   { error: 'must be an object { resource, authorizationServers }' },
 )

@@ -1,7 +1,7 @@
 import type { Duration } from '@portcullis/core'
 import { invalidOptionsError } from '@portcullis/core/internal'
 import { z } from 'zod'
-import { duration, integer } from '../lib/schema-parts.js'
+import { duration, httpsUrl, integer } from '../lib/schema-parts.js'
 import type { SetErrorCode, SetReceiver } from './set-receiver.js'
 
 /**
@@ -50,30 +50,14 @@ export interface SetPoller {
   close(): void
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
-
 const optionsSchema = z.strictObject(
   {
     receiver: z.custom<SetReceiver>(
       (value) => typeof (value as SetReceiver | null)?.receive === 'function',
       { error: 'must come from createSetReceiver' },
     ),
-    endpoint: z.string({ error: 'must be a URL string' }).superRefine((value, ctx) => {
-      let url: URL
-      try {
-        url = new URL(value)
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be an absolute URL' })
-        return
-      }
-      // SETs and the poll credentials travel in it: clear text only on loopback.
-      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'must use https: (http: only for a loopback host)',
-        })
-      }
-    }),
+    // SETs and the poll credentials travel in it.
+    endpoint: httpsUrl(),
     headers: z.record(z.string(), z.string()).optional(),
     maxEvents: integer(1, 10_000).optional(),
     interval: duration('ms', 100, 3_600_000).optional(),

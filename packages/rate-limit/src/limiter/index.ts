@@ -2,7 +2,7 @@ export { keyOf, ipKey, type KeyedRequest, type KeyOf } from './request-keys.js'
 export { maxOf, type LimitSpec, type ResolvedOverride } from './limit-spec.js'
 export {
   keyFailure,
-  limitHeaders,
+  setLimitHeaders,
   rateLimited,
   storeAnswered,
   storeFailure,

@@ -62,18 +62,17 @@ export function rateLimited(ttl: number): RateLimitError {
 }
 
 /**
- * The rate-limit headers of a counted request, as `[name, value]` pairs: the limit, what
- * remains of it, and the seconds until the window resets.
+ * Sets the rate-limit headers of a counted request on `target`: the limit, what remains of it,
+ * and the seconds until the window resets.
  */
-export function limitHeaders(
+export function setLimitHeaders(
   names: HeaderNames,
   max: number,
   current: number,
   ttl: number,
-): [string, number][] {
-  return [
-    [names.limit, max],
-    [names.remaining, current < max ? max - current : 0],
-    [names.reset, ttl > 0 ? Math.ceil(ttl / 1000) : 0],
-  ]
+  target: { setHeader(name: string, value: number): void },
+): void {
+  target.setHeader(names.limit, max)
+  target.setHeader(names.remaining, current < max ? max - current : 0)
+  target.setHeader(names.reset, ttl > 0 ? Math.ceil(ttl / 1000) : 0)
 }

@@ -10,7 +10,7 @@ import {
 } from '@portcullis/core/internal'
 import {
   keyFailure,
-  limitHeaders,
+  setLimitHeaders,
   maxOf,
   rateLimited,
   storeAnswered,
@@ -73,11 +73,7 @@ export function createRouteLimiter(
     }
     storeAnswered(health, view.log)
     const { current, ttl } = count
-    if (headers !== null) {
-      for (const [name, value] of limitHeaders(headers, max, current, ttl)) {
-        view.setHeader(name, value)
-      }
-    }
+    if (headers !== null) setLimitHeaders(headers, max, current, ttl, view)
     if (current <= max) return null
     const over = rateLimited(ttl)
     if (reportOnly) {

@@ -48,6 +48,15 @@ if (BEFORE !== undefined) {
   const servers = join(BEFORE, 'bench/http/servers')
   SERVERS['guard-before'] = { file: join(servers, 'guard.mjs'), args: ['--pool', 0] }
   SERVERS['express-guard-before'] = { file: join(servers, 'express-guard.mjs') }
+  SERVERS['guard-before-pool-no-cache'] = {
+    file: join(servers, 'guard.mjs'),
+    args: ['--pool', POOL, '--cache', 'off'],
+  }
+  SERVERS['guard-before-pool-no-pre-auth'] = {
+    file: join(servers, 'guard.mjs'),
+    args: ['--pool', POOL, '--pre-auth', 'off'],
+  }
+  SERVERS['guard-before-dpop'] = { file: join(servers, 'guard.mjs'), args: ['--pool', 0, '--dpop'] }
   for (const without of ['rate-limit', 'allowlist']) {
     SERVERS[`guard-before-no-${without}`] = {
       file: join(servers, 'guard.mjs'),
@@ -175,6 +184,24 @@ if (BEFORE !== undefined) {
       label: `2*c guard, warm, without the allowlist, at ${BEFORE}`,
       server: 'guard-before-no-allowlist',
       token: 'warm',
+    },
+    {
+      id: 'guard-cold-no-cache-before',
+      label: `3a* guard, cold, cache off, at ${BEFORE}`,
+      server: 'guard-before-pool-no-cache',
+      token: 'pool',
+    },
+    {
+      id: 'guard-forged-before',
+      label: `3c* guard, distinct random signatures (401), at ${BEFORE}`,
+      server: 'guard-before-pool-no-pre-auth',
+      token: 'forged',
+    },
+    {
+      id: 'dpop-warm-before',
+      label: `2d* guard, DPoP route, at ${BEFORE}`,
+      server: 'guard-before-dpop',
+      token: 'dpop',
     },
     {
       id: 'express-guard-before',

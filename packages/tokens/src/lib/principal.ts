@@ -43,8 +43,8 @@ function malformed(claim: string, rule?: string): AuthenticationError {
 /** Where an issuer's scopes are read from: `TokensIssuerOptions.scopeClaim`. */
 export type ScopeClaim = 'scope' | 'scp'
 
-function scopesOf(claim: ScopeClaim, value: unknown): Set<string> {
-  const scopes = new Set<string>()
+function scopesOf(claim: ScopeClaim, value: unknown): string[] {
+  const scopes: string[] = []
   if (value === undefined) return scopes
   // RFC 9068 §2.2.3 and RFC 8693 §4.2: `scope` is one space-delimited string, and nothing else:
   // `scope: ["admin"]` is malformed, never a grant. `scp` (an issuer opts in) is an array of
@@ -57,7 +57,7 @@ function scopesOf(claim: ScopeClaim, value: unknown): Set<string> {
   if (!Array.isArray(items)) throw malformed(claim, rule)
   for (const item of items as unknown[]) {
     if (typeof item !== 'string') throw malformed(claim, rule)
-    if (item.length > 0) scopes.add(item)
+    if (item.length > 0) scopes.push(item)
   }
   return scopes
 }

@@ -200,19 +200,15 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
       throw revocationFailed(err)
     }
     if (isThenable(answer)) {
-      const late = (): DependencyError =>
-        revocationFailed(new Error(`isRevoked did not answer within ${callbackTimeout} ms`))
+      const late = (): Error => new Error(`isRevoked did not answer within ${callbackTimeout} ms`)
       return deadline(answer, callbackTimeout, late).then(
         (result) => {
           if (result !== false) throw revoked()
           return principal
         },
+        // A rejection (or the deadline) is wrapped, never shown.
         (err: unknown) => {
-          // The deadline's own refusal goes out as it is; anything else isRevoked rejected with
-          // is wrapped, never shown.
-          throw err instanceof DependencyError && err.code === 'PCL_REVOCATION_UNAVAILABLE'
-            ? err
-            : revocationFailed(err)
+          throw revocationFailed(err)
         },
       )
     }
@@ -400,10 +396,10 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   // Without a live meter the verifier does no telemetry work at all.
   const verify = telemetry.metrics ? counted : verifyToken
 
+  // An issuer without a mode (the introspection issuer) is 'allowed': only 'required' is read.
   const modes = new Map<string, 'required' | 'allowed'>(
     config.issuers.map((issuer) => [issuer.issuer, issuer.dpop] as const),
   )
-  if (config.introspection !== undefined) modes.set(config.introspection.issuer, 'allowed')
   return Object.freeze({
     verify,
     realm: config.realm,

@@ -183,11 +183,10 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   const pending = new Map<string, Promise<Verified>>()
   const signatures = new SignatureChecks()
 
-  const revoked = (): AuthenticationError =>
-    new AuthenticationError('PCL_TOKEN_REVOKED', { message: 'Token revoked (isRevoked)' })
-  // The core table has no revocation-specific 503 code yet: the keys' one stands in for it.
+  // Each with its code's title as the message; what isRevoked threw (or the deadline) is the cause.
+  const revoked = (): AuthenticationError => new AuthenticationError('PCL_TOKEN_REVOKED')
   const revocationFailed = (cause: unknown): DependencyError =>
-    new DependencyError('PCL_REVOCATION_UNAVAILABLE', { message: 'isRevoked failed', cause })
+    new DependencyError('PCL_REVOCATION_UNAVAILABLE', { cause })
 
   // Revocation is checked on every call, cache hits included, and fails closed: anything but
   // `false` (a throw, a rejection, a non-boolean) refuses the token.

@@ -171,8 +171,6 @@ function signatureCheck(alg: string, key: KeyObject): SignatureCheck {
         const expected = createHmac(hash, key).update(input).digest()
         return expected.length === signature.length && timingSafeEqual(expected, signature)
       }
-    case 'RS':
-      return (input, signature) => nodeVerify(hash, input, key, signature)
     case 'PS': {
       // RFC 7518 §3.5: a signature exactly as long as the modulus, and a salt as long as the
       // hash. OpenSSL accepts a PSS signature with its leading zero octets stripped (another
@@ -183,8 +181,9 @@ function signatureCheck(alg: string, key: KeyObject): SignatureCheck {
         signature.length === bytes && nodeVerify(hash, input, pss, signature)
     }
     default: {
-      const ecdsa = { key, dsaEncoding: 'ieee-p1363' as const }
-      return (input, signature) => nodeVerify(hash, input, ecdsa, signature)
+      // RS and ES: `dsaEncoding` applies to an ECDSA key only (a JWS signature is r and s).
+      const options = { key, dsaEncoding: 'ieee-p1363' as const }
+      return (input, signature) => nodeVerify(hash, input, options, signature)
     }
   }
 }

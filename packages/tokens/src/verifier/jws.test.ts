@@ -88,13 +88,20 @@ async function signerFor(alg: Alg): Promise<Signer> {
   }
 }
 
-function verifierFor(alg: Alg, key: jose.KeyInput, algorithms: Alg[] = [alg]): Verifier {
-  const issuer = 'kty' in (key as object) ? { jwks: { keys: [key as jose.JWK] } } : { keys: [key] }
+type KeySource = { jwks: { keys: jose.JWK[] } } | { keys: jose.KeyInput[] } | { jwksUri: string }
+
+/** A verifier of one issuer allowing `algorithms`, with its keys from `source`, without cache. */
+function verifierOf(algorithms: Alg[], source: KeySource): Verifier {
   const options: TokensOptions = {
-    issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms, typ: false, ...issuer }],
+    issuers: [{ issuer: ISSUER, audience: AUDIENCE, algorithms, typ: false, ...source }],
     cache: false,
   }
   return createVerifier(options)
+}
+
+function verifierFor(alg: Alg, key: jose.KeyInput, algorithms: Alg[] = [alg]): Verifier {
+  const jwk = 'kty' in (key as object)
+  return verifierOf(algorithms, jwk ? { jwks: { keys: [key as jose.JWK] } } : { keys: [key] })
 }
 
 async function codeOf(verifier: Verifier, token: string): Promise<string> {
@@ -220,18 +227,7 @@ describe('what jose checks on the key, Node inherits per key and algorithm', () 
 
   it('tries every key that fits a token without kid, on Node once each key is learned', async () => {
     const [a, b] = await Promise.all([signerFor('ES256'), signerFor('ES256')])
-    const verifier = createVerifier({
-      issuers: [
-        {
-          issuer: ISSUER,
-          audience: AUDIENCE,
-          algorithms: ['ES256'],
-          typ: false,
-          keys: [a.forms.keyObject, b.forms.keyObject],
-        },
-      ],
-      cache: false,
-    })
+    const verifier = verifierOf(['ES256'], { keys: [a.forms.keyObject, b.forms.keyObject] })
     for (let round = 0; round < 3; round++) {
       expect(await codeOf(verifier, await a.sign(claims({ sub: `a${round}` })))).toBe('accepted')
       expect(await codeOf(verifier, await b.sign(claims({ sub: `b${round}` })))).toBe('accepted')
@@ -253,18 +249,7 @@ describe('what jose checks on the key, Node inherits per key and algorithm', () 
     const jwk = (key: KeyObject): jose.JWK => key.export({ format: 'jwk' })
     const server = createJwksServer({ keys: [jwk(weak.publicKey), jwk(publicKey)] })
     try {
-      const verifier = createVerifier({
-        issuers: [
-          {
-            issuer: ISSUER,
-            audience: AUDIENCE,
-            algorithms: ['RS256'],
-            typ: false,
-            jwksUri: await server.listen(),
-          },
-        ],
-        cache: false,
-      })
+      const verifier = verifierOf(['RS256'], { jwksUri: await server.listen() })
       const token = await new jose.SignJWT(claims())
         .setProtectedHeader({ alg: 'RS256' })
         .sign(privateKey)
@@ -308,18 +293,7 @@ describe('what jose checks on the key, Node inherits per key and algorithm', () 
       keys: [{ ...(publicKey.export({ format: 'jwk' }) as jose.JWK), kid: 'short' }],
     })
     try {
-      const verifier = createVerifier({
-        issuers: [
-          {
-            issuer: ISSUER,
-            audience: AUDIENCE,
-            algorithms: ['RS256'],
-            typ: false,
-            jwksUri: await server.listen(),
-          },
-        ],
-        cache: false,
-      })
+      const verifier = verifierOf(['RS256'], { jwksUri: await server.listen() })
       const signed = (sub: string): string => {
         const input = `${jose.base64url.encode(JSON.stringify({ alg: 'RS256', kid: 'short' }))}.${jose.base64url.encode(JSON.stringify(claims({ sub })))}`
         return `${input}.${nodeSign('sha256', Buffer.from(input), privateKey).toString('base64url')}`

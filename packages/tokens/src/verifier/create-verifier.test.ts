@@ -122,6 +122,18 @@ describe('the token’s shape, before anything is decoded', () => {
   })
 })
 
+describe('refusals', () => {
+  it('are built without a stack trace, and leave Error.stackTraceLimit as it was', async () => {
+    const limit = Error.stackTraceLimit
+    const verifier = verifierWith()
+    const elsewhere = await signToken(key, buildPayload({ issuer: ISSUER, audience: 'other-api' }))
+    expect(await outcomeOf(() => verifier.verify(elsewhere))).toBe('PCL_TOKEN_INVALID')
+    expect(await outcomeOf(() => verifier.verify('a.b.c'))).toBe('PCL_TOKEN_INVALID')
+    expect(Error.stackTraceLimit).toBe(limit)
+    expect(new Error('after').stack).toContain('create-verifier.test')
+  })
+})
+
 describe('what the cache keeps', () => {
   it('ends an entry at iat + maxTokenAge minus the clock tolerance', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })

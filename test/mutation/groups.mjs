@@ -12,7 +12,11 @@ export const groups = {
       'packages/tokens/src/verifier/create-verifier.ts',
       'packages/tokens/src/verifier/jws.ts',
     ],
-    tests: ['packages/tokens/src/verifier/**/*.test.ts'],
+    // The introspector's suite: opaque tokens take the verifier's introspection branch.
+    tests: [
+      'packages/tokens/src/verifier/**/*.test.ts',
+      'packages/tokens/src/introspection/introspector.test.ts',
+    ],
   },
   // Sender checks: DPoP proofs, certificate-bound tokens.
   sender: {

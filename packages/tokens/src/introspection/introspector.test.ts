@@ -136,6 +136,13 @@ describe('the answer', () => {
     expect(received).toHaveLength(0)
   })
 
+  it('an empty token is refused without asking the server', async () => {
+    respond(active)
+    received.length = 0
+    expect(await outcome('')).toBe('PCL_TOKEN_INVALID')
+    expect(received).toHaveLength(0)
+  })
+
   it('errors name neither the token nor the secret', async () => {
     respond(active, 500)
     try {

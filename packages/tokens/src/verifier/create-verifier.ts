@@ -183,11 +183,10 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   const pending = new Map<string, Promise<Verified>>()
   const signatures = new SignatureChecks()
 
-  const revoked = (): AuthenticationError =>
-    new AuthenticationError('PCL_TOKEN_REVOKED', { message: 'Token revoked (isRevoked)' })
-  // The core table has no revocation-specific 503 code yet: the keys' one stands in for it.
+  // Each with its code's title as the message; what isRevoked threw (or the deadline) is the cause.
+  const revoked = (): AuthenticationError => new AuthenticationError('PCL_TOKEN_REVOKED')
   const revocationFailed = (cause: unknown): DependencyError =>
-    new DependencyError('PCL_REVOCATION_UNAVAILABLE', { message: 'isRevoked failed', cause })
+    new DependencyError('PCL_REVOCATION_UNAVAILABLE', { cause })
 
   // Revocation is checked on every call, cache hits included, and fails closed: anything but
   // `false` (a throw, a rejection, a non-boolean) refuses the token.
@@ -200,19 +199,15 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
       throw revocationFailed(err)
     }
     if (isThenable(answer)) {
-      const late = (): DependencyError =>
-        revocationFailed(new Error(`isRevoked did not answer within ${callbackTimeout} ms`))
+      const late = (): Error => new Error(`isRevoked did not answer within ${callbackTimeout} ms`)
       return deadline(answer, callbackTimeout, late).then(
         (result) => {
           if (result !== false) throw revoked()
           return principal
         },
+        // A rejection (or the deadline) is wrapped, never shown.
         (err: unknown) => {
-          // The deadline's own refusal goes out as it is; anything else isRevoked rejected with
-          // is wrapped, never shown.
-          throw err instanceof DependencyError && err.code === 'PCL_REVOCATION_UNAVAILABLE'
-            ? err
-            : revocationFailed(err)
+          throw revocationFailed(err)
         },
       )
     }
@@ -400,10 +395,10 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   // Without a live meter the verifier does no telemetry work at all.
   const verify = telemetry.metrics ? counted : verifyToken
 
+  // An issuer without a mode (the introspection issuer) is 'allowed': only 'required' is read.
   const modes = new Map<string, 'required' | 'allowed'>(
     config.issuers.map((issuer) => [issuer.issuer, issuer.dpop] as const),
   )
-  if (config.introspection !== undefined) modes.set(config.introspection.issuer, 'allowed')
   return Object.freeze({
     verify,
     realm: config.realm,

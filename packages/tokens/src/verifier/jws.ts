@@ -40,8 +40,15 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function parseSegment(segment: string): unknown {
-  return JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')))
+// A segment decoded to a JSON object, or `undefined`. No parse error is kept as a cause: V8's
+// JSON.parse message quotes the input, and that input is the token.
+function parseObject(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')))
+    return isObject(value) ? value : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -53,29 +60,19 @@ function parseSegment(segment: string): unknown {
 export function decodeJws(token: string): DecodedJws {
   const first = token.indexOf('.')
   const last = token.lastIndexOf('.')
-  let header: unknown
-  try {
-    header = parseSegment(token.slice(0, first))
-  } catch (cause) {
-    throw new errors.JWSInvalid('JWS Protected Header is invalid', { cause })
-  }
-  if (!isObject(header)) throw new errors.JWSInvalid('JWS Protected Header is invalid')
+  const header = parseObject(token.slice(0, first))
+  if (header === undefined) throw new errors.JWSInvalid('JWS Protected Header is invalid')
   checkCrit(header)
-  let claims: unknown
-  try {
-    claims = parseSegment(token.slice(first + 1, last))
-  } catch (cause) {
-    throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object', { cause })
-  }
-  if (!isObject(claims)) {
+  const claims = parseObject(token.slice(first + 1, last))
+  if (claims === undefined) {
     throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object')
   }
   return {
     token,
     header: header as CompactJWSHeaderParameters,
     claims,
-    // The token is ASCII (the preflight's pattern): latin1 copies it byte for byte.
-    signingInput: Buffer.from(token.slice(0, last), 'latin1'),
+    // The token is ASCII (the preflight's pattern): one byte per character in any encoding.
+    signingInput: Buffer.from(token.slice(0, last)),
     signature: Buffer.from(token.slice(last + 1), 'base64url'),
   }
 }
@@ -104,6 +101,9 @@ function checkCrit(header: Record<string, unknown>): void {
     if (name !== 'b64') {
       throw new errors.JOSENotSupported(`Extension Header Parameter "${name}" is not recognized`)
     }
+  }
+  if (header.b64 === undefined) {
+    throw new errors.JWSInvalid('Extension Header Parameter "b64" is missing')
   }
   if (typeof header.b64 !== 'boolean') {
     throw new errors.JWSInvalid(
@@ -138,64 +138,54 @@ const signatureRefused = (): errors.JWSSignatureVerificationFailed => SIGNATURE_
 /** Checks a signature: `true` when `signature` is the key's signature of `input` under the alg. */
 type SignatureCheck = (input: Buffer, signature: Buffer) => boolean
 
-// The hash of every HMAC, RSA and ECDSA algorithm is in its name (`ES384`: SHA-384); a PSS salt
-// is as long as the hash; an ECDSA signature (IEEE P1363) is its two coordinates.
-const HASHED = /^(?:HS|RS|PS|ES)(256|384|512)$/
-const ECDSA_SIGNATURE_BYTES: Record<string, number> = { ES256: 64, ES384: 96, ES512: 132 }
-
 // Node 20 has the class as a global only (\`webcrypto.CryptoKey\` is undefined there).
 const WebCryptoKey = (globalThis as unknown as { CryptoKey: abstract new () => object }).CryptoKey
 
-function keyObjectOf(key: KeyInput): KeyObject | undefined {
+// The key in each form jose accepted it in: a KeyObject, a secret, a CryptoKey, or a JWK (which
+// throws here if Node cannot read it; the pair then stays with jose).
+function keyObjectOf(key: KeyInput): KeyObject {
   if (key instanceof KeyObject) return key
   if (key instanceof Uint8Array) return createSecretKey(key)
   if (key instanceof WebCryptoKey)
     return KeyObject.from(key as Parameters<typeof KeyObject.from>[0])
-  if (isObject(key)) {
-    const jwk = key as JsonWebKey
-    if (jwk.kty === 'oct') {
-      return typeof jwk.k === 'string'
-        ? createSecretKey(Buffer.from(jwk.k, 'base64url'))
-        : undefined
-    }
-    return createPublicKey({ key: jwk, format: 'jwk' })
-  }
-  return undefined
+  const jwk = key as JsonWebKey
+  if (jwk.kty === 'oct') return createSecretKey(Buffer.from(jwk.k as string, 'base64url'))
+  return createPublicKey({ key: jwk, format: 'jwk' })
 }
 
-/** Node's `crypto` check of `alg` with `key`, the same operation WebCrypto performs for jose. */
-function signatureCheck(alg: string, key: KeyObject): SignatureCheck | undefined {
-  const bits = HASHED.exec(alg)?.[1]
-  const hash = bits === undefined ? undefined : `sha${bits}`
+/**
+ * Node's `crypto` check of `alg` with `key`, the same operation WebCrypto performs for jose. `alg`
+ * is one of the supported algorithms (the preflight allowed it): every one but EdDSA names its
+ * family and its hash (`ES384`: ECDSA with SHA-384). OpenSSL refuses an Ed25519, RSASSA-PKCS1 or
+ * (IEEE P1363) ECDSA signature of the wrong length by itself; see the PSS case.
+ */
+function signatureCheck(alg: string, key: KeyObject): SignatureCheck {
   if (alg === 'EdDSA' || alg === 'Ed25519') {
-    return (input, signature) => signature.length === 64 && nodeVerify(null, input, key, signature)
+    return (input, signature) => nodeVerify(null, input, key, signature)
   }
-  if (hash === undefined) return undefined
-  if (alg.startsWith('HS')) {
-    return (input, signature) => {
-      const expected = createHmac(hash, key).update(input).digest()
-      return expected.length === signature.length && timingSafeEqual(expected, signature)
+  const bits = alg.slice(2)
+  const hash = `sha${bits}`
+  switch (alg.slice(0, 2)) {
+    case 'HS':
+      return (input, signature) => {
+        const expected = createHmac(hash, key).update(input).digest()
+        return expected.length === signature.length && timingSafeEqual(expected, signature)
+      }
+    case 'PS': {
+      // RFC 7518 §3.5: a signature exactly as long as the modulus, and a salt as long as the
+      // hash. OpenSSL accepts a PSS signature with its leading zero octets stripped (another
+      // string, the same integer); this verifier does not.
+      const bytes = Math.ceil(Number(key.asymmetricKeyDetails?.modulusLength) / 8)
+      const pss = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 }
+      return (input, signature) =>
+        signature.length === bytes && nodeVerify(hash, input, pss, signature)
+    }
+    default: {
+      // RS and ES: `dsaEncoding` applies to an ECDSA key only (a JWS signature is r and s).
+      const options = { key, dsaEncoding: 'ieee-p1363' as const }
+      return (input, signature) => nodeVerify(hash, input, options, signature)
     }
   }
-  // RFC 7518 §3.3 and §3.5: an RSA signature is exactly as long as the modulus. OpenSSL accepts
-  // a PSS signature with its leading zero octets stripped (another string, the same integer);
-  // this verifier does not.
-  const modulusBits = key.asymmetricKeyDetails?.modulusLength ?? 0
-  const rsaBytes = Math.ceil(modulusBits / 8)
-  if (alg.startsWith('RS')) {
-    return (input, signature) =>
-      signature.length === rsaBytes && nodeVerify(hash, input, key, signature)
-  }
-  if (alg.startsWith('PS')) {
-    const pss = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 }
-    return (input, signature) =>
-      signature.length === rsaBytes && nodeVerify(hash, input, pss, signature)
-  }
-  const length = ECDSA_SIGNATURE_BYTES[alg]
-  if (length === undefined) return undefined
-  const ecdsa = { key, dsaEncoding: 'ieee-p1363' as const }
-  return (input, signature) =>
-    signature.length === length && nodeVerify(hash, input, ecdsa, signature)
 }
 
 /**
@@ -205,7 +195,8 @@ function signatureCheck(alg: string, key: KeyObject): SignatureCheck | undefined
  * accepted the pair, its later tokens are checked with Node's `crypto.verify` on the key's
  * `KeyObject`: the same OpenSSL operation WebCrypto runs, without a thread-pool round trip, a
  * promise, or a second decoding of the token. A pair jose refused is asked again every time, so
- * it keeps failing exactly as jose fails it.
+ * it keeps failing exactly as jose fails it. A token is accepted only when every check it meets
+ * accepts it: jose's and Node's for the first, Node's for the next ones.
  */
 export class SignatureChecks {
   readonly #checks = new WeakMap<object, Map<string, SignatureCheck>>()
@@ -229,21 +220,23 @@ export class SignatureChecks {
       if (err instanceof errors.JWSSignatureVerificationFailed) this.#learn(key, alg)
       throw err
     }
-    this.#learn(key, alg)
+    // Node's check too, so that the first token meets the same checks as the next ones: WebCrypto
+    // accepts a PSS signature with its leading zero octets stripped, Node's check does not.
+    const check = this.#learn(key, alg)
+    if (check !== undefined && !check(jws.signingInput, jws.signature)) throw signatureRefused()
   }
 
-  #learn(key: KeyInput, alg: string): void {
-    let keyObject: KeyObject | undefined
+  #learn(key: KeyInput, alg: string): SignatureCheck | undefined {
+    let check: SignatureCheck
     try {
-      keyObject = keyObjectOf(key)
+      check = signatureCheck(alg, keyObjectOf(key))
     } catch {
-      keyObject = undefined
+      return undefined
     }
-    const check = keyObject && signatureCheck(alg, keyObject)
-    if (check === undefined) return
     let byAlg = this.#checks.get(key)
     if (byAlg === undefined) this.#checks.set(key, (byAlg = new Map<string, SignatureCheck>()))
     byAlg.set(alg, check)
+    return check
   }
 }
 
@@ -256,9 +249,10 @@ function claimFailed(message: string, claims: JWTPayload, claim: string, reason:
   throw new errors.JWTClaimValidationFailed(message, claims, claim, reason)
 }
 
-function numericDate(claims: JWTPayload, claim: string, required: boolean): number | undefined {
+// A NumericDate claim, when present (the presence checks ran first: `iat` under maxTokenAge).
+function numericDate(claims: JWTPayload, claim: string): number | undefined {
   const value = claims[claim]
-  if (value === undefined && !required) return undefined
+  if (value === undefined) return undefined
   if (typeof value !== 'number') {
     claimFailed(`"${claim}" claim must be a number`, claims, claim, 'invalid')
   }
@@ -310,12 +304,12 @@ export function checkClaims(
         : Array.isArray(aud) && allowed.some((value) => aud.includes(value))
     if (!present) claimFailed('unexpected "aud" claim value', claims, 'aud', 'check_failed')
   }
-  const iat = numericDate(claims, 'iat', maxTokenAge !== undefined)
-  const nbf = numericDate(claims, 'nbf', false)
+  const iat = numericDate(claims, 'iat')
+  const nbf = numericDate(claims, 'nbf')
   if (nbf !== undefined && nbf > now + tolerance) {
     claimFailed('"nbf" claim timestamp check failed', claims, 'nbf', 'check_failed')
   }
-  const exp = numericDate(claims, 'exp', false)
+  const exp = numericDate(claims, 'exp')
   if (exp !== undefined && exp <= now - tolerance) {
     throw new errors.JWTExpired('"exp" claim timestamp check failed', claims, 'exp', 'check_failed')
   }

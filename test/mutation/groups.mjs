@@ -25,6 +25,8 @@ export const groups = {
     ],
     tests: [
       'packages/tokens/src/dpop/**/*.test.ts',
+      'packages/tokens/src/sender/**/*.test.ts',
+      'test/sender/**/*.test.ts',
       'test/fastify/dpop.test.ts',
       'test/fastify/mtls.test.ts',
       'test/express/dpop.test.ts',

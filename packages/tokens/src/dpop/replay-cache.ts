@@ -33,7 +33,6 @@ function memoryReplayCache(max: number, lifetime: (iat: number) => number): Repl
   let forgottenUpTo = Number.NEGATIVE_INFINITY
   const seen = new LRUCache<string, number>({
     max,
-    ttlAutopurge: false,
     dispose(iat, _key, reason) {
       if (reason === 'evict' && lifetime(iat) > 0 && iat > forgottenUpTo) forgottenUpTo = iat
     },

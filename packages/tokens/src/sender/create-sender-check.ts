@@ -38,12 +38,14 @@ function mismatch(message: string, detail: string, dpop?: DpopChallenge): Authen
   return new AuthenticationError('PCL_TOKEN_BINDING_MISMATCH', {
     message,
     detail,
-    ...(dpop === undefined ? {} : { dpop }),
+    dpop,
   })
 }
 
 /** The confirmation (RFC 7800 `cnf`) of a verified token: the key and certificate it is bound to. */
-function confirmationOf(principal: Principal): { jkt?: string; x5t?: string } | null {
+function confirmationOf(
+  principal: Principal,
+): { jkt: string | undefined; x5t: string | undefined } | null {
   const cnf = principal.claims.cnf
   if (cnf === undefined) return null
   const jkt = isPlainObject(cnf) ? cnf.jkt : undefined
@@ -65,10 +67,7 @@ function confirmationOf(principal: Principal): { jkt?: string; x5t?: string } | 
       'This access token is bound to a key in a way this service does not support.',
     )
   }
-  return {
-    ...(jkt === undefined ? {} : { jkt }),
-    ...(x5t === undefined ? {} : { x5t }),
-  }
+  return { jkt, x5t }
 }
 
 /**

@@ -1,9 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { resolveDpop } from '../options/resolve-tokens-options.js'
 import { createReplayCache } from './replay-cache.js'
 
 describe('createReplayCache (memory)', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
   const now = (): number => Math.floor(Date.now() / 1000)
 
   it('tells a first use from a replay, per key', () => {
@@ -31,6 +34,17 @@ describe('createReplayCache (memory)', () => {
     expect(cache.record('key', 'jti', iat)).toBe('fresh')
     await sleep(20)
     expect(cache.record('key', 'jti', iat)).toBe(second)
+  })
+
+  it('remembers a jti until the last millisecond its proof is accepted (whole seconds)', async () => {
+    // Half a second into the last second the claim check accepts a proof of this iat.
+    const second = now() + 10
+    vi.useFakeTimers({ toFake: ['Date'], now: second * 1000 + 500 })
+    const cache = createReplayCache(resolveDpop({ maxAge: 60 }, 5))
+    const iat = second - 65
+    expect(cache.record('key', 'last-second', iat)).toBe('fresh')
+    await sleep(20)
+    expect(cache.record('key', 'last-second', iat)).toBe('replayed')
   })
 
   it('never lowers the age it refuses: forgetting an older proof after a younger one lets neither back', () => {

@@ -52,7 +52,7 @@ describe.runIf(runRedisTests)('createRedisCounter', () => {
       expect(await counter.ready(100)).toBe(false)
       expect(Date.now() - started).toBeGreaterThanOrEqual(90)
       expect(lazy.listenerCount('ready')).toBe(listeners)
-      const waiting = counter.ready(5000)
+      const waiting = counter.ready(2000)
       await lazy.connect()
       expect(await waiting).toBe(true)
       expect(lazy.listenerCount('ready')).toBe(listeners)
@@ -61,13 +61,34 @@ describe.runIf(runRedisTests)('createRedisCounter', () => {
     }
   })
 
-  it('a stalled Redis (CLIENT PAUSE) fails the hit within the timeout', async () => {
+  it('a stalled Redis (CLIENT PAUSE) fails the hit within the timeout, and the next ones at once', async () => {
     const counter = createRedisCounter(await client(), { timeout: 150 })
     expect(await server().send('CLIENT PAUSE 600')).toBe('+OK')
     const started = Date.now()
     await expect(hit(counter, 'stalled')).rejects.toBeInstanceOf(Error)
     expect(Date.now() - started).toBeLessThan(500)
+    // While that command is unanswered, hits send nothing and fail without waiting.
+    const next = Date.now()
+    await expect(hit(counter, 'stalled')).rejects.toBeInstanceOf(Error)
+    expect(Date.now() - next).toBeLessThan(100)
     await new Promise((resolve) => setTimeout(resolve, 650 - (Date.now() - started)))
+  })
+
+  it('a caller over the limit does not extend its window', async () => {
+    const counter = createRedisCounter(await client(), { timeout: 500 })
+    const key = `over-${Date.now()}`
+    const first = await hit(counter, key, 1)
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    const over = await hit(counter, key, 1)
+    expect(over.current).toBe(2)
+    expect(over.ttl).toBeLessThan(first.ttl)
+  })
+
+  it('passes on the error Redis answers with', async () => {
+    const redis = await client()
+    const key = `wrong-type-${Date.now()}`
+    await redis.hset(`portcullis:rl:${key}`, 'field', 'value')
+    await expect(hit(createRedisCounter(redis, { timeout: 500 }), key)).rejects.toThrow(/WRONGTYPE/)
   })
 
   it('close runs onClose once, however often it is called', async () => {
@@ -95,6 +116,11 @@ describe.runIf(runRedisTests)('createLimiterStore', () => {
     } finally {
       lazy.disconnect()
     }
+  })
+
+  it('a store made from a URL closes cleanly without having started', async () => {
+    const store = createLimiterStore({ redis: server().url, cache: 10, storeTimeout: 500 }, log())
+    await expect(store.close()).resolves.toBeUndefined()
   })
 
   it('makes a client from a URL at start, and closes it on close', async () => {

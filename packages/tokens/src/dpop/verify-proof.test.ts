@@ -176,6 +176,7 @@ describe('createProofVerifier', () => {
     const proof = await signDpopProof({ ...key, jwk }, { htu: HTU, token: TOKEN })
     expect(await refusal(verifier().verify(context(proof)))).toMatchObject({
       code: 'PCL_DPOP_PROOF_INVALID',
+      message: expect.stringMatching(/not a valid DPoP proof JWT/),
       detail: NOT_A_PROOF,
     })
   })

@@ -181,6 +181,7 @@ describe('createSenderCheck: the DPoP scheme', () => {
       await refusal(() => sender().check(principal({}), credentials, request())),
     ).toMatchObject({
       code: 'PCL_TOKEN_BINDING_MISMATCH',
+      message: expect.stringMatching(/not DPoP-bound \(no cnf\.jkt\)/),
       detail: 'This access token is not DPoP-bound: send it with the Bearer scheme.',
     })
   })

@@ -42,6 +42,15 @@ function mismatch(message: string, detail: string, dpop?: DpopChallenge): Authen
   })
 }
 
+/** The serialised origin of the URL an adapter names, `null` when it is no URL. */
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin
+  } catch {
+    return null
+  }
+}
+
 /** The confirmation (RFC 7800 `cnf`) of a verified token: the key and certificate it is bound to. */
 function confirmationOf(
   principal: Principal,
@@ -89,17 +98,11 @@ export function createSenderCheck(
 
   function origins(request: AuthRequest): readonly string[] {
     if (options.origins !== undefined) return options.origins
-    let origin: string | null = null
-    if (request.origin !== undefined) {
-      try {
-        origin = new URL(request.origin).origin
-      } catch {
-        origin = null
-      }
-    } else {
-      origin = connectionOrigin(request.message)
-    }
-    return origin === null || origin === 'null' ? [] : [origin]
+    const origin =
+      request.origin === undefined ? connectionOrigin(request.message) : originOf(request.origin)
+    // An opaque origin ('null') needs no exception: parseHtu reads only http(s) URIs, whose
+    // origin is never 'null', so it matches no htu.
+    return origin === null ? [] : [origin]
   }
 
   // A route that requires DPoP refused bearer credentials already (Authenticator.credentials).

@@ -73,6 +73,8 @@ export const groups = {
       'packages/rate-limit/src/**/*.test.ts',
       'test/rate-limit/**/*.test.ts',
       'test/express/rate-limit.test.ts',
+      // The rate-limit step's span (route-limiter.ts).
+      'test/telemetry/telemetry.test.ts',
     ],
   },
   // The framework-free runtime both adapters answer through.

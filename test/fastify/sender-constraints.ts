@@ -3,7 +3,9 @@ import type { TestIssuer } from '@portcullis/testing'
 import type { TokensOptions } from '@portcullis/tokens'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
+import { afterAll, beforeAll } from 'vitest'
 import { trustedTokens } from '../helpers.js'
+import { RedisServer } from '../rate-limit/redis-server.js'
 
 // What the DPoP, mTLS and revocation suites share: Portcullis over one test issuer (realm
 // "videos", no response allowlists: these suites are about tokens), and Redis clients.
@@ -41,4 +43,25 @@ export async function connectedRedis(url: string, clients: Redis[]): Promise<Red
   client.on('error', () => {}) // reconnection attempts while a test stops the server
   await new Promise((resolve) => client.once('ready', resolve))
   return client
+}
+
+/**
+ * A loopback redis-server for the enclosing `describe` (started before its tests, stopped after)
+ * and connected clients on it ({@link connectedRedis}), disconnected after the suite.
+ */
+export function useRedisServer(): { server: () => RedisServer; client: () => Promise<Redis> } {
+  let started: RedisServer | undefined
+  const clients: Redis[] = []
+  beforeAll(async () => {
+    started = await RedisServer.start()
+  })
+  afterAll(async () => {
+    clients.splice(0).forEach((client) => client.disconnect())
+    await started?.stop()
+  })
+  const server = (): RedisServer => {
+    if (started === undefined) throw new Error('redis-server not started')
+    return started
+  }
+  return { server, client: () => connectedRedis(server().url, clients) }
 }

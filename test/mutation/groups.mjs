@@ -29,6 +29,8 @@ export const groups = {
     ],
     tests: [
       'packages/tokens/src/dpop/**/*.test.ts',
+      'packages/tokens/src/sender/**/*.test.ts',
+      'test/sender/**/*.test.ts',
       'test/fastify/dpop.test.ts',
       'test/fastify/mtls.test.ts',
       'test/express/dpop.test.ts',
@@ -75,6 +77,8 @@ export const groups = {
       'packages/rate-limit/src/**/*.test.ts',
       'test/rate-limit/**/*.test.ts',
       'test/express/rate-limit.test.ts',
+      // The rate-limit step's span (route-limiter.ts).
+      'test/telemetry/telemetry.test.ts',
     ],
   },
   // The framework-free runtime both adapters answer through.

@@ -30,8 +30,9 @@ describe('memory counter', () => {
     expect(hitNow(counter, 'r\0GET /v/:id\0p\0issuer\0subject-0').current).toBe(1)
   })
 
-  it('close() empties the store', async () => {
+  it('is ready at once, and close() empties the store', async () => {
     const counter = createMemoryCounter(10)
+    expect(await counter.ready(0)).toBe(true)
     hitNow(counter, 'a')
     await counter.close()
     expect(counter.size()).toBe(0)

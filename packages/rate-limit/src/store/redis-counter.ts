@@ -62,10 +62,9 @@ export function createRedisCounter(
           new Promise<Count>((resolve, reject) => {
             store.incr(
               key,
+              // RedisStore answers (err, null) or (null, count).
               (err, count) =>
-                err === null && count !== null
-                  ? resolve(count)
-                  : reject(err ?? new Error('redis: no count')),
+                count === null ? reject(err ?? new Error('redis: no count')) : resolve(count),
               timeWindow,
               max,
             )

@@ -26,6 +26,8 @@ describe('parseHtu (RFC 9449 §4.3, RFC 3986 §6.2)', () => {
       '/v1/videos',
       'ftp://api.test/x',
       'https://u:p@api.test/',
+      'https://u@api.test/',
+      'https://:p@api.test/',
       'not a url',
       '',
     ]) {
@@ -51,10 +53,15 @@ describe('connectionOrigin', () => {
   })
 
   it('is null without a usable host', () => {
-    for (const host of ['', 'a b', 'api.test/path', 'user@api.test', 'api.test?x']) {
+    for (const host of ['', 'a b', 'api.test/path', 'user@api.test', 'api.test?x', 'api.test#x']) {
       expect(connectionOrigin(message({ host })), host).toBeNull()
     }
     expect(connectionOrigin(message({}))).toBeNull()
+  })
+
+  it('reads a request whose socket is gone (detached) as plain HTTP', () => {
+    const detached = { headers: { host: 'api.test' }, socket: null } as unknown as IncomingMessage
+    expect(connectionOrigin(detached)).toBe('http://api.test')
   })
 })
 

@@ -14,7 +14,6 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/
 // RFC 3986 §6.2.2.1 and §6.2.2.2: percent-encodings compare in upper case, and those of
 // unreserved characters compare as the characters themselves.
 function normalizePercentEncoding(path: string): string {
-  if (!path.includes('%')) return path
   return path.replace(/%[0-9A-Fa-f]{2}/g, (escape) => {
     const char = String.fromCharCode(parseInt(escape.slice(1), 16))
     return UNRESERVED.test(char) ? char : escape.toUpperCase()
@@ -47,7 +46,7 @@ export function parseHtu(htu: string): HttpTarget | null {
  */
 export function connectionOrigin(message: IncomingMessage): string | null {
   const host = message.headers.host ?? message.headers[':authority']
-  if (typeof host !== 'string' || host.length === 0) return null
+  if (typeof host !== 'string') return null
   const secure = (message.socket as TLSSocket | null)?.encrypted === true
   try {
     const url = new URL(`${secure ? 'https' : 'http'}://${host}`)
@@ -91,9 +90,7 @@ export function requestPath(target: string): string | null {
   if (end !== -1) path = path.slice(0, end)
   if (path === '') path = '/'
   if (!/^[\x21-\x7E]+$/.test(path)) return null
-  const encoded = path.replace(
-    PATH_ENCODE_SET,
-    (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
-  )
+  // Lower-case hex here: normalizePercentEncoding upper-cases every escape it keeps.
+  const encoded = path.replace(PATH_ENCODE_SET, (char) => `%${char.charCodeAt(0).toString(16)}`)
   return normalizePercentEncoding(encoded)
 }

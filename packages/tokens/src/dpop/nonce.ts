@@ -19,7 +19,7 @@ const NONCE = /^(\d{1,12})\.([A-Za-z0-9_-]{22})$/
 export function createDpopNonces(options: { secret: Uint8Array; lifetime: number }): DpopNonces {
   const { secret, lifetime } = options
   const step = Math.max(1, Math.floor(lifetime / 4))
-  let issued = { at: -1, nonce: '' }
+  let issued: { readonly at: number; readonly nonce: string } | undefined
 
   function mac(at: number): Buffer {
     return createHmac('sha256', secret).update(String(at)).digest().subarray(0, MAC_BYTES)
@@ -28,7 +28,7 @@ export function createDpopNonces(options: { secret: Uint8Array; lifetime: number
   function current(): string {
     const now = Math.floor(Date.now() / 1000)
     const at = now - (now % step)
-    if (issued.at !== at) issued = { at, nonce: `${at}.${mac(at).toString('base64url')}` }
+    if (issued?.at !== at) issued = { at, nonce: `${at}.${mac(at).toString('base64url')}` }
     return issued.nonce
   }
 

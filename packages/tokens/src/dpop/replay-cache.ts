@@ -33,7 +33,6 @@ function memoryReplayCache(max: number, lifetime: (iat: number) => number): Repl
   let forgottenUpTo = Number.NEGATIVE_INFINITY
   const seen = new LRUCache<string, number>({
     max,
-    ttlAutopurge: false,
     dispose(iat, _key, reason) {
       if (reason === 'evict' && lifetime(iat) > 0 && iat > forgottenUpTo) forgottenUpTo = iat
     },
@@ -83,9 +82,10 @@ function redisReplayCache(
 
 /** The replay cache the options name: in memory by default, in Redis when configured. */
 export function createReplayCache(options: ResolvedDpopOptions): ReplayCache {
-  // A proof is accepted until iat + maxAge + clockTolerance: its jti is kept until then.
+  // A proof is accepted while the current second is at most iat + maxAge + clockTolerance (the
+  // claim check compares whole seconds), so until the end of that second: its jti is kept as long.
   const window = options.maxAge + options.clockTolerance
-  const lifetime = (iat: number): number => Math.ceil((iat + window) * 1000 - Date.now())
+  const lifetime = (iat: number): number => Math.ceil((iat + window + 1) * 1000 - Date.now())
   return options.replay.kind === 'redis'
     ? redisReplayCache(options.replay, lifetime)
     : memoryReplayCache(options.replay.max, lifetime)

@@ -44,12 +44,14 @@ function context(proof: string, overrides: Partial<ProofContext> = {}): ProofCon
   }
 }
 
-async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+async function refusal(
+  promise: Promise<unknown>,
+): Promise<{ code: string; message: string; detail: string | undefined; error: Error }> {
   try {
     await promise
   } catch (err) {
     if (!isPortcullisError(err)) throw err
-    return { code: err.code, message: err.message }
+    return { code: err.code, message: err.message, detail: err.detail, error: err }
   }
   throw new Error('expected a refusal')
 }
@@ -79,29 +81,139 @@ describe('createProofVerifier', () => {
     await expect(v.verify(context(proof))).resolves.toBeUndefined()
     expect(await refusal(v.verify(context(proof)))).toMatchObject({
       code: 'PCL_DPOP_PROOF_REPLAYED',
+      message: expect.stringMatching(/jti seen before/),
+      detail: 'Every request needs a new DPoP proof.',
     })
   })
 
+  // The detail is what the client reads in the problem+json body: it names what to fix.
+  const TOO_OLD = 'The DPoP proof is too old; sign a new one.'
+  const NOT_A_PROOF = 'The DPoP header is not a valid DPoP proof.'
+  const claim = (name: string): string => `The DPoP proof's ${name} claim is missing or invalid.`
   it.each([
-    ['a proof over maxProofBytes', { claims: { pad: 'x'.repeat(1200) } }, /maxProofBytes/],
-    ['no jwk', { header: { jwk: undefined } }, /no jwk/],
-    ['another typ', { header: { typ: 'JWT' } }, /typ/],
-    ['no typ', { header: { typ: undefined } }, /typ/],
-    ['iat too old', { claims: { iat: Math.floor(Date.now() / 1000) - 120 } }, /too old/],
-    ['iat in the future', { claims: { iat: Math.floor(Date.now() / 1000) + 120 } }, /future/],
-    ['no iat', { claims: { iat: undefined } }, /iat/],
-    ['no jti', { claims: { jti: undefined } }, /jti/],
-    ['a numeric jti', { claims: { jti: 7 } }, /jti/],
-    ['another method', { htm: 'POST' }, /htm does not match/],
-    ['no htu', { claims: { htu: undefined } }, /htu/],
-    ['no ath', { claims: { ath: undefined } }, /no ath/],
-    ['another ath', { claims: { ath: accessTokenHash('another token') } }, /ath does not match/],
-  ])('refuses %s', async (_what, options, message) => {
+    [
+      'a proof over maxProofBytes',
+      { claims: { pad: 'x'.repeat(1200) } },
+      /maxProofBytes/,
+      'The DPoP proof is too large.',
+    ],
+    [
+      'no jwk',
+      { header: { jwk: undefined } },
+      /no jwk/,
+      'The DPoP proof must carry its public key as jwk.',
+    ],
+    [
+      'another typ',
+      { header: { typ: 'JWT' } },
+      /typ/,
+      "The DPoP proof's typ header is missing or invalid.",
+    ],
+    [
+      'no typ',
+      { header: { typ: undefined } },
+      /typ/,
+      "The DPoP proof's typ header is missing or invalid.",
+    ],
+    ['iat too old', { claims: { iat: Math.floor(Date.now() / 1000) - 120 } }, /too old/, TOO_OLD],
+    [
+      'iat in the future',
+      { claims: { iat: Math.floor(Date.now() / 1000) + 120 } },
+      /future/,
+      'The DPoP proof is dated in the future.',
+    ],
+    ['no iat', { claims: { iat: undefined } }, /iat/, claim('iat')],
+    [
+      'a string iat',
+      { claims: { iat: String(Math.floor(Date.now() / 1000)) } },
+      /iat/,
+      claim('iat'),
+    ],
+    ['no jti', { claims: { jti: undefined } }, /jti/, claim('jti')],
+    ['a numeric jti', { claims: { jti: 7 } }, /jti/, 'The DPoP proof needs a jti.'],
+    ['an empty jti', { claims: { jti: '' } }, /jti/, 'The DPoP proof needs a jti.'],
+    ['no htm', { claims: { htm: undefined } }, /htm/, claim('htm')],
+    [
+      'another method',
+      { htm: 'POST' },
+      /htm does not match/,
+      "The DPoP proof's htm is not this request's method.",
+    ],
+    ['no htu', { claims: { htu: undefined } }, /htu/, claim('htu')],
+    [
+      'an htu inside an array',
+      { claims: { htu: [HTU] } },
+      /htu does not match/,
+      "The DPoP proof's htu is not this request's URL.",
+    ],
+    [
+      'no ath',
+      { claims: { ath: undefined } },
+      /no ath/,
+      "The DPoP proof's ath is not the hash of this access token.",
+    ],
+    [
+      'another ath',
+      { claims: { ath: accessTokenHash('another token') } },
+      /ath does not match/,
+      "The DPoP proof's ath is not the hash of this access token.",
+    ],
+  ])('refuses %s', async (_what, options, message, detail) => {
     const v = verifier({ maxProofBytes: 1024 })
     const proof = await signDpopProof(key, { htu: HTU, token: TOKEN, ...options })
-    expect(await refusal(v.verify(context(proof)))).toEqual({
+    expect(await refusal(v.verify(context(proof)))).toMatchObject({
       code: 'PCL_DPOP_PROOF_INVALID',
       message: expect.stringMatching(message),
+      detail,
+    })
+  })
+
+  it('accepts a proof of exactly maxProofBytes, and refuses one byte less', async () => {
+    const proof = await signDpopProof(key, { htu: HTU, token: TOKEN })
+    await expect(
+      verifier({ maxProofBytes: proof.length }).verify(context(proof)),
+    ).resolves.toBeUndefined()
+    expect(
+      await refusal(verifier({ maxProofBytes: proof.length - 1 }).verify(context(proof))),
+    ).toMatchObject({ detail: 'The DPoP proof is too large.' })
+  })
+
+  it('keeps the claims of a refused proof out of the logged error', async () => {
+    const jti = `secret-jti-${Date.now()}`
+    const proof = await signDpopProof(key, {
+      htu: HTU,
+      token: TOKEN,
+      claims: { jti, iat: Math.floor(Date.now() / 1000) - 120 },
+    })
+    const { error } = await refusal(verifier().verify(context(proof)))
+    // The jose error is the cause, for the log; its payload is not enumerable, so not logged.
+    expect(error.cause).toBeInstanceOf(Error)
+    expect(JSON.stringify(error.cause)).not.toContain(jti)
+    expect(Object.keys(error.cause as object)).not.toContain('payload')
+  })
+
+  it('refuses a proof whose jwk is no usable key as no valid proof', async () => {
+    const jwk = { ...key.jwk, x: 'AAAA' }
+    const proof = await signDpopProof({ ...key, jwk }, { htu: HTU, token: TOKEN })
+    expect(await refusal(verifier().verify(context(proof)))).toMatchObject({
+      code: 'PCL_DPOP_PROOF_INVALID',
+      message: expect.stringMatching(/not a valid DPoP proof JWT/),
+      detail: NOT_A_PROOF,
+    })
+  })
+
+  it('refuses a proof older than the replay cache remembers, even a never-seen one', async () => {
+    const v = verifier({ replay: { max: 2 } })
+    const old = Math.floor(Date.now() / 1000) - 30
+    const sign = (iat: number) => signDpopProof(key, { htu: HTU, token: TOKEN, claims: { iat } })
+    await v.verify(context(await sign(old)))
+    await v.verify(context(await sign(old)))
+    // A third proof evicts the first while it could still be replayed.
+    await v.verify(context(await sign(Math.floor(Date.now() / 1000))))
+    expect(await refusal(v.verify(context(await sign(old))))).toMatchObject({
+      code: 'PCL_DPOP_PROOF_INVALID',
+      message: expect.stringMatching(/replay cache/),
+      detail: TOO_OLD,
     })
   })
 
@@ -138,11 +250,13 @@ describe('createProofVerifier', () => {
     const none = rawToken({ alg: 'none', typ: 'dpop+jwt', jwk: key.jwk }, payload)
     expect(await refusal(v.verify(context(none)))).toMatchObject({
       message: expect.stringMatching(/compact JWS/),
+      detail: 'The DPoP header is not a valid DPoP proof.',
     })
     const noneSigned = rawToken({ alg: 'none', typ: 'dpop+jwt', jwk: key.jwk }, payload, 'AAAA')
     expect(await refusal(v.verify(context(noneSigned)))).toMatchObject({
       code: 'PCL_DPOP_PROOF_INVALID',
       message: expect.stringMatching(/alg not allowed/),
+      detail: 'The DPoP proof is signed with an algorithm not accepted here.',
     })
     const secret = new TextEncoder().encode(JSON.stringify(key.jwk))
     const hs = await new SignJWT({ ...payload, ath: accessTokenHash(TOKEN) })
@@ -160,6 +274,7 @@ describe('createProofVerifier', () => {
       .sign(secret)
     expect(await refusal(v.verify(context(oct)))).toMatchObject({
       message: expect.stringMatching(/private key/),
+      detail: 'The DPoP proof jwk must be a public key.',
     })
   })
 
@@ -185,10 +300,13 @@ describe('createProofVerifier', () => {
     const forged = await signDpopProof({ ...other, jwk: key.jwk }, { htu: HTU, token: TOKEN })
     expect(await refusal(v.verify(context(forged)))).toMatchObject({
       message: expect.stringMatching(/bad signature/),
+      detail: 'The DPoP proof signature does not verify with its jwk.',
     })
     const foreign = await signDpopProof(other, { htu: HTU, token: TOKEN })
     expect(await refusal(v.verify(context(foreign)))).toMatchObject({
       code: 'PCL_TOKEN_BINDING_MISMATCH',
+      message: expect.stringMatching(/cnf\.jkt/),
+      detail: 'The DPoP proof key does not match the key this access token is bound to.',
     })
   })
 
@@ -198,10 +316,23 @@ describe('createProofVerifier', () => {
     try {
       await v.verify(context(await signDpopProof(key, { htu: HTU, token: TOKEN })))
     } catch (err) {
-      expect(err).toMatchObject({ code: 'PCL_DPOP_NONCE_REQUIRED' })
+      expect(err).toMatchObject({
+        code: 'PCL_DPOP_NONCE_REQUIRED',
+        message: 'DPoP proof without a nonce',
+        detail: 'Sign a new DPoP proof with the nonce of the DPoP-Nonce header.',
+      })
       nonce = (err as { headers?: Record<string, string> }).headers?.['DPoP-Nonce']
     }
     expect(nonce).toEqual(expect.any(String))
+    const forged = await signDpopProof(key, {
+      htu: HTU,
+      token: TOKEN,
+      claims: { nonce: `${nonce?.split('.')[0]}.${'A'.repeat(22)}` },
+    })
+    expect(await refusal(v.verify(context(forged)))).toMatchObject({
+      code: 'PCL_DPOP_NONCE_REQUIRED',
+      message: 'DPoP proof nonce not valid',
+    })
     const proof = await signDpopProof(key, { htu: HTU, token: TOKEN, claims: { nonce } })
     await expect(v.verify(context(proof))).resolves.toBeUndefined()
   })

@@ -63,8 +63,16 @@ function invalidProof(message: string, detail: string, cause?: unknown): Authent
   return new AuthenticationError('PCL_DPOP_PROOF_INVALID', {
     message: `DPoP proof refused: ${message}`,
     detail,
-    ...(cause === undefined ? {} : { cause }),
+    cause,
   })
+}
+
+function algNotAllowed(cause?: unknown): AuthenticationError {
+  return invalidProof(
+    'alg not allowed',
+    'The DPoP proof is signed with an algorithm not accepted here.',
+    cause,
+  )
 }
 
 // jose's errors become ours here; the proof's claims are not secret, but they stay out of logs.
@@ -86,11 +94,7 @@ function mapProofError(err: unknown): AuthenticationError {
     )
   }
   if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) {
-    return invalidProof(
-      'alg not allowed',
-      'The DPoP proof is signed with an algorithm not accepted here.',
-      err,
-    )
+    return algNotAllowed(err)
   }
   if (err instanceof errors.JWSSignatureVerificationFailed) {
     return invalidProof(
@@ -118,7 +122,6 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
   })
   const verifyOptions: JWTVerifyOptions = Object.freeze({
     typ: 'dpop+jwt',
-    algorithms: [...options.algorithms],
     maxTokenAge: options.maxAge,
     clockTolerance: options.clockTolerance,
     requiredClaims: ['jti', 'htm', 'htu', 'iat'],
@@ -166,11 +169,7 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
     if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk) || 'k' in jwk) {
       throw invalidProof('jwk holds a private key', 'The DPoP proof jwk must be a public key.')
     }
-    if (typeof alg !== 'string' || !algorithms.has(alg)) {
-      throw mapProofError(
-        new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed'),
-      )
-    }
+    if (typeof alg !== 'string' || !algorithms.has(alg)) throw algNotAllowed()
     return jws
   }
 

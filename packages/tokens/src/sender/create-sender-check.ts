@@ -38,12 +38,23 @@ function mismatch(message: string, detail: string, dpop?: DpopChallenge): Authen
   return new AuthenticationError('PCL_TOKEN_BINDING_MISMATCH', {
     message,
     detail,
-    ...(dpop === undefined ? {} : { dpop }),
+    dpop,
   })
 }
 
+/** The serialised origin of the URL an adapter names, `null` when it is no URL. */
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin
+  } catch {
+    return null
+  }
+}
+
 /** The confirmation (RFC 7800 `cnf`) of a verified token: the key and certificate it is bound to. */
-function confirmationOf(principal: Principal): { jkt?: string; x5t?: string } | null {
+function confirmationOf(
+  principal: Principal,
+): { jkt: string | undefined; x5t: string | undefined } | null {
   const cnf = principal.claims.cnf
   if (cnf === undefined) return null
   const jkt = isPlainObject(cnf) ? cnf.jkt : undefined
@@ -65,10 +76,7 @@ function confirmationOf(principal: Principal): { jkt?: string; x5t?: string } | 
       'This access token is bound to a key in a way this service does not support.',
     )
   }
-  return {
-    ...(jkt === undefined ? {} : { jkt }),
-    ...(x5t === undefined ? {} : { x5t }),
-  }
+  return { jkt, x5t }
 }
 
 /**
@@ -90,17 +98,11 @@ export function createSenderCheck(
 
   function origins(request: AuthRequest): readonly string[] {
     if (options.origins !== undefined) return options.origins
-    let origin: string | null = null
-    if (request.origin !== undefined) {
-      try {
-        origin = new URL(request.origin).origin
-      } catch {
-        origin = null
-      }
-    } else {
-      origin = connectionOrigin(request.message)
-    }
-    return origin === null || origin === 'null' ? [] : [origin]
+    const origin =
+      request.origin === undefined ? connectionOrigin(request.message) : originOf(request.origin)
+    // An opaque origin ('null') needs no exception: parseHtu reads only http(s) URIs, whose
+    // origin is never 'null', so it matches no htu.
+    return origin === null ? [] : [origin]
   }
 
   // A route that requires DPoP refused bearer credentials already (Authenticator.credentials).

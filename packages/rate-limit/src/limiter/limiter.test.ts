@@ -2,7 +2,7 @@ import { isPortcullisError, type Principal } from '@portcullis/core'
 import { describe, expect, it, vi } from 'vitest'
 import {
   keyFailure,
-  limitHeaders,
+  setLimitHeaders,
   rateLimited,
   storeAnswered,
   storeFailure,
@@ -125,13 +125,18 @@ describe('maxOf', () => {
 describe('limit outcomes', () => {
   it('headers: the limit, what remains (never negative), the seconds to the reset (rounded up)', () => {
     const names = { limit: 'l', remaining: 'r', reset: 's' }
-    expect(limitHeaders(names, 10, 3, 1500)).toEqual([
+    const limitHeaders = (max: number, current: number, ttl: number) => {
+      const set: [string, number][] = []
+      setLimitHeaders(names, max, current, ttl, { setHeader: (n, v) => void set.push([n, v]) })
+      return set
+    }
+    expect(limitHeaders(10, 3, 1500)).toEqual([
       ['l', 10],
       ['r', 7],
       ['s', 2],
     ])
-    expect(limitHeaders(names, 10, 10, 0)[1]).toEqual(['r', 0])
-    expect(limitHeaders(names, 10, 12, -1500)).toEqual([
+    expect(limitHeaders(10, 10, 0)[1]).toEqual(['r', 0])
+    expect(limitHeaders(10, 12, -1500)).toEqual([
       ['l', 10],
       ['r', 0],
       ['s', 0],

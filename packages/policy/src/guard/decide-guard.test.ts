@@ -119,6 +119,23 @@ describe('decideGuard', () => {
     expect(decided.kind).toBe('deny')
     expect(decided.kind !== 'allow' && decided.error.cause).toBe(boom)
   })
+  it('fails closed if the compiled evaluator itself throws or rejects', async () => {
+    const compiled = compileGuard({ authenticated: true }, site)
+    const fault = new Error('evaluator fault')
+    for (const evaluate of [
+      () => {
+        throw fault
+      },
+      () => Promise.reject(fault),
+    ]) {
+      const decided = await decideGuard({ ...compiled, evaluate }, reader, request, enforce)
+      expect(decided).toMatchObject({
+        kind: 'deny',
+        error: { code: 'PCL_CHECK_DENIED', status: 403 },
+      })
+      expect(decided.kind !== 'allow' && decided.error.cause).toBe(fault)
+    }
+  })
 })
 
 describe('explainGuard', () => {

@@ -1,4 +1,4 @@
-import type { PortcullisConfigError } from '@portcullis/core';
+import type { PortcullisConfigError } from '@portcullis/core'
 import { isPortcullisConfigError } from '@portcullis/core'
 import { describe, expect, it } from 'vitest'
 import { resolvePolicies } from './named-policies.js'
@@ -82,6 +82,8 @@ describe('resolvePolicies', () => {
     })
     expect(err.code).toBe('PCL_INVALID_OPTIONS')
     expect(err.field).toBe('policies.loose.callers')
-    expect(err.message).toContain("policies.loose.callers adds callers 'b' that policy 'strict'")
+    expect(err.message).toBe(
+      "policies.loose.callers adds callers 'b' that policy 'strict' does not allow: a guard may narrow callers, not widen them",
+    )
   })
 })

@@ -157,6 +157,18 @@ describe('step-up (acr, maxAuthAge)', () => {
     )
   })
 
+  it('a route adds maxAuthAge where its policy sets none', async () => {
+    const compiled = compile(
+      { extends: 'mfa', maxAuthAge: 60 },
+      { policies: { mfa: { acr: ['mfa'] } } },
+    )
+    expect(compiled.summary).toBe('acr: mfa; maxAuthAge: 60s')
+    expect(await decide(compiled, { auth_time: recent(), acr: 'mfa' })).toBe(
+      'PCL_INSUFFICIENT_AUTHENTICATION',
+    )
+    expect(await decide(compiled, { auth_time: recent() + 30, acr: 'mfa' })).toBe('allow')
+  })
+
   it('widening acr or lengthening maxAuthAge fails startup', () => {
     const acr = startupError({ extends: 'strong', acr: ['mfa', 'pwd', 'otp'] }, { policies })
     expect(acr.field).toBe('guard.acr')
@@ -197,7 +209,12 @@ describe('reportOnly', () => {
       compile({ extends: 'plain', reportOnly: true }, { policies: { plain: { scopes: ['a'] } } })
         .reportOnly,
     ).toBe(true)
-    // Without its own, a route takes its policy's.
+    // Without its own, a route takes its policy's: enforced or report-only.
+    const enforced = compile(
+      { extends: 'strict' },
+      { policies: { strict: { scopes: ['a'], reportOnly: false } } },
+    )
+    expect(enforced.reportOnly).toBe(false)
     const inherited = compile(
       { extends: 'trial' },
       { policies: { trial: { scopes: ['a'], reportOnly: true } } },

@@ -84,6 +84,28 @@ describe('the exposure register', () => {
       reason: 'a file download',
     })
   })
+  it('sorts three or more keys too, whatever their order', () => {
+    const exposure = compileAllowlist(
+      {
+        allow: ['b[]', 'c[]', 'a[]'],
+        byScope: { b: ['x'], c: ['y'], a: ['z'] },
+        byStatus: { '4xx': ['code'], '5xx': ['code'], '2xx': ['id'] },
+        maxItems: {
+          paths: { 'b[]': 1, 'c[]': 1, 'a[]': 1 },
+          byScope: {
+            b: { paths: { 'a[]': 2 } },
+            c: { paths: { 'a[]': 2 } },
+            a: { paths: { 'a[]': 2 } },
+          },
+        },
+      },
+      { route },
+    ).exposure as Extract<ReturnType<typeof compileAllowlist>['exposure'], { kind: 'allowlist' }>
+    expect(Object.keys(exposure.byScope)).toEqual(['a', 'b', 'c'])
+    expect(Object.keys(exposure.byStatus)).toEqual(['2xx', '4xx', '5xx'])
+    expect(Object.keys(exposure.maxItems!.paths)).toEqual(['a[]', 'b[]', 'c[]'])
+    expect(Object.keys(exposure.maxItems!.byScope)).toEqual(['a', 'b', 'c'])
+  })
 })
 
 describe('the list a status picks', () => {
@@ -190,7 +212,11 @@ describe('caps per principal', () => {
       maxItems: { default: 2, byScope: { admin: { default: 4 } } },
     }
     const body = { items: [{ id: 1, secret: 's' }] }
-    expect(project(spec, body, 404, ['admin'])).toMatchObject({ value: { items: [{ id: 1 }] } })
+    expect(project(spec, body, 404, ['admin'])).toEqual({
+      ok: true,
+      value: { items: [{ id: 1 }] },
+      removed: [],
+    })
     expect(project(spec, body, 200, ['admin'])).toMatchObject({
       value: { items: [{ id: 1, secret: 's' }] },
     })
@@ -292,6 +318,17 @@ describe('startup checks of scopes and caps', () => {
         { route },
       ),
     ).not.toThrow()
+    expect(configError({ allow: ['id'], maxItems: 5 }).message).toBe(
+      "GET /v1/videos: guard.response.maxItems caps arrays, but the allowlist reaches none: declare the array ('[].id', 'items[].id') or drop maxItems",
+    )
+    expect(
+      configError({
+        allow: ['items[].id', 'tags[]'],
+        maxItems: { paths: { 'tags[]': 2 }, byScope: { bulk: { paths: { 'items[]': 9 } } } },
+      }).message,
+    ).toBe(
+      "GET /v1/videos: guard.response.maxItems.byScope.bulk.paths.items[] raises a cap that is not declared: a scope can raise a cap, never add one (declare maxItems.paths['items[]'])",
+    )
     const noDefault = configError({
       allow: ['items[].id'],
       maxItems: { paths: { 'items[]': 2 }, byScope: { bulk: { default: 9 } } },

@@ -11,13 +11,14 @@ describe('without code generation', () => {
   it('projects, caps and reports as with it', async () => {
     vi.resetModules()
     const { compileAllowlist } = await import('./compile-allowlist.js')
-    // Refuses code generation the way V8 does, for the projector's probe only: zod, which
+    // Refuses code generation the way V8 does, for the projector only: zod, which
     // decided at its own start that it may generate code, keeps its own.
     const RealFunction = Function
     const probes: string[] = []
     const refused = function (...args: string[]) {
-      if (args.at(-1) === 'return true') {
-        probes.push(args.at(-1)!)
+      // The probe, or the projector's own factory (its first parameter is `P`).
+      if (args.at(-1) === 'return true' || args[0] === 'P') {
+        probes.push(args[0]!)
         throw new EvalError('Code generation from strings disallowed for this context')
       }
       return new RealFunction(...args)

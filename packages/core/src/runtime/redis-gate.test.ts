@@ -132,11 +132,18 @@ describe('createRedisGate', () => {
       value: 'probe',
     })
     expect(await outcome(gate.run(() => Promise.resolve('z')))).toEqual({ ok: true, value: 'z' })
-    // The stale answers arriving now change nothing.
+    // The stale answers arriving now change nothing: the next stall closes the gate again.
     a.answer('old')
     b.answer('old')
     await vi.advanceTimersByTimeAsync(0)
     expect(await outcome(gate.run(() => Promise.resolve('w')))).toEqual({ ok: true, value: 'w' })
+    const c = held<string>()
+    void outcome(gate.run(c.send))
+    await vi.advanceTimersByTimeAsync(TIMEOUT)
+    expect(await outcome(gate.run(() => Promise.resolve('v')))).toEqual({
+      ok: false,
+      message: 'redis has not answered 1 command(s) past 100 ms',
+    })
   })
 
   it('a late answer of one of two stalled commands leaves the gate closed', async () => {

@@ -14,6 +14,16 @@ describe('errorStatus', () => {
     expect(errorStatus({ status: '404' })).toBeNull()
     expect(errorStatus(new Error('plain'))).toBeNull()
     expect(errorStatus(null)).toBeNull()
+    // Only integers from 400 to 599, from an object.
+    expect(errorStatus({ status: 599 })).toBe(599)
+    expect(errorStatus({ status: 600 })).toBeNull()
+    expect(errorStatus({ status: 404.5 })).toBeNull()
+    expect(errorStatus({ statusCode: '404' })).toBeNull()
+    expect(errorStatus(Object.assign(() => undefined, { status: 404 }))).toBeNull()
+  })
+
+  it('a status without a phrase is titled Error', () => {
+    expect(statusProblem(599).body).toEqual({ type: 'about:blank', title: 'Error', status: 599 })
   })
 
   it('answers with an about:blank problem of the status, nothing else', () => {
@@ -67,12 +77,13 @@ describe('writeProblem', () => {
 describe('errorProblem', () => {
   function logger() {
     const lines: string[] = []
+    const objs: unknown[] = []
     const log = {
       info: () => undefined,
       warn: () => undefined,
-      error: (_obj: unknown, msg: string) => void lines.push(msg),
+      error: (obj: unknown, msg: string) => void (objs.push(obj), lines.push(msg)),
     } as unknown as GuardLogger
-    return { log, lines }
+    return { log, lines, objs }
   }
   const context = { realm: 'api', resourceMetadata: undefined }
 
@@ -103,6 +114,10 @@ describe('errorProblem', () => {
     expect(lines).toEqual([])
     expect(errorProblem({ status: 503 }, context, log)).toEqual(statusProblem(503))
     expect(lines).toEqual(['portcullis: request failed'])
+    const failed = { status: 502 }
+    const { log: log2, objs } = logger()
+    errorProblem(failed, context, log2)
+    expect(objs).toEqual([{ err: failed }])
   })
 
   it('answers anything else, a config or internal error included, as a logged 500 PCL_INTERNAL without its message', () => {
@@ -118,5 +133,9 @@ describe('errorProblem', () => {
       expect(JSON.stringify(problem)).not.toContain('secret')
     }
     expect(lines).toEqual(Array(3).fill('portcullis: unhandled error; answered 500'))
+    const bug = new TypeError('x')
+    const { log: log2, objs } = logger()
+    errorProblem(bug, context, log2)
+    expect(objs).toEqual([{ err: bug }])
   })
 })

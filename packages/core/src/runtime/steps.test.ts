@@ -249,12 +249,38 @@ describe('audit and refusals', () => {
       route: '/v',
     })
     expect(open.lines.map((l) => l.level)).toEqual(['info', 'warn'])
+    // A denial is written at warn: a logger at warn writes it, not the allow.
+    const warnOnly = logger('warn', (l) => l !== 'info')
+    emitAudit(
+      request(warnOnly.log),
+      { realm: 'r', audit: undefined },
+      'deny',
+      'PCL_TOKEN_MISSING',
+      {
+        route: '/v',
+      },
+    )
+    expect(warnOnly.lines.map((l) => l.level)).toEqual(['warn'])
     // Nobody would read it: not built.
     const quiet = logger('warn', (l) => l !== 'info')
     emitAudit(request(quiet.log), { realm: 'r', audit: undefined }, 'allow', 'PCL_ALLOWED', {
       route: '/v',
     })
     expect(quiet.lines).toEqual([])
+  })
+
+  it('measures the decision from when the guard first saw the request; 0 without a start', () => {
+    const events: AuditEvent[] = []
+    const { log } = logger('silent')
+    const context = { realm: 'r', audit: (e: AuditEvent) => void events.push(e) }
+    const started = { ...request(log), start: performance.now() - 50 } as RequestView
+    emitAudit(started, context, 'allow', 'PCL_ALLOWED', { route: '/v' })
+    emitAudit({ ...request(log), start: 0 }, context, 'allow', 'PCL_ALLOWED', {
+      route: '/v',
+    })
+    expect(events[0]!.durationMs).toBeGreaterThanOrEqual(50)
+    expect(events[0]!.durationMs).toBeLessThan(60_000)
+    expect(events[1]!.durationMs).toBe(0)
   })
 
   it('counts a decision in telemetry as allowed, denied or reported', () => {
@@ -299,6 +325,7 @@ describe('audit and refusals', () => {
     expect(lines.map((l) => [l.level, l.msg])).toEqual([
       ['error', 'portcullis: unexpected error while guarding a request'],
     ])
+    expect(lines[0]!.obj).toEqual({ err: expect.any(TypeError) as unknown })
     expect(events.at(-1)).toMatchObject({ reason: 'PCL_INTERNAL', status: 500 })
   })
 

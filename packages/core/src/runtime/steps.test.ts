@@ -273,13 +273,14 @@ describe('audit and refusals', () => {
     const events: AuditEvent[] = []
     const { log } = logger('silent')
     const context = { realm: 'r', audit: (e: AuditEvent) => void events.push(e) }
-    const started = { ...request(log), start: performance.now() - 50 } as RequestView
+    const start = performance.now() - 50
+    const started = { ...request(log), start } as RequestView
     emitAudit(started, context, 'allow', 'PCL_ALLOWED', { route: '/v' })
     emitAudit({ ...request(log), start: 0 }, context, 'allow', 'PCL_ALLOWED', {
       route: '/v',
     })
     expect(events[0]!.durationMs).toBeGreaterThanOrEqual(50)
-    expect(events[0]!.durationMs).toBeLessThan(60_000)
+    expect(events[0]!.durationMs).toBeLessThanOrEqual(performance.now() - start)
     expect(events[1]!.durationMs).toBe(0)
   })
 

@@ -362,6 +362,74 @@ describe('prefix defaults', () => {
     expect(err.message).toContain('the guard defaults of prefix /admin')
   })
 
+  it("a route takes its prefix's or policy's limits and allowlists unless it declares its own, public routes too", async () => {
+    const shaping = {
+      rateLimit: { max: 50, timeWindow: '1 minute', key: 'ip' },
+      budget: { unit: 'items', max: 10, timeWindow: '1 minute' },
+      enumeration: { param: 'id', maxDistinct: 3, timeWindow: '1 hour' },
+      response: { allow: ['id'] },
+      body: { writable: ['title'] },
+    } as const
+    const own = {
+      rateLimit: { max: 7, timeWindow: '1 minute', key: 'ip' },
+      budget: { unit: 'items', max: 5, timeWindow: '1 minute' },
+      enumeration: { param: 'id', maxDistinct: 9, timeWindow: '1 hour' },
+      response: { allow: ['id', 'title'] },
+      body: { writable: ['title', 'tags[]'] },
+    } as const
+    const t = await setup(
+      async (app) => {
+        await app.register(
+          async (shop) => {
+            shop.post('/:id/open', { config: { guard: { public: 'catalog' } } }, () => ({}))
+            shop.post('/:id/open-own', { config: { guard: { public: 'x', ...own } } }, () => ({}))
+          },
+          { prefix: '/shop', guard: shaping },
+        )
+        app.post('/p/:id', { config: { guard: { extends: 'shaped' } } }, () => ({}))
+        app.post('/p/:id/own', { config: { guard: { extends: 'shaped', ...own } } }, () => ({}))
+      },
+      {
+        policies: { shaped: { authenticated: true, ...shaping } },
+        rateLimit: { max: 600, timeWindow: '1 minute' },
+      },
+    )
+    await t.app.ready()
+    const row = (url: string) => {
+      const entry = t.app.portcullis.routes().find((r) => r.url === url)!
+      return [entry.rateLimit, entry.budget, entry.enumeration, entry.response, entry.body]
+    }
+    expect(row('/p/:id')).toEqual([
+      '50 per 1 minute by ip',
+      '10 items per 1 minute by principal',
+      '3 distinct :id per 1 hour by principal',
+      '1 field; strip',
+      '1 field; reject',
+    ])
+    expect(row('/p/:id/own')).toEqual([
+      '7 per 1 minute by ip',
+      '5 items per 1 minute by principal',
+      '9 distinct :id per 1 hour by principal',
+      '2 fields; strip',
+      '2 fields; reject',
+    ])
+    // A public route's counters can only key by IP.
+    expect(row('/shop/:id/open')).toEqual([
+      '50 per 1 minute by ip (public)',
+      '10 items per 1 minute by ip',
+      '3 distinct :id per 1 hour by ip',
+      '1 field; strip',
+      '1 field; reject',
+    ])
+    expect(row('/shop/:id/open-own')).toEqual([
+      '7 per 1 minute by ip (public)',
+      '5 items per 1 minute by ip',
+      '9 distinct :id per 1 hour by ip',
+      '2 fields; strip',
+      '2 fields; reject',
+    ])
+  })
+
   it('invalid defaults fail startup', async () => {
     const err = await guardedApp(async (app) => {
       await app.register(async () => undefined, { prefix: '/a', guard: { scopez: ['x'] } as never })

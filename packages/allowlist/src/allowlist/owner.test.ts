@@ -149,6 +149,27 @@ describe('guard.response.owner: startup errors name the route and the field', ()
     ).not.toThrow()
   })
 
+  it('checks byScope lists against success lists only, and only those that reach the array', () => {
+    // The 4xx list keeps neither the array nor the owner field: it is no base for byScope lists.
+    expect(() =>
+      compileAllowlist({
+        allow: ['items[].id', 'items[].ownerId'],
+        byScope: { admin: ['items[].secret'] },
+        byStatus: { '4xx': ['code'] },
+        owner: { path: 'items[].ownerId', claim: 'sub' },
+      }),
+    ).not.toThrow()
+    // A byScope list that does not reach the array needs no owner field, whatever the base.
+    expect(() =>
+      compileAllowlist({
+        allow: ['items[].id', 'items[].ownerId'],
+        byScope: { admin: ['note'] },
+        byStatus: { '201': ['id'] },
+        owner: { path: 'items[].ownerId', claim: 'sub' },
+      }),
+    ).not.toThrow()
+  })
+
   it('accepts an owner field kept by a `*` object', () => {
     expect(() =>
       compileAllowlist({

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { errorStatus, statusProblem, writeProblem } from './node-response.js'
+import { AuthenticationError, PortcullisConfigError } from '../errors/index.js'
+import { errorProblem, errorStatus, statusProblem, writeProblem } from './node-response.js'
+import type { GuardLogger } from './request-view.js'
 import type { ServerResponse } from 'node:http'
 
 describe('errorStatus', () => {
@@ -12,6 +14,16 @@ describe('errorStatus', () => {
     expect(errorStatus({ status: '404' })).toBeNull()
     expect(errorStatus(new Error('plain'))).toBeNull()
     expect(errorStatus(null)).toBeNull()
+    // Only integers from 400 to 599, from an object.
+    expect(errorStatus({ status: 599 })).toBe(599)
+    expect(errorStatus({ status: 600 })).toBeNull()
+    expect(errorStatus({ status: 404.5 })).toBeNull()
+    expect(errorStatus({ statusCode: '404' })).toBeNull()
+    expect(errorStatus(Object.assign(() => undefined, { status: 404 }))).toBeNull()
+  })
+
+  it('a status without a phrase is titled Error', () => {
+    expect(statusProblem(599).body).toEqual({ type: 'about:blank', title: 'Error', status: 599 })
   })
 
   it('answers with an about:blank problem of the status, nothing else', () => {
@@ -59,5 +71,71 @@ describe('writeProblem', () => {
     const { res, calls } = fakeResponse(true)
     writeProblem(res, statusProblem(403))
     expect(calls).toEqual(['destroy'])
+  })
+})
+
+describe('errorProblem', () => {
+  function logger() {
+    const lines: string[] = []
+    const objs: unknown[] = []
+    const log = {
+      info: () => undefined,
+      warn: () => undefined,
+      error: (obj: unknown, msg: string) => void (objs.push(obj), lines.push(msg)),
+    } as unknown as GuardLogger
+    return { log, lines, objs }
+  }
+  const context = { realm: 'api', resourceMetadata: undefined }
+
+  it("renders Portcullis's own refusals as themselves, with the realm", () => {
+    const { log, lines } = logger()
+    const problem = errorProblem(new AuthenticationError('PCL_TOKEN_MISSING'), context, log)
+    expect(problem.status).toBe(401)
+    expect(problem.headers['www-authenticate']).toContain('realm="api"')
+    expect(lines).toEqual([])
+  })
+
+  it('answers a status error with its code where Portcullis has one, else about:blank', () => {
+    const { log, lines } = logger()
+    expect(errorProblem({ status: 400 }, context, log).body).toMatchObject({
+      code: 'PCL_MALFORMED_REQUEST',
+      status: 400,
+    })
+    expect(errorProblem({ statusCode: 413 }, context, log).body).toMatchObject({
+      code: 'PCL_BODY_TOO_LARGE',
+    })
+    expect(errorProblem({ status: 414 }, context, log).body).toMatchObject({
+      code: 'PCL_URI_TOO_LONG',
+    })
+    expect(errorProblem({ status: 415 }, context, log).body).toMatchObject({
+      code: 'PCL_BODY_UNREADABLE',
+    })
+    expect(errorProblem({ status: 404 }, context, log)).toEqual(statusProblem(404))
+    expect(lines).toEqual([])
+    expect(errorProblem({ status: 503 }, context, log)).toEqual(statusProblem(503))
+    expect(lines).toEqual(['portcullis: request failed'])
+    const failed = { status: 502 }
+    const { log: log2, objs } = logger()
+    errorProblem(failed, context, log2)
+    expect(objs).toEqual([{ err: failed }])
+  })
+
+  it('answers anything else, a config or internal error included, as a logged 500 PCL_INTERNAL without its message', () => {
+    const { log, lines } = logger()
+    for (const err of [
+      new Error('secret detail'),
+      new PortcullisConfigError('PCL_INVALID_OPTIONS', 'secret detail'),
+      'secret detail',
+    ]) {
+      const problem = errorProblem(err, context, log)
+      expect(problem.status).toBe(500)
+      expect(problem.body).toMatchObject({ code: 'PCL_INTERNAL' })
+      expect(JSON.stringify(problem)).not.toContain('secret')
+    }
+    expect(lines).toEqual(Array(3).fill('portcullis: unhandled error; answered 500'))
+    const bug = new TypeError('x')
+    const { log: log2, objs } = logger()
+    errorProblem(bug, context, log2)
+    expect(objs).toEqual([{ err: bug }])
   })
 })

@@ -1,12 +1,12 @@
 import { isPortcullisConfigError } from '@portcullis/core'
 import { describe, expect, it } from 'vitest'
-import { compileGuard } from './compile-guard.js'
+import { compileGuard, routeParams } from './compile-guard.js'
 
 const site = { route: 'GET /v1/videos/:id' }
 
-function configError(guard: unknown) {
+function configError(guard: unknown, at: Parameters<typeof compileGuard>[1] = site) {
   try {
-    compileGuard(guard, site)
+    compileGuard(guard, at)
   } catch (err) {
     if (isPortcullisConfigError(err) && err.code === 'PCL_INVALID_GUARD') return err
     throw err
@@ -95,5 +95,107 @@ describe('compileGuard', () => {
     expect(err.message).toMatch(/guard\.roles is not a known guard key.*known keys: public, /)
     expect(err.message).not.toMatch(/did you mean/)
     expect(JSON.stringify(err.cause)).not.toMatch(/must be an object/)
+  })
+
+  it('names every requirement a public guard is combined with', () => {
+    const err = configError({ public: 'x', authenticated: true, scopes: ['a'], extends: 'p' })
+    expect(err.message).toContain(
+      'guard.public cannot be combined with guard.authenticated, guard.scopes, guard.extends',
+    )
+  })
+
+  it('lists at most five invalid fields, separated', () => {
+    const err = configError({ a1: 1, a2: 1, a3: 1, a4: 1, a5: 1, a6: 1 })
+    expect(err.field).toBe('guard.a1')
+    const listed = err.message.replace('GET /v1/videos/:id: ', '').split('; ')
+    expect(listed).toHaveLength(5)
+    expect(listed.every((part) => /^guard\.a[1-5] is not a known guard key/.test(part))).toBe(true)
+  })
+
+  it('refuses extends when no policy is registered, saying so', () => {
+    const err = configError({ extends: 'readVideos' })
+    expect(err.field).toBe('guard.extends')
+    expect(err.message).toBe(
+      "GET /v1/videos/:id: guard.extends names no registered policy 'readVideos' (no policies are registered)",
+    )
+  })
+
+  it('a step-up requirement alone is a requirement', () => {
+    expect(compileGuard({ acr: ['mfa'] }, site).summary).toBe('acr: mfa')
+    expect(compileGuard({ maxAuthAge: 60 }, site).summary).toBe('maxAuthAge: 60s')
+  })
+
+  it('with knownScopes, names only the scopes outside them, from allOf and anyOf', () => {
+    const knownScopes = new Set(['videos:read', 'videos:write'])
+    expect(
+      compileGuard(
+        { scopes: { allOf: ['videos:read'], anyOf: ['videos:write'] } },
+        { ...site, knownScopes },
+      ).summary,
+    ).toBe('scopes: videos:read AND videos:write')
+    const err = configError(
+      { scopes: { allOf: ['videos:read', 'videos:raed'], anyOf: ['videos:write', 'video:write'] } },
+      { ...site, knownScopes },
+    )
+    expect(err.field).toBe('guard.scopes')
+    expect(err.message).toContain(
+      "guard.scopes names 'videos:raed', 'video:write', not among the knownScopes",
+    )
+  })
+
+  it("refuses a claim rule naming a parameter the route lacks, listing the route's", () => {
+    const rule = { claims: { sub: { param: 'userId' } } }
+    expect(configError(rule, { ...site, params: ['id', 'tenant'] }).message).toBe(
+      "GET /v1/videos/:id: guard.claims.sub.param names route parameter ':userId', which this route does not have (it has :id, :tenant)",
+    )
+    expect(configError(rule, { ...site, params: [] }).message).toBe(
+      "GET /v1/videos/:id: guard.claims.sub.param names route parameter ':userId', which this route does not have",
+    )
+  })
+
+  it('a public route is never report-only, whatever the plugin default', () => {
+    const compiled = compileGuard({ public: 'probe' }, { ...site, reportOnly: true })
+    expect(compiled.reportOnly).toBe(false)
+    expect(compileGuard({ authenticated: true }, { ...site, reportOnly: true }).reportOnly).toBe(
+      true,
+    )
+  })
+
+  it('warns only of literal claim values that look like a route parameter', () => {
+    const compiled = compileGuard(
+      { claims: { tier: 'gold', level: 3, sub: ':id', org: { param: 'id' } } },
+      { ...site, params: ['id'] },
+    )
+    expect(compiled.warnings).toEqual([
+      {
+        field: 'guard.claims.sub',
+        message:
+          "GET /v1/videos/:id: guard.claims.sub is the literal ':id', which looks like a route parameter: the claim must equal that text. To compare it with the route parameter, write { param: 'id' }",
+      },
+    ])
+    expect(compileGuard({ claims: { tier: 'gold' } }, site).warnings).toEqual([])
+  })
+})
+
+describe('routeParams', () => {
+  it('lists named parameters, regex-constrained ones too, and the wildcard', () => {
+    expect(routeParams('/t/:tenantId/v/:id(^\\d+)')).toEqual(['tenantId', 'id'])
+    expect(routeParams('/files/*')).toEqual(['*'])
+    expect(routeParams('/static/:dir/*')).toEqual(['dir', '*'])
+    expect(routeParams('/plain')).toEqual([])
+  })
+
+  it("lets a claim rule compare with a wildcard route's rest of path", () => {
+    const compiled = compileGuard(
+      { claims: { sub: { param: '*' } } },
+      { route: 'GET /home/*', params: routeParams('/home/*') },
+    )
+    expect(compiled.summary).toBe('claims: sub = :*')
+    expect(
+      configError(
+        { claims: { sub: { param: '*' } } },
+        { route: 'GET /home', params: routeParams('/home') },
+      ).field,
+    ).toBe('guard.claims.sub.param')
   })
 })

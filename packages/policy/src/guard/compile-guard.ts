@@ -149,7 +149,6 @@ export function compileGuard(guard: unknown, site: GuardSite): CompiledGuard {
     effective = mergeGuards(policy, effective, {
       route: site.route,
       base: `policy '${value.extends}'`,
-      code: 'PCL_INVALID_GUARD',
       prefix: 'guard',
     })
   }
@@ -157,7 +156,6 @@ export function compileGuard(guard: unknown, site: GuardSite): CompiledGuard {
     effective = mergeGuards(site.defaults.guard, effective, {
       route: site.route,
       base: site.defaults.label,
-      code: 'PCL_INVALID_GUARD',
       prefix: 'guard',
     })
   }

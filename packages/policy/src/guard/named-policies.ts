@@ -40,7 +40,6 @@ export function resolvePolicies(
         guard = mergeGuards(resolve(parsed.extends), guard, {
           route: `policies.${name}`,
           base: `policy '${parsed.extends}'`,
-          code: 'PCL_INVALID_OPTIONS',
           prefix: `policies.${name}`,
         })
       }

@@ -87,8 +87,6 @@ export interface MergeSite {
   readonly route: string
   /** e.g. `the guard defaults of prefix /admin`, or `policy 'readVideos'`. */
   readonly base: string
-  /** Error code to throw: a route guard, or plugin options (named policies). */
-  readonly code: 'PCL_INVALID_GUARD' | 'PCL_INVALID_OPTIONS'
   /** Field prefix, `guard` or `policies.<name>`. */
   readonly prefix: string
 }
@@ -96,7 +94,8 @@ export interface MergeSite {
 /**
  * Combines a base guard (a named policy, a prefix default) with a guard that builds on it. The
  * result requires everything both require: a guard may tighten its base, never loosen it, and
- * an attempt to loosen is a startup error.
+ * an attempt to loosen is a startup error (`PCL_INVALID_GUARD`; named policies report it as
+ * `PCL_INVALID_OPTIONS`).
  */
 export function mergeGuards(
   base: NormalizedGuard,
@@ -105,13 +104,15 @@ export function mergeGuards(
 ): NormalizedGuard {
   const fail = (field: string, message: string): never => {
     throw new PortcullisConfigError(
-      site.code,
+      'PCL_INVALID_GUARD',
       `${site.route}: ${site.prefix}.${field} ${message}`,
       { route: site.route, field: `${site.prefix}.${field}` },
     )
   }
   if (over.public !== null) {
-    if (base.public === null && hasRequirement(base)) {
+    // The base of a public route is its prefix's defaults, never public (a public guard cannot
+    // `extends`, and prefix defaults cannot be public): it must require nothing.
+    if (hasRequirement(base)) {
       fail(
         'public',
         `would loosen ${site.base}, which requires a token: a guard may tighten it only`,

@@ -317,7 +317,6 @@ function portcullisPolicy(
       normalized = mergeGuards(inherited.guard, normalized, {
         route: site.route,
         base: inherited.label,
-        code: 'PCL_INVALID_GUARD',
         prefix: 'guard',
       })
     }

@@ -60,9 +60,10 @@ export class RemoteKeySource implements KeySource {
   #seenKeys: ReadonlySet<string> | undefined
   #generation = 0
   #stale: { uat: number; keys: LocalKeySet } | undefined
-  // The keys jose picked from the set fetched at `#pickedFrom`, by alg and kid.
+  // The keys jose picked from the key set `#pickedFrom` (the object jose wrote to the cache when
+  // it fetched it), by alg and kid.
   readonly #picked = new Map<string, KeyInput>()
-  #pickedFrom: number | undefined
+  #pickedFrom: JSONWebKeySet | undefined
 
   constructor(options: RemoteKeySourceOptions) {
     this.#options = options
@@ -82,8 +83,13 @@ export class RemoteKeySource implements KeySource {
    */
   getKey(header: CompactJWSHeaderParameters): Promise<KeyInput> | KeyInput {
     const pick = pickOf(header)
-    const uat = this.#cache.uat
-    if (pick !== undefined && uat !== undefined && uat === this.#pickedFrom) {
+    const { uat, jwks } = this.#cache
+    if (
+      pick !== undefined &&
+      uat !== undefined &&
+      jwks !== undefined &&
+      jwks === this.#pickedFrom
+    ) {
       const key = this.#picked.get(pick)
       if (key !== undefined && Date.now() < uat + this.#options.cacheMaxAge) return key
     }
@@ -91,6 +97,9 @@ export class RemoteKeySource implements KeySource {
   }
 
   async #jose(header: CompactJWSHeaderParameters, pick: string | undefined): Promise<KeyInput> {
+    // The set jose holds when asked: a key is remembered only if jose picked it from that set
+    // and no other fetch replaced it meanwhile (a key a concurrent refresh removed is never kept).
+    const asked = this.#cache.jwks
     let key: KeyInput
     try {
       key = await this.#remote(header)
@@ -107,11 +116,11 @@ export class RemoteKeySource implements KeySource {
       }
     }
     // Remembered for the set jose holds now; a new set (a refresh, a kid fetched) starts afresh.
-    const uat = this.#cache.uat
-    if (pick !== undefined && uat !== undefined) {
-      if (uat !== this.#pickedFrom) {
+    const { jwks } = this.#cache
+    if (pick !== undefined && jwks !== undefined && jwks === asked) {
+      if (jwks !== this.#pickedFrom) {
         this.#picked.clear()
-        this.#pickedFrom = uat
+        this.#pickedFrom = jwks
       }
       if (this.#picked.size < MAX_PICKS) this.#picked.set(pick, key)
     }

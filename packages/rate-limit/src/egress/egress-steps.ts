@@ -16,6 +16,7 @@ import {
   keyFailure,
   storeAnswered,
   storeFailure,
+  storeUnavailable,
   type LimiterLog,
   type StoreHealth,
 } from '../limiter/index.js'
@@ -89,7 +90,7 @@ function through<T>(
   try {
     result = operation()
   } catch (err) {
-    return storeFailed(context, view, route, err)
+    return storeUnavailable(view, context.decision, context, route, err)
   }
   if (!isPromise(result)) {
     storeAnswered(context.health, view.log)
@@ -100,22 +101,8 @@ function through<T>(
       storeAnswered(context.health, view.log)
       return decide(value)
     },
-    (err: unknown) => storeFailed(context, view, route, err),
+    (err: unknown) => storeUnavailable(view, context.decision, context, route, err),
   )
-}
-
-function storeFailed(
-  context: EgressContext,
-  view: RequestView,
-  route: string | null,
-  err: unknown,
-): Answer {
-  const refusal = storeFailure(context.health, context.onStoreError, view.log, err)
-  if (refusal === null) {
-    emitAudit(view, context.decision, 'allow', 'PCL_STORE_UNAVAILABLE', { route })
-    return null
-  }
-  return refuse(view, context.decision, refusal, route)
 }
 
 /**

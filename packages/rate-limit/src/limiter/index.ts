@@ -6,6 +6,7 @@ export {
   rateLimited,
   storeAnswered,
   storeFailure,
+  storeUnavailable,
   type LimiterLog,
   type StoreHealth,
 } from './limit-outcomes.js'

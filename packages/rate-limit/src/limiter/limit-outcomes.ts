@@ -1,4 +1,11 @@
 import { DependencyError, RateLimitError } from '@portcullis/core'
+import {
+  emitAudit,
+  refuse,
+  type Answer,
+  type DecisionContext,
+  type RequestView,
+} from '@portcullis/core/internal'
 import type { HeaderNames } from '../options/resolve-options.js'
 
 /** Whether the store answered last time: outages are logged once, not once per request. */
@@ -34,6 +41,26 @@ export function storeFailure(
     )
   }
   return failOpen ? null : new DependencyError('PCL_STORE_UNAVAILABLE', { cause })
+}
+
+/**
+ * The answer to a request whose count the store could not give: refused (503), or served with an
+ * allow audit event (`PCL_STORE_UNAVAILABLE`) under `fail-open`; the outage logged once. The same
+ * for the rate limit and the egress limits.
+ */
+export function storeUnavailable(
+  view: RequestView,
+  decision: DecisionContext,
+  store: { readonly health: StoreHealth; readonly onStoreError: 'fail-closed' | 'fail-open' },
+  route: string | null,
+  cause: unknown,
+): Answer {
+  const refusal = storeFailure(store.health, store.onStoreError, view.log, cause)
+  if (refusal === null) {
+    emitAudit(view, decision, 'allow', 'PCL_STORE_UNAVAILABLE', { route })
+    return null
+  }
+  return refuse(view, decision, refusal, route)
 }
 
 /** A store that answered: logs the end of an outage, once. */

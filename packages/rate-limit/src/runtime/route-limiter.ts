@@ -1,5 +1,4 @@
 import {
-  emitAudit,
   refuse,
   reportDenial,
   SPANS,
@@ -14,7 +13,7 @@ import {
   maxOf,
   rateLimited,
   storeAnswered,
-  storeFailure,
+  storeUnavailable,
   type LimitSpec,
   type StoreHealth,
 } from '../limiter/index.js'
@@ -56,21 +55,14 @@ export function createRouteLimiter(
   limited: LimitedRoute,
   context: LimiterContext,
 ): Limit {
-  const { counter, headers, health, decision, onStoreError } = context
+  const { counter, headers, health, decision } = context
   const { timeWindow } = spec
   const { route, reportOnly } = limited
   const keyOfRequest = keyOf(spec.key)
   const maxFor = maxOf(spec)
 
   function counted(view: RequestView, max: number, err: Error | null, count: Count | null): Answer {
-    if (count === null) {
-      const refusal = storeFailure(health, onStoreError, view.log, err)
-      if (refusal === null) {
-        emitAudit(view, decision, 'allow', 'PCL_STORE_UNAVAILABLE', { route })
-        return null
-      }
-      return refuse(view, decision, refusal, route)
-    }
+    if (count === null) return storeUnavailable(view, decision, context, route, err)
     storeAnswered(health, view.log)
     const { current, ttl } = count
     if (headers !== null) setLimitHeaders(headers, max, current, ttl, view)

@@ -95,6 +95,41 @@ export const groups = {
       'test/express/responses.test.ts',
     ],
   },
+  // Egress budgets, enumeration limits and lockouts.
+  egress: {
+    mutate: ['packages/rate-limit/src/egress/*.ts'],
+    tests: [
+      'packages/rate-limit/src/egress/**/*.test.ts',
+      'test/rate-limit/egress.test.ts',
+      'test/rate-limit/egress-redis.test.ts',
+      'test/express/egress.test.ts',
+    ],
+  },
+  // Request body allowlists and the response rules' runtime.
+  body: {
+    mutate: ['packages/allowlist/src/body/*.ts', 'packages/allowlist/src/runtime/*.ts'],
+    tests: [
+      'packages/allowlist/src/body/**/*.test.ts',
+      'packages/allowlist/src/runtime/**/*.test.ts',
+      'test/fastify/body.test.ts',
+      'test/express/body.test.ts',
+      'test/allowlist/**/*.test.ts',
+      'test/express/responses.test.ts',
+    ],
+  },
+  // The runtime package (the composition the Express adapter translates) and the authentication
+  // step.
+  adapter: {
+    mutate: ['packages/runtime/src/*.ts', 'packages/tokens/src/runtime/*.ts'],
+    tests: [
+      'packages/runtime/src/**/*.test.ts',
+      'packages/tokens/src/runtime/**/*.test.ts',
+      'test/express/access.test.ts',
+      'test/express/tokens.test.ts',
+      'test/express/bypass.test.ts',
+      'test/fastify/tokens.test.ts',
+    ],
+  },
 }
 
 /** The groups a run covers, from `PORTCULLIS_MUTATE`. */

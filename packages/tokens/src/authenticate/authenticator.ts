@@ -6,7 +6,7 @@ import {
   type Principal,
 } from '@portcullis/core'
 import type { IncomingMessage } from 'node:http'
-import { extractAccessToken, isToken68 } from '../bearer/index.js'
+import { isToken68, readAuthorization } from '../bearer/index.js'
 import { queryTokenValues } from '../query/index.js'
 import type { SenderCheck } from '../sender/create-sender-check.js'
 import type { Verifier } from '../verifier/index.js'
@@ -186,9 +186,17 @@ export function createAuthenticator(verifier: Verifier): Authenticator {
       // (`guard.queryToken: true`): URLs end up in access logs, proxies and browser history.
       const inQuery = queryTokenValues(request.url)
       if (inQuery !== null) return bearerOnly(request, tokenFromQuery(request, inQuery))
-      const found = extractAccessToken(authorization)
+      // A bearer token's syntax (token68) is tested by the verifier, on a token it has not
+      // verified before: a cached token is the exact string verified then. A DPoP token is
+      // tested here, before its proof is looked for: a malformed one is refused as such.
+      const found = readAuthorization(authorization)
       if (found === null) return null
       if (found.scheme === 'Bearer') return bearerOnly(request, found.token)
+      if (!isToken68(found.token)) {
+        throw new AuthenticationError('PCL_TOKEN_INVALID', {
+          message: 'DPoP credentials are not exactly one token68 after one space',
+        })
+      }
       return { scheme: 'DPoP', token: found.token, proof: proofOf(request.message) }
     } catch (err) {
       // Refusals of a DPoP request, or on a DPoP-only route, are challenged under DPoP.

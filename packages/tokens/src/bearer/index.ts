@@ -2,5 +2,6 @@ export {
   extractAccessToken,
   extractBearerToken,
   isToken68,
+  readAuthorization,
   type AuthorizationCredentials,
 } from './extract-bearer-token.js'

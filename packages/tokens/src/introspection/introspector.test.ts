@@ -77,6 +77,16 @@ describe('the introspection request (RFC 7662 §2.1)', () => {
     expect(new URLSearchParams(sent!.body).get('client_secret')).toBeNull()
   })
 
+  it('never sends a token that is not a token68 (RFC 6750 §2.1) to the endpoint', async () => {
+    respond(active)
+    received.length = 0
+    for (const token of ['two words', 'a,b', 'caf\u00e9', 'tok=en', '=', 'a\r\nb']) {
+      expect(await outcome(token)).toBe('PCL_TOKEN_INVALID')
+    }
+    expect(received).toEqual([])
+    expect(await outcome('tok=')).toBe('ok svc')
+  })
+
   it('client_secret_post sends the credentials in the form, with no Authorization', async () => {
     respond(active)
     received.length = 0

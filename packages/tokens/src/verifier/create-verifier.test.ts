@@ -104,6 +104,25 @@ describe('the token’s shape, before anything is decoded', () => {
     }
   })
 
+  it('refuses what is not a token68, a cached token with characters added included', async () => {
+    const verifier = verifierWith()
+    const genuine = await token()
+    expect(await outcomeOf(() => verifier.verify(genuine))).toBe('accepted')
+    expect(await fromCache(() => verifier.verify(genuine))).toBe(true)
+    // The authenticator leaves the token68 test of a bearer token to the verifier: only the exact
+    // string verified before is a cache hit; anything else is tested, then refused.
+    for (const altered of [
+      `${genuine} `,
+      ` ${genuine}`,
+      `${genuine}, ${genuine}`,
+      `${genuine.slice(0, 10)}é${genuine.slice(11)}`,
+      `${genuine}
+`,
+    ]) {
+      expect(await outcomeOf(() => verifier.verify(altered))).toBe('PCL_TOKEN_INVALID')
+    }
+  })
+
   it('refuses an algorithm the issuer does not allow before asking its JWKS for a key', async () => {
     const server = createJwksServer({ keys: [key.jwk] })
     try {

@@ -14,6 +14,7 @@ import { buildPrincipal, type ScopeClaim } from '../lib/principal.js'
 import { RemoteKeySource } from '../lib/remote-key-source.js'
 import { StaticKeySource } from '../lib/static-key-source.js'
 import { resolveTokensOptions, type ResolvedIssuer } from '../options/resolve-tokens-options.js'
+import { isToken68 } from '../bearer/index.js'
 import { createIntrospector } from '../introspection/index.js'
 import { createSenderCheck, type SenderCheck } from '../sender/create-sender-check.js'
 import { checkClaims, decodeJws, SignatureChecks, type DecodedJws } from './jws.js'
@@ -28,7 +29,8 @@ export interface Verifier {
   /**
    * Verifies an access token and returns its frozen {@link Principal}: a compact JWS against
    * the JWT issuers, anything else (an opaque token) by introspection (RFC 7662) when an issuer
-   * declares `introspection`.
+   * declares `introspection`. A token that is not a token68 (RFC 6750 §2.1) is refused before
+   * either.
    *
    * A token verified before returns synchronously (a cache lookup, unless `isRevoked` is async);
    * otherwise a promise. Failures decided without I/O (size, shape, unknown issuer, alg not
@@ -344,15 +346,19 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
         message: `Token longer than maxTokenBytes (${maxTokenBytes})`,
       })
     }
-    // RFC 7662: a token that is not a JWS is opaque, and only its issuer can say what it is.
-    if (introspector !== undefined && !COMPACT_JWS.test(token)) {
-      const principal = introspector.verify(token)
-      return isThenable(principal) ? principal.then(admit) : admit(principal)
-    }
+    // Only the exact string verified before is a hit: it was a token68 then.
     const hit = cached(token)
     if (hit !== undefined) {
       lastHit = true
       return admit(hit.principal)
+    }
+    // RFC 6750 §2.1: an access token is a token68. Nothing else goes to a key set or to an
+    // introspection endpoint.
+    if (!isToken68(token)) throw invalid('Token is not a token68 (RFC 6750 §2.1)')
+    // RFC 7662: a token that is not a JWS is opaque, and only its issuer can say what it is.
+    if (introspector !== undefined && !COMPACT_JWS.test(token)) {
+      const principal = introspector.verify(token)
+      return isThenable(principal) ? principal.then(admit) : admit(principal)
     }
     let work = pending.get(token)
     if (work === undefined) {

@@ -73,3 +73,27 @@ export function keyOf(key: RateLimitKey): KeyOf {
     return `f\0${value}`
   }
 }
+
+/**
+ * `build` remembered per principal when the key is the principal or its client: a cached token
+ * hands every request the same frozen principal, so its counting key is built once, and a map
+ * lookup on that string needs no new hash. A key function runs on every request (it may read
+ * the request); an IP key is not remembered.
+ */
+export function keyPerPrincipal(
+  key: RateLimitKey,
+  build: (request: KeyedRequest) => string,
+): (request: KeyedRequest) => string {
+  if (key !== 'principal' && key !== 'client') return build
+  const built = new WeakMap<Principal, string>()
+  return function keyOfPrincipal(request) {
+    const { principal } = request
+    if (principal === null) return build(request)
+    let found = built.get(principal)
+    if (found === undefined) {
+      found = build(request)
+      built.set(principal, found)
+    }
+    return found
+  }
+}

@@ -17,7 +17,7 @@ import {
   type LimitSpec,
   type StoreHealth,
 } from '../limiter/index.js'
-import { keyOf } from '../limiter/request-keys.js'
+import { keyOf, keyPerPrincipal, type KeyedRequest } from '../limiter/request-keys.js'
 import type { HeaderNames } from '../options/index.js'
 import type { Count, Counter } from '../store/index.js'
 
@@ -56,10 +56,23 @@ export function createRouteLimiter(
   context: LimiterContext,
 ): Limit {
   const { counter, headers, health, decision } = context
+  const { hitNow } = counter
   const { timeWindow } = spec
   const { route, reportOnly } = limited
   const keyOfRequest = keyOf(spec.key)
   const maxFor = maxOf(spec)
+  // One key builder per namespace (a route has one per method it serves, or its bucket's).
+  // Bounded like the namespaces: a route for every method (Express's `all`) sees any token.
+  const keysIn = new Map<string, (request: KeyedRequest) => string>()
+  function keyFor(view: RequestView): string {
+    const namespace = limited.namespace(view.method)
+    const keyIn = keysIn.get(namespace)
+    if (keyIn !== undefined) return keyIn(view)
+    if (keysIn.size >= 64) return namespace + keyOfRequest(view)
+    const built = keyPerPrincipal(spec.key, (request) => namespace + keyOfRequest(request))
+    keysIn.set(namespace, built)
+    return built(view)
+  }
 
   function counted(view: RequestView, max: number, err: Error | null, count: Count | null): Answer {
     if (count === null) return storeUnavailable(view, decision, context, route, err)
@@ -78,11 +91,13 @@ export function createRouteLimiter(
   const limit: Limit = function portcullisRateLimit(view) {
     let key: string
     try {
-      key = limited.namespace(view.method) + keyOfRequest(view)
+      key = keyFor(view)
     } catch (err) {
       return refuse(view, decision, keyFailure(view.log, err), route)
     }
     const max = maxFor(view.principal)
+    // The in-memory counter answers at once, with no callback built for the request.
+    if (hitNow !== null) return counted(view, max, null, hitNow(key, timeWindow, max))
     let answer: Answer | undefined
     let later: ((answer: Answer) => void) | undefined
     counter.hit(key, timeWindow, max, function portcullisCounted(err, count) {
@@ -90,7 +105,7 @@ export function createRouteLimiter(
       if (later === undefined) answer = settled
       else later(settled)
     })
-    // The in-memory counter has answered by now; Redis answers later.
+    // Redis answers later (a store that fails at once has answered by now).
     if (answer !== undefined) return answer
     return new Promise<Answer>((resolve) => {
       later = resolve

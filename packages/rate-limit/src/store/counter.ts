@@ -17,6 +17,12 @@ export interface Counter {
   readonly kind: 'memory' | 'redis'
   /** Counts one hit of `key` in a window of `timeWindow` ms whose limit is `max`. */
   hit(key: string, timeWindow: number, max: number, callback: CountCallback): void
+  /**
+   * The same count answered at once, for a store that answers synchronously (memory), so the
+   * warm path builds no callback per request; `null` for Redis. The count is read before the
+   * next hit.
+   */
+  readonly hitNow: ((key: string, timeWindow: number, max: number) => Count) | null
   /** Keys held in memory, for the memory counter; `null` for Redis. */
   size(): number | null
   /** Waits (at most `ms`) until the store can answer; resolves `false` if it cannot yet. */

@@ -30,6 +30,17 @@ describe('memory counter', () => {
     expect(hitNow(counter, 'r\0GET /v/:id\0p\0issuer\0subject-0').current).toBe(1)
   })
 
+  it('answers hitNow with the same counts as hit, in one window per key', () => {
+    const counter = createMemoryCounter(100)
+    expect(counter.hitNow!('a', 60_000, 10)).toMatchObject({ current: 1, ttl: 60_000 })
+    expect(hitNow(counter, 'a').current).toBe(2)
+    expect(counter.hitNow!('a', 60_000, 10).current).toBe(3)
+    // Each answer is read before the next hit: a later hit of another key does not change it.
+    const first = counter.hitNow!('b', 60_000, 10)
+    expect(first.current).toBe(1)
+    expect(counter.hitNow!('a', 60_000, 10).current).toBe(4)
+  })
+
   it('is ready at once, and close() empties the store', async () => {
     const counter = createMemoryCounter(10)
     expect(await counter.ready(0)).toBe(true)

@@ -97,6 +97,7 @@ export function createRedisCounter(
   return Object.freeze({
     kind: 'redis' as const,
     hit,
+    hitNow: null,
     size: () => null,
     ready,
     async close() {

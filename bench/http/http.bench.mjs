@@ -258,7 +258,13 @@ export async function httpBench({
   }
   // Bare Fastify is always measured: every ratio is to it.
   const active = SCENARIOS.filter(
-    (s) => s.skip === undefined && (only.length === 0 || s.id === 'fastify' || only.includes(s.id)),
+    (s) =>
+      s.skip === undefined &&
+      (only.length === 0 ||
+        s.id === 'fastify' ||
+        only.includes(s.id) ||
+        // The baseline of an Express scenario comes along with it, like Fastify's.
+        (s.id === 'express' && only.some((id) => id.startsWith('express')))),
   )
   const profileDir = join(tmpdir(), `portcullis-bench-profiles-${process.pid}`)
   const servers = {}

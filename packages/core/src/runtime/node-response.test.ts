@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { AuthenticationError, PortcullisConfigError } from '../errors/index.js'
 import { errorProblem, errorStatus, statusProblem, writeProblem } from './node-response.js'
 import type { GuardLogger } from './request-view.js'
-import type { ServerResponse } from 'node:http'
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 
 describe('errorStatus', () => {
   it('reads status or statusCode, client and server errors other than a bare 500', () => {
@@ -46,6 +47,7 @@ describe('writeProblem', () => {
     const res = {
       headersSent,
       statusCode: 200,
+      getHeaderNames: () => [...headers.keys()],
       hasHeader: (name: string) => headers.has(name),
       removeHeader: (name: string) => void headers.delete(name),
       setHeader: (name: string, value: unknown) => void headers.set(name, value),
@@ -71,6 +73,67 @@ describe('writeProblem', () => {
     const { res, calls } = fakeResponse(true)
     writeProblem(res, statusProblem(403))
     expect(calls).toEqual(['destroy'])
+  })
+
+  // Over a real socket: what the client reads, whichever way the response was written.
+  async function served(write: (res: ServerResponse) => void) {
+    const server = createServer((_req, res) => write(res))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = server.address() as AddressInfo
+      const res = await fetch(`http://127.0.0.1:${port}/`)
+      return { status: res.status, headers: res.headers, body: await res.text() }
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+
+  const refusal = Object.freeze({
+    status: 401,
+    headers: Object.freeze({
+      'content-type': 'application/problem+json',
+      'www-authenticate': 'Bearer realm="api", error="invalid_token"',
+    }),
+    body: Object.freeze({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'é' }),
+  })
+
+  it('writes the same response with nothing set before, twice from one frozen problem', async () => {
+    for (let i = 0; i < 2; i++) {
+      const got = await served((res) => writeProblem(res, refusal))
+      expect(got.status).toBe(401)
+      expect(got.headers.get('content-type')).toBe('application/problem+json')
+      expect(got.headers.get('www-authenticate')).toBe(refusal.headers['www-authenticate'])
+      expect(got.headers.get('content-length')).toBe(String(Buffer.byteLength(got.body)))
+      expect(JSON.parse(got.body)).toEqual(refusal.body)
+    }
+  })
+
+  it("sends the framework's headers beside the problem's, never those describing a body", async () => {
+    const held = {
+      'ratelimit-limit': 10,
+      'Set-Cookie': ['a=1', 'b=2'],
+      ETag: '"v1"',
+      'content-type': 'application/json',
+      'Content-Length': '9999',
+      'WWW-Authenticate': 'Basic',
+      'x-skipped': undefined,
+    }
+    for (const before of [null, 'x-app']) {
+      const got = await served((res) => {
+        if (before !== null) res.setHeader(before, 'kept')
+        writeProblem(res, refusal, undefined, held)
+      })
+      expect(got.status).toBe(401)
+      expect(got.headers.get('ratelimit-limit')).toBe('10')
+      expect(got.headers.getSetCookie()).toEqual(['a=1', 'b=2'])
+      expect(got.headers.get('etag')).toBeNull()
+      expect(got.headers.get('x-skipped')).toBeNull()
+      expect(got.headers.get('content-type')).toBe('application/problem+json')
+      expect(got.headers.get('www-authenticate')).toBe(refusal.headers['www-authenticate'])
+      expect(got.headers.get('content-length')).toBe(String(Buffer.byteLength(got.body)))
+      expect(JSON.parse(got.body)).toEqual(refusal.body)
+      if (before !== null) expect(got.headers.get(before)).toBe('kept')
+    }
   })
 })
 

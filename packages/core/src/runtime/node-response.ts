@@ -1,7 +1,6 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import { isPortcullisError, RequestError, type CodeOfKind } from '../errors/index.js'
 import { renderProblem, type RenderedProblem } from '../problem/index.js'
-import { problemBytes } from './decisions.js'
 import type { GuardLogger } from './request-view.js'
 
 /** A problem+json response to write: a rendered decision, or a bare status problem. */
@@ -18,26 +17,89 @@ const REPRESENTATION = [
   'content-disposition',
 ]
 
+/** Headers a framework holds for a response (Fastify's `reply.getHeaders()`). */
+export type ResponseHeaders = Readonly<
+  Record<string, string | number | readonly string[] | undefined>
+>
+
+// A problem as it goes on the wire: its body as text and its headers as one flat list (name,
+// value, ...), `content-length` included.
+interface Wire {
+  readonly text: string
+  readonly headers: string[]
+  /** Lower-case names the problem sets, which no other header of the response may repeat. */
+  readonly names: ReadonlySet<string>
+}
+
+// Kept for the problems rendered once and reused (frozen: refusals that carry nothing of their
+// own, such as an invalid token), so a flood of them formats nothing per request.
+const wires = new WeakMap<ProblemToWrite, Wire>()
+
+function wireOf(problem: ProblemToWrite): Wire {
+  const kept = wires.get(problem)
+  if (kept !== undefined) return kept
+  const text = JSON.stringify(problem.body)
+  const headers: string[] = []
+  for (const [name, value] of Object.entries(problem.headers)) headers.push(name, value)
+  headers.push('content-length', String(Buffer.byteLength(text)))
+  const names = new Set(['content-type', 'content-length'])
+  for (const name of Object.keys(problem.headers)) names.add(name.toLowerCase())
+  const wire = { text, headers, names }
+  if (Object.isFrozen(problem)) wires.set(problem, wire)
+  return wire
+}
+
+// The headers a response already had, as a flat list ahead of the problem's: those describing
+// the application's body and those the problem sets left out.
+function alongside(headers: ResponseHeaders, wire: Wire): string[] {
+  const flat: string[] = []
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    const lower = name.toLowerCase()
+    if (wire.names.has(lower) || REPRESENTATION.includes(lower)) continue
+    if (typeof value === 'object') for (const each of value) flat.push(name, each)
+    else flat.push(name, String(value))
+  }
+  return flat.length === 0 ? wire.headers : flat.concat(wire.headers)
+}
+
 /**
  * Writes a problem+json response on Node's response (through `end`, the response's own `end` by
- * default), straight to the client. Once headers are out the status can no longer change, so the
- * connection is closed instead: the client never gets a body the guard did not approve.
+ * default), straight to the client, with `headers` the framework holds for the response (the
+ * rate-limit headers) beside the problem's own. Once headers are out the status can no longer
+ * change, so the connection is closed instead: the client never gets a body the guard did not
+ * approve.
  */
 export function writeProblem(
   res: ServerResponse,
   problem: ProblemToWrite,
-  end: (body: Buffer) => void = (body) => res.end(body),
+  end?: (body: Buffer) => void,
+  headers?: ResponseHeaders,
 ): void {
   if (res.headersSent) {
     res.destroy()
     return
   }
-  const body = problemBytes(problem as RenderedProblem)
+  const wire = wireOf(problem)
+  // Nothing set on the response yet (a Fastify refusal): the status line, the headers and the
+  // body go out in one write, with no header set one by one.
+  if (end === undefined && res.getHeaderNames().length === 0) {
+    res.writeHead(problem.status, headers === undefined ? wire.headers : alongside(headers, wire))
+    res.end(wire.text)
+    return
+  }
+  if (headers !== undefined) {
+    for (const [name, value] of Object.entries(headers)) {
+      if (value !== undefined) res.setHeader(name, value)
+    }
+  }
+  const body = Buffer.from(wire.text)
   res.statusCode = problem.status
   for (const name of REPRESENTATION) if (res.hasHeader(name)) res.removeHeader(name)
   for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value)
   res.setHeader('content-length', body.length)
-  end(body)
+  if (end === undefined) res.end(body)
+  else end(body)
 }
 
 /**

@@ -156,11 +156,7 @@ export function sendProblem(reply: FastifyReply, problem: RenderedProblem): void
   const view = (reply.request as Viewed)[kView]
   if (view !== undefined && view !== null) view.answered = true
   reply.hijack()
-  const raw = reply.raw
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value !== undefined) raw.setHeader(name, value)
-  }
-  writeProblem(raw, problem)
+  writeProblem(reply.raw, problem, undefined, reply.getHeaders())
 }
 
 /** True when the guard answered the request itself (a refusal, a 404) instead of the route. */

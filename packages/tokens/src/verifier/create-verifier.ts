@@ -233,13 +233,11 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
     return entry.source.isCurrent(now) ? entry : undefined
   }
 
-  // The token is decoded once, here: the issuer is picked from it, and an alg the issuer does not
+  // A token of the compact JWS shape is decoded once, here: the issuer is picked from it, and an
+  // alg the issuer does not
   // allow is refused before any key lookup (so `none` or HS256 against an RSA issuer never causes
   // a JWKS fetch).
   function preflight(token: string): { jws: DecodedJws; issuer: CompiledIssuer } {
-    if (!COMPACT_JWS.test(token)) {
-      throw invalid('Token is not a compact JWS (three non-empty base64url segments)')
-    }
     let jws: DecodedJws
     try {
       jws = decodeJws(token)
@@ -352,11 +350,16 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
       lastHit = true
       return admit(hit.principal)
     }
-    // RFC 6750 §2.1: an access token is a token68. Nothing else goes to a key set or to an
-    // introspection endpoint.
-    if (!isToken68(token)) throw invalid('Token is not a token68 (RFC 6750 §2.1)')
-    // RFC 7662: a token that is not a JWS is opaque, and only its issuer can say what it is.
-    if (introspector !== undefined && !COMPACT_JWS.test(token)) {
+    // One pattern for the usual token: a compact JWS (three non-empty base64url segments) is a
+    // token68 too.
+    if (!COMPACT_JWS.test(token)) {
+      // RFC 6750 §2.1: an access token is a token68. Nothing else goes to a key set or to an
+      // introspection endpoint.
+      if (!isToken68(token)) throw invalid('Token is not a token68 (RFC 6750 §2.1)')
+      // RFC 7662: a token that is not a JWS is opaque, and only its issuer can say what it is.
+      if (introspector === undefined) {
+        throw invalid('Token is not a compact JWS (three non-empty base64url segments)')
+      }
       const principal = introspector.verify(token)
       return isThenable(principal) ? principal.then(admit) : admit(principal)
     }

@@ -234,9 +234,8 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   }
 
   // A token of the compact JWS shape is decoded once, here: the issuer is picked from it, and an
-  // alg the issuer does not
-  // allow is refused before any key lookup (so `none` or HS256 against an RSA issuer never causes
-  // a JWKS fetch).
+  // alg the issuer does not allow is refused before any key lookup (so `none` or HS256 against
+  // an RSA issuer never causes a JWKS fetch).
   function preflight(token: string): { jws: DecodedJws; issuer: CompiledIssuer } {
     let jws: DecodedJws
     try {

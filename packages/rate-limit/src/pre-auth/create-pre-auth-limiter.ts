@@ -40,8 +40,14 @@ export function createPreAuthLimiter(options: PreAuthOptions): PreAuthLimiter {
     seen.current = err === null && count !== null ? count.current : 0
     seen.ttl = err === null && count !== null ? count.ttl : 0
   }
+  // No window can hold a failure from this time on: a window starts at its address's first
+  // failure and lasts `timeWindow`, so it ends by the last failure plus `timeWindow`. Until an
+  // address fails again, `check` answers without reading the address (a getter that parses
+  // X-Forwarded-For on Express) or the store.
+  let quietFrom = 0
   return Object.freeze({
     check(request: { readonly ip?: string | undefined }) {
+      if (Date.now() >= quietFrom) return null
       store.read(ipKey(request.ip), record, timeWindow)
       if (seen.current < max || seen.ttl <= 0) return null
       return new RateLimitError('PCL_RATE_LIMITED', {
@@ -51,6 +57,7 @@ export function createPreAuthLimiter(options: PreAuthOptions): PreAuthLimiter {
     },
     failed(request: { readonly ip?: string | undefined }) {
       store.incr(ipKey(request.ip), ignore, timeWindow, max)
+      quietFrom = Date.now() + timeWindow
     },
   })
 }

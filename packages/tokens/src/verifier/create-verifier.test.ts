@@ -1,4 +1,5 @@
 import { isPortcullisError, type Principal } from '@portcullis/core'
+import { CompactSign } from 'jose'
 import { NO_TELEMETRY, type Telemetry } from '@portcullis/core/internal'
 import {
   buildPayload,
@@ -121,6 +122,35 @@ describe('the token’s shape, before anything is decoded', () => {
     ]) {
       expect(await outcomeOf(() => verifier.verify(altered))).toBe('PCL_TOKEN_INVALID')
     }
+  })
+
+  it('refuses a correctly signed token whose claims are not a JSON object, with one issuer or two', async () => {
+    // With one issuer the claims are decoded after the signature check (as jwtVerify orders
+    // them); with two, before it, to pick the issuer. Either way an invalid token, never a 500.
+    const second = {
+      issuer: 'https://other.test',
+      audience: AUDIENCE,
+      algorithms: ['ES256' as const],
+    }
+    const one = verifierWith()
+    const two = createVerifier({
+      issuers: [
+        { ...issuerOptions, jwks: { keys: [key.jwk] } },
+        { ...second, jwks: { keys: [key.jwk] } },
+      ],
+    })
+    for (const payload of ['not json', '[1,2]', 'null', '"a string"', '{"sub":']) {
+      const signed = await new CompactSign(new TextEncoder().encode(payload))
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .sign(key.privateKey)
+      for (const verifier of [one, two]) {
+        expect(await outcomeOf(() => verifier.verify(signed))).toBe('PCL_TOKEN_INVALID')
+      }
+    }
+    // A genuine token of the second issuer is not one of the first's.
+    const other = await signToken(key, buildPayload({ issuer: second.issuer, audience: AUDIENCE }))
+    expect(await outcomeOf(() => one.verify(other))).toBe('PCL_TOKEN_INVALID')
+    expect(await outcomeOf(() => two.verify(other))).toBe('accepted')
   })
 
   it('refuses an algorithm the issuer does not allow before asking its JWKS for a key', async () => {

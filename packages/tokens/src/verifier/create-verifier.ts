@@ -17,7 +17,7 @@ import { resolveTokensOptions, type ResolvedIssuer } from '../options/resolve-to
 import { isToken68 } from '../bearer/index.js'
 import { createIntrospector } from '../introspection/index.js'
 import { createSenderCheck, type SenderCheck } from '../sender/create-sender-check.js'
-import { checkClaims, decodeJws, SignatureChecks, type DecodedJws } from './jws.js'
+import { checkClaims, decodeJws, decodeJwsLazily, SignatureChecks, type DecodedJws } from './jws.js'
 import type { TokensOptions } from '../options/tokens-options.js'
 
 /**
@@ -174,6 +174,8 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   const config = resolveTokensOptions(options)
   const issuers = new Map<string, CompiledIssuer>()
   for (const issuer of config.issuers) issuers.set(issuer.issuer, compile(issuer, telemetry))
+  // The issuer every JWS must come from, when only one is configured.
+  const only = issuers.size === 1 ? [...issuers.values()][0] : undefined
   const { maxTokenBytes, clockTolerance, isRevoked, callbackTimeout } = config
   const cache =
     config.cacheMax > 0 ? new LRUCache<string, Verified>({ max: config.cacheMax }) : undefined
@@ -239,12 +241,17 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   function preflight(token: string): { jws: DecodedJws; issuer: CompiledIssuer } {
     let jws: DecodedJws
     try {
-      jws = decodeJws(token)
+      jws = only === undefined ? decodeJws(token) : decodeJwsLazily(token)
     } catch (err) {
       throw mapJoseError(err)
     }
-    const { iss } = jws.claims
-    const issuer = typeof iss === 'string' ? issuers.get(iss) : undefined
+    // With one issuer, the claims are decoded after the signature checked; its `iss` is then
+    // checked with the other claims.
+    let issuer = only
+    if (issuer === undefined) {
+      const { iss } = jws.claims
+      issuer = typeof iss === 'string' ? issuers.get(iss) : undefined
+    }
     if (issuer === undefined) throw invalid('Token issuer (iss) is not configured')
     const { alg } = jws.header
     if (typeof alg !== 'string' || !issuer.algorithms.has(alg)) {
@@ -302,8 +309,11 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
 
   // A token whose signature checked: its claims, then the principal, cached.
   function signedToken(jws: DecodedJws, issuer: CompiledIssuer, generation: number): Verified {
-    const { token, claims } = jws
+    const { token } = jws
+    let claims: JWTPayload
     try {
+      // Decoded now when the preflight did not need them (one issuer).
+      claims = jws.claims
       checkClaims(jws, issuer.verifyOptions, Math.floor(Date.now() / 1000))
     } catch (err) {
       throw mapJoseError(err)

@@ -52,29 +52,63 @@ function parseObject(segment: string): Record<string, unknown> | undefined {
 }
 
 /**
+ * A compact JWS whose claims are decoded when first read, after the signature check when the
+ * verifier needs nothing from them to pick the key (one issuer): a forged token then costs no
+ * claims decoding, as in jose's `jwtVerify`, which checks the signature first. Reading `claims`
+ * throws jose's `JWTInvalid` for a claims set that is not a JSON object.
+ */
+class LazyClaimsJws implements DecodedJws {
+  readonly signingInput: Buffer
+  readonly signature: Buffer
+  #claims: JWTPayload | undefined
+
+  constructor(
+    readonly token: string,
+    readonly header: CompactJWSHeaderParameters,
+    private readonly first: number,
+    private readonly last: number,
+  ) {
+    // The token is ASCII (the preflight's pattern): one byte per character in any encoding.
+    this.signingInput = Buffer.from(token.slice(0, last), 'latin1')
+    this.signature = Buffer.from(token.slice(last + 1), 'base64url')
+  }
+
+  get claims(): JWTPayload {
+    if (this.#claims === undefined) {
+      const claims = parseObject(this.token.slice(this.first + 1, this.last))
+      if (claims === undefined) {
+        throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object')
+      }
+      this.#claims = claims
+    }
+    return this.#claims
+  }
+}
+
+/**
+ * Decodes the protected header of a compact JWS as {@link decodeJws} does, leaving its claims to
+ * be decoded when first read.
+ */
+export function decodeJwsLazily(token: string): DecodedJws {
+  const first = token.indexOf('.')
+  const last = token.lastIndexOf('.')
+  const header = parseObject(token.slice(0, first))
+  if (header === undefined) throw new errors.JWSInvalid('JWS Protected Header is invalid')
+  checkCrit(header)
+  return new LazyClaimsJws(token, header as CompactJWSHeaderParameters, first, last)
+}
+
+/**
  * Decodes a compact JWS whose three segments the caller checked are non-empty base64url (the
  * verifier's preflight). Throws jose's `JWSInvalid` / `JWTInvalid`, as `jwtVerify` would, for a
  * header or claims set that is not a JSON object, and refuses what `jwtVerify` refuses in the
  * header: a `crit` naming anything but `b64`, and an unencoded payload (`b64: false`).
  */
 export function decodeJws(token: string): DecodedJws {
-  const first = token.indexOf('.')
-  const last = token.lastIndexOf('.')
-  const header = parseObject(token.slice(0, first))
-  if (header === undefined) throw new errors.JWSInvalid('JWS Protected Header is invalid')
-  checkCrit(header)
-  const claims = parseObject(token.slice(first + 1, last))
-  if (claims === undefined) {
-    throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object')
-  }
-  return {
-    token,
-    header: header as CompactJWSHeaderParameters,
-    claims,
-    // The token is ASCII (the preflight's pattern): one byte per character in any encoding.
-    signingInput: Buffer.from(token.slice(0, last)),
-    signature: Buffer.from(token.slice(last + 1), 'base64url'),
-  }
+  const jws = decodeJwsLazily(token)
+  // Decoded now: a claims set that is not a JSON object throws here.
+  void jws.claims
+  return jws
 }
 
 // RFC 7515 §4.1.11: every extension in `crit` must be understood. The only one jose (and so this

@@ -52,6 +52,62 @@ describe('memory egress store', () => {
     expect(now(store.lockedFor('p'))).toBe(0)
   })
 
+  it('a denial while locked out (a report-only route serves it) never shortens the lockout', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = createMemoryEgressStore(100)
+    expect(now(store.deny('p', 2, 1000, 10_000))).toBe(0)
+    expect(now(store.deny('p', 2, 1000, 10_000))).toBe(10_000)
+    // Past the denial window, inside the cool-down: counted afresh, still locked.
+    vi.setSystemTime(Date.now() + 1500)
+    expect(now(store.deny('p', 2, 1000, 10_000))).toBe(0)
+    expect(now(store.lockedFor('p'))).toBe(8500)
+    // Inside that new window: the second denial locks again, from now.
+    vi.setSystemTime(Date.now() + 500)
+    expect(now(store.deny('p', 2, 1000, 10_000))).toBe(10_000)
+    expect(now(store.lockedFor('p'))).toBe(10_000)
+    // Once the lockout and the window have passed, counting starts over.
+    vi.setSystemTime(Date.now() + 10_000)
+    expect(now(store.lockedFor('p'))).toBe(0)
+    expect(now(store.deny('p', 2, 1000, 10_000))).toBe(0)
+    vi.setSystemTime(Date.now() + 999)
+    expect(now(store.deny('p', 2, 1000, 10_000))).toBe(10_000)
+  })
+
+  it('the denials of a window end with it, even when they locked nothing', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = createMemoryEgressStore(100)
+    expect(now(store.deny('p', 3, 1000, 5000))).toBe(0)
+    expect(now(store.deny('p', 3, 1000, 5000))).toBe(0)
+    vi.setSystemTime(Date.now() + 1000)
+    expect(now(store.deny('p', 3, 1000, 5000))).toBe(0)
+    expect(now(store.deny('p', 3, 1000, 5000))).toBe(0)
+    expect(now(store.deny('p', 3, 1000, 5000))).toBe(5000)
+  })
+
+  it('a set opens its window at its first value and forgets every value when it ends', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = createMemoryEgressStore(100)
+    expect(now(store.touch('s', ['1'], 1, 1000))).toEqual({ allowed: true, held: 1, ttl: 1000 })
+    vi.setSystemTime(Date.now() + 999)
+    expect(now(store.touch('s', ['2'], 1, 1000))).toEqual({ allowed: false, held: 1, ttl: 1 })
+    vi.setSystemTime(Date.now() + 1)
+    expect(now(store.touch('s', ['2'], 1, 1000))).toEqual({ allowed: true, held: 1, ttl: 1000 })
+  })
+
+  it('a balance reads the open window only; a charge in an ended window starts a new one', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = createMemoryEgressStore(100)
+    expect(now(store.charge('k', 5, 10, 1000, false))).toEqual({ used: 5, ttl: 1000, refused: false })
+    vi.setSystemTime(Date.now() + 1000)
+    expect(now(store.balance('k'))).toEqual({ used: 0, ttl: 0, refused: false })
+    expect(now(store.charge('k', 10, 10, 1000, true))).toEqual({ used: 10, ttl: 1000, refused: false })
+    expect(now(store.charge('k', 1, 10, 1000, true))).toEqual({ used: 10, ttl: 1000, refused: true })
+    // Refused in an ended window: nothing charged, no window left behind.
+    vi.setSystemTime(Date.now() + 1000)
+    expect(now(store.charge('k', 11, 10, 1000, true))).toEqual({ used: 0, ttl: 1000, refused: true })
+    expect(now(store.balance('k'))).toEqual({ used: 0, ttl: 0, refused: false })
+  })
+
   it('holds at most `cache` keys of each kind, whatever the number of principals', () => {
     const store = createMemoryEgressStore(50)
     for (let i = 0; i < 10_000; i++) {
@@ -92,7 +148,21 @@ describe('what a body counts', () => {
     [{ data: { results: { id: 1 } } }, ['data', 'results'], 1],
     [[1, 2], [], 2],
     [null, null, 0],
+    [undefined, ['items'], 0],
     ['text', null, 1],
+    [42, null, 1],
+    [false, null, 1],
+    [{}, null, 1],
+    [{ items: [] }, null, 0],
+    [{ a: [1, 2], b: { c: [1, 2, 3] }, d: 'x' }, null, 2],
+    // A path that does not lead to the array counts what is there: nothing, or one value.
+    [{ data: [{ results: [1, 2] }] }, ['data', 'results'], 0],
+    [{ data: null }, ['data', 'results'], 0],
+    [{ data: 'x' }, ['data', 'results'], 0],
+    [{ data: { results: null } }, ['data', 'results'], 0],
+    [{ data: { results: 'x' } }, ['data', 'results'], 1],
+    [{ data: { results: 0 } }, ['data', 'results'], 1],
+    [{ items: [1] }, [], 1],
   ])('%j at %j counts %d items', (value, path, items) => {
     expect(countItems(value, path)).toBe(items)
   })
@@ -100,5 +170,8 @@ describe('what a body counts', () => {
   it('counts bytes of the serialized body, or of the value as JSON', () => {
     expect(countBytes({ value: { a: 'é' }, text: undefined })).toBe(Buffer.byteLength('{"a":"é"}'))
     expect(countBytes({ value: null, text: '{"a":1}' })).toBe(7)
+    expect(countBytes({ value: { a: 1 }, text: '' })).toBe(0)
+    expect(countBytes({ value: null, text: undefined })).toBe(4)
+    expect(countBytes({ value: undefined, text: undefined })).toBe(0)
   })
 })

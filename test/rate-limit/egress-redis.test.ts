@@ -231,7 +231,10 @@ describe.runIf(runRedisTests)('egress limits on Redis', () => {
       const first = await store.charge('k', 60, 100, 60_000, false)
       expect(first).toMatchObject({ used: 60, refused: false })
       expect(first.ttl).toBe(60_000)
-      expect(await store.charge('k', 60, 100, 60_000, true)).toMatchObject({ used: 60, refused: true })
+      expect(await store.charge('k', 60, 100, 60_000, true)).toMatchObject({
+        used: 60,
+        refused: true,
+      })
       const clamped = await store.charge('k', 60, 100, 60_000, false)
       expect(clamped).toMatchObject({ used: 100, refused: false })
       expect(clamped.ttl).toBeGreaterThan(59_000)
@@ -241,7 +244,11 @@ describe.runIf(runRedisTests)('egress limits on Redis', () => {
       expect(balance.ttl).toBeGreaterThan(59_000)
       expect(await c.get(`${EGRESS_KEY_PREFIX}k`)).toBe('100')
       // A first charge over max with refuse leaves no key behind.
-      expect(await store.charge('r', 200, 100, 60_000, true)).toEqual({ used: 0, ttl: 0, refused: true })
+      expect(await store.charge('r', 200, 100, 60_000, true)).toEqual({
+        used: 0,
+        ttl: 0,
+        refused: true,
+      })
       expect(await c.exists(`${EGRESS_KEY_PREFIX}r`)).toBe(0)
     })
 
@@ -252,7 +259,10 @@ describe.runIf(runRedisTests)('egress limits on Redis', () => {
       expect(first).toMatchObject({ allowed: true, held: 2 })
       expect(first.ttl).toBeGreaterThan(59_000)
       expect(await store.touch('s', ['2'], 3, 60_000)).toMatchObject({ allowed: true, held: 2 })
-      expect(await store.touch('s', ['3', '4'], 3, 60_000)).toMatchObject({ allowed: false, held: 2 })
+      expect(await store.touch('s', ['3', '4'], 3, 60_000)).toMatchObject({
+        allowed: false,
+        held: 2,
+      })
       expect(await store.touch('s', ['3'], 3, 60_000)).toMatchObject({ allowed: true, held: 3 })
       expect((await c.smembers(`${EGRESS_KEY_PREFIX}s`)).sort()).toEqual(['1', '2', '3'])
     })

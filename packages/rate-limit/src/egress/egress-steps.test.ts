@@ -1,5 +1,5 @@
-import type { AuditEvent, Principal } from '@portcullis/core'
-import type { Pending, RenderedProblem, RequestView, Step } from '@portcullis/core/internal'
+import type { AuditEvent, Principal, RenderedProblem } from '@portcullis/core'
+import type { Pending, RequestView, Step } from '@portcullis/core/internal'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   createLockout,
@@ -76,7 +76,11 @@ function context(
   const ctx: EgressContext = {
     store,
     decision: { realm: undefined, audit: (event) => events.push(event) },
-    headers: { limit: 'RateLimit-Limit', remaining: 'RateLimit-Remaining', reset: 'RateLimit-Reset' },
+    headers: {
+      limit: 'RateLimit-Limit',
+      remaining: 'RateLimit-Remaining',
+      reset: 'RateLimit-Reset',
+    },
     onStoreError: 'fail-closed',
     health: { down: false },
     log: log(),
@@ -104,7 +108,10 @@ function now(answer: Pending): RenderedProblem | null {
   return answer
 }
 
-const items = (n: number) => ({ value: { items: Array.from({ length: n }, (_, id) => ({ id })) }, text: undefined })
+const items = (n: number) => ({
+  value: { items: Array.from({ length: n }, (_, id) => ({ id })) },
+  text: undefined,
+})
 
 describe('budgets', () => {
   it('the check refuses from the request that starts with the balance spent, with the headers of the budget', () => {
@@ -149,7 +156,8 @@ describe('the budget meter', () => {
   it('charges success bodies only: 200 to 299, never a HEAD response or an error', () => {
     const { check, meter } = metered({ unit: 'items', max: 3, timeWindow: 60_000 })
     const v = view()
-    for (const status of [199, 300, 304, 404, 500]) expect(now(meter(v, status, items(5)))).toBeNull()
+    for (const status of [199, 300, 304, 404, 500])
+      expect(now(meter(v, status, items(5)))).toBeNull()
     expect(now(meter(view({ method: 'HEAD' }), 200, items(5)))).toBeNull()
     expect(now(check(v))).toBeNull()
     expect(now(meter(v, 299, items(2)))).toBeNull()
@@ -191,7 +199,10 @@ describe('the budget meter', () => {
     })
     expect(now(refusing.meter(v, 200, items(1)))).toBeNull()
     expect(now(refusing.check(v))).toMatchObject({ status: 429 })
-    expect(refusing.events.map((e) => e.reason)).toEqual(['PCL_BUDGET_EXHAUSTED', 'PCL_BUDGET_EXHAUSTED'])
+    expect(refusing.events.map((e) => e.reason)).toEqual([
+      'PCL_BUDGET_EXHAUSTED',
+      'PCL_BUDGET_EXHAUSTED',
+    ])
 
     const serving = metered({ unit: 'items', max: 5, timeWindow: 60_000 })
     expect(now(serving.meter(v, 200, items(4)))).toBeNull()
@@ -215,7 +226,12 @@ describe('the budget meter', () => {
   })
 
   it('counts the array at path, not the others', () => {
-    const { check, meter } = metered({ unit: 'items', max: 3, timeWindow: 60_000, path: 'data.results[]' })
+    const { check, meter } = metered({
+      unit: 'items',
+      max: 3,
+      timeWindow: 60_000,
+      path: 'data.results[]',
+    })
     const v = view()
     const body = { value: { data: { results: [1, 2] }, other: [1, 2, 3, 4] }, text: undefined }
     expect(now(meter(v, 200, body))).toBeNull()
@@ -250,8 +266,12 @@ describe('whose balance', () => {
     expect(spend(principal({ subject: 'a', scopes: new Set(['small']) }), 2)).toMatchObject({
       headers: { 'ratelimit-limit': '2' },
     })
-    expect(spend(principal({ subject: 'b', scopes: new Set(['bigger', 'big', 'small']) }), 4)).toBeNull()
-    expect(spend(principal({ subject: 'b', scopes: new Set(['bigger', 'big', 'small']) }), 1)).toMatchObject({
+    expect(
+      spend(principal({ subject: 'b', scopes: new Set(['bigger', 'big', 'small']) }), 4),
+    ).toBeNull()
+    expect(
+      spend(principal({ subject: 'b', scopes: new Set(['bigger', 'big', 'small']) }), 1),
+    ).toMatchObject({
       headers: { 'ratelimit-limit': '5' },
     })
     expect(spend(principal({ subject: 'c', scopes: new Set(['bigger']) }), 4)).toMatchObject({
@@ -274,12 +294,18 @@ describe('whose balance', () => {
 
   it('every principal object of one subject draws on one balance; a key function is asked every time', () => {
     const { ctx } = context()
-    const own = createRouteEgress(plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })), at, ctx)
+    const own = createRouteEgress(
+      plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })),
+      at,
+      ctx,
+    )
     now(own.meter!(view({ principal: principal() }), 200, items(2)))
     expect(now(own.steps[0]!(view({ principal: principal() })))).toMatchObject({ status: 429 })
     expect(now(own.steps[0]!(view({ principal: principal({ subject: 'bob' }) })))).toBeNull()
 
-    const tenant = vi.fn((_p: unknown, request: { headers: Record<string, string> }) => request.headers['x-tenant']!)
+    const tenant = vi.fn(
+      (_p: unknown, request: { headers: Record<string, string> }) => request.headers['x-tenant']!,
+    )
     const byTenant = createRouteEgress(
       plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000, key: tenant })),
       at,
@@ -287,7 +313,9 @@ describe('whose balance', () => {
     )
     const p = principal()
     now(byTenant.meter!(view({ principal: p, headers: { 'x-tenant': 'a' } }), 200, items(2)))
-    expect(now(byTenant.steps[0]!(view({ principal: p, headers: { 'x-tenant': 'a' } })))).toMatchObject({
+    expect(
+      now(byTenant.steps[0]!(view({ principal: p, headers: { 'x-tenant': 'a' } }))),
+    ).toMatchObject({
       status: 429,
     })
     expect(now(byTenant.steps[0]!(view({ principal: p, headers: { 'x-tenant': 'b' } })))).toBeNull()
@@ -297,7 +325,11 @@ describe('whose balance', () => {
   it("a route's own balance is its own; a named budget is shared by the routes naming it", () => {
     const { ctx } = context()
     const own = (countsAt: string) =>
-      createRouteEgress(plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })), { ...at, countsAt }, ctx)
+      createRouteEgress(
+        plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })),
+        { ...at, countsAt },
+        ctx,
+      )
     const named = (countsAt: string) =>
       createRouteEgress(
         plan(budgetGuard({ name: 'history', unit: 'items', max: 2, timeWindow: 60_000 })),
@@ -360,9 +392,14 @@ describe('a store that fails', () => {
     'fails closed (503) at every step when it would %s, the outage logged once',
     async (how) => {
       const { ctx, events } = context(failingStore(how))
-      const budget = createRouteEgress(plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })), at, ctx)
+      const budget = createRouteEgress(
+        plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })),
+        at,
+        ctx,
+      )
       const enumeration = createRouteEgress(plan(enumerated), at, ctx)
-      const v = view({ params: { id: '1' } })
+      const l = log()
+      const v = view({ params: { id: '1' }, log: l })
       const answers = await Promise.all([
         budget.steps[0]!(v),
         budget.meter!(v, 200, items(1)),
@@ -374,7 +411,7 @@ describe('a store that fails', () => {
       expect(events.map((e) => [e.decision, e.reason])).toEqual(
         Array.from({ length: 3 }, () => ['deny', 'PCL_STORE_UNAVAILABLE']),
       )
-      expect(v.log.warn).toHaveBeenCalledTimes(1)
+      expect(l.warn).toHaveBeenCalledTimes(1)
     },
   )
 
@@ -382,7 +419,11 @@ describe('a store that fails', () => {
     "serves with onStoreError: 'fail-open' when it would %s, with an allow event",
     async (how) => {
       const { ctx, events } = context(failingStore(how), { onStoreError: 'fail-open' })
-      const budget = createRouteEgress(plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })), at, ctx)
+      const budget = createRouteEgress(
+        plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })),
+        at,
+        ctx,
+      )
       const v = view()
       expect(await budget.steps[0]!(v)).toBeNull()
       expect(await budget.meter!(v, 200, items(1))).toBeNull()
@@ -406,8 +447,11 @@ describe('a store that fails', () => {
     for (const later of [false, true]) {
       failing = true
       const { ctx } = context(flaky(later))
-      const check = createRouteEgress(plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })), at, ctx)
-        .steps[0]!
+      const check = createRouteEgress(
+        plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })),
+        at,
+        ctx,
+      ).steps[0]!
       const l = log()
       expect(await check(view({ log: l }))).toMatchObject({ status: 503 })
       failing = false
@@ -420,9 +464,14 @@ describe('a store that fails', () => {
 })
 
 describe('enumeration limits', () => {
-  function enumeration(spec: Record<string, unknown>, reportOnly = false, store = createMemoryEgressStore(100)) {
+  function enumeration(
+    spec: Record<string, unknown>,
+    reportOnly = false,
+    store = createMemoryEgressStore(100),
+  ) {
     const { ctx, events } = context(store)
-    const step = createRouteEgress(plan({ enumeration: spec }), { ...at, reportOnly }, ctx).steps[0]!
+    const step = createRouteEgress(plan({ enumeration: spec }), { ...at, reportOnly }, ctx)
+      .steps[0]!
     return { step, events, store }
   }
 
@@ -434,11 +483,18 @@ describe('enumeration limits', () => {
     expect(now(step(view({ params: { id: 'a' } })))).toBeNull()
     const refused = now(step(view({ params: { id: 'c' } })))!
     expect(refused).toMatchObject({ status: 429, body: { code: 'PCL_ENUMERATION' } })
-    expect(refused.headers).toEqual({ 'content-type': 'application/problem+json', 'retry-after': '2' })
-    expect(now(step(view({ params: { id: 'c' }, principal: principal({ subject: 'bob' }) })))).toBeNull()
+    expect(refused.headers).toEqual({
+      'content-type': 'application/problem+json',
+      'retry-after': '2',
+    })
+    expect(
+      now(step(view({ params: { id: 'c' }, principal: principal({ subject: 'bob' }) }))),
+    ).toBeNull()
     // The query is not the route parameter.
     expect(now(step(view({ params: { id: 'a' }, query: { id: 'z' } })))).toBeNull()
-    expect(events.map((e) => [e.reason, e.route, e.status])).toEqual([['PCL_ENUMERATION', '/r', 429]])
+    expect(events.map((e) => [e.reason, e.route, e.status])).toEqual([
+      ['PCL_ENUMERATION', '/r', 429],
+    ])
   })
 
   it('reads the query parameter, not a route parameter of the same name', () => {
@@ -489,7 +545,8 @@ describe('enumeration limits', () => {
     const { ctx, events } = context()
     const spec = { enumeration: { param: 'id', maxDistinct: 1, timeWindow: 60_000 } }
     const a = createRouteEgress(plan(spec), { ...at, countsAt: '/a' }, ctx).steps[0]!
-    const b = createRouteEgress(plan(spec), { ...at, countsAt: '/b', reportOnly: true }, ctx).steps[0]!
+    const b = createRouteEgress(plan(spec), { ...at, countsAt: '/b', reportOnly: true }, ctx)
+      .steps[0]!
     expect(now(a(view({ params: { id: '1' } })))).toBeNull()
     expect(now(b(view({ params: { id: '2' } })))).toBeNull()
     expect(now(b(view({ params: { id: '3' } })))).toBeNull()
@@ -528,11 +585,16 @@ describe('the denial-burst lockout', () => {
     watch.denied(alice, 'PCL_INSUFFICIENT_SCOPE')
     expect(now(other.check(alice))).toBeNull()
     watch.denied(alice, 'PCL_INSUFFICIENT_SCOPE')
-    expect(events.map((e) => [e.decision, e.reason, e.status])).toEqual([['deny', 'PCL_LOCKED_OUT', 429]])
+    expect(events.map((e) => [e.decision, e.reason, e.status])).toEqual([
+      ['deny', 'PCL_LOCKED_OUT', 429],
+    ])
     vi.setSystemTime(Date.now() + 500)
     const refused = now(other.check(alice))!
     expect(refused).toMatchObject({ status: 429, body: { code: 'PCL_LOCKED_OUT' } })
-    expect(refused.headers).toEqual({ 'content-type': 'application/problem+json', 'retry-after': '90' })
+    expect(refused.headers).toEqual({
+      'content-type': 'application/problem+json',
+      'retry-after': '90',
+    })
     expect(now(other.check(view({ principal: principal({ subject: 'bob' }) })))).toBeNull()
     vi.setSystemTime(Date.now() + 90_000)
     expect(now(other.check(alice))).toBeNull()
@@ -585,10 +647,11 @@ describe('the denial-burst lockout', () => {
     async (how) => {
       const { ctx, events } = context(failingStore(how))
       const watch = createLockout(spec, ctx)(false)
-      const alice = view()
+      const l = log()
+      const alice = view({ log: l })
       expect(() => watch.denied(alice, 'PCL_INSUFFICIENT_SCOPE')).not.toThrow()
       await Promise.resolve()
-      expect(alice.log.warn).toHaveBeenCalledTimes(1)
+      expect(l.warn).toHaveBeenCalledTimes(1)
       expect(ctx.health.down).toBe(true)
       expect(events).toEqual([])
       expect(await watch.check(alice)).toMatchObject({ status: 503 })

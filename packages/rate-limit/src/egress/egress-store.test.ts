@@ -97,14 +97,30 @@ describe('memory egress store', () => {
   it('a balance reads the open window only; a charge in an ended window starts a new one', () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const store = createMemoryEgressStore(100)
-    expect(now(store.charge('k', 5, 10, 1000, false))).toEqual({ used: 5, ttl: 1000, refused: false })
+    expect(now(store.charge('k', 5, 10, 1000, false))).toEqual({
+      used: 5,
+      ttl: 1000,
+      refused: false,
+    })
     vi.setSystemTime(Date.now() + 1000)
     expect(now(store.balance('k'))).toEqual({ used: 0, ttl: 0, refused: false })
-    expect(now(store.charge('k', 10, 10, 1000, true))).toEqual({ used: 10, ttl: 1000, refused: false })
-    expect(now(store.charge('k', 1, 10, 1000, true))).toEqual({ used: 10, ttl: 1000, refused: true })
+    expect(now(store.charge('k', 10, 10, 1000, true))).toEqual({
+      used: 10,
+      ttl: 1000,
+      refused: false,
+    })
+    expect(now(store.charge('k', 1, 10, 1000, true))).toEqual({
+      used: 10,
+      ttl: 1000,
+      refused: true,
+    })
     // Refused in an ended window: nothing charged, no window left behind.
     vi.setSystemTime(Date.now() + 1000)
-    expect(now(store.charge('k', 11, 10, 1000, true))).toEqual({ used: 0, ttl: 1000, refused: true })
+    expect(now(store.charge('k', 11, 10, 1000, true))).toEqual({
+      used: 0,
+      ttl: 1000,
+      refused: true,
+    })
     expect(now(store.balance('k'))).toEqual({ used: 0, ttl: 0, refused: false })
   })
 

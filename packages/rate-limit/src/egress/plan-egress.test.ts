@@ -98,10 +98,7 @@ describe('planEgress', () => {
       "GET /r: guard.budget.key must be 'ip' or left out on a public route",
     )
     const enumerationKey = refusal(() =>
-      plan(
-        { enumeration: { param: 'id', maxDistinct: 3, timeWindow: 1000, key: () => 'k' } },
-        at,
-      ),
+      plan({ enumeration: { param: 'id', maxDistinct: 3, timeWindow: 1000, key: () => 'k' } }, at),
     )
     expect(enumerationKey).toMatchObject({ field: 'guard.enumeration.key', route: 'GET /r' })
   })
@@ -114,12 +111,28 @@ describe('planEgress', () => {
     [{ budget: { ...budget, name: 'has space' } }, 'guard.budget.name', /printable/],
     [{ budget: { ...budget, byScope: {} } }, 'guard.budget.byScope', /at least one scope/],
     [{ budget: { ...budget, extra: 1 } }, 'guard.budget.extra', /not a known setting/],
-    [{ enumeration: { param: 'id', query: 'q', maxDistinct: 1, timeWindow: 1 } }, 'guard.enumeration', /exactly one/],
-    [{ enumeration: { param: 'a b', maxDistinct: 1, timeWindow: 1 } }, 'guard.enumeration.param', /parameter/],
-    [{ enumeration: { param: 'id', maxDistinct: 100_001, timeWindow: 1 } }, 'guard.enumeration.maxDistinct', /100000/],
-    [{ enumeration: { param: 'id', maxDistinct: 1, timeWindow: 1, other: 1 } }, 'guard.enumeration.other', /not a known setting/],
+    [
+      { enumeration: { param: 'id', query: 'q', maxDistinct: 1, timeWindow: 1 } },
+      'guard.enumeration',
+      /exactly one/,
+    ],
+    [
+      { enumeration: { param: 'a b', maxDistinct: 1, timeWindow: 1 } },
+      'guard.enumeration.param',
+      /parameter/,
+    ],
+    [
+      { enumeration: { param: 'id', maxDistinct: 100_001, timeWindow: 1 } },
+      'guard.enumeration.maxDistinct',
+      /100000/,
+    ],
+    [
+      { enumeration: { param: 'id', maxDistinct: 1, timeWindow: 1, other: 1 } },
+      'guard.enumeration.other',
+      /not a known setting/,
+    ],
   ])('%j is refused, naming %s', (guard, field, message) => {
-    const err = refusal(() => plan(guard as Partial<EgressGuard>))
+    const err = refusal(() => plan(guard))
     expect(err).toMatchObject({ code: 'PCL_INVALID_GUARD', field, route: 'GET /r' })
     expect(err.message).toMatch(/^GET \/r: /)
     expect(err.message).toMatch(message)
@@ -131,7 +144,10 @@ describe("the inventory's columns", () => {
     [budget, '10 items per 1 hour by principal'],
     [{ ...budget, name: 'h' }, '10 items per 1 hour by principal (budget h)'],
     [{ ...budget, path: 'items' }, '10 items per 1 hour by principal (counts items[])'],
-    [{ ...budget, path: 'data.results[]' }, '10 items per 1 hour by principal (counts data.results[])'],
+    [
+      { ...budget, path: 'data.results[]' },
+      '10 items per 1 hour by principal (counts data.results[])',
+    ],
     [{ ...budget, path: '[]' }, '10 items per 1 hour by principal (counts [])'],
     [
       { ...budget, name: 'h', path: '[]', overdraw: 'refuse' },
@@ -139,17 +155,32 @@ describe("the inventory's columns", () => {
     ],
     [{ ...budget, overdraw: 'serve' }, '10 items per 1 hour by principal'],
     [
-      { unit: 'bytes', max: 5000, timeWindow: 90_000, key: 'client', byScope: { a: 6000, b: 7000 } },
+      {
+        unit: 'bytes',
+        max: 5000,
+        timeWindow: 90_000,
+        key: 'client',
+        byScope: { a: 6000, b: 7000 },
+      },
       '5000 bytes per 90 seconds by client; 6000 with a; 7000 with b',
     ],
-    [{ ...budget, key: function tenant() { return 't' } }, '10 items per 1 hour by key function tenant'],
+    [
+      {
+        ...budget,
+        key: function tenant() {
+          return 't'
+        },
+      },
+      '10 items per 1 hour by key function tenant',
+    ],
   ])('%j reads %s', (b, summary) => {
     expect(plan({ budget: b }).budgetSummary).toBe(summary)
   })
 
   it('an enumeration limit reads :param or ?query', () => {
     expect(
-      plan({ enumeration: { param: 'id', maxDistinct: 200, timeWindow: '1 hour' } }).enumerationSummary,
+      plan({ enumeration: { param: 'id', maxDistinct: 200, timeWindow: '1 hour' } })
+        .enumerationSummary,
     ).toBe('200 distinct :id per 1 hour by principal')
     expect(
       plan({ enumeration: { query: 'user', maxDistinct: 2, timeWindow: 60_000, key: 'ip' } })
@@ -166,12 +197,18 @@ describe('named budgets', () => {
     expect(check('GET /a', plan({ budget: named }))).toBeNull()
     expect(check('GET /b', plan({ budget: named }))).toBeNull()
     // What is per route (the counted path, overdraw) may differ.
-    expect(check('GET /c', plan({ budget: { ...named, path: 'items', overdraw: 'refuse' } }))).toBeNull()
+    expect(
+      check('GET /c', plan({ budget: { ...named, path: 'items', overdraw: 'refuse' } })),
+    ).toBeNull()
     expect(check('GET /d', plan({ budget: { ...budget, max: 99 } }))).toBeNull()
     expect(check('GET /e', plan({}))).toBeNull()
     expect(check('GET /f', plan({ budget: { ...named, name: 'other', max: 99 } }))).toBeNull()
     const err = check('GET /g', plan({ budget: { ...named, max: 11 } }))
-    expect(err).toMatchObject({ code: 'PCL_INVALID_GUARD', field: 'guard.budget.name', route: 'GET /g' })
+    expect(err).toMatchObject({
+      code: 'PCL_INVALID_GUARD',
+      field: 'guard.budget.name',
+      route: 'GET /g',
+    })
     expect(err?.message).toBe(
       "GET /g: guard.budget.name 'h' is declared with another limit by GET /a: routes sharing a budget must declare the same unit, max, timeWindow, key and byScope",
     )

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { AuditEvent, Principal, RenderedProblem } from '@portcullis/core'
 import type { Pending, RequestView, Step } from '@portcullis/core/internal'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -322,6 +323,47 @@ describe('whose balance', () => {
     expect(tenant).toHaveBeenCalledTimes(3)
   })
 
+  it('an ip key counts by address whoever the principal; no principal counts by address too', () => {
+    const { ctx } = context()
+    const byIp = createRouteEgress(
+      plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000, key: 'ip' })),
+      at,
+      ctx,
+    )
+    const p = principal()
+    now(byIp.meter!(view({ principal: p, ip: '203.0.113.1' }), 200, items(2)))
+    expect(now(byIp.steps[0]!(view({ principal: p, ip: '203.0.113.1' })))).toMatchObject({
+      status: 429,
+    })
+    expect(now(byIp.steps[0]!(view({ principal: p, ip: '203.0.113.2' })))).toBeNull()
+
+    const own = createRouteEgress(
+      plan(budgetGuard({ unit: 'items', max: 2, timeWindow: 60_000 })),
+      at,
+      ctx,
+    )
+    now(own.meter!(view({ principal: null, ip: '203.0.113.3' }), 200, items(2)))
+    expect(now(own.steps[0]!(view({ principal: null, ip: '203.0.113.3' })))).toMatchObject({
+      status: 429,
+    })
+    expect(now(own.steps[0]!(view({ principal: null, ip: '203.0.113.4' })))).toBeNull()
+    expect(now(own.steps[0]!(view({ principal: p, ip: '203.0.113.3' })))).toBeNull()
+  })
+
+  it('without the RateLimit headers (headers: false) a refusal carries Retry-After alone', () => {
+    const { ctx } = context(createMemoryEgressStore(100), { headers: null })
+    const egress = createRouteEgress(
+      plan(budgetGuard({ unit: 'items', max: 1, timeWindow: 60_000 })),
+      at,
+      ctx,
+    )
+    now(egress.meter!(view(), 200, items(1)))
+    expect(now(egress.steps[0]!(view()))?.headers).toEqual({
+      'content-type': 'application/problem+json',
+      'retry-after': '60',
+    })
+  })
+
   it("a route's own balance is its own; a named budget is shared by the routes naming it", () => {
     const { ctx } = context()
     const own = (countsAt: string) =>
@@ -506,6 +548,12 @@ describe('enumeration limits', () => {
 
   it.each([
     ['a repeated query value: each distinct string', ['x', 'y', 'x', '', 3], ['x', 'y']],
+    [
+      'a repeated long value: once, as its digest',
+      ['l'.repeat(65), 'l'.repeat(65)],
+      [`#${createHash('sha256').update('l'.repeat(65)).digest('base64url')}`],
+    ],
+    ['a value of 64 characters: itself', 'v'.repeat(64), ['v'.repeat(64)]],
     ['a number', 7, ['7']],
     ['an empty string: nothing', '', []],
     ['an object: nothing', { x: 'a' }, []],

@@ -73,6 +73,20 @@ describe('memory egress store', () => {
     expect(now(store.deny('p', 2, 1000, 10_000))).toBe(10_000)
   })
 
+  it('the denials that locked a key are cleared, and a new window counts from the lockout', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = createMemoryEgressStore(100)
+    const start = Date.now()
+    expect(now(store.deny('p', 2, 1000, 100))).toBe(0)
+    vi.setSystemTime(start + 900)
+    expect(now(store.deny('p', 2, 1000, 100))).toBe(100)
+    vi.setSystemTime(start + 950)
+    expect(now(store.deny('p', 2, 1000, 100))).toBe(0)
+    // Past the first window, inside the one the lockout opened: the second denial locks.
+    vi.setSystemTime(start + 1100)
+    expect(now(store.deny('p', 2, 1000, 100))).toBe(100)
+  })
+
   it('the denials of a window end with it, even when they locked nothing', () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const store = createMemoryEgressStore(100)

@@ -1,7 +1,7 @@
 import type { PortcullisExpressOptions } from '@portcullis/express'
 import { bearer, createTestIssuer, type TestIssuer } from '@portcullis/testing'
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   createRedisEgressStore,
   EGRESS_KEY_PREFIX,
@@ -227,7 +227,7 @@ describe.runIf(runRedisTests)('egress limits on Redis', () => {
       const c = await client()
       const store = createRedisEgressStore(() => c, 1000)
       expect(store.kind).toBe('redis')
-      expect(await store.balance('k')).toEqual({ used: 0, ttl: 0, refused: false })
+      expect(await store.balance('k')).toEqual({ used: 0, ttl: 0 })
       const first = await store.charge('k', 60, 100, 60_000, false)
       expect(first).toMatchObject({ used: 60, refused: false })
       expect(first.ttl).toBe(60_000)
@@ -240,7 +240,7 @@ describe.runIf(runRedisTests)('egress limits on Redis', () => {
       expect(clamped.ttl).toBeGreaterThan(59_000)
       expect(clamped.ttl).toBeLessThanOrEqual(60_000)
       const balance = await store.balance('k')
-      expect(balance).toMatchObject({ used: 100, refused: false })
+      expect(balance).toEqual({ used: 100, ttl: balance.ttl })
       expect(balance.ttl).toBeGreaterThan(59_000)
       expect(await c.get(`${EGRESS_KEY_PREFIX}k`)).toBe('100')
       // A first charge over max with refuse leaves no key behind.
@@ -301,14 +301,21 @@ describe.runIf(runRedisTests)('egress limits on Redis', () => {
       expect(await store.balance('k')).toMatchObject({ used: 2 })
     })
 
-    it('a stalled Redis fails each operation within its timeout', async () => {
+    it('a stalled Redis fails each operation within its timeout, and the next ones at once', async () => {
       const c = await client()
       const store = createRedisEgressStore(() => c, 100)
       await store.balance('k')
+      const sent = vi.spyOn(
+        c as unknown as { portcullisEgressCharge: () => unknown },
+        'portcullisEgressCharge',
+      )
       await redis.send('CLIENT PAUSE 1000')
       const started = Date.now()
       await expect(store.charge('k', 1, 10, 60_000, false)).rejects.toThrow(/within 100 ms/)
       expect(Date.now() - started).toBeLessThan(900)
+      // While the first is unanswered, no more commands queue up behind it.
+      await expect(store.charge('k', 1, 10, 60_000, false)).rejects.toThrow(/has not answered/)
+      expect(sent).toHaveBeenCalledTimes(1)
     })
   })
 })

@@ -53,8 +53,8 @@ function view(options: ViewOptions = {}): RequestView {
     requestId: null,
     log: options.log ?? log(),
     native: {
-      params: options.params ?? {},
-      query: options.query ?? {},
+      params: 'params' in options ? options.params : {},
+      query: 'query' in options ? options.query : {},
       headers: options.headers ?? {},
     },
     start: 0,
@@ -384,6 +384,13 @@ describe('whose balance', () => {
     expect(now(own('/b').steps[0]!(v))).toBeNull()
     now(named('/a').meter!(v, 200, items(2)))
     expect(now(named('/b').steps[0]!(v))).toMatchObject({ status: 429 })
+    // Another name is another balance, whatever the route.
+    const other = createRouteEgress(
+      plan(budgetGuard({ name: 'downloads', unit: 'items', max: 2, timeWindow: 60_000 })),
+      { ...at, countsAt: '/a' },
+      ctx,
+    )
+    expect(now(other.steps[0]!(v))).toBeNull()
   })
 
   it('a key function that throws refuses the request (503), before the handler and before a body leaves', () => {

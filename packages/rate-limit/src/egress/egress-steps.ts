@@ -134,7 +134,6 @@ function countingKey(
 
 function maxFor(budget: BudgetSpec): (principal: Principal | null) => number {
   const { max, byScope } = budget
-  if (byScope.length === 0) return () => max
   return function scopedMax(principal) {
     if (principal === null) return max
     let best = max

@@ -15,7 +15,7 @@ describe('memory egress store', () => {
   it('charges in a fixed window, clamped to max unless refusing', () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const store = createMemoryEgressStore(100)
-    expect(now(store.balance('k'))).toEqual({ used: 0, ttl: 0, refused: false })
+    expect(now(store.balance('k'))).toEqual({ used: 0, ttl: 0 })
     expect(now(store.charge('k', 60, 100, 1000, false))).toMatchObject({ used: 60, ttl: 1000 })
     expect(now(store.charge('k', 60, 100, 1000, true))).toMatchObject({ used: 60, refused: true })
     expect(now(store.charge('k', 60, 100, 1000, false))).toMatchObject({ used: 100 })
@@ -87,6 +87,19 @@ describe('memory egress store', () => {
     expect(now(store.deny('p', 2, 1000, 100))).toBe(100)
   })
 
+  it('denials after a lockout, in a window that then ends, are forgotten with it', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = createMemoryEgressStore(100)
+    const start = Date.now()
+    expect(now(store.deny('p', 2, 1000, 10_000))).toBe(0)
+    expect(now(store.deny('p', 2, 1000, 10_000))).toBe(10_000)
+    vi.setSystemTime(start + 500)
+    expect(now(store.deny('p', 2, 1000, 10_000))).toBe(0)
+    vi.setSystemTime(start + 1500)
+    expect(now(store.deny('p', 2, 1000, 10_000))).toBe(0)
+    expect(now(store.lockedFor('p'))).toBe(8500)
+  })
+
   it('the denials of a window end with it, even when they locked nothing', () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const store = createMemoryEgressStore(100)
@@ -117,7 +130,7 @@ describe('memory egress store', () => {
       refused: false,
     })
     vi.setSystemTime(Date.now() + 1000)
-    expect(now(store.balance('k'))).toEqual({ used: 0, ttl: 0, refused: false })
+    expect(now(store.balance('k'))).toEqual({ used: 0, ttl: 0 })
     expect(now(store.charge('k', 10, 10, 1000, true))).toEqual({
       used: 10,
       ttl: 1000,
@@ -135,7 +148,18 @@ describe('memory egress store', () => {
       ttl: 1000,
       refused: true,
     })
-    expect(now(store.balance('k'))).toEqual({ used: 0, ttl: 0, refused: false })
+    expect(now(store.balance('k'))).toEqual({ used: 0, ttl: 0 })
+  })
+
+  it('counts the keys it holds, of every kind', () => {
+    const store = createMemoryEgressStore(50)
+    now(store.charge('b', 1, 10, 60_000, false))
+    now(store.touch('s', ['v'], 10, 60_000))
+    now(store.touch('t', ['v'], 10, 60_000))
+    now(store.deny('l', 3, 60_000, 60_000))
+    now(store.deny('m', 3, 60_000, 60_000))
+    now(store.deny('n', 3, 60_000, 60_000))
+    expect(store.size()).toBe(6)
   })
 
   it('holds at most `cache` keys of each kind, whatever the number of principals', () => {
@@ -145,7 +169,7 @@ describe('memory egress store', () => {
       now(store.touch(`s${i}`, [`v${i}`], 10, 60_000))
       now(store.deny(`l${i}`, 3, 60_000, 60_000))
     }
-    expect(store.size()).toBeLessThanOrEqual(150)
+    expect(store.size()).toBe(150)
     store.clear()
     expect(store.size()).toBe(0)
   })
@@ -193,6 +217,9 @@ describe('what a body counts', () => {
     [{ data: { results: 'x' } }, ['data', 'results'], 1],
     [{ data: { results: 0 } }, ['data', 'results'], 1],
     [{ items: [1] }, [], 1],
+    [undefined, null, 0],
+    // A path through a string reads none of its properties.
+    [{ data: 'abc' }, ['data', 'length'], 0],
   ])('%j at %j counts %d items', (value, path, items) => {
     expect(countItems(value, path)).toBe(items)
   })

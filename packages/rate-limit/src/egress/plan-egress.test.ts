@@ -80,6 +80,10 @@ describe('planEgress', () => {
     })
   })
 
+  it("a budget counts what guard.response: 'schema' lets out", () => {
+    expect(plan({ budget, response: 'schema' }).budget).toMatchObject({ unit: 'items', max: 10 })
+  })
+
   it('a response the allowlist refuses itself (null) is left to it', () => {
     // The allowlist's error names guard.response; the budget has nothing to add.
     expect(plan({ budget, response: null }).budget).not.toBeNull()
@@ -201,6 +205,7 @@ describe('named budgets', () => {
       check('GET /c', plan({ budget: { ...named, path: 'items', overdraw: 'refuse' } })),
     ).toBeNull()
     expect(check('GET /d', plan({ budget: { ...budget, max: 99 } }))).toBeNull()
+    expect(check('GET /d2', plan({ budget: { ...budget, unit: 'bytes', max: 5 } }))).toBeNull()
     expect(check('GET /e', plan({}))).toBeNull()
     expect(check('GET /f', plan({ budget: { ...named, name: 'other', max: 99 } }))).toBeNull()
     const err = check('GET /g', plan({ budget: { ...named, max: 11 } }))

@@ -583,6 +583,10 @@ describe('enumeration limits', () => {
     const { step } = enumeration({ query: 'q', maxDistinct: 1, timeWindow: 60_000 })
     expect(now(step(view({ query: null })))).toBeNull()
     expect(now(step(view({ query: 'q=a' })))).toBeNull()
+    // A raw string (a custom query parser's) is read as no parameters, not as a string's properties.
+    const { step: lengthOf } = enumeration({ query: 'length', maxDistinct: 1, timeWindow: 60_000 })
+    expect(now(lengthOf(view({ query: 'length=1' })))).toBeNull()
+    expect(now(lengthOf(view({ query: 'length=22' })))).toBeNull()
     expect(now(step(view({ query: {} })))).toBeNull()
     expect(now(step(view({ query: { q: 'a' } })))).toBeNull()
     expect(now(step(view({ query: { q: 'b' } })))).toMatchObject({ status: 429 })

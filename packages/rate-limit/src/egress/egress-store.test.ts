@@ -73,7 +73,7 @@ describe('memory egress store', () => {
     expect(now(store.deny('p', 2, 1000, 10_000))).toBe(10_000)
   })
 
-  it('the denials that locked a key are cleared, and a new window counts from the lockout', () => {
+  it('the denials that locked a key are spent: the next denial opens a new window, as on Redis', () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const store = createMemoryEgressStore(100)
     const start = Date.now()
@@ -82,9 +82,14 @@ describe('memory egress store', () => {
     expect(now(store.deny('p', 2, 1000, 100))).toBe(100)
     vi.setSystemTime(start + 950)
     expect(now(store.deny('p', 2, 1000, 100))).toBe(0)
-    // Past the first window, inside the one the lockout opened: the second denial locks.
+    // Past the first window, inside the one that denial opened: the second denial locks.
     vi.setSystemTime(start + 1100)
     expect(now(store.deny('p', 2, 1000, 100))).toBe(100)
+    vi.setSystemTime(start + 1600)
+    expect(now(store.deny('p', 2, 1000, 100))).toBe(0)
+    // 1000 ms after that denial, not after the lockout: a new window.
+    vi.setSystemTime(start + 2600)
+    expect(now(store.deny('p', 2, 1000, 100))).toBe(0)
   })
 
   it('denials after a lockout, in a window that then ends, are forgotten with it', () => {

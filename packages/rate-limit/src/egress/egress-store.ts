@@ -164,8 +164,9 @@ export function createMemoryEgressStore(cache: number): EgressStore {
       }
       entry.count++
       if (entry.count < max) return 0
-      entry.count = 0
-      entry.resetAt = now + window
+      // The denials that locked the key are spent: the next denial opens a new window (as the
+      // script's DEL does on Redis).
+      entry.resetAt = now
       entry.lockedUntil = now + coolDown
       return coolDown
     },
@@ -191,7 +192,10 @@ local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local amount = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
-if used + amount > max and ARGV[4] == '1' then return {used, ttl, 1} end
+if used + amount > max and ARGV[4] == '1' then
+  if ttl < 0 then ttl = tonumber(ARGV[3]) end
+  return {used, ttl, 1}
+end
 local total = math.min(used + amount, max)
 if ttl < 0 then
   redis.call('SET', KEYS[1], total, 'PX', ARGV[3])

@@ -385,6 +385,69 @@ export const egressCases: readonly EgressCase[] = [
     runs: 4,
   },
   {
+    name: 'a budget on a public route counts by client address, tokens or not',
+    routes: [
+      {
+        path: '/catalog',
+        page: 2,
+        guard: {
+          public: 'the public catalog',
+          budget: { unit: 'items', max: 3, timeWindow: '1 hour', byScope: { 'history:bulk': 100 } },
+          response: page,
+        },
+      },
+    ],
+    // Every request comes from one address: a token (even with the bulk scope) changes nothing.
+    steps: [
+      ok('/catalog', carol),
+      { url: '/catalog', claims: null, status: 200 },
+      spent('/catalog', alice),
+    ],
+    runs: 2,
+    inventory: {
+      'GET /catalog': { budget: '3 items per 1 hour by ip; 100 with history:bulk' },
+    },
+  },
+  {
+    name: 'a budget counts the array at its path only',
+    routes: [
+      {
+        path: '/history',
+        page: 40,
+        guard: {
+          scopes: ['history:read'],
+          budget: { unit: 'items', max: 100, timeWindow: '1 hour', path: 'items' },
+          response: page,
+        },
+      },
+    ],
+    steps: [...repeat(3, ok('/history', alice)), spent('/history', alice)],
+    runs: 3,
+    inventory: { 'GET /history': { budget: '100 items per 1 hour by principal (counts items[])' } },
+  },
+  {
+    name: 'report-only: a value past the enumeration limit is reported and served',
+    routes: [
+      {
+        path: '/users/:id',
+        guard: {
+          scopes: ['history:read'],
+          reportOnly: true,
+          enumeration: { param: 'id', maxDistinct: 1, timeWindow: '1 hour' },
+          response: one,
+        },
+      },
+    ],
+    steps: [
+      ok('/users/1', alice),
+      ok('/users/2', alice),
+      ok('/users/1', alice),
+      ok('/users/3', alice),
+    ],
+    runs: 4,
+    denials: ['PCL_ENUMERATION', 'PCL_ENUMERATION'],
+  },
+  {
     name: 'lockout: repeated authorization denials lock the principal out of every guarded route for the cool-down',
     rateLimit: { lockout: { max: 3, timeWindow: '1 minute', coolDown: '15 minutes' } },
     routes: [

@@ -1,7 +1,11 @@
 import type { PortcullisExpressOptions } from '@portcullis/express'
 import { bearer, createTestIssuer, type TestIssuer } from '@portcullis/testing'
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import {
+  createRedisEgressStore,
+  EGRESS_KEY_PREFIX,
+} from '../../packages/rate-limit/src/egress/egress-store.js'
 import { cachedTokens } from '../cases/checks.js'
 import { guardedExpress, type GuardedExpress } from '../express/helpers.js'
 import { guardedApp, type GuardedApp } from '../helpers.js'
@@ -205,5 +209,114 @@ describe.runIf(runRedisTests)('egress limits on Redis', () => {
     } finally {
       client.disconnect()
     }
+  })
+
+  describe('the store itself', () => {
+    const clients: Redis[] = []
+    async function client(): Promise<Redis> {
+      const c = new Redis(redis.url)
+      clients.push(c)
+      await new Promise((resolve) => c.once('ready', resolve))
+      return c
+    }
+    afterEach(() => {
+      for (const c of clients.splice(0)) c.disconnect()
+    })
+
+    it('charges in a window opened by the first charge, clamped to max unless refusing', async () => {
+      const c = await client()
+      const store = createRedisEgressStore(() => c, 1000)
+      expect(store.kind).toBe('redis')
+      expect(await store.balance('k')).toEqual({ used: 0, ttl: 0 })
+      const first = await store.charge('k', 60, 100, 60_000, false)
+      expect(first).toMatchObject({ used: 60, refused: false })
+      expect(first.ttl).toBe(60_000)
+      expect(await store.charge('k', 60, 100, 60_000, true)).toMatchObject({
+        used: 60,
+        refused: true,
+      })
+      const clamped = await store.charge('k', 60, 100, 60_000, false)
+      expect(clamped).toMatchObject({ used: 100, refused: false })
+      expect(clamped.ttl).toBeGreaterThan(59_000)
+      expect(clamped.ttl).toBeLessThanOrEqual(60_000)
+      const balance = await store.balance('k')
+      expect(balance).toEqual({ used: 100, ttl: balance.ttl })
+      expect(balance.ttl).toBeGreaterThan(59_000)
+      expect(await c.get(`${EGRESS_KEY_PREFIX}k`)).toBe('100')
+      // A first charge over max with refuse leaves no key behind; like the memory store, it
+      // answers a whole window to wait.
+      expect(await store.charge('r', 200, 100, 60_000, true)).toEqual({
+        used: 0,
+        ttl: 60_000,
+        refused: true,
+      })
+      expect(await c.exists(`${EGRESS_KEY_PREFIX}r`)).toBe(0)
+    })
+
+    it('holds a set up to max: re-reads free, the values past it refused and not added', async () => {
+      const c = await client()
+      const store = createRedisEgressStore(() => c, 1000)
+      const first = await store.touch('s', ['1', '2'], 3, 60_000)
+      expect(first).toMatchObject({ allowed: true, held: 2 })
+      expect(first.ttl).toBeGreaterThan(59_000)
+      expect(await store.touch('s', ['2'], 3, 60_000)).toMatchObject({ allowed: true, held: 2 })
+      expect(await store.touch('s', ['3', '4'], 3, 60_000)).toMatchObject({
+        allowed: false,
+        held: 2,
+      })
+      expect(await store.touch('s', ['3'], 3, 60_000)).toMatchObject({ allowed: true, held: 3 })
+      expect((await c.smembers(`${EGRESS_KEY_PREFIX}s`)).sort()).toEqual(['1', '2', '3'])
+    })
+
+    it('locks a key out on the max-th denial of a window, for the cool-down', async () => {
+      const c = await client()
+      const store = createRedisEgressStore(() => c, 1000)
+      expect(await store.lockedFor('p')).toBe(0)
+      expect(await store.deny('p', 2, 60_000, 30_000)).toBe(0)
+      expect(await store.lockedFor('p')).toBe(0)
+      expect(await store.deny('p', 2, 60_000, 30_000)).toBe(30_000)
+      const left = await store.lockedFor('p')
+      expect(left).toBeGreaterThan(29_000)
+      expect(left).toBeLessThanOrEqual(30_000)
+      // The denials that locked it are cleared: the next lockout takes max denials again.
+      expect(await store.deny('p', 2, 60_000, 30_000)).toBe(0)
+    })
+
+    it('fails while no client exists, and binds to the client that replaces one', async () => {
+      let current: Redis | null = null
+      const store = createRedisEgressStore(() => current, 1000)
+      await expect(store.balance('k')).rejects.toThrow('redis client not created yet')
+      const first = await client()
+      current = first
+      await store.charge('k', 1, 10, 60_000, false)
+      // The application replaced its client (the first one closed): the store follows.
+      const replaced = await client()
+      first.disconnect()
+      current = replaced
+      expect(await store.charge('k', 1, 10, 60_000, false)).toMatchObject({ used: 2 })
+      // Each client is given the scripts once: a second store on it reuses them.
+      const other = createRedisEgressStore(() => replaced, 1000)
+      expect(await other.balance('k')).toMatchObject({ used: 2 })
+      expect(store.size()).toBeNull()
+      store.clear()
+      expect(await store.balance('k')).toMatchObject({ used: 2 })
+    })
+
+    it('a stalled Redis fails each operation within its timeout, and the next ones at once', async () => {
+      const c = await client()
+      const store = createRedisEgressStore(() => c, 100)
+      await store.balance('k')
+      const sent = vi.spyOn(
+        c as unknown as { portcullisEgressCharge: () => unknown },
+        'portcullisEgressCharge',
+      )
+      await redis.send('CLIENT PAUSE 1000')
+      const started = Date.now()
+      await expect(store.charge('k', 1, 10, 60_000, false)).rejects.toThrow(/within 100 ms/)
+      expect(Date.now() - started).toBeLessThan(900)
+      // While the first is unanswered, no more commands queue up behind it.
+      await expect(store.charge('k', 1, 10, 60_000, false)).rejects.toThrow(/has not answered/)
+      expect(sent).toHaveBeenCalledTimes(1)
+    })
   })
 })

@@ -19,15 +19,15 @@ export function countItems(value: unknown, path: readonly string[] | null): numb
   if (Array.isArray(value)) return value.length
   if (typeof value !== 'object') return 1
   let items = 0
-  let arrays = 0
+  let arrays = false
   for (const key in value) {
     const field = (value as Record<string, unknown>)[key]
     if (Array.isArray(field)) {
-      arrays++
+      arrays = true
       items += field.length
     }
   }
-  return arrays === 0 ? 1 : items
+  return arrays ? items : 1
 }
 
 /** The bytes of a body as it leaves: its serialized text, or the value serialized as JSON. */

@@ -57,16 +57,19 @@ function isPromise<T>(value: Maybe<T>): value is Promise<T> {
   return value instanceof Promise
 }
 
-/** The 429 of a spent budget, set, or lockout, with `Retry-After` (and the limit's headers). */
+/**
+ * The 429 of a spent budget, set, or lockout, with `Retry-After`, and the RateLimit headers of
+ * a budget (`max`) when the app sends them (`headers`).
+ */
 function tooMany(
   code: 'PCL_BUDGET_EXHAUSTED' | 'PCL_ENUMERATION' | 'PCL_LOCKED_OUT',
   ttl: number,
-  headers: HeaderNames | null,
-  max?: number,
+  headers: HeaderNames | null = null,
+  max = 0,
 ): RateLimitError {
   const seconds = String(Math.max(1, Math.ceil(ttl / 1000)))
   const sent: Record<string, string> = { 'Retry-After': seconds }
-  if (headers !== null && max !== undefined) {
+  if (headers !== null) {
     sent[headers.limit] = String(max)
     sent[headers.remaining] = '0'
     sent[headers.reset] = seconds
@@ -134,7 +137,6 @@ function countingKey(
 
 function maxFor(budget: BudgetSpec): (principal: Principal | null) => number {
   const { max, byScope } = budget
-  if (byScope.length === 0) return () => max
   return function scopedMax(principal) {
     if (principal === null) return max
     let best = max
@@ -250,7 +252,7 @@ function createEnumeration(
       () => store.touch(key, values, maxDistinct, timeWindow),
       (distinct) => {
         if (distinct.allowed) return null
-        const over = tooMany('PCL_ENUMERATION', distinct.ttl, null)
+        const over = tooMany('PCL_ENUMERATION', distinct.ttl)
         if (reportOnly) {
           reportDenial(view, decision, over, route)
           return null
@@ -337,7 +339,7 @@ export function createLockout(
         () => store.lockedFor(key),
         (ms) => {
           if (ms <= 0) return null
-          const locked = tooMany('PCL_LOCKED_OUT', ms, null)
+          const locked = tooMany('PCL_LOCKED_OUT', ms)
           if (reportOnly) {
             reportDenial(view, decision, locked, view.route)
             return null

@@ -8,7 +8,11 @@ export interface Balance {
   readonly used: number
   /** Milliseconds until the window resets; 0 when no window is open. */
   readonly ttl: number
-  /** True when a charge was refused (`overdraw: 'refuse'`): nothing was charged. */
+}
+
+/** The balance after a charge. */
+export interface Charged extends Balance {
+  /** True when the charge was refused (`overdraw: 'refuse'`): nothing was charged. */
   readonly refused: boolean
 }
 
@@ -38,7 +42,7 @@ export interface EgressStore {
    * Charges `amount` against `key`, opening a window of `window` ms if none is open. Over `max`:
    * refused when `refuse`, else the balance is brought to zero (`used` = `max`).
    */
-  charge(key: string, amount: number, max: number, window: number, refuse: boolean): Maybe<Balance>
+  charge(key: string, amount: number, max: number, window: number, refuse: boolean): Maybe<Charged>
   /** Adds `values` to the set of `key` unless that takes it past `max` distinct values. */
   touch(key: string, values: readonly string[], max: number, window: number): Maybe<Distinct>
   /** Milliseconds `key` stays locked out; 0 when it is not. */
@@ -67,7 +71,7 @@ export function heldValue(value: string): string {
  * the next `}`, so braces (and the escape character) inside the key are escaped.
  */
 export function hashTag(key: string): string {
-  return `{${/[{}%]/u.test(key) ? key.replace(/[{}%]/gu, (c) => `%${c.charCodeAt(0).toString(16)}`) : key}}`
+  return `{${key.replace(/[{}%]/gu, (c) => `%${c.charCodeAt(0).toString(16)}`)}}`
 }
 
 interface Window {
@@ -86,11 +90,12 @@ interface Denials {
   lockedUntil: number
 }
 
-function expired(entry: { resetAt: number } | undefined, now: number): boolean {
-  return entry === undefined || entry.resetAt <= now
+/** Whether the window of `entry` is still open at `now`. */
+function open<T extends { resetAt: number }>(entry: T | undefined, now: number): entry is T {
+  return entry !== undefined && entry.resetAt > now
 }
 
-const NONE: Balance = Object.freeze({ used: 0, ttl: 0, refused: false })
+const NONE: Balance = Object.freeze({ used: 0, ttl: 0 })
 
 /**
  * The in-memory store: three LRU maps (budgets, enumeration sets, lockouts) of at most `cache`
@@ -108,13 +113,13 @@ export function createMemoryEgressStore(cache: number): EgressStore {
     balance(key: string): Balance {
       const entry = budgets.get(key)
       const now = Date.now()
-      if (entry === undefined || expired(entry, now)) return NONE
-      return { used: entry.used, ttl: entry.resetAt - now, refused: false }
+      if (!open(entry, now)) return NONE
+      return { used: entry.used, ttl: entry.resetAt - now }
     },
-    charge(key: string, amount: number, max: number, window: number, refuse: boolean): Balance {
+    charge(key: string, amount: number, max: number, window: number, refuse: boolean): Charged {
       const now = Date.now()
       let entry = budgets.get(key)
-      if (entry === undefined || expired(entry, now)) {
+      if (!open(entry, now)) {
         entry = { used: 0, resetAt: now + window }
         if (!(refuse && amount > max)) budgets.set(key, entry)
       }
@@ -127,39 +132,41 @@ export function createMemoryEgressStore(cache: number): EgressStore {
     touch(key: string, values: readonly string[], max: number, window: number): Distinct {
       const now = Date.now()
       let entry = sets.get(key)
-      if (entry === undefined || expired(entry, now)) {
+      if (!open(entry, now)) {
         entry = { values: new Set(), resetAt: now + window }
         sets.set(key, entry)
       }
-      const fresh = values.filter((value) => !entry.values.has(value))
+      const held = entry.values
+      const fresh = values.filter((value) => !held.has(value))
       const ttl = entry.resetAt - now
-      if (fresh.length === 0) return { allowed: true, held: entry.values.size, ttl }
-      if (entry.values.size + fresh.length > max) {
-        return { allowed: false, held: entry.values.size, ttl }
+      if (held.size + fresh.length > max) {
+        return { allowed: false, held: held.size, ttl }
       }
-      for (const value of fresh) entry.values.add(value)
-      return { allowed: true, held: entry.values.size, ttl }
+      for (const value of fresh) held.add(value)
+      return { allowed: true, held: held.size, ttl }
     },
     lockedFor(key: string): number {
       const entry = locks.get(key)
       if (entry === undefined) return 0
-      const left = entry.lockedUntil - Date.now()
-      return left > 0 ? left : 0
+      return Math.max(0, entry.lockedUntil - Date.now())
     },
     deny(key: string, max: number, window: number, coolDown: number): number {
       const now = Date.now()
       let entry = locks.get(key)
-      if (entry === undefined || (expired(entry, now) && entry.lockedUntil <= now)) {
-        entry = { count: 0, resetAt: now + window, lockedUntil: 0 }
+      if (entry === undefined) {
+        entry = { count: 0, resetAt: 0, lockedUntil: 0 }
         locks.set(key, entry)
-      } else if (expired(entry, now)) {
+      }
+      if (entry.resetAt <= now) {
+        // A new window; a lockout under way (lockedUntil) stays.
         entry.count = 0
         entry.resetAt = now + window
       }
       entry.count++
       if (entry.count < max) return 0
-      entry.count = 0
-      entry.resetAt = now + window
+      // The denials that locked the key are spent: the next denial opens a new window (as the
+      // script's DEL does on Redis).
+      entry.resetAt = now
       entry.lockedUntil = now + coolDown
       return coolDown
     },
@@ -185,7 +192,10 @@ local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local amount = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
-if used + amount > max and ARGV[4] == '1' then return {used, ttl, 1} end
+if used + amount > max and ARGV[4] == '1' then
+  if ttl < 0 then ttl = tonumber(ARGV[3]) end
+  return {used, ttl, 1}
+end
 local total = math.min(used + amount, max)
 if ttl < 0 then
   redis.call('SET', KEYS[1], total, 'PX', ARGV[3])
@@ -232,8 +242,6 @@ const SCRIPTS: readonly [name: string, lua: string, keys: number][] = [
   ['portcullisEgressDeny', DENY, 2],
 ]
 
-const defined = new WeakSet<object>()
-
 /** Prefix of every key the egress store writes to Redis. */
 export const EGRESS_KEY_PREFIX = 'portcullis:eg:'
 
@@ -257,11 +265,9 @@ export function createRedisEgressStore(
     const current = client()
     if (current === null) return Promise.reject(new Error('redis client not created yet'))
     if (bound?.client !== current) {
-      if (!defined.has(current)) {
-        for (const [name, lua, numberOfKeys] of SCRIPTS) {
-          current.defineCommand(name, { lua, numberOfKeys })
-        }
-        defined.add(current)
+      // Defining a command again (another store on the same client) replaces it with itself.
+      for (const [name, lua, numberOfKeys] of SCRIPTS) {
+        current.defineCommand(name, { lua, numberOfKeys })
       }
       bound = { client: current, gate: createRedisGate(current, timeout) }
     }
@@ -274,11 +280,11 @@ export function createRedisEgressStore(
     kind: 'redis' as const,
     async balance(name: string): Promise<Balance> {
       const [used, ttl] = await run((c) => c.portcullisEgressBalance(key(name)))
-      return { used: Number(used), ttl: ttlOf(ttl), refused: false }
+      return { used: Number(used), ttl: ttlOf(ttl) }
     },
     async charge(name: string, amount: number, max: number, window: number, refuse: boolean) {
       const [used, ttl, refused] = await run((c) =>
-        c.portcullisEgressCharge(key(name), amount, max, window, refuse ? '1' : '0'),
+        c.portcullisEgressCharge(key(name), amount, max, window, refuse ? 1 : 0),
       )
       return { used: Number(used), ttl: ttlOf(ttl), refused: Number(refused) === 1 }
     },

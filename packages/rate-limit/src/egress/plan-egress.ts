@@ -55,9 +55,9 @@ export interface EgressGuard {
   readonly response: unknown
 }
 
-function guardError(site: EgressSite, field: string, message: string): PortcullisConfigError {
-  return new PortcullisConfigError('PCL_INVALID_GUARD', `${site.label}: ${field} ${message}`, {
-    route: site.label,
+function guardError(label: string, field: string, message: string): PortcullisConfigError {
+  return new PortcullisConfigError('PCL_INVALID_GUARD', `${label}: ${field} ${message}`, {
+    route: label,
     field,
   })
 }
@@ -65,7 +65,7 @@ function guardError(site: EgressSite, field: string, message: string): Portculli
 function keyFor(site: EgressSite, field: string, key: RateLimitKey | undefined): RateLimitKey {
   if (!site.isPublic) return key ?? site.defaultKey
   if (key !== undefined && key !== 'ip') {
-    throw guardError(site, `${field}.key`, "must be 'ip' or left out on a public route")
+    throw guardError(site.label, `${field}.key`, "must be 'ip' or left out on a public route")
   }
   return 'ip'
 }
@@ -92,13 +92,13 @@ export function planEgress(guard: EgressGuard, site: EgressSite): EgressPlan {
     const b = parsed.data
     if (unprojected(guard.response)) {
       throw guardError(
-        site,
+        site.label,
         'guard.budget',
         "counts what the response allowlist lets out: declare guard.response ({ allow: [...] } or 'schema'), not a passthrough",
       )
     }
     if (b.path !== undefined && b.unit === 'bytes') {
-      throw guardError(site, 'guard.budget.path', "applies to unit 'items' only")
+      throw guardError(site.label, 'guard.budget.path', "applies to unit 'items' only")
     }
     const path =
       b.path === undefined ? null : b.path === '[]' ? [] : b.path.replace(/\[\]$/u, '').split('.')
@@ -139,7 +139,7 @@ export function summarizeBudget(b: BudgetSpec): string {
   let text = `${b.max} ${b.unit} per ${formatWindow(b.timeWindow)} by ${keyName(b.key)}`
   const notes: string[] = []
   if (b.name !== null) notes.push(`budget ${b.name}`)
-  if (b.path !== null) notes.push(`counts ${b.path.length === 0 ? '[]' : `${b.path.join('.')}[]`}`)
+  if (b.path !== null) notes.push(`counts ${b.path.join('.')}[]`)
   if (b.overdraw === 'refuse') notes.push('overdraw refused')
   if (notes.length > 0) text += ` (${notes.join(', ')})`
   for (const [scope, max] of b.byScope) text += `; ${max} with ${scope}`
@@ -177,7 +177,7 @@ export function createBudgetNames(): (
     }
     if (first.signature === signature) return null
     return guardError(
-      { label, isPublic: false, defaultKey: 'principal' },
+      label,
       'guard.budget.name',
       `'${budget.name}' is declared with another limit by ${first.label}: routes sharing a budget must declare the same unit, max, timeWindow, key and byScope`,
     )

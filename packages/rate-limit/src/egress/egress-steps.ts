@@ -20,7 +20,7 @@ import {
   type LimiterLog,
   type StoreHealth,
 } from '../limiter/index.js'
-import { keyOf, type KeyOf } from '../limiter/request-keys.js'
+import { keyOf, keyPerPrincipal, type KeyOf } from '../limiter/request-keys.js'
 import type { RateLimitKey } from '../options/rate-limit-options.js'
 import type { HeaderNames } from '../options/index.js'
 import { countBytes, countItems } from './count-egress.js'
@@ -120,19 +120,7 @@ function countingKey(
   suffix: string,
 ): (view: RequestView) => string {
   const keyOfRequest: KeyOf = keyOf(key)
-  const build = (view: RequestView): string => `${prefix}${hashTag(keyOfRequest(view))}${suffix}`
-  if (key !== 'principal' && key !== 'client') return build
-  const built = new WeakMap<Principal, string>()
-  return function keyOfPrincipal(view) {
-    const { principal } = view
-    if (principal === null) return build(view)
-    let found = built.get(principal)
-    if (found === undefined) {
-      found = build(view)
-      built.set(principal, found)
-    }
-    return found
-  }
+  return keyPerPrincipal(key, (view) => `${prefix}${hashTag(keyOfRequest(view))}${suffix}`)
 }
 
 function maxFor(budget: BudgetSpec): (principal: Principal | null) => number {

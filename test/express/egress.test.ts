@@ -83,6 +83,34 @@ describe('Express specifics', () => {
     expect(err.message).toMatch(/egress\.test\.ts.*needs a store: add the rateLimit option/s)
   })
 
+  it("a query value Express's extended parser makes an object of is counted, not skipped", async () => {
+    const h = await guardedExpress(
+      (app, guard) => {
+        app.set('query parser', 'extended')
+        app.get(
+          '/search',
+          guard({
+            scopes: ['history:read'],
+            enumeration: { query: 'user', maxDistinct: 2, timeWindow: '1 hour' },
+            response: { allow: ['ok'] },
+          }),
+          (_req, res) => res.json({ ok: true }),
+        )
+      },
+      { issuer, portcullis: { rateLimit: { max: 1000, timeWindow: '1 minute' } } },
+    )
+    open.push(h)
+    const headers = bearer(await issuer.token({ sub: 'scraper', scope: 'history:read' }))
+    const status = async (query: string) =>
+      (await h.request(`/search?${query}`, { headers })).status
+    expect(await status('user=1')).toBe(200)
+    expect(await status('user[id]=2')).toBe(200)
+    // Two distinct values already: a third, in any shape, is refused.
+    expect(await status('user[id]=3')).toBe(429)
+    expect(await status('user[0]=4')).toBe(429)
+    expect(await status('user=1')).toBe(200)
+  })
+
   it('an invalid enumeration limit is refused with the other problems of the guard', async () => {
     const t = await egressExpress([])
     const err = thrown(() =>

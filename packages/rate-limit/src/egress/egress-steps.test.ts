@@ -554,7 +554,7 @@ describe('enumeration limits', () => {
   })
 
   it.each([
-    ['a repeated query value: each distinct string', ['x', 'y', 'x', '', 3], ['x', 'y']],
+    ['a repeated query value: each distinct value', ['x', 'y', 'x', '', 3, '3'], ['x', 'y', '3']],
     [
       'a repeated long value: once, as its digest',
       ['l'.repeat(65), 'l'.repeat(65)],
@@ -563,7 +563,14 @@ describe('enumeration limits', () => {
     ['a value of 64 characters: itself', 'v'.repeat(64), ['v'.repeat(64)]],
     ['a number', 7, ['7']],
     ['an empty string: nothing', '', []],
-    ['an object: nothing', { x: 'a' }, []],
+    // An object-producing query parser (`?q[x]=a`): counted, never a way past the limit.
+    ['an object: its JSON', { x: 'a' }, ['{"x":"a"}']],
+    [
+      'objects in a repeated value: each JSON',
+      [{ x: 'a' }, { x: 'b' }, { x: 'a' }],
+      ['{"x":"a"}', '{"x":"b"}'],
+    ],
+    ['a boolean', true, ['true']],
     ['null: nothing', null, []],
   ])('%s', (_name, value, counted) => {
     const touched: (readonly string[])[] = []

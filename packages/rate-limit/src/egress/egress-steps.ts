@@ -197,15 +197,38 @@ function createBudget(
   return { check, meter }
 }
 
-/** The values of a request's parameter: a string, or each string of a repeated query value. */
+// One value of a parameter as the enumeration counts it. A value an object-producing query
+// parser made (`?id[a]=1` with Express's `extended` parser) counts as its JSON: any value the
+// handler can receive is counted, so none walks past the limit.
+function counted(value: unknown): string | null {
+  if (typeof value === 'string') return value === '' ? null : heldValue(value)
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return String(value)
+  }
+  if (typeof value !== 'object' || value === null) return null
+  let json: string
+  try {
+    json = JSON.stringify(value)
+  } catch {
+    // A value JSON cannot hold (a cycle): one value for all of them.
+    json = '\0unreadable'
+  }
+  return heldValue(json)
+}
+
+/** The values of a request's parameter: its value, or each distinct one of a repeated value. */
 function valuesOf(source: unknown, name: string): string[] {
   if (typeof source !== 'object' || source === null) return []
   const value = (source as Record<string, unknown>)[name]
-  if (typeof value === 'string') return value === '' ? [] : [heldValue(value)]
-  if (typeof value === 'number') return [String(value)]
-  if (!Array.isArray(value)) return []
+  if (!Array.isArray(value)) {
+    const one = counted(value)
+    return one === null ? [] : [one]
+  }
   const values = new Set<string>()
-  for (const item of value) if (typeof item === 'string' && item !== '') values.add(heldValue(item))
+  for (const item of value as unknown[]) {
+    const one = counted(item)
+    if (one !== null) values.add(one)
+  }
   return [...values]
 }
 

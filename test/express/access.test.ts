@@ -1,9 +1,10 @@
 import { isPortcullisError, type RouteGuard } from '@portcullis/express'
-import { bearer } from '@portcullis/testing'
+import { bearer, createTestIssuer } from '@portcullis/testing'
 import express from 'express'
 import { afterEach, describe, expect, it } from 'vitest'
 import { accessCases, invalidGuardCases } from '../cases/access.js'
 import { expectAccess, fetched } from '../cases/checks.js'
+import { trustedTokens } from '../helpers.js'
 import { guardedExpress, thrown, type GuardedExpress } from './helpers.js'
 
 let current: GuardedExpress | undefined
@@ -242,6 +243,40 @@ describe('named policies, knownScopes and report-only, as on Fastify', () => {
       'PCL_TOKEN_EXPIRED',
       'PCL_TOKEN_MISSING',
     ])
+  })
+
+  it("'including-tokens' reports only token failures: an outage is still refused", async () => {
+    const issuer = await createTestIssuer()
+    let runs = 0
+    const t = await setup(
+      (app, g) => {
+        app.get('/v', g({ scopes: ['videos:read'] }), (_q, r) => {
+          runs++
+          r.send('ok')
+        })
+      },
+      {
+        issuer,
+        portcullis: {
+          reportOnly: 'including-tokens',
+          tokens: {
+            ...trustedTokens(issuer),
+            isRevoked: () => {
+              throw new Error('revocation store down')
+            },
+          },
+        },
+      },
+    )
+    const res = await t.call('/v', { sub: 'u', scope: 'videos:read' })
+    expect(res.status).toBe(503)
+    expect(res.json()).toMatchObject({ code: 'PCL_REVOCATION_UNAVAILABLE' })
+    expect(runs).toBe(0)
+    expect(t.events.at(-1)).toMatchObject({
+      decision: 'deny',
+      reason: 'PCL_REVOCATION_UNAVAILABLE',
+    })
+    expect(t.events.at(-1)?.reportOnly).not.toBe(true)
   })
 })
 

@@ -58,17 +58,37 @@ describe('logs', () => {
   })
 
   it('delivers no event to an empty logger, and every event to a sink', () => {
-    function noopWarn(_fields: object, _message: string) {}
-    const empty = { info: noopWarn, warn: noopWarn, error: noopWarn }
-    const read = vi.spyOn(view(empty), 'ip', 'get')
-    emitAudit(view(empty), context(), 'deny', 'PCL_TOKEN_INVALID', { route: '/v/:id' })
+    // The request is not even read (no event is built) when nothing would receive the event.
+    const quiet = view(silent)
+    const read = vi.fn(() => '127.0.0.1')
+    Object.defineProperty(quiet, 'ip', { get: read })
+    emitAudit(quiet, context(), 'deny', 'PCL_TOKEN_INVALID', { route: '/v/:id' })
+    emitAudit(quiet, context(), 'allow', 'PCL_ALLOWED', { route: '/v/:id' })
     expect(read).not.toHaveBeenCalled()
     const sink = vi.fn()
-    emitAudit(view(empty), context({ audit: sink }), 'deny', 'PCL_TOKEN_INVALID', {
-      route: '/v/:id',
-    })
+    emitAudit(quiet, context({ audit: sink }), 'deny', 'PCL_TOKEN_INVALID', { route: '/v/:id' })
     expect(sink).toHaveBeenCalledOnce()
+    expect(read).toHaveBeenCalledOnce()
     expect(sink.mock.calls[0]?.[0]).toMatchObject({ decision: 'deny', reason: 'PCL_TOKEN_INVALID' })
+  })
+
+  it('reads the level of the decision: an allow at info, a denial at warn', () => {
+    const lines: string[] = []
+    const warnOnly = {
+      ...silent,
+      warn: (_fields: object, message: string) => void lines.push(message),
+    }
+    emitAudit(view(warnOnly), context(), 'allow', 'PCL_ALLOWED', { route: '/v/:id' })
+    expect(lines).toEqual([])
+    emitAudit(view(warnOnly), context(), 'deny', 'PCL_TOKEN_INVALID', { route: '/v/:id' })
+    expect(lines).toEqual(['portcullis: denied'])
+    const infoOnly = {
+      ...silent,
+      info: (_fields: object, message: string) => void lines.push(message),
+    }
+    emitAudit(view(infoOnly), context(), 'deny', 'PCL_TOKEN_INVALID', { route: '/v/:id' })
+    emitAudit(view(infoOnly), context(), 'allow', 'PCL_ALLOWED', { route: '/v/:id' })
+    expect(lines).toEqual(['portcullis: denied', 'portcullis: allowed'])
   })
 })
 
@@ -127,6 +147,43 @@ describe('refuse', () => {
     expect(limited('3').headers['retry-after']).toBe('3')
     expect(limited('7').headers['retry-after']).toBe('7')
     expect(Object.isFrozen(limited('7'))).toBe(false)
+    const detailed = (detail: string) =>
+      refuse(view(), ctx, new AuthenticationError('PCL_TOKEN_INVALID', { detail }), null)
+    expect(detailed('first').body.detail).toBe('first')
+    expect(detailed('second').body.detail).toBe('second')
+    expect(refuse(view(), ctx, invalid(), null).body.detail).toBeUndefined()
+    // A proof error's own DPoP challenge, and a step-up challenge, are the error's.
+    const proof = (algs: string[]) =>
+      refuse(
+        view(),
+        ctx,
+        new AuthenticationError('PCL_DPOP_PROOF_INVALID', { dpop: { algs, only: true } }),
+        null,
+      )
+    expect(proof(['ES256']).headers['www-authenticate']).toContain('algs="ES256"')
+    expect(proof(['EdDSA']).headers['www-authenticate']).toContain('algs="EdDSA"')
+    const stepUp = (acrValues: string[]) =>
+      refuse(
+        view(),
+        ctx,
+        new AuthenticationError('PCL_INSUFFICIENT_AUTHENTICATION', { stepUp: { acrValues } }),
+        null,
+      )
+    expect(stepUp(['silver']).headers['www-authenticate']).toContain('acr_values="silver"')
+    expect(stepUp(['gold']).headers['www-authenticate']).toContain('acr_values="gold"')
+  })
+
+  it('keeps the bytes of a refusal rendered once, and renders the bytes of any other', () => {
+    const ctx = context()
+    const first = refuse(view(), ctx, invalid(), null)
+    expect(problemBytes(refuse(view(), ctx, invalid(), null))).toBe(problemBytes(first))
+    const scoped = refuse(
+      view(),
+      ctx,
+      new AuthorizationError('PCL_INSUFFICIENT_SCOPE', { scope: ['a'] }),
+      null,
+    )
+    expect(JSON.parse(problemBytes(scoped).toString())).toEqual(scoped.body)
   })
 
   it('answers a bare 500 for anything that is not a refusal, and logs it', () => {

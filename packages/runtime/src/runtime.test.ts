@@ -333,6 +333,18 @@ describe('sealError', () => {
     expect(error.message).toMatch(/2 routes have no guard/u)
     expect((error as unknown as { routes: string[] }).routes).toEqual(['GET /a', 'POST /b'])
   })
+
+  it('says what to do, naming each route as found, its why kept in the message only', () => {
+    const error = sealError([], ['GET /files/(.*) (express.static)'])!
+    expect(error.message).toBe(
+      [
+        '1 route has no guard (deny by default):',
+        '  - GET /files/(.*) (express.static)',
+        "Put guard({...}) first in each route's handlers (guard({ public: '<reason>' }) for a route that needs no token).",
+      ].join('\n'),
+    )
+    expect((error as unknown as { routes: string[] }).routes).toEqual(['GET /files/(.*)'])
+  })
 })
 
 describe('NodeView', () => {

@@ -36,6 +36,31 @@ describe('logs', () => {
     expect(logs(arrows, 'warn')).toBe(false)
   })
 
+  it('knows an empty function however it is spaced or named', () => {
+    const quiet = (fn: (...args: never[]) => void) => !logs({ ...silent, warn: fn }, 'warn')
+    // prettier-ignore
+    const empty = [
+      function(){},
+      function  $quiet_1 ( ) {  },
+      ()=>{},
+      ( )  =>  {
+      },
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
+      new Function('') as () => void,
+    ]
+    for (const fn of empty) expect(quiet(fn), String(fn)).toBe(true)
+    // prettier-ignore
+    const writing = [
+      async () => {},
+      function(_fields: object) {},
+      (_fields: object) => {},
+      () => () => {},
+      function f() { return },
+      function* g() {},
+    ]
+    for (const fn of writing) expect(quiet(fn as () => void), String(fn)).toBe(false)
+  })
+
   it('treats any method with a body, or a level it cannot read, as writing', () => {
     expect(logs(logger(), 'warn')).toBe(true)
     const lines: unknown[] = []

@@ -1,5 +1,10 @@
 import { describe, expect, it, vi } from 'vitest'
-import { AuthenticationError, AuthorizationError, RateLimitError } from '../errors/index.js'
+import {
+  AuthenticationError,
+  AuthorizationError,
+  PortcullisConfigError,
+  RateLimitError,
+} from '../errors/index.js'
 import { emitAudit, logs, problemBytes, refuse, type DecisionContext } from './decisions.js'
 import type { GuardLogger, RequestView } from './request-view.js'
 
@@ -217,5 +222,13 @@ describe('refuse', () => {
     expect(problem.status).toBe(500)
     expect(problemBytes(problem).toString()).not.toContain('hunter2')
     expect(log.error).toHaveBeenCalledOnce()
+    // A configuration error (thrown by a callback at run time) too, each time.
+    const config = new PortcullisConfigError('PCL_INVALID_OPTIONS', 'x: secret-value')
+    for (let i = 0; i < 2; i++) {
+      const answered = refuse(view(log), context(), config, null)
+      expect(answered.body).toEqual({ ...problem.body })
+      expect(problemBytes(answered).toString()).not.toContain('secret-value')
+    }
+    expect(log.error).toHaveBeenCalledTimes(3)
   })
 })

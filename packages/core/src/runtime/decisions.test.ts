@@ -122,6 +122,45 @@ describe('logs', () => {
   })
 })
 
+describe('emitAudit', () => {
+  it('counts every decision by outcome, whoever reads the events', () => {
+    const decision = vi.fn()
+    const ctx = context({ telemetry: { decision } as unknown as DecisionContext['telemetry'] })
+    const quiet = view({ info() {}, warn() {}, error() {} })
+    emitAudit(quiet, ctx, 'allow', 'PCL_ALLOWED', { route: '/v/:id', status: 200 })
+    emitAudit(quiet, ctx, 'deny', 'PCL_TOKEN_MISSING', { route: null, status: 401 })
+    emitAudit(quiet, ctx, 'deny', 'PCL_INSUFFICIENT_SCOPE', { route: '/v', reportOnly: true })
+    emitAudit(quiet, ctx, 'deny', 'PCL_INSUFFICIENT_SCOPE', { route: '/v', reportOnly: false })
+    expect(decision.mock.calls).toEqual([
+      [quiet, 'allowed', 'PCL_ALLOWED', '/v/:id', 200],
+      [quiet, 'denied', 'PCL_TOKEN_MISSING', null, 401],
+      [quiet, 'reported', 'PCL_INSUFFICIENT_SCOPE', '/v', null],
+      [quiet, 'denied', 'PCL_INSUFFICIENT_SCOPE', '/v', null],
+    ])
+  })
+
+  it("describes the request: the view's principal unless the decision names one", () => {
+    const sink = vi.fn()
+    const seen = { ...view(), principal: { subject: 'from-view' }, ip: undefined } as never
+    emitAudit(seen, context({ audit: sink }), 'allow', 'PCL_ALLOWED', { route: '/v/:id' })
+    const named = { subject: 'named' } as never
+    emitAudit(seen, context({ audit: sink }), 'deny', 'PCL_NOT_OWNED', {
+      route: '/v/:id',
+      principal: named,
+    })
+    const [first, second] = sink.mock.calls.map(([event]) => event as Record<string, unknown>)
+    expect(first).toMatchObject({ method: 'GET', route: '/v/:id', requestId: 'req-1', ip: null })
+    expect(first?.subject).toBe('from-view')
+    expect(second?.subject).toBe('named')
+    expect(first?.durationMs).toBeGreaterThanOrEqual(0)
+    // A view that has no start time reports no duration rather than the process uptime.
+    emitAudit({ ...view(), start: 0 }, context({ audit: sink }), 'allow', 'PCL_ALLOWED', {
+      route: null,
+    })
+    expect((sink.mock.calls[2]?.[0] as { durationMs: number }).durationMs).toBe(0)
+  })
+})
+
 describe('refuse', () => {
   const invalid = () => new AuthenticationError('PCL_TOKEN_INVALID', { message: 'bad signature' })
 

@@ -198,6 +198,23 @@ describe('named policies, knownScopes and report-only, as on Fastify', () => {
     const err = thrown(() => current!.guard({ scopes: { anyOf: ['videos:raed'] } }))
     expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
     expect(err.field).toBe('guard.scopes')
+    // The scopes of a response or body allowlist too.
+    const typos: [RouteGuard, string][] = [
+      [
+        { scopes: ['videos:read'], response: { allow: ['id'], byScope: { 'videos:raed': ['t'] } } },
+        'guard.response',
+      ],
+      [
+        { scopes: ['videos:read'], body: { writable: ['t'], byScope: { 'videos:raed': ['x'] } } },
+        'guard.body',
+      ],
+    ]
+    for (const [guard, field] of typos) {
+      const typo = thrown(() => current!.guard(guard))
+      expect(isPortcullisError(typo, 'PCL_INVALID_GUARD')).toBe(true)
+      expect(String(typo.field)).toContain(field)
+      expect(typo.message).toContain('videos:raed')
+    }
   })
 
   it('report-only evaluates every rule, reports the denial and serves the request', async () => {

@@ -191,6 +191,34 @@ describe('planRoute', () => {
     ])
   })
 
+  it('counts the budget of a public route by address: no other key', () => {
+    const limited = createGuardRuntime({
+      tokens: {
+        issuers: [
+          { issuer: issuer.issuer, audience: 'x', algorithms: ['ES256'], jwks: issuer.jwks },
+        ],
+      },
+      rateLimit: { max: 100, timeWindow: '1 minute' },
+      logger: { info() {}, warn() {}, error() {} },
+    })
+    const budget = { unit: 'items', max: 10, timeWindow: '1 hour' }
+    const feed = (key?: string) =>
+      planRoute(
+        {
+          public: 'the open feed',
+          budget: key === undefined ? budget : { ...budget, key },
+          response: { allow: ['id'] },
+        },
+        'GET /feed',
+        limited,
+      )
+    expect(feed().credentials).toEqual({ queryToken: false, dpop: false })
+    expect(feed('ip').credentials).toEqual({ queryToken: false, dpop: false })
+    expect(() => feed('principal')).toThrow(
+      expect.objectContaining({ code: 'PCL_INVALID_GUARD', field: 'guard.budget.key' }),
+    )
+  })
+
   it('refuses a claim bound to a parameter the site does not have, when bound', () => {
     const claimed = planRoute(
       { scopes: ['a'], claims: { tenant: { param: 'tenantId' } }, response: { allow: ['id'] } },
@@ -236,7 +264,14 @@ describe('createGuardRuntime', () => {
     }
     const full = { info() {}, warn() {}, error() {} }
     expect(() => createGuardRuntime({ tokens, logger: full })).not.toThrow()
-    for (const logger of [null, 'pino', { ...full, error: 'x' }, { ...full, warn: undefined }]) {
+    const callable = Object.assign(() => undefined, full)
+    for (const logger of [
+      null,
+      'pino',
+      callable,
+      { ...full, error: 'x' },
+      { ...full, warn: undefined },
+    ]) {
       expect(() => createGuardRuntime({ tokens, logger })).toThrow(
         expect.objectContaining({
           code: 'PCL_INVALID_OPTIONS',
@@ -314,6 +349,40 @@ describe('admitBody', () => {
     expect(over.kind === 'refuse' && over.problem.body.code).toBe('PCL_BODY_TOO_LARGE')
   })
 
+  it('measures a body a handler swapped in for a chunked body parsed before the guard', () => {
+    const { body } = planRoute(
+      { scopes: ['a'], response: { allow: ['id'] }, body: { writable: ['title'], maxBytes: 32 } },
+      'POST /videos',
+      runtime,
+    ).bind({ label: 'POST /videos', template: '/videos', methods: ['POST'], params: [] })
+    const msg = message({ 'transfer-encoding': 'chunked' })
+    const admitted = admitBody(body!, viewFor(msg), msg, { title: 't' }, true)
+    expect(admitted.outcome.kind).toBe('keep')
+    // No bytes are counted for it (it was read before): the new body is measured as JSON.
+    const swapped = admitted.pending!.before({ title: 'x'.repeat(64) }, false)
+    expect(swapped.kind === 'refuse' && swapped.problem.body.code).toBe('PCL_BODY_TOO_LARGE')
+  })
+
+  it('lets a request go on when a handler dropped the body it had checked', () => {
+    const { body } = bodyPlan()
+    const msg = message({ 'content-length': '20' })
+    const pending = admitBody(body!, viewFor(msg), msg, undefined, true).pending!
+    expect(pending.before({ title: 't' }, true).kind).toBe('keep')
+    // The stream was read by the parser: nothing is left for a later handler to read.
+    expect(pending.before(undefined, false).kind).toBe('keep')
+  })
+
+  it('reports a body that reaches a handler unparsed under report-only, and goes on', () => {
+    const { body } = planRoute(
+      { scopes: ['a'], response: { allow: ['id'] }, body: { writable: ['t'] }, reportOnly: true },
+      'POST /videos',
+      runtime,
+    ).bind({ label: 'POST /videos', template: '/videos', methods: ['POST'], params: [] })
+    const msg = message({ 'content-length': '20' })
+    const pending = admitBody(body!, viewFor(msg), msg, undefined, true).pending!
+    expect(pending.before(undefined, false).kind).toBe('keep')
+  })
+
   it('checks the parsed body once, and a body a handler swapped in again', () => {
     const { body } = bodyPlan()
     const msg = message({ 'content-length': '20' })
@@ -358,6 +427,11 @@ describe('NodeView', () => {
   }
   const viewOf = (message: object, res = response(false).res) =>
     new PlainView(message as IncomingMessage, res, runtime.log, NO_RULES, '/videos')
+
+  it("reads the method, the target and the client's address from Node's request", () => {
+    const view = viewOf({ method: 'PATCH', url: '/v?x=1', socket: { remoteAddress: '10.0.0.9' } })
+    expect([view.method, view.url, view.ip]).toEqual(['PATCH', '/v?x=1', '10.0.0.9'])
+  })
 
   it('reads the request id a request-id middleware set, a string or a number, nothing else', () => {
     expect(viewOf({ id: 'req-7' }).requestId).toBe('req-7')

@@ -78,6 +78,8 @@ describe('logs', () => {
     // The level is read from the method the event would go to, not from another one.
     expect(logs({ ...silent, warn }, 'warn')).toBe(true)
     expect(logs({ ...silent, warn }, 'info')).toBe(false)
+    // A logger without the method: not known to be silent.
+    expect(logs({ warn, error: noop } as unknown as GuardLogger, 'info')).toBe(true)
   })
 
   it('reads the level of a logger that states it', () => {
@@ -269,5 +271,9 @@ describe('refuse', () => {
       expect(problemBytes(answered).toString()).not.toContain('secret-value')
     }
     expect(log.error).toHaveBeenCalledTimes(3)
+    // Whatever was thrown: a string, null, undefined.
+    for (const thrown of ['db down', null, undefined]) {
+      expect(refuse(view(log), context(), thrown, null).body).toEqual({ ...problem.body })
+    }
   })
 })

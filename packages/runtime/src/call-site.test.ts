@@ -43,6 +43,11 @@ describe('callSite', () => {
       `Error\n    at main (${pathToFileURL(join(cwd, 'src', 'my app.mjs')).href}:2:3)`,
       'src/my app.mjs:2:3',
     ],
+    [
+      'an ES module URL with a query',
+      `Error\n    at main (${pathToFileURL(app).href}?v=2:12:34)`,
+      'src/app.ts:12:34',
+    ],
     ['an ES module URL without position', `Error\n    at ${pathToFileURL(app).href}`, 'src/app.ts'],
     [
       'a file outside the working directory',

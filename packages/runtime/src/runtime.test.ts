@@ -349,6 +349,23 @@ describe('admitBody', () => {
     expect(over.kind === 'refuse' && over.problem.body.code).toBe('PCL_BODY_TOO_LARGE')
   })
 
+  it('counts the bytes of a chunked body for every guard that limits it', () => {
+    const limited = (maxBytes: number) =>
+      planRoute(
+        { scopes: ['a'], response: { allow: ['id'] }, body: { writable: ['title'], maxBytes } },
+        'POST /videos',
+        runtime,
+      ).bind({ label: 'POST /videos', template: '/videos', methods: ['POST'], params: [] }).body!
+    const msg = new IncomingMessage(new Socket())
+    msg.method = 'POST'
+    msg.headers = { 'transfer-encoding': 'chunked' }
+    const outer = admitBody(limited(64), viewFor(msg), msg, undefined, true).pending!
+    const inner = admitBody(limited(8), viewFor(msg), msg, undefined, true).pending!
+    msg.push(Buffer.alloc(16))
+    expect(outer.before({ title: 't' }, true).kind).toBe('keep')
+    expect(inner.before({ title: 't' }, true).kind).toBe('refuse')
+  })
+
   it('measures a body a handler swapped in for a chunked body parsed before the guard', () => {
     const { body } = planRoute(
       { scopes: ['a'], response: { allow: ['id'] }, body: { writable: ['title'], maxBytes: 32 } },

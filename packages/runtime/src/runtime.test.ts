@@ -247,6 +247,24 @@ describe('createGuardRuntime', () => {
     expect(() => createGuardRuntime({ tokens: {}, logger: { info() {} } })).toThrow(/logger/u)
   })
 
+  it('makes the Redis client of a URL by the time ready() resolves', async () => {
+    const limited = createGuardRuntime({
+      tokens: {
+        issuers: [
+          { issuer: issuer.issuer, audience: 'x', algorithms: ['ES256'], jwks: issuer.jwks },
+        ],
+      },
+      // Nothing listens there: the client is made and tries to connect, in vain.
+      rateLimit: { max: 10, timeWindow: '1 minute', redis: 'redis://127.0.0.1:1' },
+      logger: { info() {}, warn() {}, error() {} },
+    })
+    await limited.ready()
+    const client = limited.limits!.store.redisClient() as { status: string } | null
+    expect(client).not.toBeNull()
+    expect(client!.status).not.toBe('wait')
+    await limited.close()
+  })
+
   it('refuses options that are not an object, as the Fastify plugin does', () => {
     for (const input of [null, undefined, 'tokens', 1, [], [{ tokens: {} }]]) {
       expect(() => createGuardRuntime(input)).toThrow(

@@ -191,6 +191,30 @@ describe('planRoute', () => {
     ])
   })
 
+  it("lets an error of the application's own through as it is", () => {
+    const boom = new Error('a getter of the app threw')
+    for (const guard of [
+      {
+        scopes: ['a'],
+        get response(): unknown {
+          throw boom
+        },
+      },
+      {
+        scopes: ['a'],
+        rateLimit: { max: 1, timeWindow: '1 minute' },
+        response: { allow: ['id'] },
+        body: {
+          get writable(): unknown {
+            throw boom
+          },
+        },
+      },
+    ]) {
+      expect(() => planRoute(guard, 'guard() at src/app.ts:1:1', runtime)).toThrow(boom)
+    }
+  })
+
   it('counts the budget of a public route by address: no other key', () => {
     const limited = createGuardRuntime({
       tokens: {

@@ -271,7 +271,7 @@ describe('createGuardRuntime', () => {
     expect(() => createGuardRuntime({ tokens: {}, logger: { info() {} } })).toThrow(/logger/u)
   })
 
-  it('makes the Redis client of a URL by the time ready() resolves', async () => {
+  it('makes the Redis client of a URL by the time ready() resolves, and ends it on close()', async () => {
     const limited = createGuardRuntime({
       tokens: {
         issuers: [
@@ -286,7 +286,15 @@ describe('createGuardRuntime', () => {
     const client = limited.limits!.store.redisClient() as { status: string } | null
     expect(client).not.toBeNull()
     expect(client!.status).not.toBe('wait')
+    // ioredis retries a refused connection after a growing delay (450 ms by now): none after close.
+    let retries = 0
+    ;(client as unknown as { on: (event: string, fn: () => void) => void }).on(
+      'reconnecting',
+      () => void retries++,
+    )
     await limited.close()
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(retries).toBe(0)
   })
 
   it('refuses options that are not an object, as the Fastify plugin does', () => {

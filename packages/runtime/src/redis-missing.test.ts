@@ -18,7 +18,7 @@ it('logs a Redis client a URL could not make, and still closes', async () => {
     logger: {
       info() {},
       warn() {},
-      error: (fields, message) => void errors.push([fields, message]),
+      error: (fields: object, message: string) => void errors.push([fields, message]),
     },
   })
   await expect(runtime.ready()).rejects.toMatchObject({

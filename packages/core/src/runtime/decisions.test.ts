@@ -6,6 +6,7 @@ import {
   RateLimitError,
 } from '../errors/index.js'
 import { emitAudit, logs, problemBytes, refuse, type DecisionContext } from './decisions.js'
+import type { Telemetry } from '../telemetry/index.js'
 import type { GuardLogger, RequestView } from './request-view.js'
 
 function logger() {
@@ -127,7 +128,7 @@ describe('logs', () => {
 describe('emitAudit', () => {
   it('counts every decision by outcome, whoever reads the events', () => {
     const decision = vi.fn()
-    const ctx = context({ telemetry: { decision } as unknown as DecisionContext['telemetry'] })
+    const ctx = context({ telemetry: { decision } as unknown as Telemetry })
     const quiet = view({ info() {}, warn() {}, error() {} })
     emitAudit(quiet, ctx, 'allow', 'PCL_ALLOWED', { route: '/v/:id', status: 200 })
     emitAudit(quiet, ctx, 'deny', 'PCL_TOKEN_MISSING', { route: null, status: 401 })

@@ -470,8 +470,10 @@ export const egressCases: readonly EgressCase[] = [
       { url: '/admin', claims: alice, status: 429, code: 'PCL_LOCKED_OUT' },
       ok('/users/1', bob),
       { url: '/healthz', claims: null, status: 200 },
+      // A public route has no lockout: the locked-out principal still reaches it.
+      { url: '/healthz', claims: alice, status: 200 },
     ],
-    runs: 3,
+    runs: 4,
     denials: [
       'PCL_INSUFFICIENT_SCOPE',
       'PCL_INSUFFICIENT_SCOPE',

@@ -1,9 +1,10 @@
 import { isPortcullisError, type RouteGuard } from '@portcullis/express'
-import { bearer } from '@portcullis/testing'
+import { bearer, createTestIssuer } from '@portcullis/testing'
 import express from 'express'
 import { afterEach, describe, expect, it } from 'vitest'
 import { accessCases, invalidGuardCases } from '../cases/access.js'
 import { expectAccess, fetched } from '../cases/checks.js'
+import { trustedTokens } from '../helpers.js'
 import { guardedExpress, thrown, type GuardedExpress } from './helpers.js'
 
 let current: GuardedExpress | undefined
@@ -197,6 +198,23 @@ describe('named policies, knownScopes and report-only, as on Fastify', () => {
     const err = thrown(() => current!.guard({ scopes: { anyOf: ['videos:raed'] } }))
     expect(isPortcullisError(err, 'PCL_INVALID_GUARD')).toBe(true)
     expect(err.field).toBe('guard.scopes')
+    // The scopes of a response or body allowlist too.
+    const typos: [RouteGuard, string][] = [
+      [
+        { scopes: ['videos:read'], response: { allow: ['id'], byScope: { 'videos:raed': ['t'] } } },
+        'guard.response',
+      ],
+      [
+        { scopes: ['videos:read'], body: { writable: ['t'], byScope: { 'videos:raed': ['x'] } } },
+        'guard.body',
+      ],
+    ]
+    for (const [guard, field] of typos) {
+      const typo = thrown(() => current!.guard(guard))
+      expect(isPortcullisError(typo, 'PCL_INVALID_GUARD')).toBe(true)
+      expect(String(typo.field)).toContain(field)
+      expect(typo.message).toContain('videos:raed')
+    }
   })
 
   it('report-only evaluates every rule, reports the denial and serves the request', async () => {
@@ -242,6 +260,40 @@ describe('named policies, knownScopes and report-only, as on Fastify', () => {
       'PCL_TOKEN_EXPIRED',
       'PCL_TOKEN_MISSING',
     ])
+  })
+
+  it("'including-tokens' reports only token failures: an outage is still refused", async () => {
+    const issuer = await createTestIssuer()
+    let runs = 0
+    const t = await setup(
+      (app, g) => {
+        app.get('/v', g({ scopes: ['videos:read'] }), (_q, r) => {
+          runs++
+          r.send('ok')
+        })
+      },
+      {
+        issuer,
+        portcullis: {
+          reportOnly: 'including-tokens',
+          tokens: {
+            ...trustedTokens(issuer),
+            isRevoked: () => {
+              throw new Error('revocation store down')
+            },
+          },
+        },
+      },
+    )
+    const res = await t.call('/v', { sub: 'u', scope: 'videos:read' })
+    expect(res.status).toBe(503)
+    expect(res.json()).toMatchObject({ code: 'PCL_REVOCATION_UNAVAILABLE' })
+    expect(runs).toBe(0)
+    expect(t.events.at(-1)).toMatchObject({
+      decision: 'deny',
+      reason: 'PCL_REVOCATION_UNAVAILABLE',
+    })
+    expect(t.events.at(-1)?.reportOnly).not.toBe(true)
   })
 })
 

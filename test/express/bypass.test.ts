@@ -163,6 +163,37 @@ describe('the pre-auth limiter, on by default with rateLimit', () => {
     const next = await current.request('/v', { headers })
     expect(next.status).toBe(status)
   })
+
+  it('counts refused tokens only: an outage of the revocation store counts nothing', async () => {
+    const { createTestIssuer } = await import('@portcullis/testing')
+    const { trustedTokens } = await import('../helpers.js')
+    const issuer = await createTestIssuer()
+    let down = true
+    current = await guardedExpress(
+      (app, guard) => {
+        app.get('/v', guard({ authenticated: true }), (_req, res) => {
+          res.json({ ok: true })
+        })
+      },
+      {
+        issuer,
+        portcullis: {
+          rateLimit: { max: 1_000, timeWindow: '1 minute' },
+          tokens: {
+            ...trustedTokens(issuer),
+            isRevoked: () => {
+              if (down) throw new Error('revocation store down')
+              return false
+            },
+          },
+        },
+      },
+    )
+    const headers = bearer(await issuer.token({ sub: 'u' }))
+    for (let i = 0; i < 21; i++) expect((await current.request('/v', { headers })).status).toBe(503)
+    down = false
+    expect((await current.request('/v', { headers })).status).toBe(200)
+  })
 })
 
 describe('nothing hangs: user callbacks have a deadline', () => {

@@ -1,9 +1,10 @@
 import { tmpdir } from 'node:os'
-import { isPortcullisError, PortcullisConfigError } from '@portcullis/express'
-import { bearer } from '@portcullis/testing'
+import { isPortcullisError, PortcullisConfigError, type Guard } from '@portcullis/express'
+import { bearer, createTestIssuer } from '@portcullis/testing'
 import express, { type Express } from 'express'
 import { afterEach, describe, expect, it } from 'vitest'
 import { expectInventory } from '../cases/checks.js'
+import { trustedTokens } from '../helpers.js'
 import { guardedExpress, thrown, type GuardedExpress } from './helpers.js'
 
 let current: GuardedExpress | undefined
@@ -308,6 +309,39 @@ describe('a sealed app', () => {
       'GET /v1/videos/:id',
       'HEAD /v1/videos/:id',
     ])
+  })
+
+  it('two guards on one request verify its token once, and report a token failure once', async () => {
+    const issuer = await createTestIssuer()
+    let lookups = 0
+    const routes = (app: Express, guard: Guard) => {
+      app.use('/v1', guard({ public: 'both guards decide; the first reads the token' }))
+      app.get('/v1/videos/:id', guard({ authenticated: true }), (_req, res) => res.send('ok'))
+    }
+    current = await guardedExpress(routes, {
+      issuer,
+      portcullis: {
+        tokens: {
+          ...trustedTokens(issuer),
+          isRevoked: () => {
+            lookups++
+            return false
+          },
+        },
+      },
+    })
+    const reader = bearer(await issuer.token({ sub: 'u' }))
+    expect((await current.request('/v1/videos/7', { headers: reader })).status).toBe(200)
+    expect(lookups).toBe(1)
+    await current.close()
+    current = await guardedExpress(routes, {
+      issuer,
+      portcullis: { reportOnly: 'including-tokens' },
+    })
+    const expired = bearer(await issuer.bad.expired())
+    expect((await current.request('/v1/videos/7', { headers: expired })).status).toBe(200)
+    const reported = current.events.filter((e) => e.reportOnly).map((e) => e.reason)
+    expect(reported).toEqual(['PCL_TOKEN_EXPIRED', 'PCL_TOKEN_MISSING'])
   })
 
   it('a claim on a parent parameter without mergeParams is refused: it could never match', async () => {

@@ -1,10 +1,10 @@
 import { isPortcullisError, type AuditEvent } from '@portcullis/fastify'
-import { bearer } from '@portcullis/testing'
+import { bearer, createTestIssuer } from '@portcullis/testing'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { accessCases } from '../cases/access.js'
 import { expectAccess, injected } from '../cases/checks.js'
-import { guardedApp, readyError, type GuardedApp } from '../helpers.js'
+import { guardedApp, readyError, trustedTokens, type GuardedApp } from '../helpers.js'
 
 let current: GuardedApp | undefined
 afterEach(async () => {
@@ -491,6 +491,39 @@ describe('report-only rollout', () => {
     expect((await t.app.inject({ url: '/v', headers: bearer(expired) })).statusCode).toBe(200)
     const reasons = t.events.filter((e) => e.reportOnly).map((e) => e.reason)
     expect(reasons).toEqual(['PCL_TOKEN_MISSING', 'PCL_TOKEN_EXPIRED', 'PCL_TOKEN_MISSING'])
+  })
+
+  it("'including-tokens' reports only token failures: an outage is still refused", async () => {
+    const issuer = await createTestIssuer()
+    let runs = 0
+    current = await guardedApp(
+      (app) => {
+        app.get('/v', { config: { guard: { scopes: ['videos:read'] } } }, () => {
+          runs++
+          return 'ok'
+        })
+      },
+      {
+        issuer,
+        portcullis: {
+          reportOnly: 'including-tokens',
+          tokens: {
+            ...trustedTokens(issuer),
+            isRevoked: () => {
+              throw new Error('revocation store down')
+            },
+          },
+        },
+      },
+    )
+    const token = await issuer.token({ sub: 'u', scope: 'videos:read' })
+    const res = await current.app.inject({ url: '/v', headers: bearer(token) })
+    expect(res.statusCode).toBe(503)
+    expect(res.json()).toMatchObject({ code: 'PCL_REVOCATION_UNAVAILABLE' })
+    expect(runs).toBe(0)
+    const last = current.events.at(-1)
+    expect(last).toMatchObject({ decision: 'deny', reason: 'PCL_REVOCATION_UNAVAILABLE' })
+    expect(last?.reportOnly).not.toBe(true)
   })
 
   it('a route can enforce while the plugin reports, and report while the plugin enforces', async () => {

@@ -121,13 +121,23 @@ export const groups = {
   // step.
   adapter: {
     mutate: ['packages/runtime/src/*.ts', 'packages/tokens/src/runtime/*.ts'],
+    // The Express suites that reach each file (options, credentials, bodies, sealing, the
+    // inventory, egress plans, resource metadata), the Fastify token suite (the same
+    // authentication step) and the pre-auth limiter's.
     tests: [
       'packages/runtime/src/**/*.test.ts',
       'packages/tokens/src/runtime/**/*.test.ts',
       'test/express/access.test.ts',
       'test/express/tokens.test.ts',
       'test/express/bypass.test.ts',
+      'test/express/body.test.ts',
+      'test/express/seal.test.ts',
+      'test/express/register.test.ts',
+      'test/express/egress.test.ts',
+      'test/express/dpop.test.ts',
+      'test/express/resource-metadata.test.ts',
       'test/fastify/tokens.test.ts',
+      'test/rate-limit/pre-auth.test.ts',
     ],
   },
 }

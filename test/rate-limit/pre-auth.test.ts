@@ -25,7 +25,7 @@ afterEach(async () => {
   app = undefined
 })
 
-async function build(): Promise<{
+async function build(isRevoked?: () => boolean): Promise<{
   app: FastifyInstance
   events: AuditEvent[]
   runs: () => number
@@ -38,6 +38,7 @@ async function build(): Promise<{
     issuers: [{ issuer: issuer.issuer, audience: 'videos-api', algorithms: ['ES256'], jwksUri }],
     audit,
     preAuth: createPreAuthLimiter({ max: 3, timeWindow: '1 minute' }),
+    ...(isRevoked === undefined ? {} : { isRevoked }),
   })
   await built.register(policyPlugin, { audit })
   await built.register(rateLimitPlugin, { max: 100, timeWindow: '1 minute', audit })
@@ -107,6 +108,20 @@ describe('pre-auth limiter', () => {
     for (let i = 0; i < 6; i++) {
       expect((await t.app.inject(from('198.51.100.21', valid))).statusCode).toBe(200)
     }
+  })
+
+  it('counts refused tokens only: an outage of the revocation store counts nothing', async () => {
+    let down = true
+    const t = await build(() => {
+      if (down) throw new Error('revocation store down')
+      return false
+    })
+    const valid = await issuer.token({ sub: 'dave' })
+    for (let i = 0; i < 4; i++) {
+      expect((await t.app.inject(from('198.51.100.40', valid))).statusCode).toBe(503)
+    }
+    down = false
+    expect((await t.app.inject(from('198.51.100.40', valid))).statusCode).toBe(200)
   })
 
   it('counts in a fixed window: the address may try again once it has passed', async () => {

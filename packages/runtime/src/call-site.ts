@@ -1,4 +1,4 @@
-import { relative } from 'node:path'
+import { isAbsolute, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /**
@@ -13,6 +13,8 @@ export function callSite(fn: (...args: never[]) => unknown): string {
   const location = /\(([^()]+)\)$/u.exec(frame)?.[1] ?? /^at (?:async )?(.+)$/u.exec(frame)?.[1]
   if (location === undefined) return 'an unknown location'
   const file = location.startsWith('file://') ? safePath(location) : location
+  // Not a path (`node:internal/...`, a URL Node cannot read): as printed.
+  if (!isAbsolute(file)) return file
   const shown = relative(process.cwd(), file)
   return shown.startsWith('..') || shown === '' ? file : shown
 }

@@ -96,8 +96,8 @@ function planEgressOf(compiled: CompiledGuard, label: string, limits: AppLimits 
 function guardErrors(errors: readonly PortcullisConfigError[]): PortcullisConfigError | undefined {
   const [first] = errors
   if (first === undefined || errors.length === 1) return first
+  // No `route`: the label is where the guard was declared (see atCallSite).
   return new PortcullisConfigError('PCL_INVALID_GUARD', errors.map((e) => e.message).join('\n'), {
-    ...(first.route === undefined ? {} : { route: first.route }),
     ...(first.field === undefined ? {} : { field: first.field }),
     errors,
   })

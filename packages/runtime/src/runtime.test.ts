@@ -1,10 +1,17 @@
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import {
+  createServer,
+  request as httpRequest,
+  IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
+import { Socket, type AddressInfo } from 'node:net'
 import { isPortcullisError, type GuardRequest } from '@portcullis/core'
 import { andThen, runSteps, settle } from '@portcullis/core/internal'
 import { createTestIssuer, type TestIssuer } from '@portcullis/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { admitBody } from './body.js'
+import { consoleLogger } from './logger.js'
 import { NO_RULES, planRoute, type BoundRoute, type RoutePlan } from './route.js'
 import { createGuardRuntime, type GuardRuntime } from './runtime.js'
 import { sealError } from './seal-error.js'
@@ -138,6 +145,104 @@ describe('planRoute', () => {
     expect(error.message).toMatch(/response/u)
   })
 
+  it('names the field of a single problem, and where the guard was declared, not a route', () => {
+    const label = 'guard() at src/app.ts:9:3'
+    const errorOf = (guard: object) => {
+      try {
+        planRoute({ scopes: ['a'], response: { allow: ['id'] }, ...guard }, label, runtime)
+      } catch (err) {
+        return err as Error & { field?: string; route?: string; errors: Error[]; cause?: unknown }
+      }
+      throw new Error('expected a throw')
+    }
+    const limited = errorOf({ rateLimit: { max: 1, timeWindow: '1 minute' } })
+    expect(limited).toMatchObject({ code: 'PCL_INVALID_GUARD', field: 'guard.rateLimit' })
+    expect(limited.message).toBe(
+      `${label}: guard.rateLimit needs a rate limiter: add the rateLimit option to createGuard (e.g. rateLimit: { max: 600, timeWindow: '1 minute' }: the default limit of every route and its store, which guard.rateLimit replaces on this one)`,
+    )
+    // One problem is the error itself, not a list of one.
+    expect(limited.errors).toEqual([])
+    // The label is a place in the source, which tools must not read as a route.
+    expect(limited.route).toBeUndefined()
+    expect(isPortcullisError(limited.cause, 'PCL_INVALID_GUARD')).toBe(true)
+    for (const [guard, field] of [
+      [{ enumeration: { max: 10, timeWindow: '1 minute' } }, 'guard.enumeration'],
+      [{ budget: { maxItems: 100, timeWindow: '1 hour' } }, 'guard.budget'],
+      [
+        {
+          budget: { maxItems: 100, timeWindow: '1 hour' },
+          enumeration: { max: 10, timeWindow: '1 minute' },
+        },
+        'guard.budget',
+      ],
+    ] as const) {
+      const egress = errorOf(guard)
+      expect(egress).toMatchObject({ code: 'PCL_INVALID_GUARD', field })
+      expect(egress.message).toBe(
+        `${label}: ${field} needs a store: add the rateLimit option to createGuard (e.g. rateLimit: { max: 600, timeWindow: '1 minute' }, with redis to share it between instances)`,
+      )
+    }
+    // Several problems: the first one's field, each of them listed.
+    const both = errorOf({ rateLimit: { max: 1, timeWindow: '1 minute' }, response: { allow: 1 } })
+    expect(both.field).toBe('guard.rateLimit')
+    expect(both.errors.map((e) => (e as Error & { field?: string }).field)).toEqual([
+      'guard.rateLimit',
+      expect.stringMatching(/^guard\.response/u),
+    ])
+  })
+
+  it("lets an error of the application's own through as it is", () => {
+    const boom = new Error('a getter of the app threw')
+    for (const guard of [
+      {
+        scopes: ['a'],
+        get response(): unknown {
+          throw boom
+        },
+      },
+      {
+        scopes: ['a'],
+        rateLimit: { max: 1, timeWindow: '1 minute' },
+        response: { allow: ['id'] },
+        body: {
+          get writable(): unknown {
+            throw boom
+          },
+        },
+      },
+    ]) {
+      expect(() => planRoute(guard, 'guard() at src/app.ts:1:1', runtime)).toThrow(boom)
+    }
+  })
+
+  it('counts the budget of a public route by address: no other key', () => {
+    const limited = createGuardRuntime({
+      tokens: {
+        issuers: [
+          { issuer: issuer.issuer, audience: 'x', algorithms: ['ES256'], jwks: issuer.jwks },
+        ],
+      },
+      rateLimit: { max: 100, timeWindow: '1 minute' },
+      logger: { info() {}, warn() {}, error() {} },
+    })
+    const budget = { unit: 'items', max: 10, timeWindow: '1 hour' }
+    const feed = (key?: string) =>
+      planRoute(
+        {
+          public: 'the open feed',
+          budget: key === undefined ? budget : { ...budget, key },
+          response: { allow: ['id'] },
+        },
+        'GET /feed',
+        limited,
+      )
+    expect(feed().credentials).toEqual({ queryToken: false, dpop: false })
+    expect(feed('ip').credentials).toEqual({ queryToken: false, dpop: false })
+    expect(() => feed('principal')).toThrow(
+      expect.objectContaining({ code: 'PCL_INVALID_GUARD', field: 'guard.budget.key' }),
+    )
+  })
+
   it('refuses a claim bound to a parameter the site does not have, when bound', () => {
     const claimed = planRoute(
       { scopes: ['a'], claims: { tenant: { param: 'tenantId' } }, response: { allow: ['id'] } },
@@ -164,6 +269,68 @@ describe('createGuardRuntime', () => {
       expect.objectContaining({ code: 'PCL_INVALID_OPTIONS' }),
     )
     expect(() => createGuardRuntime({ tokens: {}, logger: { info() {} } })).toThrow(/logger/u)
+  })
+
+  it('makes the Redis client of a URL by the time ready() resolves, and ends it on close()', async () => {
+    const limited = createGuardRuntime({
+      tokens: {
+        issuers: [
+          { issuer: issuer.issuer, audience: 'x', algorithms: ['ES256'], jwks: issuer.jwks },
+        ],
+      },
+      // Nothing listens there: the client is made and tries to connect, in vain.
+      rateLimit: { max: 10, timeWindow: '1 minute', redis: 'redis://127.0.0.1:1' },
+      logger: { info() {}, warn() {}, error() {} },
+    })
+    await limited.ready()
+    const client = limited.limits!.store.redisClient() as { status: string } | null
+    expect(client).not.toBeNull()
+    expect(client!.status).not.toBe('wait')
+    // ioredis retries a refused connection after a growing delay (450 ms by now): none after close.
+    let retries = 0
+    ;(client as unknown as { on: (event: string, fn: () => void) => void }).on(
+      'reconnecting',
+      () => void retries++,
+    )
+    await limited.close()
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(retries).toBe(0)
+  })
+
+  it('refuses options that are not an object, as the Fastify plugin does', () => {
+    for (const input of [null, undefined, 'tokens', 1, [], [{ tokens: {} }]]) {
+      expect(() => createGuardRuntime(input)).toThrow(
+        expect.objectContaining({
+          code: 'PCL_INVALID_OPTIONS',
+          message: 'portcullis options must be an object',
+        }),
+      )
+    }
+  })
+
+  it('refuses a logger without info, warn and error methods, naming it', () => {
+    const tokens = {
+      issuers: [{ issuer: issuer.issuer, audience: 'x', algorithms: ['ES256'], jwks: issuer.jwks }],
+    }
+    const full = { info() {}, warn() {}, error() {} }
+    expect(() => createGuardRuntime({ tokens, logger: full })).not.toThrow()
+    const callable = Object.assign(() => undefined, full)
+    for (const logger of [
+      null,
+      'pino',
+      callable,
+      { ...full, error: 'x' },
+      { ...full, warn: undefined },
+    ]) {
+      expect(() => createGuardRuntime({ tokens, logger })).toThrow(
+        expect.objectContaining({
+          code: 'PCL_INVALID_OPTIONS',
+          field: 'logger',
+          message:
+            'portcullis options: logger: must be a pino-style logger with info, warn and error methods',
+        }),
+      )
+    }
   })
 })
 
@@ -209,6 +376,80 @@ describe('admitBody', () => {
     expect(refused.kind === 'refuse' && refused.problem.body.code).toBe('PCL_BODY_UNREADABLE')
   })
 
+  it('counts the bytes of a chunked body: buffered before the guard, then pushed', () => {
+    const { body } = planRoute(
+      { scopes: ['a'], response: { allow: ['id'] }, body: { writable: ['title'], maxBytes: 16 } },
+      'POST /videos',
+      runtime,
+    ).bind({ label: 'POST /videos', template: '/videos', methods: ['POST'], params: [] })
+    const received = (before: Buffer, text: string, after: Buffer) => {
+      const msg = new IncomingMessage(new Socket())
+      msg.method = 'POST'
+      msg.headers = { 'transfer-encoding': 'chunked' }
+      msg.push(before)
+      const pending = admitBody(body!, viewFor(msg), msg, undefined, true).pending!
+      // The request's own push still answers (its backpressure signal reaches Node's parser).
+      expect(msg.push(text, 'utf8')).toBe(true)
+      expect(msg.push(after)).toBe(true)
+      return pending.before({ title: 't' }, true)
+    }
+    // 6 bytes buffered, 'ééé' is 6 bytes (3 characters), then 4 or 5 more: 16 or 17 in all.
+    expect(received(Buffer.alloc(6), 'ééé', Buffer.alloc(4)).kind).toBe('keep')
+    const over = received(Buffer.alloc(6), 'ééé', Buffer.alloc(5))
+    expect(over.kind === 'refuse' && over.problem.body.code).toBe('PCL_BODY_TOO_LARGE')
+  })
+
+  it('counts the bytes of a chunked body for every guard that limits it', () => {
+    const limited = (maxBytes: number) =>
+      planRoute(
+        { scopes: ['a'], response: { allow: ['id'] }, body: { writable: ['title'], maxBytes } },
+        'POST /videos',
+        runtime,
+      ).bind({ label: 'POST /videos', template: '/videos', methods: ['POST'], params: [] }).body!
+    const msg = new IncomingMessage(new Socket())
+    msg.method = 'POST'
+    msg.headers = { 'transfer-encoding': 'chunked' }
+    const outer = admitBody(limited(64), viewFor(msg), msg, undefined, true).pending!
+    const inner = admitBody(limited(8), viewFor(msg), msg, undefined, true).pending!
+    msg.push(Buffer.alloc(16))
+    expect(outer.before({ title: 't' }, true).kind).toBe('keep')
+    expect(inner.before({ title: 't' }, true).kind).toBe('refuse')
+  })
+
+  it('measures a body a handler swapped in for a chunked body parsed before the guard', () => {
+    const { body } = planRoute(
+      { scopes: ['a'], response: { allow: ['id'] }, body: { writable: ['title'], maxBytes: 32 } },
+      'POST /videos',
+      runtime,
+    ).bind({ label: 'POST /videos', template: '/videos', methods: ['POST'], params: [] })
+    const msg = message({ 'transfer-encoding': 'chunked' })
+    const admitted = admitBody(body!, viewFor(msg), msg, { title: 't' }, true)
+    expect(admitted.outcome.kind).toBe('keep')
+    // No bytes are counted for it (it was read before): the new body is measured as JSON.
+    const swapped = admitted.pending!.before({ title: 'x'.repeat(64) }, false)
+    expect(swapped.kind === 'refuse' && swapped.problem.body.code).toBe('PCL_BODY_TOO_LARGE')
+  })
+
+  it('lets a request go on when a handler dropped the body it had checked', () => {
+    const { body } = bodyPlan()
+    const msg = message({ 'content-length': '20' })
+    const pending = admitBody(body!, viewFor(msg), msg, undefined, true).pending!
+    expect(pending.before({ title: 't' }, true).kind).toBe('keep')
+    // The stream was read by the parser: nothing is left for a later handler to read.
+    expect(pending.before(undefined, false).kind).toBe('keep')
+  })
+
+  it('reports a body that reaches a handler unparsed under report-only, and goes on', () => {
+    const { body } = planRoute(
+      { scopes: ['a'], response: { allow: ['id'] }, body: { writable: ['t'] }, reportOnly: true },
+      'POST /videos',
+      runtime,
+    ).bind({ label: 'POST /videos', template: '/videos', methods: ['POST'], params: [] })
+    const msg = message({ 'content-length': '20' })
+    const pending = admitBody(body!, viewFor(msg), msg, undefined, true).pending!
+    expect(pending.before(undefined, false).kind).toBe('keep')
+  })
+
   it('checks the parsed body once, and a body a handler swapped in again', () => {
     const { body } = bodyPlan()
     const msg = message({ 'content-length': '20' })
@@ -227,5 +468,104 @@ describe('sealError', () => {
     expect(isPortcullisError(error, 'PCL_UNGUARDED_ROUTE')).toBe(true)
     expect(error.message).toMatch(/2 routes have no guard/u)
     expect((error as unknown as { routes: string[] }).routes).toEqual(['GET /a', 'POST /b'])
+  })
+
+  it('says what to do, naming each route as found, its why kept in the message only', () => {
+    const error = sealError([], ['GET /files/(.*) (express.static)'])!
+    expect(error.message).toBe(
+      [
+        '1 route has no guard (deny by default):',
+        '  - GET /files/(.*) (express.static)',
+        "Put guard({...}) first in each route's handlers (guard({ public: '<reason>' }) for a route that needs no token).",
+      ].join('\n'),
+    )
+    expect((error as unknown as { routes: string[] }).routes).toEqual(['GET /files/(.*)'])
+  })
+})
+
+describe('NodeView', () => {
+  const response = (headersSent: boolean) => {
+    const set: [string, unknown][] = []
+    const res = {
+      headersSent,
+      setHeader: (name: string, value: unknown) => void set.push([name, value]),
+    } as unknown as ServerResponse
+    return { res, set }
+  }
+  const viewOf = (message: object, res = response(false).res) =>
+    new PlainView(message as IncomingMessage, res, runtime.log, NO_RULES, '/videos')
+
+  it("reads the method, the target and the client's address from Node's request", () => {
+    const view = viewOf({ method: 'PATCH', url: '/v?x=1', socket: { remoteAddress: '10.0.0.9' } })
+    expect([view.method, view.url, view.ip]).toEqual(['PATCH', '/v?x=1', '10.0.0.9'])
+  })
+
+  it('reads the request id a request-id middleware set, a string or a number, nothing else', () => {
+    expect(viewOf({ id: 'req-7' }).requestId).toBe('req-7')
+    expect(viewOf({ id: 42 }).requestId).toBe('42')
+    for (const id of [undefined, null, { toString: () => 'x' }, ['a']]) {
+      expect(viewOf({ id }).requestId).toBeNull()
+    }
+  })
+
+  it('sets a header only while the response has not started', () => {
+    const open = response(false)
+    viewOf({}, open.res).setHeader('ratelimit-limit', 10)
+    expect(open.set).toEqual([['ratelimit-limit', 10]])
+    // Setting a header on a response whose headers were sent would throw in Node.
+    const sent = response(true)
+    viewOf({}, sent.res).setHeader('ratelimit-limit', 10)
+    expect(sent.set).toEqual([])
+  })
+
+  it('gives every guard of a request one view, its principal, and the route of each guard', () => {
+    const shared = nodeViews((m, r, log, rules, route) => new PlainView(m, r, log, rules, route))
+    const message = {} as IncomingMessage
+    const res = response(false).res
+    expect(shared.principalOf(message)).toBeNull()
+    const first = shared.viewOf(message, res, runtime.log, { queryToken: true, dpop: false }, '/a')
+    const principal = { sub: 'u' } as never
+    first.principal = principal
+    const second = shared.viewOf(message, res, runtime.log, NO_RULES, '/a/:id')
+    expect(second).toBe(first)
+    expect(second.route).toBe('/a/:id')
+    // The first guard's credential rules stay: the credentials were read under them.
+    expect(second.queryTokenAllowed()).toBe(true)
+    expect(shared.principalOf(message)).toBe(principal)
+    expect(shared.principalOf({})).toBeNull()
+  })
+
+  it('knows which responses Portcullis answered itself', () => {
+    const shared = nodeViews((m, r, log, rules, route) => new PlainView(m, r, log, rules, route))
+    let destroyed = 0
+    // A response already started: writing the problem ends the connection.
+    const res = { headersSent: true, destroy: () => void destroyed++ } as unknown as ServerResponse
+    const other = { ...res } as ServerResponse
+    expect(shared.isAnswered(res)).toBe(false)
+    shared.answerProblem(res, runtime.error(new Error('x')))
+    expect(shared.isAnswered(res)).toBe(true)
+    expect(shared.isAnswered(other)).toBe(false)
+    expect(destroyed).toBe(1)
+  })
+})
+
+describe('consoleLogger', () => {
+  it('writes warnings and errors to the console, and drops info', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    try {
+      consoleLogger.info({ a: 1 }, 'allowed')
+      consoleLogger.warn({ b: 2 }, 'denied')
+      consoleLogger.error({ c: 3 }, 'failed')
+      expect(warn.mock.calls).toEqual([['denied', { b: 2 }]])
+      expect(error.mock.calls).toEqual([['failed', { c: 3 }]])
+    } finally {
+      warn.mockRestore()
+      error.mockRestore()
+    }
+    const enabled = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'].filter((level) =>
+      consoleLogger.isLevelEnabled!(level),
+    )
+    expect(enabled).toEqual(['warn', 'error', 'fatal'])
   })
 })

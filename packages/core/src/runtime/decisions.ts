@@ -154,8 +154,10 @@ type Renderings = Map<DpopChallenge | undefined, Map<PortcullisErrorCode, Render
 const renderings = new WeakMap<DecisionContext, Renderings>()
 const rendered = new WeakMap<RenderedProblem, Buffer>()
 
+// A configuration error is rendered as the bare 500 of any error that is not a refusal: one per
+// code, like the others.
 function plain(err: unknown): err is PortcullisError {
-  if (!isPortcullisError(err) || err.kind === 'config' || err.kind === 'internal') return false
+  if (!isPortcullisError(err)) return false
   return (
     err.detail === undefined &&
     err.headers === undefined &&

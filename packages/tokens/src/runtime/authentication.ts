@@ -31,7 +31,7 @@ export interface AuthenticationOptions {
    * Where the verifier's startup warnings go (`verifier.warnings`, e.g. an issuer without `typ`),
    * each once, when the step is built: the app's logger.
    */
-  readonly log?: { warn(fields: object, message: string): void }
+  readonly log: { warn(fields: object, message: string): void }
 }
 
 /**
@@ -46,7 +46,7 @@ export type Authenticate = (view: RequestView) => Pending
 export function createAuthentication(options: AuthenticationOptions): Authenticate {
   const { authenticator, preAuth, decision } = options
   for (const { field, message } of authenticator.verifier.warnings ?? []) {
-    options.log?.warn({ field }, message)
+    options.log.warn({ field }, message)
   }
 
   function refused(view: RequestView, err: unknown): Pending {

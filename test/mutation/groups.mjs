@@ -72,6 +72,7 @@ export const groups = {
       'packages/rate-limit/src/limiter/*.ts',
       'packages/rate-limit/src/runtime/*.ts',
       'packages/rate-limit/src/lib/time-window.ts',
+      'packages/rate-limit/src/pre-auth/create-pre-auth-limiter.ts',
     ],
     tests: [
       'packages/rate-limit/src/**/*.test.ts',

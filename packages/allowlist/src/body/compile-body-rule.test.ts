@@ -209,3 +209,93 @@ describe('compileBodyRule: configuration', () => {
     ).toThrow(/guard\.body\.byScope\.videos:admn names a scope this route never grants/)
   })
 })
+
+describe('compileBodyRule: what a refusal says', () => {
+  const detail = (result: BodyCheck) => (result.ok ? undefined : result.error.detail)
+
+  it('names what cannot be read, and where: the first such value only', () => {
+    class Upload {}
+    class ALongClassNameThatNoReportShouldEverCarryAsIs {}
+    const stream = Object.assign(Object.create(Upload.prototype) as object, { pipe() {} })
+    const cases: [unknown, string][] = [
+      [{ title: 1n }, 'a BigInt at title'],
+      [{ title: () => 1 }, 'a function at title'],
+      [{ title: Symbol('s') }, 'a symbol at title'],
+      [{ title: Buffer.from('x') }, 'a Buffer at title'],
+      [{ title: stream }, 'a stream at title'],
+      [{ title: new Upload() }, 'a Upload at title'],
+      [
+        { title: new ALongClassNameThatNoReportShouldEverCarryAsIs() },
+        'an object that is not plain at title',
+      ],
+      [
+        { title: Object.create(Object.create(null) as object) },
+        'an object that is not plain at title',
+      ],
+      [{ tags: [new Date(0)], title: 1n }, 'a Date at tags[]'],
+      [new Date(0), 'a Date'],
+      ['{"title":"t"}', 'a string'],
+      [() => 1, 'a function'],
+    ]
+    for (const [body, what] of cases) {
+      const result = video.check(body, NONE)
+      refused(result, 'PCL_BODY_UNREADABLE', [])
+      expect(detail(result)).toBe(`The request body holds ${what}, which the guard cannot read`)
+    }
+  })
+
+  it('a body of the wrong shape says which shape the rule takes', () => {
+    const both = compileBodyRule({ writable: ['title', '[].title'] })
+    const list = compileBodyRule({ writable: ['[].title'] })
+    const cases: [BodyCheck, string][] = [
+      [video.check(42, NONE), 'an object'],
+      [video.check(true, NONE), 'an object'],
+      [video.check(1n, NONE), 'an object'],
+      [video.check([], NONE), 'an object'],
+      [both.check(42, NONE), 'an object or an array'],
+      [list.check({}, NONE), 'an array'],
+    ]
+    for (const [result, shape] of cases) {
+      refused(result, 'PCL_UNKNOWN_FIELD', ['(body)'])
+      expect(detail(result)).toBe(`The request body must be ${shape}`)
+    }
+    expect(both.check({ title: 't' }, NONE).ok).toBe(true)
+    expect(both.check([{ title: 't' }], NONE).ok).toBe(true)
+  })
+
+  it('an empty text or Buffer is no body; the same value is handed on', () => {
+    const empty = Buffer.alloc(0)
+    expect(video.check('', NONE)).toEqual({ ok: true, body: '', removed: [] })
+    const result = video.check(empty, NONE)
+    expect(result.ok && result.body).toBe(empty)
+  })
+
+  it('the strongest finding wins: prototype keys, then unreadable values, not writable, unknown', () => {
+    const all = JSON.parse('{"__proto__":{},"role":"x","ownerId":"u"}') as Record<string, unknown>
+    all.title = new Date(0)
+    refused(video.check(all, NONE), 'PCL_UNKNOWN_FIELD', ['__proto__'])
+    expect(detail(video.check(all, NONE))).toBe(
+      'The request body holds keys that are never accepted: __proto__',
+    )
+    refused(
+      video.check({ role: 'x', ownerId: 'u', title: new Date(0) }, NONE),
+      'PCL_BODY_UNREADABLE',
+    )
+    refused(video.check({ role: 'x', ownerId: 'u' }, NONE), 'PCL_FIELD_NOT_WRITABLE', ['ownerId'])
+    const unknown = video.check({ role: 'x', level: 1 }, NONE)
+    refused(unknown, 'PCL_UNKNOWN_FIELD', ['role', 'level'])
+    expect(detail(unknown)).toBe('Fields this route does not accept: role, level')
+  })
+
+  it('reports at most 20 paths per finding, each cut at 200 characters', () => {
+    const many = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`k${i}`, 1]))
+    const result = video.check(many, NONE)
+    refused(result, 'PCL_UNKNOWN_FIELD')
+    if (!result.ok) expect(result.fields).toEqual(Object.keys(many).slice(0, 20))
+    const long = 'k'.repeat(300)
+    refused(video.check({ [long]: 1 }, NONE), 'PCL_UNKNOWN_FIELD', [`${'k'.repeat(200)}…`])
+    refused(video.check({ ['k'.repeat(200)]: 1 }, NONE), 'PCL_UNKNOWN_FIELD', ['k'.repeat(200)])
+    const removed = compileBodyRule({ writable: ['a'], unknown: 'strip' }).check(many, NONE)
+    expect(removed.ok && removed.removed).toHaveLength(20)
+  })
+})

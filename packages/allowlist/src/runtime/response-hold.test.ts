@@ -281,7 +281,9 @@ describe('several holds on one response', () => {
   })
 
   it('the same rules held twice (one guard met twice) check the body once', async () => {
-    const serialized = vi.fn(rules.serialized)
+    const serialized = vi.fn((...args: Parameters<ResponseRules['serialized']>) =>
+      rules.serialized(...args),
+    )
     const spied: ResponseRules = { ...rules, serialized }
     const url = await serve(
       (_req, res) => {

@@ -299,3 +299,48 @@ describe('compileBodyRule: what a refusal says', () => {
     expect(removed.ok && removed.removed).toHaveLength(20)
   })
 })
+
+describe("compileBodyRule: what 'strip' leaves must be writable too", () => {
+  const rule = compileBodyRule({
+    writable: ['title', 'description', 'chapters[].title', 'meta.lang', 'labels.*'],
+    byScope: { admin: ['secret.a', 'flag', 'extra.*', 'owners[].id'] },
+    unknown: 'strip',
+  })
+  const admin = new Set(['admin'])
+
+  it('keeps the order and the values around what it removes', () => {
+    const chapters = [{ title: 'a' }, 'x', { title: 'b', at: 1 }, { title: 'c' }]
+    const body = { title: 't', role: 'x', description: 'd', chapters }
+    expect(rule.check(body, NONE)).toEqual({
+      ok: true,
+      body: {
+        title: 't',
+        description: 'd',
+        chapters: [{ title: 'a' }, { title: 'b' }, { title: 'c' }],
+      },
+      removed: ['role', 'chapters[]', 'chapters[].at'],
+    })
+  })
+
+  it('an object or array emptied by the strip is written only where the principal may write', () => {
+    expect(rule.check({ meta: { b: 1 } }, NONE)).toMatchObject({ ok: true, body: { meta: {} } })
+    refused(rule.check({ secret: { b: 1 } }, NONE), 'PCL_FIELD_NOT_WRITABLE', ['secret'])
+    expect(rule.check({ secret: { b: 1 } }, admin)).toMatchObject({ body: { secret: {} } })
+    refused(rule.check({ flag: ['x'] }, NONE), 'PCL_FIELD_NOT_WRITABLE', ['flag'])
+    expect(rule.check({ flag: ['x'] }, admin)).toMatchObject({ body: { flag: [] } })
+    refused(rule.check({ owners: [{ b: 1 }] }, NONE), 'PCL_FIELD_NOT_WRITABLE', [
+      'owners[]',
+      'owners',
+    ])
+  })
+
+  it("'*' takes scalars for whoever it is granted to, never objects", () => {
+    expect(rule.check({ labels: { a: 1, b: null, c: 'x', d: true } }, NONE).ok).toBe(true)
+    expect(rule.check({ labels: { a: { b: 1 } } }, NONE)).toMatchObject({
+      body: { labels: {} },
+      removed: ['labels.a'],
+    })
+    refused(rule.check({ extra: { a: 1 } }, NONE), 'PCL_FIELD_NOT_WRITABLE', ['extra.a', 'extra'])
+    expect(rule.check({ extra: { a: 1 } }, admin).ok).toBe(true)
+  })
+})

@@ -5,7 +5,7 @@ import { isZodSchema, ShapeError, zodPaths } from '../allowlist/schema-shapes.js
 import { countPaths } from '../allowlist/trie.js'
 import { bodySpecSchema, type BodyRule } from './body-spec.js'
 import { compileBodyTrie, EVERYONE, type BodyNode, type Grants } from './body-trie.js'
-import { checkValue, describeValue, findings, REMOVED, type BodyFindings } from './check-body.js'
+import { checkValue, describeValue, findings, type BodyFindings } from './check-body.js'
 
 /** Options of {@link compileBodyRule}: what it needs to know about the route. */
 export interface CompileBodyRuleOptions {
@@ -133,7 +133,8 @@ function verdict(f: BodyFindings, checked: unknown, strip: boolean): BodyCheck {
   }
   if (f.unknown !== null) {
     const fields = [...f.unknown]
-    if (!strip || checked === REMOVED) {
+    // The body itself is never removed: the root's reach includes every caller.
+    if (!strip) {
       return refusal(
         new RequestError('PCL_UNKNOWN_FIELD', {
           detail: `Fields this route does not accept: ${list(fields)}`,

@@ -344,3 +344,56 @@ describe("compileBodyRule: what 'strip' leaves must be writable too", () => {
     expect(rule.check({ extra: { a: 1 } }, admin).ok).toBe(true)
   })
 })
+
+describe('compileBodyRule: startup checks', () => {
+  const attempt = (spec: unknown, scopesGranted?: ReadonlySet<string>) => {
+    try {
+      compileBodyRule(spec, { route: 'POST /v', scopesGranted })
+    } catch (err) {
+      return err as Error
+    }
+    return undefined
+  }
+
+  it('names the scopes a route grants, or says it grants none', () => {
+    const spec = { writable: ['a'], byScope: { 'videos:admn': ['b'] } }
+    expect(attempt(spec, new Set(['videos:read', 'videos:admin']))?.message).toBe(
+      'POST /v: guard.body.byScope.videos:admn names a scope this route never grants (it grants videos:read, videos:admin): its fields could never be written',
+    )
+    expect(attempt(spec, new Set())?.message).toContain('(it grants no scope)')
+    expect(attempt(spec)).toBeUndefined()
+  })
+
+  it('takes at most 30 scopes in byScope', () => {
+    const scopes = (n: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`s${i}`, [`f${i}`]]))
+    const thirty = compileBodyRule({ writable: ['a'], byScope: scopes(30) })
+    // The 30th scope still has its own bit.
+    expect(thirty.check({ f29: 1 }, new Set(['s29'])).ok).toBe(true)
+    refused(thirty.check({ f29: 1 }, new Set(['s28'])), 'PCL_FIELD_NOT_WRITABLE', ['f29'])
+    const err = attempt({ writable: ['a'], byScope: scopes(31) })
+    expect(isPortcullisConfigError(err, 'PCL_INVALID_GUARD')).toBe(true)
+    expect(err).toMatchObject({ field: 'guard.body.byScope' })
+    expect(err?.message).toBe(
+      'POST /v: guard.body.byScope names 31 scopes; at most 30 scopes may widen a body',
+    )
+  })
+
+  it('passes on an error of the zod schema that is not about its shape', () => {
+    const boom = new Error('schema getter failed')
+    const writable = z.object({
+      a: z.lazy(() => {
+        throw boom
+      }),
+    })
+    expect(attempt({ writable })).toBe(boom)
+  })
+
+  it('a passthrough checks nothing and limits nothing', () => {
+    const rule = compileBodyRule({ passthrough: '  file upload  ' })
+    expect(rule.summary).toBe('passthrough: file upload')
+    expect(rule.maxBytes).toBeNull()
+    const body = { anything: new Date(0) }
+    expect(rule.check(body, NONE)).toEqual({ ok: true, body, removed: [] })
+  })
+})

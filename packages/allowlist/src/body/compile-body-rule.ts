@@ -186,9 +186,9 @@ export function compileBodyRule(
   if (!result.success) throw zodSpecError(site, result.error, PREFIX)
   const value = result.data
   if ('passthrough' in value) {
-    const reason = value.passthrough.trim()
+    // Trimmed by the schema.
     return Object.freeze({
-      summary: `passthrough: ${reason}`,
+      summary: `passthrough: ${value.passthrough}`,
       mode: 'passthrough' as const,
       maxBytes: null,
       check: (body: unknown) => ({ ok: true as const, body, removed: NONE }),

@@ -120,6 +120,22 @@ describe('the response hold on a bare Node server', () => {
     expect(await (await fetch(`${url}/unheld`)).json()).toEqual(JSON.parse(ROW))
   })
 
+  it('stands behind a method a middleware replaces on the response (as compression does)', async () => {
+    const url = await serve((_req, res) => {
+      const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse
+      res.end = ((...args: unknown[]) => end(...args)) as typeof res.end
+      res.setHeader('content-type', 'application/json')
+      res.end(ROW)
+    })
+    expect(await (await fetch(`${url}/videos`)).json()).toEqual({ id: 1, title: 'T' })
+  })
+
+  it('leaves alone a method the prototype does not have', () => {
+    class Bare extends ServerResponse {}
+    protectResponses(Bare.prototype, { ...nodeResponseSteps, json: nodeResponseSteps.end! })
+    expect('json' in Bare.prototype).toBe(false)
+  })
+
   it('is put on a prototype once, however often it is asked', async () => {
     const endOf = (proto: object) => Object.getOwnPropertyDescriptor(proto, 'end')?.value as unknown
     const before = endOf(HeldResponse.prototype)
@@ -144,12 +160,17 @@ describe('the hold keeps what the handler set for the body it lets out', () => {
         ])
       } else if (req.url === '/videos/flat') {
         res.writeHead(201, ['content-type', 'application/json', 'x-kept', 'yes'])
+      } else if (req.url === '/videos/null') {
+        res.setHeader('content-type', 'application/json')
+        res.setHeader('x-kept', 'yes')
+        res.writeHead(201, null as never)
       } else {
         res.writeHead(201, 'Made', { ...JSON_TYPE, 'x-kept': 'yes' })
       }
       res.end(ROW)
     })
-    for (const path of ['/videos/object', '/videos/pairs', '/videos/flat', '/videos/message']) {
+    const paths = ['/object', '/pairs', '/flat', '/null', '/message'].map((p) => `/videos${p}`)
+    for (const path of paths) {
       const response = await fetch(`${url}${path}`)
       expect(response.status, path).toBe(201)
       expect(response.headers.get('x-kept'), path).toBe('yes')

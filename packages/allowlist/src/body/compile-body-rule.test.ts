@@ -397,3 +397,18 @@ describe('compileBodyRule: startup checks', () => {
     expect(rule.check(body, NONE)).toEqual({ ok: true, body, removed: [] })
   })
 })
+
+describe("compileBodyRule: '*' and declared keys add up", () => {
+  it("a key declared under '*' still takes a scalar, as '*' allows", () => {
+    const rule = compileBodyRule({ writable: ['stats.*', 'stats.daily[]'] })
+    expect(rule.check({ stats: { daily: 5, weekly: 7 } }, NONE).ok).toBe(true)
+    expect(rule.check({ stats: { daily: [5] } }, NONE).ok).toBe(true)
+    refused(rule.check({ stats: { weekly: [7] } }, NONE), 'PCL_UNKNOWN_FIELD', ['stats.weekly'])
+  })
+
+  it("a top-level '*' makes the body an object, beside a top-level array", () => {
+    const rule = compileBodyRule({ writable: ['*', '[].id'] })
+    expect(rule.check({ a: 1 }, NONE).ok).toBe(true)
+    expect(rule.check([{ id: 1 }], NONE).ok).toBe(true)
+  })
+})

@@ -372,8 +372,8 @@ describe('compileBodyRule: startup checks', () => {
     expect(thirty.check({ f29: 1 }, new Set(['s29'])).ok).toBe(true)
     refused(thirty.check({ f29: 1 }, new Set(['s28'])), 'PCL_FIELD_NOT_WRITABLE', ['f29'])
     const err = attempt({ writable: ['a'], byScope: scopes(31) })
-    expect(isPortcullisConfigError(err, 'PCL_INVALID_GUARD')).toBe(true)
-    expect(err).toMatchObject({ field: 'guard.body.byScope' })
+    expect(isPortcullisConfigError(err)).toBe(true)
+    expect(err).toMatchObject({ code: 'PCL_INVALID_GUARD', field: 'guard.body.byScope' })
     expect(err?.message).toBe(
       'POST /v: guard.body.byScope names 31 scopes; at most 30 scopes may widen a body',
     )

@@ -75,8 +75,12 @@ describe('which routes take a body', () => {
     } catch (err) {
       thrown = err
     }
-    expect(isPortcullisConfigError(thrown, 'PCL_INVALID_GUARD')).toBe(true)
-    expect(thrown).toMatchObject({ route: 'POST /v', field: 'guard.body' })
+    expect(isPortcullisConfigError(thrown)).toBe(true)
+    expect(thrown).toMatchObject({
+      code: 'PCL_INVALID_GUARD',
+      route: 'POST /v',
+      field: 'guard.body',
+    })
     expect((thrown as Error).message).toMatch(/^POST \/v: guard\.body is required \(requireBody\)/)
   })
 

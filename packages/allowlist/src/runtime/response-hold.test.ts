@@ -64,9 +64,9 @@ afterEach(async () => {
 async function serve(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   held: readonly ResponseRules[] = [rules],
-  Response: typeof ServerResponse = HeldResponse,
+  Response: new (req: IncomingMessage) => ServerResponse = HeldResponse,
 ): Promise<string> {
-  server = createServer({ ServerResponse: Response }, (req, res) => {
+  server = createServer({ ServerResponse: Response as typeof ServerResponse }, (req, res) => {
     if (req.url !== '/unheld') for (const each of held) holdResponse(res, each, viewOf(req))
     handler(req, res)
   })
@@ -355,7 +355,7 @@ describe('the meters (egress budgets) charge what the projection lets out', () =
   const problem = (status: number) => ({
     status,
     headers: { 'content-type': 'application/problem+json' },
-    body: { type: 'about:blank', title: 'Refused', status },
+    body: { type: 'about:blank', title: 'Refused', status, code: 'PCL_RATE_LIMITED' as const },
   })
 
   it('a meter that answers later holds the response until it does', async () => {

@@ -44,7 +44,7 @@ const allow = { allow: ['id', 'title'] }
 const tooMany: RenderedProblem = {
   status: 429,
   headers: { 'content-type': 'application/problem+json' },
-  body: { type: 'about:blank', title: 'Too Many Requests', status: 429 },
+  body: { type: 'about:blank', title: 'Too Many Requests', status: 429, code: 'PCL_RATE_LIMITED' },
 }
 
 describe('planResponse', () => {
@@ -55,8 +55,12 @@ describe('planResponse', () => {
     } catch (err) {
       thrown = err
     }
-    expect(isPortcullisConfigError(thrown, 'PCL_INVALID_GUARD')).toBe(true)
-    expect(thrown).toMatchObject({ route: 'GET /videos', field: 'guard.response' })
+    expect(isPortcullisConfigError(thrown)).toBe(true)
+    expect(thrown).toMatchObject({
+      code: 'PCL_INVALID_GUARD',
+      route: 'GET /videos',
+      field: 'guard.response',
+    })
     expect((thrown as Error).message).toMatch(/^GET \/videos: guard\.response is required/)
 
     const errorsOnly = errorBodiesOnly()

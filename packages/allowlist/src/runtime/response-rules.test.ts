@@ -1,5 +1,5 @@
 import { isPortcullisConfigError, type AuditEvent, type RenderedProblem } from '@portcullis/core'
-import type { Meter, RequestView } from '@portcullis/core/internal'
+import type { GuardSpan, Meter, RequestView, Telemetry } from '@portcullis/core/internal'
 import { describe, expect, it, vi } from 'vitest'
 import {
   createResponseRules,
@@ -97,10 +97,62 @@ describe('what the response rules exempt', () => {
   })
 })
 
+describe('what the projection keeps', () => {
+  it('an exempt body is kept as it is, value or text', () => {
+    const rules = rulesOf({ passthrough: 'legacy payload' })
+    expect(rules.project(view, 200, row)).toEqual({ kind: 'keep' })
+    expect(rules.value(view, 200, row)).toEqual({ kind: 'keep' })
+    expect(rules.serialized(view, 200, JSON.stringify(row), 'application/json')).toEqual({
+      kind: 'keep',
+    })
+    expect(rules.project(view, 500, { title: 'Oops', stack: 'x' })).toEqual({
+      kind: 'replace',
+      value: { title: 'Oops' },
+    })
+  })
+
+  it('objects of other principals: one allow event counting them, or only the refusal', () => {
+    const owned = (mode: 'strip' | 'reject', audits: AuditEvent[]) =>
+      rulesOf(
+        {
+          allow: ['items[].id', 'items[].ownerId'],
+          owner: { path: 'items[].ownerId', claim: 'sub', mode },
+        },
+        [],
+        audits,
+      )
+    const principal = { claims: { sub: 'u1' }, scopes: new Set<string>() }
+    const mine = { ...view, principal } as unknown as RequestView
+    const list = {
+      items: [
+        { id: 1, ownerId: 'u1' },
+        { id: 2, ownerId: 'u2' },
+      ],
+    }
+    const stripped: AuditEvent[] = []
+    expect(owned('strip', stripped).project(mine, 200, list)).toEqual({
+      kind: 'replace',
+      value: { items: [{ id: 1, ownerId: 'u1' }] },
+    })
+    expect(owned('strip', stripped).project(mine, 200, { items: [list.items[0]] })).toMatchObject({
+      kind: 'replace',
+    })
+    expect(stripped.map((e) => [e.decision, e.reason, e.notOwned])).toEqual([
+      ['allow', 'PCL_NOT_OWNED', 1],
+    ])
+    const refused: AuditEvent[] = []
+    expect(owned('reject', refused).project(mine, 200, list)).toMatchObject({ kind: 'refuse' })
+    expect(refused.map((e) => [e.decision, e.reason, e.notOwned])).toEqual([
+      ['deny', 'PCL_RESPONSE_REJECTED', 1],
+    ])
+  })
+})
+
 describe('values the guard cannot read whole', () => {
   it('null, arrays and iterables that are no iterators (a Map, a Set) are projected', () => {
     const rules = rulesOf({ allow: ['id', '[].id'] })
     expect(rules.project(view, 200, null)).toEqual({ kind: 'replace', value: null })
+    expect(rules.project(view, 200, undefined)).toMatchObject({ kind: 'replace' })
     expect(rules.project(view, 200, [{ id: 1, x: 2 }])).toEqual({
       kind: 'replace',
       value: [{ id: 1 }],
@@ -229,5 +281,40 @@ describe('the meters (egress budgets)', () => {
     const all = [charged(null), charged(Promise.resolve(null)), charged(null)]
     expect(await rulesOf(allow, all).charge(view, 200, sent)).toBeNull()
     expect(all.map((m) => m.mock.calls.length)).toEqual([1, 1, 1])
+  })
+})
+
+describe('telemetry of the projection', () => {
+  function observed(metrics: boolean, tracing: boolean) {
+    const attributes: Record<string, unknown> = {}
+    const removed: number[] = []
+    const ended: unknown[] = []
+    const span = { setAttribute: (k: string, v: unknown) => void (attributes[k] = v) }
+    const telemetry = {
+      metrics,
+      tracing,
+      fieldsRemoved: (_view: RequestView, _route: string, count: number) =>
+        void removed.push(count),
+      startSpan: () => (tracing ? (span as unknown as GuardSpan) : undefined),
+      endSpan: (_span: GuardSpan, _view: RequestView, refusal: string | null, status?: number) =>
+        void ended.push([refusal, status]),
+    } as unknown as Telemetry
+    const rules = createResponseRules(
+      planResponse(allow, site, errorBodiesOnly()),
+      '/videos',
+      { realm: undefined, audit: undefined, telemetry },
+      1024,
+      [],
+    )
+    rules.project(view, 200, row)
+    return { attributes, removed, ended }
+  }
+
+  it('counts the fields removed for a meter, and for a span when only tracing', () => {
+    expect(observed(true, false)).toEqual({ attributes: {}, removed: [1], ended: [] })
+    expect(observed(false, true)).toMatchObject({
+      attributes: { 'portcullis.allowlist.fields_removed': 1 },
+      ended: [[null, undefined]],
+    })
   })
 })

@@ -159,6 +159,11 @@ describe('values the guard cannot read whole', () => {
     })
     expect(rules.project(view, 200, new Map([['id', 1]]))).toMatchObject({ kind: 'replace' })
     expect(rules.project(view, 200, new Set([1]))).toMatchObject({ kind: 'replace' })
+    // An object with a `next` method that cannot be iterated (a cursor) is an object like others.
+    expect(rules.project(view, 200, { id: 1, next() {} })).toEqual({
+      kind: 'replace',
+      value: { id: 1 },
+    })
   })
 
   it('a body whose release throws, or an async generator whose finally throws, is refused all the same', async () => {

@@ -412,3 +412,29 @@ describe("compileBodyRule: '*' and declared keys add up", () => {
     expect(rule.check([{ id: 1 }], NONE).ok).toBe(true)
   })
 })
+
+describe('compileBodyRule: not writable, or unknown', () => {
+  const rule = compileBodyRule({
+    writable: ['title', 'meta.lang'],
+    byScope: { admin: ['meta', 'secret.a'] },
+  })
+
+  it('a value some scope may write there is not writable, even under a writable field', () => {
+    refused(rule.check({ meta: 'x' }, NONE), 'PCL_FIELD_NOT_WRITABLE', ['meta'])
+    expect(rule.check({ meta: 'x' }, new Set(['admin'])).ok).toBe(true)
+  })
+
+  it('a node only a scope reaches is not writable, whatever it holds, even nothing', () => {
+    refused(rule.check({ secret: 'x' }, NONE), 'PCL_FIELD_NOT_WRITABLE', ['secret'])
+    refused(rule.check({ secret: {} }, NONE), 'PCL_FIELD_NOT_WRITABLE', ['secret'])
+    refused(rule.check({ secret: [] }, NONE), 'PCL_FIELD_NOT_WRITABLE', ['secret'])
+    expect(rule.check({ secret: {} }, new Set(['admin'])).ok).toBe(true)
+  })
+
+  it('an undefined value (a body a handler built) is a scalar; a typed array is not a Buffer', () => {
+    expect(rule.check({ title: undefined }, NONE).ok).toBe(true)
+    const typed = rule.check({ title: new Uint8Array(1) }, NONE)
+    refused(typed, 'PCL_BODY_UNREADABLE')
+    if (!typed.ok) expect(typed.error.detail).toContain('a Uint8Array at title')
+  })
+})

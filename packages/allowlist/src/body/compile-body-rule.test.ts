@@ -235,6 +235,7 @@ describe('compileBodyRule: what a refusal says', () => {
       [{ tags: [new Date(0)], title: 1n }, 'a Date at tags[]'],
       [new Date(0), 'a Date'],
       ['{"title":"t"}', 'a string'],
+      [Symbol('s'), 'a symbol'],
       [() => 1, 'a function'],
     ]
     for (const [body, what] of cases) {
@@ -362,6 +363,7 @@ describe('compileBodyRule: startup checks', () => {
     )
     expect(attempt(spec, new Set())?.message).toContain('(it grants no scope)')
     expect(attempt(spec)).toBeUndefined()
+    expect(attempt(spec, new Set(['videos:admn']))).toBeUndefined()
   })
 
   it('takes at most 30 scopes in byScope', () => {
@@ -376,6 +378,15 @@ describe('compileBodyRule: startup checks', () => {
     expect(err).toMatchObject({ code: 'PCL_INVALID_GUARD', field: 'guard.body.byScope' })
     expect(err?.message).toBe(
       'POST /v: guard.body.byScope names 31 scopes; at most 30 scopes may widen a body',
+    )
+  })
+
+  it('a zod schema of a shape it cannot take names the field and why', () => {
+    const err = attempt({ writable: z.object({ settings: z.object({ constructor: z.string() }) }) })
+    expect(isPortcullisConfigError(err)).toBe(true)
+    expect(err).toMatchObject({ code: 'PCL_INVALID_GUARD', field: 'guard.body.writable' })
+    expect(err?.message).toMatch(
+      /^POST \/v: guard\.body\.writable settings\S* declares 'constructor', a key that is never copied \(prototype pollution\)/,
     )
   })
 

@@ -260,9 +260,8 @@ export function createResponseRules(
     })
     if (telemetry !== undefined) observe(telemetry, span, view, result)
     // guard.response.owner, strip mode: the response leaves without them, and the event says so.
-    if (result.ok && (result.notOwned ?? 0) > 0) {
-      emitAudit(view, context, 'allow', 'PCL_NOT_OWNED', { route, notOwned: result.notOwned })
-    }
+    const notOwned = result.ok ? (result.notOwned ?? 0) : 0
+    if (notOwned > 0) emitAudit(view, context, 'allow', 'PCL_NOT_OWNED', { route, notOwned })
     return result
   }
 

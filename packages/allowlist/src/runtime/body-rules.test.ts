@@ -164,8 +164,18 @@ describe('the parsed body (admit)', () => {
     const chunked = { 'transfer-encoding': 'chunked' }
     expect(rules.admit(viewOf(chunked), body, 64)).toEqual({ kind: 'keep' })
     expect(rules.admit(viewOf(chunked), body, 65)).toMatchObject({ problem: { status: 413 } })
-    // Declared: the head refused it already, nothing is measured again.
+    // Declared: the head refused it already, nothing is measured again (its JSON may be longer).
     expect(rules.admit(viewOf({ 'content-length': '60' }), body, null)).toEqual({ kind: 'keep' })
+    const longer = { title: 'x'.repeat(60) }
+    expect(rules.admit(viewOf({ 'content-length': '60' }), longer, null)).toEqual({ kind: 'keep' })
+    // What JSON cannot write (a function) weighs nothing: it is refused as unreadable, not large.
+    expect(rules.admit(viewOf(chunked), () => 1, null)).toMatchObject({
+      problem: { status: 415, body: { code: 'PCL_BODY_UNREADABLE' } },
+    })
+    // Without maxBytes nothing is measured.
+    const unlimited = rulesOf({ writable: ['title'] }).rules
+    expect(unlimited.admit(viewOf(chunked), longer, 10_000)).toEqual({ kind: 'keep' })
+    expect(unlimited.admit(viewOf(chunked), longer, null)).toEqual({ kind: 'keep' })
     // Chunked and not counted: its JSON size, 54 bytes here, then 66.
     expect(rules.admit(viewOf(chunked), body, null)).toEqual({ kind: 'keep' })
     const over = { title: 'x'.repeat(52) }

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { isPortcullisError } from '@portcullis/fastify'
 import { bearer } from '@portcullis/testing'
 import type { FastifyInstance } from 'fastify'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { expectResponse, injected } from '../cases/checks.js'
 import {
   allow,
@@ -179,6 +179,48 @@ describe('what the guard cannot inspect is refused', () => {
     expect(t.app.portcullis.routes().find((r) => r.url === '/file')?.response).toBe(
       'passthrough: video file download',
     )
+  })
+
+  it('a stream, a generator or an async generator: 500, and the body released unread', async () => {
+    const stream = Readable.from([JSON.stringify(row)])
+    const released: string[] = []
+    function* rows() {
+      try {
+        yield row
+      } finally {
+        released.push('generator')
+      }
+    }
+    async function* later() {
+      try {
+        yield row
+      } finally {
+        released.push('async generator')
+      }
+    }
+    const t = await setup((app) => {
+      app.get('/stream', guard({ allow }), (_req, reply) =>
+        reply.type('application/json').send(stream),
+      )
+      app.get('/generator', guard({ allow }), () => {
+        const body = rows()
+        body.next()
+        return body
+      })
+      app.get('/async', guard({ allow }), async (_req, reply) => {
+        const body = later()
+        await body.next()
+        return reply.send(body)
+      })
+    })
+    for (const url of ['/stream', '/generator', '/async']) {
+      const res = await t.get(url)
+      expect(res.statusCode, url).toBe(500)
+      expect(res.json(), url).toMatchObject({ code: 'PCL_RESPONSE_REJECTED' })
+      expect(res.body).not.toContain('10.0.0.7')
+    }
+    expect(stream.destroyed).toBe(true)
+    await vi.waitFor(() => expect(released.sort()).toEqual(['async generator', 'generator']))
   })
 
   it('non-JSON content and bodies above maxBodyBytes', async () => {

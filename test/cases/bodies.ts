@@ -180,6 +180,12 @@ export const bodyCases: readonly BodyCase[] = [
         contentType: 'multipart/form-data; boundary=x',
         ...unreadable,
       },
+      {
+        claims: writer,
+        body: '--x\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n--x--\r\n',
+        contentType: 'Multipart/Form-Data; boundary=x',
+        ...unreadable,
+      },
     ],
   },
   {

@@ -165,6 +165,15 @@ export const responseCases: readonly ResponseCase[] = [
     body: { type: 'about:blank', status: 404, path: '/internal/7' },
     requests: [{ claims: user, status: 404, body: { type: 'about:blank', status: 404 } }],
   },
+  {
+    name: 'a passthrough route reduces error bodies from status 400 on',
+    guard: { authenticated: true, response: { passthrough: 'legacy payload' } },
+    status: 400,
+    body: { type: 'about:blank', status: 400, title: 'Bad', query: 'SELECT * FROM users' },
+    requests: [
+      { claims: user, status: 400, body: { type: 'about:blank', status: 400, title: 'Bad' } },
+    ],
+  },
   ...ownerCases(),
 ]
 

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream'
 import { isPortcullisError, type RouteGuard } from '@portcullis/express'
 import { bearer } from '@portcullis/testing'
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { expectResponse, fetched } from '../cases/checks.js'
 import { allow, ownedList, ownedSpec, projected, responseCases, row } from '../cases/responses.js'
 import { guardedExpress, thrown, type GuardedExpress, type Reply } from './helpers.js'
@@ -202,6 +202,49 @@ describe('res.end, res.write and res.writeHead: covered or refused', () => {
     for (const url of ['/write', '/pipe', '/file']) refused(await t.get(url))
     const events = t.events.filter((e) => e.reason === 'PCL_RESPONSE_REJECTED')
     expect(events.map((e) => e.route)).toEqual(['/write', '/pipe', '/file'])
+  })
+
+  it('a stream, a generator or an async generator as res.json or res.send: 500, released unread', async () => {
+    const streams: Readable[] = []
+    const released: string[] = []
+    function* rows() {
+      try {
+        yield row
+      } finally {
+        released.push('generator')
+      }
+    }
+    async function* later() {
+      try {
+        yield row
+      } finally {
+        released.push('async generator')
+      }
+    }
+    const stream = () => {
+      const made = Readable.from([JSON.stringify(row)])
+      streams.push(made)
+      return made
+    }
+    const t = await setup((app, guarded) => {
+      app.get('/json-stream', guarded({ allow }), (_req, res) => res.json(stream()))
+      app.get('/send-stream', guarded({ allow }), (_req, res) => res.send(stream()))
+      app.get('/generator', guarded({ allow }), (_req, res) => {
+        const body = rows()
+        body.next()
+        res.json(body)
+      })
+      app.get('/async', guarded({ allow }), async (_req, res) => {
+        const body = later()
+        await body.next()
+        res.send(body)
+      })
+    })
+    for (const url of ['/json-stream', '/send-stream', '/generator', '/async']) {
+      refused(await t.get(url))
+    }
+    expect(streams.map((s) => s.destroyed)).toEqual([true, true])
+    await vi.waitFor(() => expect(released.sort()).toEqual(['async generator', 'generator']))
   })
 
   it('a passthrough route streams success bodies; its error bodies are still held', async () => {

@@ -116,6 +116,11 @@ export const groups = {
       'test/express/body.test.ts',
       'test/allowlist/**/*.test.ts',
       'test/express/responses.test.ts',
+      // Egress budgets are charged by the response rules (meters), on both adapters.
+      'test/express/egress.test.ts',
+      'test/rate-limit/egress.test.ts',
+      // The projection's span and the removed-fields metric (response-rules.ts).
+      'test/telemetry/telemetry.test.ts',
     ],
   },
   // The runtime package (the composition the Express adapter translates) and the authentication

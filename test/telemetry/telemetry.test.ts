@@ -330,6 +330,9 @@ describe.each<Adapter>(['fastify', 'express'])('telemetry on %s', (adapter) => {
     const project = otel.spans().find((span) => span.name === 'portcullis.project')!
     expect(project.status.code).toBe(SpanStatusCode.ERROR)
     expect(project.attributes['error.type']).toBe('PCL_RESPONSE_REJECTED')
+    // Nothing was removed from a response that did not leave.
+    expect(project.attributes).not.toHaveProperty('portcullis.allowlist.fields_removed')
+    expect(await otel.points('portcullis.allowlist.fields_removed')).toEqual([])
     // The undeclared field's name is in the audit event; its value is nowhere.
     expect((await otel.everyValue()).map(String)).not.toContain('10.0.0.7')
   })

@@ -33,9 +33,11 @@ export function findings(mask: Grants): BodyFindings {
 const getPrototypeOf = Object.getPrototypeOf
 const objectPrototype = Object.prototype
 
-/** The report form of a path: `(body)` for the body itself, long keys cut. */
+/**
+ * The report form of a path, long keys cut. Never the body itself: its node takes every caller,
+ * and a body of the wrong shape is named `(body)` by `compileBodyRule`.
+ */
 export function reportedPath(path: string): string {
-  if (path === '') return '(body)'
   return path.length > MAX_PATH_REPORTED ? `${path.slice(0, MAX_PATH_REPORTED)}…` : path
 }
 
@@ -71,20 +73,18 @@ export function describeValue(value: unknown): string {
   if (typeof value !== 'object' || value === null) {
     return typeof value === 'bigint' ? 'a BigInt' : `a ${typeof value}`
   }
-  if (value instanceof Uint8Array) return 'a Buffer'
   if (typeof (value as { pipe?: unknown }).pipe === 'function') return 'a stream'
-  const name = (getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor
-    ?.name
+  // Described only when its prototype is neither `Object.prototype` nor `null` (a Buffer is
+  // 'a Buffer' by its constructor's name).
+  const name = (getPrototypeOf(value) as { constructor?: { name?: unknown } }).constructor?.name
   return typeof name === 'string' && /^[A-Za-z_$][\w$]{0,40}$/u.test(name)
     ? `a ${name}`
     : 'an object that is not plain'
 }
 
 function unreadable(f: BodyFindings, path: string, value: unknown): void {
-  if (f.unreadable === null) {
-    const where = path === '' ? '' : ` at ${reportedPath(path)}`
-    f.unreadable = `${describeValue(value)}${where}`
-  }
+  // Never the body itself: `compileBodyRule` refuses a body that is not plain before the walk.
+  if (f.unreadable === null) f.unreadable = `${describeValue(value)} at ${reportedPath(path)}`
 }
 
 /**
@@ -139,9 +139,9 @@ function checkArray(node: BodyNode, array: readonly unknown[], f: BodyFindings):
     }
   }
   if (out === null) return array
-  // What is left is written too: an array emptied by the check must be writable empty.
-  if (out.length === 0 && !judge(f, node, node.reach, node.path)) return REMOVED
-  return out
+  // What is left is written too: an array emptied by the check must be writable empty. (One that
+  // keeps an element is: the element was judged writable below it.)
+  return judge(f, node, node.reach, node.path) ? out : REMOVED
 }
 
 function isScalar(value: unknown): boolean {
@@ -159,7 +159,6 @@ function checkObject(node: BodyNode, object: Record<string, unknown>, f: BodyFin
   if (length === 0) return judge(f, node, node.reach, node.path) ? object : REMOVED
   const declared = node.keys
   let out: Record<string, unknown> | null = null
-  let kept = 0
   for (let i = 0; i < length; i++) {
     const key = keys[i]!
     const value = object[key]
@@ -180,7 +179,6 @@ function checkObject(node: BodyNode, object: Record<string, unknown>, f: BodyFin
       }
     }
     if (r === value) {
-      kept++
       if (out !== null) out[key] = value
       continue
     }
@@ -189,12 +187,9 @@ function checkObject(node: BodyNode, object: Record<string, unknown>, f: BodyFin
       out = {}
       for (let j = 0; j < i; j++) out[keys[j]!] = object[keys[j]!]
     }
-    if (r !== REMOVED) {
-      out[key] = r
-      kept++
-    }
+    if (r !== REMOVED) out[key] = r
   }
   if (out === null) return object
-  if (kept === 0 && !judge(f, node, node.reach, node.path)) return REMOVED
-  return out
+  // As for arrays: an object emptied by the check must be writable empty.
+  return judge(f, node, node.reach, node.path) ? out : REMOVED
 }

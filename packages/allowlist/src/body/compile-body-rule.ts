@@ -5,7 +5,7 @@ import { isZodSchema, ShapeError, zodPaths } from '../allowlist/schema-shapes.js
 import { countPaths } from '../allowlist/trie.js'
 import { bodySpecSchema, type BodyRule } from './body-spec.js'
 import { compileBodyTrie, EVERYONE, type BodyNode, type Grants } from './body-trie.js'
-import { checkValue, describeValue, findings, REMOVED, type BodyFindings } from './check-body.js'
+import { checkValue, describeValue, findings, type BodyFindings } from './check-body.js'
 
 /** Options of {@link compileBodyRule}: what it needs to know about the route. */
 export interface CompileBodyRuleOptions {
@@ -133,7 +133,8 @@ function verdict(f: BodyFindings, checked: unknown, strip: boolean): BodyCheck {
   }
   if (f.unknown !== null) {
     const fields = [...f.unknown]
-    if (!strip || checked === REMOVED) {
+    // The body itself is never removed: the root's reach includes every caller.
+    if (!strip) {
       return refusal(
         new RequestError('PCL_UNKNOWN_FIELD', {
           detail: `Fields this route does not accept: ${list(fields)}`,
@@ -185,9 +186,9 @@ export function compileBodyRule(
   if (!result.success) throw zodSpecError(site, result.error, PREFIX)
   const value = result.data
   if ('passthrough' in value) {
-    const reason = value.passthrough.trim()
+    // Trimmed by the schema.
     return Object.freeze({
-      summary: `passthrough: ${reason}`,
+      summary: `passthrough: ${value.passthrough}`,
       mode: 'passthrough' as const,
       maxBytes: null,
       check: (body: unknown) => ({ ok: true as const, body, removed: NONE }),

@@ -3,8 +3,13 @@ import { once } from 'node:events'
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createResponseRules, errorBodiesOnly, planResponse } from './response-rules.js'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  createResponseRules,
+  errorBodiesOnly,
+  planResponse,
+  type ResponseRules,
+} from './response-rules.js'
 import { holdResponse, nodeResponseSteps, protectResponses } from './response-hold.js'
 
 // The hold is framework-free: a bare Node server whose responses it stands in front of.
@@ -12,16 +17,22 @@ class HeldResponse extends ServerResponse {}
 protectResponses(HeldResponse.prototype, nodeResponseSteps)
 
 const audits: unknown[] = []
-const rules = createResponseRules(
-  planResponse(
-    { allow: ['id', 'title'] },
-    { label: 'GET /videos', requireResponse: true, knownScopes: undefined },
-    errorBodiesOnly(),
-  ),
-  '/videos',
-  { realm: undefined, audit: (event) => void audits.push(event) },
-  1024,
-)
+
+function rulesOf(response: unknown, meters: Parameters<typeof createResponseRules>[4] = []) {
+  return createResponseRules(
+    planResponse(
+      response,
+      { label: 'GET /videos', requireResponse: true, knownScopes: undefined },
+      errorBodiesOnly(),
+    ),
+    '/videos',
+    { realm: undefined, audit: (event) => void audits.push(event) },
+    1024,
+    meters,
+  )
+}
+
+const rules = rulesOf({ allow: ['id', 'title'] })
 
 function viewOf(req: IncomingMessage): RequestView {
   return {
@@ -52,9 +63,11 @@ afterEach(async () => {
 
 async function serve(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
+  held: readonly ResponseRules[] = [rules],
+  Response: new (req: IncomingMessage) => ServerResponse = HeldResponse,
 ): Promise<string> {
-  server = createServer({ ServerResponse: HeldResponse }, (req, res) => {
-    if (req.url !== '/unheld') holdResponse(res, rules, viewOf(req))
+  server = createServer({ ServerResponse: Response as typeof ServerResponse }, (req, res) => {
+    if (req.url !== '/unheld') for (const each of held) holdResponse(res, each, viewOf(req))
     handler(req, res)
   })
   server.listen(0, '127.0.0.1')
@@ -107,6 +120,22 @@ describe('the response hold on a bare Node server', () => {
     expect(await (await fetch(`${url}/unheld`)).json()).toEqual(JSON.parse(ROW))
   })
 
+  it('stands behind a method a middleware replaces on the response (as compression does)', async () => {
+    const url = await serve((_req, res) => {
+      const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse
+      res.end = ((...args: unknown[]) => end(...args)) as typeof res.end
+      res.setHeader('content-type', 'application/json')
+      res.end(ROW)
+    })
+    expect(await (await fetch(`${url}/videos`)).json()).toEqual({ id: 1, title: 'T' })
+  })
+
+  it('leaves alone a method the prototype does not have', () => {
+    class Bare extends ServerResponse {}
+    protectResponses(Bare.prototype, { ...nodeResponseSteps, json: nodeResponseSteps.end! })
+    expect('json' in Bare.prototype).toBe(false)
+  })
+
   it('is put on a prototype once, however often it is asked', async () => {
     const endOf = (proto: object) => Object.getOwnPropertyDescriptor(proto, 'end')?.value as unknown
     const before = endOf(HeldResponse.prototype)
@@ -114,5 +143,261 @@ describe('the response hold on a bare Node server', () => {
     expect(endOf(HeldResponse.prototype)).toBe(before)
     // Node's own prototypes are left alone: only the one the framework (here: the test) owns.
     expect(Object.hasOwn(ServerResponse.prototype, 'end')).toBe(false)
+  })
+})
+
+const JSON_TYPE = { 'content-type': 'application/json' }
+
+describe('the hold keeps what the handler set for the body it lets out', () => {
+  it('writeHead headers in every form Node takes, and its status message', async () => {
+    const url = await serve((req, res) => {
+      if (req.url === '/videos/object') {
+        res.writeHead(201, { ...JSON_TYPE, 'x-kept': 'yes', 'x-none': undefined })
+      } else if (req.url === '/videos/pairs') {
+        res.writeHead(201, [
+          ['content-type', 'application/json'],
+          ['x-kept', 'yes'],
+        ])
+      } else if (req.url === '/videos/flat') {
+        res.writeHead(201, ['content-type', 'application/json', 'x-kept', 'yes'])
+      } else if (req.url === '/videos/null') {
+        res.setHeader('content-type', 'application/json')
+        res.setHeader('x-kept', 'yes')
+        res.writeHead(201, null as never)
+      } else {
+        res.writeHead(201, 'Made', { ...JSON_TYPE, 'x-kept': 'yes' })
+      }
+      res.end(ROW)
+    })
+    const paths = ['/object', '/pairs', '/flat', '/null', '/message'].map((p) => `/videos${p}`)
+    for (const path of paths) {
+      const response = await fetch(`${url}${path}`)
+      expect(response.status, path).toBe(201)
+      expect(response.headers.get('x-kept'), path).toBe('yes')
+      expect(response.headers.has('x-none'), path).toBe(false)
+      expect(await response.json(), path).toEqual({ id: 1, title: 'T' })
+      if (path === '/videos/message') expect(response.statusText).toBe('Made')
+    }
+  })
+
+  it('a body sent with an encoding is read in that encoding', async () => {
+    const row = JSON.stringify({ id: 1, title: 'été', ownerEmail: 'a@example.com' })
+    const url = await serve((req, res) => {
+      res.setHeader('content-type', 'application/json')
+      if (req.url === '/videos/hex') res.end(Buffer.from(row).toString('hex'), 'hex')
+      else if (req.url === '/videos/latin1') res.end(Buffer.from(row).toString('latin1'), 'latin1')
+      else res.end(row, 'utf8')
+    })
+    for (const path of ['/videos/hex', '/videos/latin1', '/videos/utf8']) {
+      const response = await fetch(`${url}${path}`)
+      expect(await response.json(), path).toEqual({ id: 1, title: 'été' })
+    }
+  })
+
+  it("calls end's callback once the projected body is out", async () => {
+    const called: string[] = []
+    const url = await serve((req, res) => {
+      res.setHeader('content-type', 'application/json')
+      if (req.url === '/videos/two') res.end(ROW, () => called.push('two'))
+      else res.end(ROW, 'utf8', () => called.push('three'))
+    })
+    for (const path of ['/videos/two', '/videos/three']) {
+      expect(await (await fetch(`${url}${path}`)).json()).toEqual({ id: 1, title: 'T' })
+    }
+    await vi.waitFor(() => expect(called.sort()).toEqual(['three', 'two']))
+  })
+
+  it('a null or empty body, and a status without a body, go out as they are', async () => {
+    const url = await serve((req, res) => {
+      res.setHeader('content-type', 'application/json')
+      if (req.url === '/videos/empty') res.end('')
+      else if (req.url === '/videos/null') res.end(null)
+      else {
+        res.statusCode = 204
+        res.end()
+      }
+    })
+    for (const path of ['/videos/empty', '/videos/null', '/videos/none']) {
+      const response = await fetch(`${url}${path}`)
+      expect(response.status, path).toBe(path === '/videos/none' ? 204 : 200)
+      expect(await response.text(), path).toBe('')
+    }
+    expect(audits).toEqual([])
+  })
+})
+
+describe('what the hold drops after a refusal', () => {
+  it('a write refuses once; what the handler writes and ends after it is dropped, its callback called', async () => {
+    const answers: unknown[] = []
+    const url = await serve((_req, res) => {
+      res.setHeader('content-type', 'application/json')
+      answers.push(res.write('{"ownerEmail":'))
+      answers.push(res.write('"a@example.com"}'))
+      res.flushHeaders()
+      res.writeHead(200, JSON_TYPE)
+      answers.push(res.end(() => answers.push('ended')))
+    })
+    const response = await fetch(`${url}/videos`)
+    expect(response.status).toBe(500)
+    expect(await response.text()).not.toContain('a@example.com')
+    expect(audits).toHaveLength(1)
+    await vi.waitFor(() => expect(answers).toContain('ended'))
+    expect(answers.slice(0, 2)).toEqual([true, true])
+  })
+
+  it('a body whose headers went out first (an error after flushHeaders) closes the connection', async () => {
+    const passthrough = rulesOf({ passthrough: 'video file download' })
+    const url = await serve(
+      (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.flushHeaders()
+        res.statusCode = 500
+        res.end(JSON.stringify({ title: 'Oops', stack: 'at db.ts:12 hunter2' }))
+      },
+      [passthrough],
+    )
+    const response = await fetch(`${url}/videos`)
+    expect(response.status).toBe(200)
+    await expect(response.text()).rejects.toThrow()
+    expect(audits).toHaveLength(1)
+  })
+
+  it('flushHeaders waits for the body, so a refusal still sets the status', async () => {
+    const url = await serve((_req, res) => {
+      res.setHeader('content-type', 'text/html')
+      res.flushHeaders()
+      res.end('<p>a@example.com</p>')
+    })
+    const response = await fetch(`${url}/videos`)
+    expect(response.status).toBe(500)
+    expect(await response.text()).not.toContain('a@example.com')
+  })
+})
+
+describe('several holds on one response', () => {
+  it('every hold projects the body: only what both allowlists allow leaves', async () => {
+    const other = rulesOf({ allow: ['id', 'ownerEmail'] })
+    const url = await serve(
+      (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(ROW)
+      },
+      [rules, other],
+    )
+    expect(await (await fetch(`${url}/videos`)).json()).toEqual({ id: 1 })
+  })
+
+  it('a refusal of the inner hold leaves as a problem through the outer one', async () => {
+    const reject = rulesOf({ allow: ['id'], mode: 'reject' })
+    const url = await serve(
+      (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(ROW)
+      },
+      [rules, reject],
+    )
+    const response = await fetch(`${url}/videos`)
+    expect(response.status).toBe(500)
+    expect(await response.json()).toMatchObject({ code: 'PCL_RESPONSE_REJECTED' })
+  })
+
+  it('the same rules held twice (one guard met twice) check the body once', async () => {
+    const serialized = vi.fn((...args: Parameters<ResponseRules['serialized']>) =>
+      rules.serialized(...args),
+    )
+    const spied: ResponseRules = { ...rules, serialized }
+    const url = await serve(
+      (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(ROW)
+      },
+      [spied, spied],
+    )
+    expect(await (await fetch(`${url}/videos`)).json()).toEqual({ id: 1, title: 'T' })
+    expect(serialized).toHaveBeenCalledTimes(1)
+  })
+})
+
+describe('a response no hold stands on', () => {
+  class Refused extends ServerResponse {}
+  // The responses `unheld` answers: its own calls go through.
+  const answering = new WeakSet<object>()
+  protectResponses(Refused.prototype, nodeResponseSteps, {
+    unheld: (res) => {
+      if (answering.has(res)) return true
+      if (res.headersSent) return false
+      answering.add(res)
+      res.statusCode = 403
+      res.end('refused')
+      answering.delete(res)
+      return false
+    },
+  })
+
+  it('`unheld` answers it, and the calls it refuses are dropped', async () => {
+    const answers: unknown[] = []
+    const url = await serve(
+      (_req, res) => {
+        answers.push(res.write('secret'))
+        answers.push(res.end('more secret') === res)
+      },
+      [],
+      Refused,
+    )
+    const response = await fetch(`${url}/unheld`)
+    expect(response.status).toBe(403)
+    expect(await response.text()).toBe('refused')
+    expect(answers).toEqual([true, true])
+  })
+})
+
+describe('the meters (egress budgets) charge what the projection lets out', () => {
+  const problem = (status: number) => ({
+    status,
+    headers: { 'content-type': 'application/problem+json' },
+    body: { type: 'about:blank', title: 'Refused', status, code: 'PCL_RATE_LIMITED' as const },
+  })
+
+  it('a meter that answers later holds the response until it does', async () => {
+    const sent: unknown[] = []
+    const meter = vi.fn((_view: RequestView, _status: number, egress: { value: unknown }) => {
+      sent.push(egress.value)
+      return new Promise<null>((resolve) => setTimeout(() => resolve(null), 20))
+    })
+    const url = await serve(
+      (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(ROW)
+        // Dropped while the meter has not answered.
+        res.end('{"ownerEmail":"b@example.com"}')
+      },
+      [rulesOf({ allow: ['id', 'title'] }, [meter])],
+    )
+    expect(await (await fetch(`${url}/videos`)).json()).toEqual({ id: 1, title: 'T' })
+    expect(sent).toEqual([{ id: 1, title: 'T' }])
+  })
+
+  it('a refusal that comes later is answered in place of the body', async () => {
+    const url = await serve(
+      (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(ROW)
+      },
+      [rulesOf({ allow: ['id', 'title'] }, [async () => problem(429)])],
+    )
+    const response = await fetch(`${url}/videos`)
+    expect(response.status).toBe(429)
+    expect(await response.json()).toEqual(problem(429).body)
+  })
+
+  it('a meter that rejects (a bug) closes the connection; the body never leaves', async () => {
+    const url = await serve(
+      (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(ROW)
+      },
+      [rulesOf({ allow: ['id', 'title'] }, [() => Promise.reject(new Error('bug'))])],
+    )
+    await expect(fetch(`${url}/videos`).then((r) => r.text())).rejects.toThrow()
   })
 })

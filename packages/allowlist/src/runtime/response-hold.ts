@@ -227,10 +227,10 @@ export const nodeResponseSteps: HoldSteps = Object.freeze({
     }
     const { rules, view } = hold
     const chunk = typeof first === 'function' ? undefined : first
-    if (rules.exempt(res.statusCode) || chunk === undefined || chunk === null) {
+    // No body (`end()`, `end(null)`, `end(callback)`), or one Node itself refuses: nothing leaves.
+    if (rules.exempt(res.statusCode) || (typeof chunk !== 'string' && !isBytes(chunk))) {
       return pass(hold, res, down, args)
     }
-    if (typeof chunk !== 'string' && !isBytes(chunk)) return pass(hold, res, down, args)
     const encoding = typeof second === 'string' ? (second as BufferEncoding) : undefined
     const payload =
       typeof chunk === 'string' && encoding !== undefined && encoding !== 'utf8'

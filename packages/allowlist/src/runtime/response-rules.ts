@@ -55,7 +55,7 @@ export function planResponse(
     const allowlist = compileAllowlist(spec, {
       route: site.label,
       scopesGranted: site.knownScopes,
-      ...(site.schema === undefined ? {} : { schema: site.schema }),
+      schema: site.schema,
     })
     return {
       allowlist,
@@ -155,7 +155,6 @@ function unreadable(body: unknown): string | null {
  * descriptor or socket freed), a generator returned. Nothing else holds resources.
  */
 export function release(body: unknown): void {
-  if (typeof body !== 'object' || body === null) return
   const value = body as { destroy?: unknown; return?: unknown }
   try {
     if (typeof value.destroy === 'function') {
@@ -211,15 +210,15 @@ export function createResponseRules(
   route: string,
   context: DecisionContext,
   maxBodyBytes: number,
-  meters: readonly Meter[] = [],
+  meters: readonly Meter[],
 ): ResponseRules {
   const { allowlist, successBodies } = plan
   // Egress budgets: charged on what the projection lets out, success bodies only.
   const meter = meterOf(meters)
   const passthrough = allowlist.mode === 'passthrough'
   const telemetry = context.telemetry
-  // Stripped paths are collected (a slower walk) only while a meter records them.
-  const countRemoved = telemetry?.metrics === true
+  // Stripped paths are collected (a slower walk) only while a meter or a span records them.
+  const countRemoved = telemetry !== undefined && (telemetry.metrics || telemetry.tracing)
 
   function exempt(status: number): boolean {
     return status < 400 && (passthrough || !successBodies)
@@ -261,9 +260,8 @@ export function createResponseRules(
     })
     if (telemetry !== undefined) observe(telemetry, span, view, result)
     // guard.response.owner, strip mode: the response leaves without them, and the event says so.
-    if (result.ok && result.notOwned !== undefined && result.notOwned > 0) {
-      emitAudit(view, context, 'allow', 'PCL_NOT_OWNED', { route, notOwned: result.notOwned })
-    }
+    const notOwned = result.ok ? (result.notOwned ?? 0) : 0
+    if (notOwned > 0) emitAudit(view, context, 'allow', 'PCL_NOT_OWNED', { route, notOwned })
     return result
   }
 

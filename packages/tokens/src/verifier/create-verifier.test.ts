@@ -172,6 +172,49 @@ describe('the token’s shape, before anything is decoded', () => {
 })
 
 describe('refusals', () => {
+  it('say in their message (what the logs and audit events carry) why the token was refused', async () => {
+    const verifier = createVerifier({
+      issuers: [{ ...issuerOptions, jwks: { keys: [key.jwk] } }],
+      maxTokenBytes: 1024,
+    })
+    const es384 = await createTestKey({ alg: 'ES384' })
+    const cases: [string, string, RegExp][] = [
+      ['empty', '', /^Token is empty$/],
+      ['too long', 'a'.repeat(1025), /^Token longer than maxTokenBytes \(1024\)$/],
+      ['not a token68', 'two words', /^Token is not a token68 \(RFC 6750 §2\.1\)$/],
+      ['opaque, no introspection', 'opaque', /^Token is not a compact JWS \(three non-empty/],
+      [
+        'alg not allowed',
+        await signToken(es384, buildPayload({ issuer: ISSUER, audience: AUDIENCE })),
+        /^Token alg is not allowed for its issuer$/,
+      ],
+    ]
+    for (const [name, token, message] of cases) {
+      let thrown: unknown
+      try {
+        await verifier.verify(token)
+      } catch (err) {
+        thrown = err
+      }
+      expect(isPortcullisError(thrown), name).toBe(true)
+      expect((thrown as Error).message, name).toMatch(message)
+    }
+    // With two issuers, the issuer is picked from the claims: an unknown one is named as such.
+    const two = createVerifier({
+      issuers: [
+        { ...issuerOptions, jwks: { keys: [key.jwk] } },
+        { ...issuerOptions, issuer: 'https://other.test', jwks: { keys: [key.jwk] } },
+      ],
+    })
+    const stranger = await signToken(
+      key,
+      buildPayload({ issuer: 'https://x.test', audience: AUDIENCE }),
+    )
+    await expect(async () => two.verify(stranger)).rejects.toThrow(
+      /^Token issuer \(iss\) is not configured$/,
+    )
+  })
+
   it('are built without a stack trace, and leave Error.stackTraceLimit as it was', async () => {
     const limit = Error.stackTraceLimit
     const verifier = verifierWith()

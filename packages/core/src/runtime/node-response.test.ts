@@ -88,6 +88,16 @@ describe('writeProblem', () => {
     }
   }
 
+  const frozen = () =>
+    Object.freeze({
+      status: 401,
+      headers: Object.freeze({
+        'content-type': 'application/problem+json',
+        'WWW-Authenticate': 'Bearer realm="api", error="invalid_token"',
+      }),
+      body: Object.freeze({ type: 'about:blank', title: 'Unauthorized', status: 401 }),
+    })
+
   const refusal = Object.freeze({
     status: 401,
     headers: Object.freeze({
@@ -119,9 +129,11 @@ describe('writeProblem', () => {
       'x-skipped': undefined,
     }
     for (const before of [null, 'x-app']) {
+      // A problem never written before: its wire form is made in this test.
+      const problem = frozen()
       const got = await served((res) => {
         if (before !== null) res.setHeader(before, 'kept')
-        writeProblem(res, refusal, undefined, held)
+        writeProblem(res, problem, undefined, held)
       })
       expect(got.status).toBe(401)
       expect(got.headers.get('ratelimit-limit')).toBe('10')
@@ -129,10 +141,31 @@ describe('writeProblem', () => {
       expect(got.headers.get('etag')).toBeNull()
       expect(got.headers.get('x-skipped')).toBeNull()
       expect(got.headers.get('content-type')).toBe('application/problem+json')
-      expect(got.headers.get('www-authenticate')).toBe(refusal.headers['www-authenticate'])
+      expect(got.headers.get('www-authenticate')).toBe(problem.headers['WWW-Authenticate'])
       expect(got.headers.get('content-length')).toBe(String(Buffer.byteLength(got.body)))
-      expect(JSON.parse(got.body)).toEqual(refusal.body)
+      expect(JSON.parse(got.body)).toEqual(problem.body)
       if (before !== null) expect(got.headers.get(before)).toBe('kept')
+    }
+  })
+
+  it('hands the body to the given end, whatever the response holds (a response hold writes so)', () => {
+    for (const problem of [frozen(), { ...frozen() }]) {
+      const ended: string[] = []
+      const calls: string[] = []
+      const res = {
+        headersSent: false,
+        statusCode: 200,
+        getHeaderNames: () => [],
+        hasHeader: () => false,
+        removeHeader: () => undefined,
+        setHeader: (name: string) => void calls.push(`set ${name.toLowerCase()}`),
+        writeHead: () => void calls.push('writeHead'),
+        end: () => void calls.push('end'),
+      } as unknown as ServerResponse
+      writeProblem(res, problem, (body) => void ended.push(body.toString()))
+      expect(ended).toEqual([JSON.stringify(problem.body)])
+      expect(calls).toEqual(['set content-type', 'set www-authenticate', 'set content-length'])
+      expect(res.statusCode).toBe(401)
     }
   })
 })

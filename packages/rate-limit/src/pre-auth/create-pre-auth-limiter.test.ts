@@ -1,7 +1,7 @@
 import { isPortcullisError } from '@portcullis/core'
 import type { FastifyRequest } from 'fastify'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createPreAuthLimiter } from './create-pre-auth-limiter.js'
+import { createPreAuthLimiter, preAuthOf } from './create-pre-auth-limiter.js'
 
 const from = (ip: string) => ({ ip }) as FastifyRequest
 
@@ -20,6 +20,7 @@ describe('createPreAuthLimiter', () => {
     expect(isPortcullisError(refused, 'PCL_RATE_LIMITED')).toBe(true)
     expect(refused?.status).toBe(429)
     expect(refused?.headers).toEqual({ 'Retry-After': '60' })
+    expect(refused?.message).toBe('too many failed authentications from this address')
     expect(limiter.check(from('192.0.2.2'))).toBeNull()
   })
 
@@ -67,6 +68,34 @@ describe('createPreAuthLimiter', () => {
     const before = reads
     expect(limiter.check(counted('192.0.2.2'))).toBeNull()
     expect(reads).toBe(before)
+  })
+
+  it('keeps a fixed window: failures past the limit neither extend it nor grow Retry-After', () => {
+    vi.useFakeTimers({ now: 2_000_000 })
+    const limiter = createPreAuthLimiter({ max: 2, timeWindow: 10_000 })
+    limiter.failed(from('192.0.2.1'))
+    limiter.failed(from('192.0.2.1'))
+    expect(limiter.check(from('192.0.2.1'))?.headers).toEqual({ 'Retry-After': '10' })
+    vi.advanceTimersByTime(8_000)
+    for (let i = 0; i < 5; i++) limiter.failed(from('192.0.2.1'))
+    expect(limiter.check(from('192.0.2.1'))?.headers).toEqual({ 'Retry-After': '2' })
+    vi.advanceTimersByTime(2_000)
+    expect(limiter.check(from('192.0.2.1'))).toBeNull()
+  })
+
+  it('preAuthOf: on by default with rateLimit, off with preAuth: false or without rateLimit', () => {
+    expect(preAuthOf(undefined)).toBeUndefined()
+    expect(preAuthOf({ preAuth: false })).toBeUndefined()
+    const byDefault = preAuthOf({})
+    const custom = preAuthOf({ preAuth: { max: 1, timeWindow: '1 minute' } })
+    for (const limiter of [byDefault, custom]) expect(limiter?.check(from('192.0.2.7'))).toBeNull()
+    // The default allows 20 failures a minute; the custom one, one.
+    custom!.failed(from('192.0.2.7'))
+    expect(custom!.check(from('192.0.2.7'))).not.toBeNull()
+    for (let i = 0; i < 19; i++) byDefault!.failed(from('192.0.2.7'))
+    expect(byDefault!.check(from('192.0.2.7'))).toBeNull()
+    byDefault!.failed(from('192.0.2.7'))
+    expect(byDefault!.check(from('192.0.2.7'))?.headers).toEqual({ 'Retry-After': '60' })
   })
 
   it('tracks at most `cache` addresses', () => {

@@ -36,9 +36,11 @@ export function createPreAuthLimiter(options: PreAuthOptions): PreAuthLimiter {
   const store = new LocalStore(false, false, parsed.data.cache ?? rateLimitDefaults.cache)
   // `read` answers synchronously; the holder carries its answer out of the callback.
   const seen = { current: 0, ttl: 0 }
-  function record(err: Error | null, count: { current: number; ttl: number } | null): void {
-    seen.current = err === null && count !== null ? count.current : 0
-    seen.ttl = err === null && count !== null ? count.ttl : 0
+  function record(_err: Error | null, count: { current: number; ttl: number } | null): void {
+    // LocalStore's `read` answers (null, count) at once: { current: 0, ttl: 0 } once a window
+    // is over.
+    seen.current = count?.current ?? 0
+    seen.ttl = count?.ttl ?? 0
   }
   // No window can hold a failure from this time on: a window starts at its address's first
   // failure and lasts `timeWindow`, so it ends by the last failure plus `timeWindow`. Until an
@@ -49,7 +51,7 @@ export function createPreAuthLimiter(options: PreAuthOptions): PreAuthLimiter {
     check(request: { readonly ip?: string | undefined }) {
       if (Date.now() >= quietFrom) return null
       store.read(ipKey(request.ip), record, timeWindow)
-      if (seen.current < max || seen.ttl <= 0) return null
+      if (seen.current < max) return null
       return new RateLimitError('PCL_RATE_LIMITED', {
         message: 'too many failed authentications from this address',
         headers: { 'Retry-After': String(Math.max(1, Math.ceil(seen.ttl / 1000))) },

@@ -4,6 +4,7 @@ import type { RequestView } from '@portcullis/core/internal'
 import { describe, expect, it } from 'vitest'
 import type { LimitSpec } from '../limiter/limit-spec.js'
 import { createMemoryCounter } from '../store/memory-counter.js'
+import { createRedisCounter } from '../store/redis-counter.js'
 import { createRouteLimiter } from './route-limiter.js'
 import { routeNamespace } from './route-plan.js'
 
@@ -50,6 +51,30 @@ const status = (answer: unknown): number | null =>
   answer === null ? null : (answer as RenderedProblem).status
 
 describe('the route limiter', () => {
+  it('answers at once when Redis fails at once (its client not made yet): 503, never a hang', () => {
+    const spec: LimitSpec = {
+      max: 5,
+      timeWindow: 60_000,
+      key: 'principal',
+      bucket: null,
+      overrides: [],
+    }
+    const limit = createRouteLimiter(
+      spec,
+      { route: '/v', namespace: routeNamespace('/v', null), reportOnly: false },
+      {
+        counter: createRedisCounter(() => null, { timeout: 100 }),
+        decision: { realm: undefined, audit: () => undefined },
+        headers: null,
+        onStoreError: 'fail-closed',
+        health: { down: false },
+      },
+    )
+    const answer = limit(view('GET', principal('alice')))
+    expect(answer instanceof Promise).toBe(false)
+    expect(status(answer)).toBe(503)
+  })
+
   it('counts each method on its own, past the methods it remembers a key builder for', () => {
     const limit = limiter('principal')
     const alice = principal('alice')

@@ -268,7 +268,7 @@ describe('the hold keeps what the handler set for the body it lets out', () => {
       override end(...args: unknown[]): this {
         setImmediate(() => {
           this.write(args[0])
-          ServerResponse.prototype.end.call(this)
+          super.end()
         })
         return this
       }

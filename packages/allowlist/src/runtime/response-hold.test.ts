@@ -136,6 +136,32 @@ describe('the response hold on a bare Node server', () => {
     expect('json' in Bare.prototype).toBe(false)
   })
 
+  it('is put on a prototype once, and stays a method others can replace or wrap', async () => {
+    class Fresh extends ServerResponse {}
+    const endOf = () => Object.getOwnPropertyDescriptor(Fresh.prototype, 'end')?.value as unknown
+    protectResponses(Fresh.prototype, nodeResponseSteps)
+    const once = endOf()
+    protectResponses(Fresh.prototype, nodeResponseSteps)
+    expect(endOf()).toBe(once)
+    // A middleware assigns its own `end` on a response (compression does): allowed, strict mode.
+    const res = new Fresh({ method: 'GET' } as IncomingMessage)
+    const own = () => res
+    res.end = own as never
+    expect(Reflect.get(res, 'end')).toBe(own)
+    // Instrumentation (APM agents) redefines the prototype's method to wrap it: allowed too.
+    const wrapped = vi.fn()
+    expect(() =>
+      Object.defineProperty(Fresh.prototype, 'end', {
+        value: wrapped,
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      }),
+    ).not.toThrow()
+    new Fresh({ method: 'GET' } as IncomingMessage).end()
+    expect(wrapped).toHaveBeenCalledTimes(1)
+  })
+
   it('is put on a prototype once, however often it is asked', async () => {
     const endOf = (proto: object) => Object.getOwnPropertyDescriptor(proto, 'end')?.value as unknown
     const before = endOf(HeldResponse.prototype)
@@ -164,19 +190,29 @@ describe('the hold keeps what the handler set for the body it lets out', () => {
         res.setHeader('content-type', 'application/json')
         res.setHeader('x-kept', 'yes')
         res.writeHead(201, null as never)
+      } else if (req.url === '/videos/bare') {
+        res.setHeader('content-type', 'application/json')
+        res.setHeader('x-kept', 'yes')
+        res.writeHead(201)
+      } else if (req.url === '/videos/reason') {
+        res.setHeader('content-type', 'application/json')
+        res.setHeader('x-kept', 'yes')
+        res.writeHead(201, 'Made')
       } else {
         res.writeHead(201, 'Made', { ...JSON_TYPE, 'x-kept': 'yes' })
       }
       res.end(ROW)
     })
-    const paths = ['/object', '/pairs', '/flat', '/null', '/message'].map((p) => `/videos${p}`)
-    for (const path of paths) {
+    const paths = ['/object', '/pairs', '/flat', '/null', '/bare', '/reason', '/message']
+    for (const path of paths.map((p) => `/videos${p}`)) {
       const response = await fetch(`${url}${path}`)
       expect(response.status, path).toBe(201)
+      // The headers are not taken for a status message: Node's own one stays.
+      const message = path === '/videos/message' || path === '/videos/reason' ? 'Made' : 'Created'
+      expect(response.statusText, path).toBe(message)
       expect(response.headers.get('x-kept'), path).toBe('yes')
       expect(response.headers.has('x-none'), path).toBe(false)
       expect(await response.json(), path).toEqual({ id: 1, title: 'T' })
-      if (path === '/videos/message') expect(response.statusText).toBe('Made')
     }
   })
 
@@ -207,6 +243,52 @@ describe('the hold keeps what the handler set for the body it lets out', () => {
     await vi.waitFor(() => expect(called.sort()).toEqual(['three', 'two']))
   })
 
+  it('a body Node itself refuses (a number) throws as it does without the hold; nothing leaves', async () => {
+    const thrown: unknown[] = []
+    const url = await serve((_req, res) => {
+      res.setHeader('content-type', 'application/json')
+      try {
+        res.end(42 as never)
+      } catch (err) {
+        thrown.push((err as { code?: string }).code)
+      }
+      res.end(ROW)
+    })
+    const response = await fetch(`${url}/videos`)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ id: 1, title: 'T' })
+    expect(thrown).toEqual(['ERR_INVALID_ARG_TYPE'])
+    expect(audits).toEqual([])
+  })
+
+  it('what follows an approved body goes out unchecked: a transform that writes it later (gzip)', async () => {
+    // Below the hold, an `end` that writes its body later through the response's own `write`, as
+    // compression's stream does once the approved body is gzipped.
+    class Later extends ServerResponse {
+      override end(...args: unknown[]): this {
+        setImmediate(() => {
+          this.write(args[0])
+          super.end()
+        })
+        return this
+      }
+    }
+    class HeldLater extends Later {}
+    protectResponses(HeldLater.prototype, nodeResponseSteps)
+    const url = await serve(
+      (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(ROW)
+      },
+      [rules],
+      HeldLater,
+    )
+    const response = await fetch(`${url}/videos`)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ id: 1, title: 'T' })
+    expect(audits).toEqual([])
+  })
+
   it('a null or empty body, and a status without a body, go out as they are', async () => {
     const url = await serve((req, res) => {
       res.setHeader('content-type', 'application/json')
@@ -235,13 +317,17 @@ describe('what the hold drops after a refusal', () => {
       answers.push(res.write('"a@example.com"}'))
       res.flushHeaders()
       res.writeHead(200, JSON_TYPE)
-      answers.push(res.end(() => answers.push('ended')))
+      answers.push(res.end('{"ownerEmail":"b@example.com"}', () => answers.push('ended')))
+      answers.push(res.end(() => answers.push('ended again')))
     })
     const response = await fetch(`${url}/videos`)
     expect(response.status).toBe(500)
-    expect(await response.text()).not.toContain('a@example.com')
+    const text = await response.text()
+    expect(text).not.toContain('a@example.com')
+    expect(text).not.toContain('b@example.com')
     expect(audits).toHaveLength(1)
     await vi.waitFor(() => expect(answers).toContain('ended'))
+    await vi.waitFor(() => expect(answers).toContain('ended again'))
     expect(answers.slice(0, 2)).toEqual([true, true])
   })
 
@@ -312,6 +398,23 @@ describe('several holds on one response', () => {
         res.end(ROW)
       },
       [spied, spied],
+    )
+    expect(await (await fetch(`${url}/videos`)).json()).toEqual({ id: 1, title: 'T' })
+    expect(serialized).toHaveBeenCalledTimes(1)
+  })
+
+  it('the same rules met again behind another guard are not held twice', async () => {
+    const serialized = vi.fn((...args: Parameters<ResponseRules['serialized']>) =>
+      rules.serialized(...args),
+    )
+    const spied: ResponseRules = { ...rules, serialized }
+    const other = rulesOf({ allow: ['id', 'title', 'ownerEmail'] })
+    const url = await serve(
+      (_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(ROW)
+      },
+      [other, spied, spied],
     )
     expect(await (await fetch(`${url}/videos`)).json()).toEqual({ id: 1, title: 'T' })
     expect(serialized).toHaveBeenCalledTimes(1)

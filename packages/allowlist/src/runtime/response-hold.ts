@@ -226,16 +226,15 @@ export const nodeResponseSteps: HoldSteps = Object.freeze({
       return res
     }
     const { rules, view } = hold
-    const chunk = typeof first === 'function' ? undefined : first
     // No body (`end()`, `end(null)`, `end(callback)`), or one Node itself refuses: nothing leaves.
-    if (rules.exempt(res.statusCode) || (typeof chunk !== 'string' && !isBytes(chunk))) {
+    if (rules.exempt(res.statusCode) || (typeof first !== 'string' && !isBytes(first))) {
       return pass(hold, res, down, args)
     }
     const encoding = typeof second === 'string' ? (second as BufferEncoding) : undefined
     const payload =
-      typeof chunk === 'string' && encoding !== undefined && encoding !== 'utf8'
-        ? Buffer.from(chunk, encoding)
-        : chunk
+      typeof first === 'string' && encoding !== undefined && encoding !== 'utf8'
+        ? Buffer.from(first, encoding)
+        : first
     const outcome = rules.serialized(view, res.statusCode, payload, res.getHeader('content-type'))
     const apply = (settled: SerializedOutcome): unknown => {
       if (settled.kind === 'refuse') return refuseHeld(hold, res, settled.problem)
@@ -250,13 +249,10 @@ export const nodeResponseSteps: HoldSteps = Object.freeze({
         )
       }
       res.setHeader('content-length', Buffer.byteLength(settled.body))
+      // The projected body is a string, written as UTF-8 (Node's default), whatever the original's
+      // encoding; `end(body, undefined)` is `end(body)`.
       const callback = [second, third].find((arg) => typeof arg === 'function')
-      return approve(
-        hold,
-        res,
-        down,
-        callback === undefined ? [settled.body, 'utf8'] : [settled.body, 'utf8', callback],
-      )
+      return approve(hold, res, down, [settled.body, callback])
     }
     return later(hold, res, outcome, apply)
   },

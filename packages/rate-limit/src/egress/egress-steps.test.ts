@@ -571,6 +571,16 @@ describe('enumeration limits', () => {
       ['{"x":"a"}', '{"x":"b"}'],
     ],
     ['a boolean', true, ['true']],
+    // A custom parser's object JSON cannot hold: one value for all of them, still counted.
+    [
+      'a cyclic object: one marker',
+      (() => {
+        const o: Record<string, unknown> = {}
+        o.self = o
+        return o
+      })(),
+      ['\0unreadable'],
+    ],
     ['null: nothing', null, []],
   ])('%s', (_name, value, counted) => {
     const touched: (readonly string[])[] = []

@@ -202,9 +202,7 @@ function createBudget(
 // handler can receive is counted, so none walks past the limit.
 function counted(value: unknown): string | null {
   if (typeof value === 'string') return value === '' ? null : heldValue(value)
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return String(value)
-  }
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
   if (typeof value !== 'object' || value === null) return null
   let json: string
   try {

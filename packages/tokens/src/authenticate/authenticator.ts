@@ -188,15 +188,10 @@ export function createAuthenticator(verifier: Verifier): Authenticator {
       if (inQuery !== null) return bearerOnly(request, tokenFromQuery(request, inQuery))
       // A bearer token's syntax (token68) is tested by the verifier, on a token it has not
       // verified before: a cached token is the exact string verified then. A DPoP token is
-      // tested here, before its proof is looked for: a malformed one is refused as such.
+      // tested by readAuthorization, before its proof is looked for.
       const found = readAuthorization(authorization)
       if (found === null) return null
       if (found.scheme === 'Bearer') return bearerOnly(request, found.token)
-      if (!isToken68(found.token)) {
-        throw new AuthenticationError('PCL_TOKEN_INVALID', {
-          message: 'DPoP credentials are not exactly one token68 after one space',
-        })
-      }
       return { scheme: 'DPoP', token: found.token, proof: proofOf(request.message) }
     } catch (err) {
       // Refusals of a DPoP request, or on a DPoP-only route, are challenged under DPoP.

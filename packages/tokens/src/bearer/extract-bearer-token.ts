@@ -56,9 +56,10 @@ export function extractAccessToken(
 }
 
 /**
- * {@link extractAccessToken} without the token68 test of the token: for a caller that hands the
- * token to a verifier which tests it before any other work (`createVerifier`'s `verify` does, on
- * every token it has not verified before). A token seen before then costs no pattern match.
+ * {@link extractAccessToken} without the token68 test of a `Bearer` token: for a caller that
+ * hands the token to a verifier which tests it before any other work (`createVerifier`'s `verify`
+ * does, on every token it has not verified before). A token seen before then costs no pattern
+ * match. A `DPoP` token is still tested here.
  */
 export function readAuthorization(
   authorization: string | string[] | undefined,
@@ -100,7 +101,9 @@ function readCredentials(
   }
   if (space === -1) throw malformed(`${scheme} scheme without a token`)
   const token = header.slice(space + 1)
-  if (token68 && !isToken68(token)) {
+  // A DPoP token is always tested: its proof is looked for next, and a malformed token must be
+  // refused as such first.
+  if ((token68 || scheme === 'DPoP') && !isToken68(token)) {
     throw malformed(`${scheme} credentials are not exactly one token68 after one space`)
   }
   return { scheme, token }

@@ -6,6 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http'
 import { Socket, type AddressInfo } from 'node:net'
+import { inspect } from 'node:util'
 import { isPortcullisError, type GuardRequest } from '@portcullis/core'
 import { andThen, runSteps, settle } from '@portcullis/core/internal'
 import { createTestIssuer, type TestIssuer } from '@portcullis/testing'
@@ -533,6 +534,29 @@ describe('NodeView', () => {
     expect(second.queryTokenAllowed()).toBe(true)
     expect(shared.principalOf(message)).toBe(principal)
     expect(shared.principalOf({})).toBeNull()
+  })
+
+  it('keeps each adapter its own views, on the request without showing the principal', () => {
+    const make: Parameters<typeof nodeViews>[0] = (m, r, log, rules, route) =>
+      new PlainView(m, r, log, rules, route)
+    const one = nodeViews(make)
+    const other = nodeViews(make)
+    const message = { headers: {} } as IncomingMessage
+    const res = response(false).res
+    const view = one.viewOf(message, res, runtime.log, NO_RULES, '/a')
+    view.principal = { sub: 'user-7', claims: { email: 'secret@example.com' } } as never
+    view.authenticated = true
+    expect(other.principalOf(message)).toBeNull()
+    expect(other.viewOf(message, res, runtime.log, NO_RULES, '/b')).not.toBe(view)
+    expect(one.principalOf(message)).toBe(view.principal)
+    // Not a string key: serializers that walk a request's keys or JSON do not meet it.
+    expect(Object.keys(message)).toEqual(['headers'])
+    expect(JSON.stringify(message)).toBe('{"headers":{}}')
+    // A request written with util.inspect shows the route, not the claims or the socket.
+    const shown = inspect(message, { depth: 4 })
+    expect(shown).toContain('PortcullisView { route: "/a", authenticated: true }')
+    expect(shown).not.toContain('secret@example.com')
+    expect(shown).not.toContain('user-7')
   })
 
   it('knows which responses Portcullis answered itself', () => {

@@ -29,10 +29,14 @@ export type HoldStep = (
 /** The steps of a response prototype, by method name. */
 export type HoldSteps = Readonly<Record<string, HoldStep>>
 
-// The holds on each response, outermost first. A WeakMap rather than a property of the response:
-// frameworks change a response's prototype on every request (Express does), and adding properties
-// to such an object costs far more than a lookup here.
-const holds = new WeakMap<object, Hold[]>()
+// The holds on each response, outermost first, in a property of the response rather than in a
+// WeakMap keyed by it: a hold reaches its response (through its view), and V8's young-generation
+// collector keeps an entry whose value reaches its own key, so a WeakMap would keep every
+// response since the last full collection alive through each minor one (on Express, where every
+// scavenge already promotes megabytes, that roughly doubled the collector's time per request).
+const kHolds = Symbol('portcullis.holds')
+
+type Held = ServerResponse & { [kHolds]?: Hold[] }
 
 /** Marks the methods {@link protectResponses} put on a response prototype. */
 const kDispatch = Symbol.for('portcullis.response.dispatch')
@@ -64,7 +68,7 @@ export interface ProtectOptions {
 /**
  * Puts the holds in front of the methods of a response prototype, once: each method in `steps`
  * first hands the call to the holds on that response, if any, innermost last. A response nobody
- * holds costs one WeakMap lookup per call.
+ * holds costs one property lookup per call.
  */
 export function protectResponses(
   prototype: object,
@@ -81,7 +85,7 @@ export function protectResponses(
       // nothing (V8 passes `apply(this, arguments)` through without building an array).
       // eslint-disable-next-line prefer-rest-params
       const args = arguments as unknown as unknown[]
-      const chain = holds.get(this)
+      const chain = (this as Held)[kHolds]
       if (chain === undefined) {
         if (unheld === undefined || unheld(this)) return base.apply(this, args)
         // Refused (and answered) by `unheld`: the call is dropped.
@@ -110,9 +114,9 @@ export function protectResponses(
  * A second hold with the same rules (the same guard met twice) is not added.
  */
 export function holdResponse(res: ServerResponse, rules: ResponseRules, view: RequestView): void {
-  const chain = holds.get(res)
+  const chain = (res as Held)[kHolds]
   const hold: Hold = { rules, view, busy: false, approved: false, refused: false }
-  if (chain === undefined) holds.set(res, [hold])
+  if (chain === undefined) (res as Held)[kHolds] = [hold]
   else if (!chain.some((held) => held.rules === rules)) chain.push(hold)
 }
 

@@ -17,8 +17,12 @@ export interface BodyStep {
   commit(): void
 }
 
-// The bodies the route's handlers after the guard parse: in a WeakMap, as the views are.
-const pending = new WeakMap<object, PendingBody>()
+// The body the route's handlers after the guard parse, on the request (as the view is): not in a
+// WeakMap keyed by the request, since the pending body reaches the request through its view
+// (see `nodeViews`).
+const kPending = Symbol('portcullis.express.pendingBody')
+
+type Pending = Request & { [kPending]?: PendingBody | undefined }
 
 /** Marks the layers the body step wraps, so a route shared by two guards is wrapped once. */
 const kCheckpoint = Symbol.for('portcullis.express.bodyCheckpoint')
@@ -34,7 +38,7 @@ const NOTHING: BodyStep = Object.freeze({
 })
 
 function refuse(req: Request, res: Response, problem: RenderedProblem): void {
-  pending.delete(req)
+  ;(req as Pending)[kPending] = undefined
   // Nothing after the guard sees a refused body, not even an error handler or a logger.
   req.body = undefined
   answerProblem(res, problem)
@@ -47,7 +51,7 @@ function checkpoint(handle: Handle): Handle {
     res: Response,
     next: NextFunction,
   ) {
-    const body = pending.get(req)
+    const body = (req as Pending)[kPending]
     if (body !== undefined) {
       const outcome = body.before(req.body, isBodyParser(handle))
       if (outcome.kind === 'refuse') return refuse(req, res, outcome.problem)
@@ -78,7 +82,7 @@ export function bodyStep(rules: BodyRules | null, route: object | null): BodySte
       const { outcome } = admitted
       if (outcome.kind === 'refuse') return refuse(req, res, outcome.problem)
       if (outcome.kind === 'replace') req.body = outcome.body
-      if (admitted.pending !== null) pending.set(req, admitted.pending)
+      if (admitted.pending !== null) (req as Pending)[kPending] = admitted.pending
       next()
     },
     commit() {

@@ -45,6 +45,7 @@ export {
 export {
   approve,
   holdResponse,
+  kHolds,
   later,
   nodeResponseSteps,
   pass,
@@ -54,6 +55,7 @@ export {
   settled,
   type Hold,
   type HoldStep,
+  type HoldSlot,
   type HoldSteps,
   type ProtectOptions,
   type ResponseMethod,

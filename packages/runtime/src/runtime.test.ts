@@ -489,7 +489,16 @@ describe('NodeView', () => {
     const set: [string, unknown][] = []
     const res = {
       headersSent,
-      setHeader: (name: string, value: unknown) => void set.push([name, value]),
+      setHeader(name: string, value: unknown) {
+        // As Node's: a header after the response started throws.
+        if (headersSent) {
+          throw Object.assign(new Error('Cannot set headers after they are sent'), {
+            code: 'ERR_HTTP_HEADERS_SENT',
+          })
+        }
+        if (value === 'bad') throw Object.assign(new TypeError('bad'), { code: 'ERR_INVALID_CHAR' })
+        set.push([name, value])
+      },
     } as unknown as ServerResponse
     return { res, set }
   }
@@ -515,8 +524,10 @@ describe('NodeView', () => {
     expect(open.set).toEqual([['ratelimit-limit', 10]])
     // Setting a header on a response whose headers were sent would throw in Node.
     const sent = response(true)
-    viewOf({}, sent.res).setHeader('ratelimit-limit', 10)
+    expect(() => viewOf({}, sent.res).setHeader('ratelimit-limit', 10)).not.toThrow()
     expect(sent.set).toEqual([])
+    // Any other refusal of Node's is not swallowed.
+    expect(() => viewOf({}, open.res).setHeader('ratelimit-limit', 'bad')).toThrow('bad')
   })
 
   it('gives every guard of a request one view, its principal, and the route of each guard', () => {

@@ -5,6 +5,7 @@ import {
   type ProblemToWrite,
   type RequestView,
 } from '@portcullis/core/internal'
+import { kHolds, type Hold, type HoldSlot } from '@portcullis/allowlist/internal'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { CredentialRules } from './route.js'
 
@@ -14,7 +15,9 @@ import type { CredentialRules } from './route.js'
  * its framework knows better (it must say what its request is, `native`): the URL as sent before a router rewrote it, the client address
  * with its proxy trust applied.
  */
-export abstract class NodeView implements RequestView {
+export abstract class NodeView implements RequestView, HoldSlot {
+  /** The response's holds (the response allowlists): kept here, see `viewOfResponse`. */
+  [kHolds]: Hold[] | undefined = undefined
   readonly start = performance.now()
   principal: Principal | null = null
   authenticated = false
@@ -59,7 +62,13 @@ export abstract class NodeView implements RequestView {
   }
 
   setHeader(name: string, value: string | number): void {
-    if (!this.response.headersSent) this.response.setHeader(name, value)
+    // Node refuses a header once the response started; asking first (`headersSent`) would cost a
+    // lookup on every call, and Express's responses change shape on every request.
+    try {
+      this.response.setHeader(name, value)
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ERR_HTTP_HEADERS_SENT') throw err
+    }
   }
 
   /**
@@ -92,7 +101,12 @@ export interface NodeViews {
     log: GuardLogger,
     rules: CredentialRules,
     route: string | null,
-  ) => RequestView
+  ) => NodeView
+  /**
+   * The view of the request a response answers (Node's `response.req`), where the response's
+   * holds are kept: `undefined` before any guard saw the request.
+   */
+  readonly viewOfResponse: (response: ServerResponse) => NodeView | undefined
   /** The principal the runtime verified for a request: `null` until then, or without a token. */
   readonly principalOf: (message: object) => Principal | null
   /** Writes a problem+json answer of Portcullis's own (a refusal, a 404, an error). */
@@ -121,6 +135,7 @@ export function nodeViews(make: MakeView): NodeViews {
       } else view.route = route
       return view
     },
+    viewOfResponse: (response) => (response.req as Viewed | undefined)?.[kView],
     principalOf: (message) => (message as Viewed)[kView]?.principal ?? null,
     answerProblem(response, problem) {
       answered.add(response)

@@ -10,7 +10,13 @@ import {
   planResponse,
   type ResponseRules,
 } from './response-rules.js'
-import { holdResponse, nodeResponseSteps, protectResponses } from './response-hold.js'
+import {
+  holdResponse,
+  kHolds,
+  nodeResponseSteps,
+  protectResponses,
+  type HoldSlot,
+} from './response-hold.js'
 
 // The hold is framework-free: a bare Node server whose responses it stands in front of.
 class HeldResponse extends ServerResponse {}
@@ -418,6 +424,42 @@ describe('several holds on one response', () => {
     )
     expect(await (await fetch(`${url}/videos`)).json()).toEqual({ id: 1, title: 'T' })
     expect(serialized).toHaveBeenCalledTimes(1)
+  })
+})
+
+describe('holds kept on a slot of the adapter (`slotOf`)', () => {
+  // As Express keeps them: on the request's view, found again through `res.req`.
+  class Slotted extends ServerResponse {}
+  const slots = new Map<string, HoldSlot>()
+  protectResponses(Slotted.prototype, nodeResponseSteps, {
+    slotOf: (res) => slots.get((res as ServerResponse & { req: IncomingMessage }).req.url ?? ''),
+  })
+  afterEach(() => slots.clear())
+
+  it('projects through the slot, adds nothing to the response, and leaves the unslotted alone', async () => {
+    const owned: symbol[][] = []
+    const url = await serve(
+      (req, res) => {
+        if (req.url === '/videos') {
+          const slot: HoldSlot = {}
+          slots.set('/videos', slot)
+          holdResponse(res, rules, viewOf(req), slot)
+          expect(slot[kHolds]).toHaveLength(1)
+          // The same rules again (a guard met twice): one hold.
+          holdResponse(res, rules, viewOf(req), slot)
+          expect(slot[kHolds]).toHaveLength(1)
+        }
+        owned.push(Object.getOwnPropertySymbols(res).filter((key) => key === kHolds))
+        res.setHeader('content-type', 'application/json')
+        res.end(ROW)
+      },
+      [],
+      Slotted,
+    )
+    expect(await (await fetch(`${url}/videos`)).json()).toEqual({ id: 1, title: 'T' })
+    // No slot for this response: no hold stands on it.
+    expect(await (await fetch(`${url}/other`)).text()).toBe(ROW)
+    expect(owned).toEqual([[], []])
   })
 })
 

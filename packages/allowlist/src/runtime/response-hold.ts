@@ -29,14 +29,21 @@ export type HoldStep = (
 /** The steps of a response prototype, by method name. */
 export type HoldSteps = Readonly<Record<string, HoldStep>>
 
-// The holds on each response, outermost first, in a property of the response rather than in a
-// WeakMap keyed by it: a hold reaches its response (through its view), and V8's young-generation
-// collector keeps an entry whose value reaches its own key, so a WeakMap would keep every
-// response since the last full collection alive through each minor one (on Express, where every
-// scavenge already promotes megabytes, that roughly doubled the collector's time per request).
-const kHolds = Symbol('portcullis.holds')
+/**
+ * The key of a response's holds, outermost first, on the object that keeps them: the response
+ * itself, or what the adapter's `slotOf` finds for it (Express keeps them on the request's view,
+ * an object of a fixed shape, rather than add a property to a response whose shape Express changes
+ * on every request). A property rather than a WeakMap entry keyed by the response: a hold reaches
+ * its response (through its view), and V8's young-generation collector keeps an entry whose value
+ * reaches its own key, so a WeakMap would keep every response since the last full collection alive
+ * through each minor one (on Express that roughly doubled the collector's time per request).
+ */
+export const kHolds = Symbol('portcullis.holds')
 
-type Held = ServerResponse & { [kHolds]?: Hold[] }
+/** What keeps a response's holds (see {@link kHolds}). */
+export interface HoldSlot {
+  [kHolds]?: Hold[] | undefined
+}
 
 /** Marks the methods {@link protectResponses} put on a response prototype. */
 const kDispatch = Symbol.for('portcullis.response.dispatch')
@@ -63,6 +70,11 @@ export interface ProtectOptions {
    * Absent: every such call goes through.
    */
   readonly unheld?: (res: ServerResponse) => boolean
+  /**
+   * Where a response's holds are kept: the slot {@link holdResponse} was given for it. Absent:
+   * on the response itself.
+   */
+  readonly slotOf?: (res: ServerResponse) => HoldSlot | undefined
 }
 
 /**
@@ -75,30 +87,31 @@ export function protectResponses(
   steps: HoldSteps,
   options: ProtectOptions = {},
 ): void {
-  const { unheld } = options
+  const { unheld, slotOf } = options
   const proto = prototype as Record<string, ResponseMethod & { [kDispatch]?: true }>
   for (const [name, step] of Object.entries(steps)) {
     const base = proto[name]
     if (typeof base !== 'function' || base[kDispatch] === true) continue
+    /* eslint-disable prefer-rest-params */
+    // `arguments` rather than a rest parameter, and used by `apply` alone on the paths that only
+    // forward the call: V8 then passes the arguments through without building an object.
     const dispatch = function portcullisResponse(this: ServerResponse) {
-      // `arguments` rather than a rest parameter: the paths that only forward the call allocate
-      // nothing (V8 passes `apply(this, arguments)` through without building an array).
-      // eslint-disable-next-line prefer-rest-params
-      const args = arguments as unknown as unknown[]
-      const chain = (this as Held)[kHolds]
+      const chain = (slotOf === undefined ? (this as HoldSlot) : slotOf(this))?.[kHolds]
       if (chain === undefined) {
-        if (unheld === undefined || unheld(this)) return base.apply(this, args)
+        if (unheld === undefined || unheld(this)) return base.apply(this, arguments as never)
         // Refused (and answered) by `unheld`: the call is dropped.
         return name === 'write' ? true : this
       }
       const hold = chain[chain.length - 1]!
-      if (chain.length === 1) {
-        // The hold's own calls, and whatever follows an approved body, pass unchecked.
-        if (hold.busy || hold.approved) return base.apply(this, args)
-        return step(hold, this, base, Array.prototype.slice.call(args))
+      // The hold's own calls, and whatever follows an approved body, pass unchecked.
+      if (chain.length === 1 && (hold.busy || hold.approved)) {
+        return base.apply(this, arguments as never)
       }
-      return step(hold, this, layer(chain, chain.length - 2, step, base), [...args])
+      return checked(this, chain, hold, Array.prototype.slice.call(arguments))
     }
+    /* eslint-enable prefer-rest-params */
+    const checked = (res: ServerResponse, chain: Hold[], hold: Hold, args: unknown[]): unknown =>
+      step(hold, res, chain.length === 1 ? base : layer(chain, chain.length - 2, step, base), args)
     Object.defineProperty(dispatch, kDispatch, { value: true })
     Object.defineProperty(proto, name, {
       value: dispatch,
@@ -111,12 +124,18 @@ export function protectResponses(
 
 /**
  * Holds a response to a route's rules, before its handler runs: every body leaves through them.
- * A second hold with the same rules (the same guard met twice) is not added.
+ * A second hold with the same rules (the same guard met twice) is not added. The holds are kept
+ * on `slot`, which the `slotOf` given to {@link protectResponses} must find for this response.
  */
-export function holdResponse(res: ServerResponse, rules: ResponseRules, view: RequestView): void {
-  const chain = (res as Held)[kHolds]
+export function holdResponse(
+  res: ServerResponse,
+  rules: ResponseRules,
+  view: RequestView,
+  slot: HoldSlot = res as HoldSlot,
+): void {
+  const chain = slot[kHolds]
   const hold: Hold = { rules, view, busy: false, approved: false, refused: false }
-  if (chain === undefined) (res as Held)[kHolds] = [hold]
+  if (chain === undefined) slot[kHolds] = [hold]
   else if (!chain.some((held) => held.rules === rules)) chain.push(hold)
 }
 

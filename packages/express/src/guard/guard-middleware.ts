@@ -1,7 +1,13 @@
 import { holdResponse } from '@portcullis/allowlist/internal'
-import { andThen, runSteps, settle, type RequestView } from '@portcullis/core/internal'
+import { andThen, runSteps, settle } from '@portcullis/core/internal'
 import type { InventoryEntry } from '@portcullis/policy'
-import { planRoute, type BindSite, type BoundRoute, type GuardRuntime } from '@portcullis/runtime'
+import {
+  planRoute,
+  type BindSite,
+  type BoundRoute,
+  type GuardRuntime,
+  type NodeView,
+} from '@portcullis/runtime'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { bodyStep, type BodyStep } from '../body/index.js'
 import { answerProblem, viewOf } from '../lib/express-view.js'
@@ -68,12 +74,13 @@ export function createGuardMiddleware(
 
   function admit(
     binding: Binding,
-    view: RequestView,
+    view: NodeView,
     req: Request,
     res: Response,
     next: NextFunction,
   ): void {
-    holdResponse(res, binding.response, view)
+    // Kept on the view (a fixed shape), found again through `res.req` (see `protect`).
+    holdResponse(res, binding.response, view, view)
     binding.bodyStep.admit(req, res, view, next)
   }
 

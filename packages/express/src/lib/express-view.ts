@@ -19,6 +19,6 @@ class ExpressView extends NodeView {
   }
 }
 
-export const { viewOf, principalOf, answerProblem, isAnswered } = nodeViews(
+export const { viewOf, viewOfResponse, principalOf, answerProblem, isAnswered } = nodeViews(
   (message, response, log, rules, route) => new ExpressView(message, response, log, rules, route),
 )

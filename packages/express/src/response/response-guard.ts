@@ -13,6 +13,7 @@ import {
 } from '@portcullis/allowlist/internal'
 import type { Response } from 'express'
 import type { ServerResponse } from 'node:http'
+import { viewOfResponse } from '../lib/express-view.js'
 
 /**
  * Express's own response methods, in front of which the runtime's hold stands as it does in front
@@ -71,5 +72,5 @@ const steps: HoldSteps = Object.freeze({ ...nodeResponseSteps, ...expressSteps }
  * decides on a response no guard admitted (a middleware that answers before any guard).
  */
 export function protect(responsePrototype: object, unheld: (res: ServerResponse) => boolean): void {
-  protectResponses(responsePrototype, steps, { unheld })
+  protectResponses(responsePrototype, steps, { unheld, slotOf: viewOfResponse })
 }

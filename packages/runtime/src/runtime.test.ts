@@ -570,6 +570,28 @@ describe('NodeView', () => {
     expect(shown).not.toContain('user-7')
   })
 
+  it("finds a response's view through its request, the last one seen or any other", () => {
+    const shared = nodeViews((m, r, log, rules, route) => new PlainView(m, r, log, rules, route))
+    const pair = () => {
+      const message = {} as IncomingMessage
+      const res = { ...response(false).res, req: message } as unknown as ServerResponse
+      return { message, res }
+    }
+    const a = pair()
+    const b = pair()
+    const unseen = pair()
+    expect(shared.viewOfResponse(a.res)).toBeUndefined()
+    const viewA = shared.viewOf(a.message, a.res, runtime.log, NO_RULES, '/a')
+    expect(shared.viewOfResponse(a.res)).toBe(viewA)
+    const viewB = shared.viewOf(b.message, b.res, runtime.log, NO_RULES, '/b')
+    expect(shared.viewOfResponse(b.res)).toBe(viewB)
+    // Not the last one: found through `res.req`.
+    expect(shared.viewOfResponse(a.res)).toBe(viewA)
+    expect(shared.viewOfResponse(unseen.res)).toBeUndefined()
+    // A response without a request (not Node's): no view.
+    expect(shared.viewOfResponse(response(false).res)).toBeUndefined()
+  })
+
   it('knows which responses Portcullis answered itself', () => {
     const shared = nodeViews((m, r, log, rules, route) => new PlainView(m, r, log, rules, route))
     let destroyed = 0

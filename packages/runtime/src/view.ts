@@ -50,6 +50,11 @@ export abstract class NodeView implements RequestView, HoldSlot {
     return typeof id === 'number' ? String(id) : null
   }
 
+  /** True if this is the view of the request `response` answers. */
+  responds(response: ServerResponse): boolean {
+    return this.response === response
+  }
+
   /** The framework's request, with its `params` and `query`, for the application's callbacks. */
   abstract get native(): GuardRequest
 
@@ -126,6 +131,10 @@ export function nodeViews(make: MakeView): NodeViews {
   const kView = Symbol('portcullis.view')
   type Viewed = IncomingMessage & { [kView]?: NodeView }
   const answered = new WeakSet<object>()
+  // The view the last guard ran with, and its response: the response methods in front of which
+  // the holds stand ask for that response's view several times in a row (`json`, `send`, `end`,
+  // `writeHead`), and on Express every lookup on a response is a lookup on a new shape.
+  let last: NodeView | undefined
   return {
     viewOf(message, response, log, rules, route) {
       let view = (message as Viewed)[kView]
@@ -133,9 +142,13 @@ export function nodeViews(make: MakeView): NodeViews {
         view = make(message, response, log, rules, route)
         ;(message as Viewed)[kView] = view
       } else view.route = route
+      last = view
       return view
     },
-    viewOfResponse: (response) => (response.req as Viewed | undefined)?.[kView],
+    viewOfResponse(response) {
+      if (last !== undefined && last.responds(response)) return last
+      return (response.req as Viewed | undefined)?.[kView]
+    },
     principalOf: (message) => (message as Viewed)[kView]?.principal ?? null,
     answerProblem(response, problem) {
       answered.add(response)

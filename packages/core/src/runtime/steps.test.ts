@@ -178,6 +178,11 @@ describe('answerUnknownRoute', () => {
     const notFound = answerUnknownRoute(null)(view) as RenderedProblem
     expect(notFound.status).toBe(404)
     expect(notFound.headers['content-type']).toBe('application/problem+json')
+    // The same frozen answer every time: its wire form is formatted once, and nobody changes it.
+    expect(answerUnknownRoute(null)(view)).toBe(notFound)
+    for (const part of [notFound, notFound.headers, notFound.body]) {
+      expect(Object.isFrozen(part)).toBe(true)
+    }
     const unauthorized = problem(401, 'PCL_TOKEN_MISSING')
     expect(answerUnknownRoute(() => unauthorized)(view)).toBe(unauthorized)
     expect(await answerUnknownRoute(() => later(unauthorized))(view)).toBe(unauthorized)

@@ -1,6 +1,6 @@
 import type { RenderedProblem } from '../problem/index.js'
 import type { Answer, Pending } from './answer.js'
-import { statusProblem } from './node-response.js'
+import { statusProblem, type ProblemToWrite } from './node-response.js'
 import type { RequestView } from './request-view.js'
 
 /** One step of a route's flow: `null` to go on, or the refusal (already audited). */
@@ -92,8 +92,14 @@ export function runSteps(steps: RouteSteps, view: RequestView): Pending {
 }
 
 // URLs no route serves: a problem+json 404 (`about:blank`), the same for everyone the guard lets
-// that far.
-const NOT_FOUND = statusProblem(404) as RenderedProblem
+// that far. Frozen whole, so its wire form is formatted once (see `writeProblem`).
+const NOT_FOUND = frozenProblem(statusProblem(404)) as RenderedProblem
+
+function frozenProblem(problem: ProblemToWrite): ProblemToWrite {
+  Object.freeze(problem.headers)
+  Object.freeze(problem.body)
+  return Object.freeze(problem)
+}
 const notFound = (): RenderedProblem => NOT_FOUND
 
 /**

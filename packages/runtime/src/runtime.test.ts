@@ -528,6 +528,13 @@ describe('NodeView', () => {
     expect(sent.set).toEqual([])
     // Any other refusal of Node's is not swallowed.
     expect(() => viewOf({}, open.res).setHeader('ratelimit-limit', 'bad')).toThrow('bad')
+    // HTTP/2's compatibility API says "headers sent" with a code of its own.
+    const http2 = {
+      setHeader() {
+        throw Object.assign(new Error('sent'), { code: 'ERR_HTTP2_HEADERS_SENT' })
+      },
+    } as unknown as ServerResponse
+    expect(() => viewOf({}, http2).setHeader('ratelimit-limit', 10)).not.toThrow()
   })
 
   it('gives every guard of a request one view, its principal, and the route of each guard', () => {
@@ -590,6 +597,44 @@ describe('NodeView', () => {
     expect(shared.viewOfResponse(unseen.res)).toBeUndefined()
     // A response without a request (not Node's): no view.
     expect(shared.viewOfResponse(response(false).res)).toBeUndefined()
+  })
+
+  it('gives a copy of a request a view of its own, never the original principal', () => {
+    const shared = nodeViews((m, r, log, rules, route) => new PlainView(m, r, log, rules, route))
+    const message = { url: '/t/acme' } as IncomingMessage
+    const res = response(false).res
+    const view = shared.viewOf(message, res, runtime.log, NO_RULES, '/t/:tenant')
+    view.principal = { sub: 'user-7' } as never
+    view.authenticated = true
+    // A spread copies the (enumerable) property; an object made from the request inherits it.
+    for (const copy of [{ ...message, url: '/t/other' }, Object.create(message) as object]) {
+      expect(shared.principalOf(copy)).toBeNull()
+      const fresh = shared.viewOf(copy as IncomingMessage, res, runtime.log, NO_RULES, '/t/:tenant')
+      expect(fresh).not.toBe(view)
+      expect(fresh.authenticated).toBe(false)
+      expect(fresh.principal).toBeNull()
+    }
+    expect(shared.principalOf(message)).toBe(view.principal)
+  })
+
+  it('answers for the last response a guard saw without reading it, and only for its own', () => {
+    const shared = nodeViews((m, r, log, rules, route) => new PlainView(m, r, log, rules, route))
+    const message = {} as IncomingMessage
+    let reads = 0
+    const res = Object.defineProperty({ ...response(false).res }, 'req', {
+      get: () => (reads++, message),
+    }) as ServerResponse
+    const view = shared.viewOf(message, res, runtime.log, NO_RULES, '/a')
+    expect(shared.viewOfResponse(res)).toBe(view)
+    expect(reads).toBe(0)
+    // Another response to the same request (the request handed to the app again): not its view.
+    const other = { ...response(false).res, req: message } as unknown as ServerResponse
+    expect(shared.viewOfResponse(other)).toBeUndefined()
+    // Once another request was seen, found again through `res.req`.
+    const next = {} as IncomingMessage
+    shared.viewOf(next, { ...response(false).res, req: next } as never, runtime.log, NO_RULES, '/b')
+    expect(shared.viewOfResponse(res)).toBe(view)
+    expect(reads).toBe(1)
   })
 
   it('knows which responses Portcullis answered itself', () => {

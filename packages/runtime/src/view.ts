@@ -72,7 +72,9 @@ export abstract class NodeView implements RequestView, HoldSlot {
     try {
       this.response.setHeader(name, value)
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 'ERR_HTTP_HEADERS_SENT') throw err
+      const { code } = err as { code?: unknown }
+      // HTTP/1 and the HTTP/2 compatibility API say it each their own way.
+      if (code !== 'ERR_HTTP_HEADERS_SENT' && code !== 'ERR_HTTP2_HEADERS_SENT') throw err
     }
   }
 
@@ -109,7 +111,8 @@ export interface NodeViews {
   ) => NodeView
   /**
    * The view of the request a response answers (Node's `response.req`), where the response's
-   * holds are kept: `undefined` before any guard saw the request.
+   * holds are kept: `undefined` before any guard saw the request, and for a response other than
+   * the one the view was made with.
    */
   readonly viewOfResponse: (response: ServerResponse) => NodeView | undefined
   /** The principal the runtime verified for a request: `null` until then, or without a token. */
@@ -131,13 +134,21 @@ export function nodeViews(make: MakeView): NodeViews {
   const kView = Symbol('portcullis.view')
   type Viewed = IncomingMessage & { [kView]?: NodeView }
   const answered = new WeakSet<object>()
-  // The view the last guard ran with, and its response: the response methods in front of which
-  // the holds stand ask for that response's view several times in a row (`json`, `send`, `end`,
-  // `writeHead`), and on Express every lookup on a response is a lookup on a new shape.
+  // The view of this very request: a copy of a request (`{ ...req }`, which copies the property)
+  // or an object made from one (`Object.create(req)`) gets a view of its own, as it did when the
+  // views were kept in a WeakMap, never the original's principal, URL or parameters.
+  const own = (message: object): NodeView | undefined => {
+    const view = (message as Viewed)[kView]
+    return view !== undefined && view.message === message ? view : undefined
+  }
+  // The last view a guard (or the adapter's own handlers) made or found: the response methods in
+  // front of which the holds stand ask for their response's view several times in a row (`json`,
+  // `send`, `end`, `writeHead`), and on Express every lookup on a response is a lookup on a new
+  // shape. It keeps one request alive until the next one.
   let last: NodeView | undefined
   return {
     viewOf(message, response, log, rules, route) {
-      let view = (message as Viewed)[kView]
+      let view = own(message)
       if (view === undefined) {
         view = make(message, response, log, rules, route)
         ;(message as Viewed)[kView] = view
@@ -147,9 +158,13 @@ export function nodeViews(make: MakeView): NodeViews {
     },
     viewOfResponse(response) {
       if (last !== undefined && last.responds(response)) return last
-      return (response.req as Viewed | undefined)?.[kView]
+      const message = response.req as IncomingMessage | undefined
+      const view = message === undefined ? undefined : own(message)
+      // The view of another response to the same request (a request handed to the app again
+      // with a response of its own) is not this response's.
+      return view !== undefined && view.responds(response) ? view : undefined
     },
-    principalOf: (message) => (message as Viewed)[kView]?.principal ?? null,
+    principalOf: (message) => own(message)?.principal ?? null,
     answerProblem(response, problem) {
       answered.add(response)
       writeProblem(response, problem)

@@ -73,7 +73,8 @@ async function serve(
   Response: new (req: IncomingMessage) => ServerResponse = HeldResponse,
 ): Promise<string> {
   server = createServer({ ServerResponse: Response as typeof ServerResponse }, (req, res) => {
-    if (req.url !== '/unheld') for (const each of held) holdResponse(res, each, viewOf(req))
+    if (req.url !== '/unheld')
+      for (const each of held) holdResponse(res, each, viewOf(req), res as HoldSlot)
     handler(req, res)
   })
   server.listen(0, '127.0.0.1')

@@ -72,7 +72,7 @@ export interface ProtectOptions {
   readonly unheld?: (res: ServerResponse) => boolean
   /**
    * Where a response's holds are kept: the slot {@link holdResponse} was given for it. Absent:
-   * on the response itself.
+   * the response itself (which {@link holdResponse} must then be given as the slot).
    */
   readonly slotOf?: (res: ServerResponse) => HoldSlot | undefined
 }
@@ -80,7 +80,7 @@ export interface ProtectOptions {
 /**
  * Puts the holds in front of the methods of a response prototype, once: each method in `steps`
  * first hands the call to the holds on that response, if any, innermost last. A response nobody
- * holds costs one property lookup per call.
+ * holds costs a lookup of its slot per call.
  */
 export function protectResponses(
   prototype: object,
@@ -125,13 +125,14 @@ export function protectResponses(
 /**
  * Holds a response to a route's rules, before its handler runs: every body leaves through them.
  * A second hold with the same rules (the same guard met twice) is not added. The holds are kept
- * on `slot`, which the `slotOf` given to {@link protectResponses} must find for this response.
+ * on `slot`: the response itself, or what the `slotOf` given to {@link protectResponses} finds for
+ * this response.
  */
 export function holdResponse(
   res: ServerResponse,
   rules: ResponseRules,
   view: RequestView,
-  slot: HoldSlot = res as HoldSlot,
+  slot: HoldSlot,
 ): void {
   const chain = slot[kHolds]
   const hold: Hold = { rules, view, busy: false, approved: false, refused: false }

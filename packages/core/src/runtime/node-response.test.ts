@@ -148,6 +148,28 @@ describe('writeProblem', () => {
     }
   })
 
+  it('hands Node one frozen header list per frozen problem, a fresh one otherwise', () => {
+    const lists = (problem: ReturnType<typeof frozen>) => {
+      const seen: unknown[] = []
+      for (let i = 0; i < 2; i++) {
+        const res = {
+          headersSent: false,
+          getHeaderNames: () => [],
+          writeHead: (_status: number, headers: unknown) => void seen.push(headers),
+          end: () => undefined,
+        } as unknown as ServerResponse
+        writeProblem(res, problem)
+      }
+      return seen
+    }
+    const once = lists(frozen())
+    expect(once[0]).toBe(once[1])
+    expect(Object.isFrozen(once[0])).toBe(true)
+    const each = lists({ ...frozen() })
+    expect(each[0]).not.toBe(each[1])
+    expect(Object.isFrozen(each[0])).toBe(false)
+  })
+
   it('hands the body to the given end, whatever the response holds (a response hold writes so)', () => {
     for (const problem of [frozen(), { ...frozen() }]) {
       const ended: string[] = []

@@ -45,7 +45,11 @@ function wireOf(problem: ProblemToWrite): Wire {
   const names = new Set(['content-type', 'content-length'])
   for (const name of Object.keys(problem.headers)) names.add(name.toLowerCase())
   const wire = { text, headers, names }
-  if (Object.isFrozen(problem)) wires.set(problem, wire)
+  if (Object.isFrozen(problem)) {
+    // Handed to every answer of the problem from now on: frozen, as the problem is.
+    Object.freeze(headers)
+    wires.set(problem, wire)
+  }
   return wire
 }
 

@@ -82,7 +82,15 @@ export function bodyStep(rules: BodyRules | null, route: object | null): BodySte
       const { outcome } = admitted
       if (outcome.kind === 'refuse') return refuse(req, res, outcome.problem)
       if (outcome.kind === 'replace') req.body = outcome.body
-      if (admitted.pending !== null) (req as Pending)[kPending] = admitted.pending
+      if (admitted.pending !== null) {
+        // Not enumerable: a copy of the request does not carry it, nor does `util.inspect` show
+        // the body and rules it holds.
+        Object.defineProperty(req, kPending, {
+          value: admitted.pending,
+          writable: true,
+          configurable: true,
+        })
+      }
       next()
     },
     commit() {

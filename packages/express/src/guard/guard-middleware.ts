@@ -1,4 +1,4 @@
-import { holdResponse } from '@portcullis/allowlist/internal'
+import { holdResponse, type HoldSlot } from '@portcullis/allowlist/internal'
 import { andThen, runSteps, settle } from '@portcullis/core/internal'
 import type { InventoryEntry } from '@portcullis/policy'
 import {
@@ -79,8 +79,9 @@ export function createGuardMiddleware(
     res: Response,
     next: NextFunction,
   ): void {
-    // Kept on the view (a fixed shape), found again through `res.req` (see `protect`).
-    holdResponse(res, binding.response, view, view)
+    // Kept on the view (a fixed shape), found again through `res.req` (see `protect`), unless
+    // this is not the response the view was made with.
+    holdResponse(res, binding.response, view, view.responds(res) ? view : (res as HoldSlot))
     binding.bodyStep.admit(req, res, view, next)
   }
 

@@ -8,6 +8,7 @@ import {
   refuseHeld,
   settled,
   type Hold,
+  type HoldSlot,
   type HoldSteps,
   type ResponseMethod,
 } from '@portcullis/allowlist/internal'
@@ -72,5 +73,10 @@ const steps: HoldSteps = Object.freeze({ ...nodeResponseSteps, ...expressSteps }
  * decides on a response no guard admitted (a middleware that answers before any guard).
  */
 export function protect(responsePrototype: object, unheld: (res: ServerResponse) => boolean): void {
-  protectResponses(responsePrototype, steps, { unheld, slotOf: viewOfResponse })
+  // Kept on the request's view; on the response itself when it is not the response the view was
+  // made with (a request handed to the app again with another response).
+  protectResponses(responsePrototype, steps, {
+    unheld,
+    slotOf: (res) => viewOfResponse(res) ?? (res as HoldSlot),
+  })
 }

@@ -128,9 +128,12 @@ function machineCpuMs() {
   }
 }
 
+// Where each token pool's next run starts.
+const cursors = new WeakMap()
+
 /**
  * One autocannon run against a server: `token` on every request, or a new token of `pool` on
- * each one (cycled in order), or `dpop: { token, proofs }`: the DPoP-bound token with a new proof
+ * each one (cycled in order, across runs), or `dpop: { token, proofs }`: the DPoP-bound token with a new proof
  * on each request (a proof is good once: past the end of the list they repeat, and are refused).
  * Resolves with 2xx requests per second, p50/p99 latency in ms, the non-2xx and error counts, the
  * CPU used (in cores) by this process (the load generator), the server, and the rest of the
@@ -152,12 +155,16 @@ export async function load({ server, path, token, pool, dpop, duration, connecti
       },
     ]
   } else if (pool !== undefined) {
-    let next = 0
+    // Each round goes on where the last one stopped: a round that started over at the pool's
+    // first token would find the previous round's tokens in a verification cache smaller than
+    // the pool, and measure cache hits as fresh tokens.
+    let next = cursors.get(pool) ?? 0
     options.requests = [
       {
         setupRequest(request) {
           request.headers.authorization = `Bearer ${pool[next]}`
           next = (next + 1) % pool.length
+          cursors.set(pool, next)
           return request
         },
       },

@@ -93,8 +93,8 @@ export function protectResponses(
     const base = proto[name]
     if (typeof base !== 'function' || base[kDispatch] === true) continue
     /* eslint-disable prefer-rest-params */
-    // `arguments` rather than a rest parameter, and used by `apply` alone on the paths that only
-    // forward the call: V8 then passes the arguments through without building an object.
+    // `arguments` rather than a rest parameter, copied only on the paths that check the call: the
+    // paths that only forward it build no array of their own.
     const dispatch = function portcullisResponse(this: ServerResponse) {
       const chain = (slotOf === undefined ? (this as HoldSlot) : slotOf(this))?.[kHolds]
       if (chain === undefined) {

@@ -1,4 +1,4 @@
-import { holdResponse, type HoldSlot } from '@portcullis/allowlist/internal'
+import { holdResponse } from '@portcullis/allowlist/internal'
 import { andThen, runSteps, settle } from '@portcullis/core/internal'
 import type { InventoryEntry } from '@portcullis/policy'
 import {
@@ -10,7 +10,7 @@ import {
 } from '@portcullis/runtime'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { bodyStep, type BodyStep } from '../body/index.js'
-import { answerProblem, viewOf } from '../lib/express-view.js'
+import { answerProblem, slotOf, viewOf } from '../lib/express-view.js'
 import { kGuardHandle } from '../lib/symbols.js'
 
 /** Where `seal` found a guard: the runtime's site, and Express's route (`null` for a mount). */
@@ -79,9 +79,8 @@ export function createGuardMiddleware(
     res: Response,
     next: NextFunction,
   ): void {
-    // Kept on the view (a fixed shape), found again through `res.req` (see `protect`), unless
-    // this is not the response the view was made with.
-    holdResponse(res, binding.response, view, view.responds(res) ? view : (res as HoldSlot))
+    // Where the response methods look for them (see `slotOf`).
+    holdResponse(res, binding.response, view, slotOf(res))
     binding.bodyStep.admit(req, res, view, next)
   }
 

@@ -1,6 +1,8 @@
 import type { GuardRequest } from '@portcullis/core'
 import { NodeView, nodeViews } from '@portcullis/runtime'
+import type { HoldSlot } from '@portcullis/allowlist/internal'
 import type { Request } from 'express'
+import type { ServerResponse } from 'node:http'
 
 /** The runtime's view of an Express request; one per request, made by the first guard. */
 class ExpressView extends NodeView {
@@ -22,3 +24,12 @@ class ExpressView extends NodeView {
 export const { viewOf, viewOfResponse, principalOf, answerProblem, isAnswered } = nodeViews(
   (message, response, log, rules, route) => new ExpressView(message, response, log, rules, route),
 )
+
+/**
+ * Where a response's holds are kept: on the view of its request, unless it is not the response
+ * that view was made with (a request handed to the app again with another response), then on the
+ * response itself. The guard holds a response there and the response methods look there.
+ */
+export function slotOf(res: ServerResponse): HoldSlot {
+  return viewOfResponse(res) ?? (res as HoldSlot)
+}

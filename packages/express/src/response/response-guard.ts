@@ -8,13 +8,12 @@ import {
   refuseHeld,
   settled,
   type Hold,
-  type HoldSlot,
   type HoldSteps,
   type ResponseMethod,
 } from '@portcullis/allowlist/internal'
 import type { Response } from 'express'
 import type { ServerResponse } from 'node:http'
-import { viewOfResponse } from '../lib/express-view.js'
+import { slotOf } from '../lib/express-view.js'
 
 /**
  * Express's own response methods, in front of which the runtime's hold stands as it does in front
@@ -73,10 +72,5 @@ const steps: HoldSteps = Object.freeze({ ...nodeResponseSteps, ...expressSteps }
  * decides on a response no guard admitted (a middleware that answers before any guard).
  */
 export function protect(responsePrototype: object, unheld: (res: ServerResponse) => boolean): void {
-  // Kept on the request's view; on the response itself when it is not the response the view was
-  // made with (a request handed to the app again with another response).
-  protectResponses(responsePrototype, steps, {
-    unheld,
-    slotOf: (res) => viewOfResponse(res) ?? (res as HoldSlot),
-  })
+  protectResponses(responsePrototype, steps, { unheld, slotOf })
 }

@@ -12,27 +12,16 @@ import {
   planBody,
   type BodyRules,
 } from './body-rules.js'
+import { fakeView } from './fake-view.js'
 
 const message = (headers: Record<string, string> = {}) => ({ headers }) as IncomingMessage
 
 function viewOf(headers: Record<string, string> = {}, scopes: string[] = []): RequestView {
-  return {
+  return fakeView({
     method: 'POST',
-    route: '/videos',
     message: message(headers),
-    url: '/videos',
-    ip: undefined,
-    requestId: null,
-    log: { info() {}, warn() {}, error() {} },
-    native: {},
-    queryTokenAllowed: () => false,
-    dpopRequired: () => false,
-    setHeader() {},
-    start: 0,
     principal: scopes.length === 0 ? null : { scopes: new Set(scopes), claims: {} },
-    authenticated: true,
-    dpop: undefined,
-  } as unknown as RequestView
+  })
 }
 
 const video = {

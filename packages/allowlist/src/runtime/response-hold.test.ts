@@ -17,6 +17,7 @@ import {
   protectResponses,
   type HoldSlot,
 } from './response-hold.js'
+import { fakeView } from './fake-view.js'
 
 // The hold is framework-free: a bare Node server whose responses it stands in front of.
 class HeldResponse extends ServerResponse {}
@@ -41,23 +42,13 @@ function rulesOf(response: unknown, meters: Parameters<typeof createResponseRule
 const rules = rulesOf({ allow: ['id', 'title'] })
 
 function viewOf(req: IncomingMessage): RequestView {
-  return {
+  return fakeView({
     method: req.method ?? 'GET',
-    route: '/videos',
     message: req,
     url: req.url ?? '/',
-    ip: undefined,
-    requestId: null,
-    log: { info() {}, warn() {}, error() {} },
-    native: req as unknown as RequestView['native'],
-    queryTokenAllowed: () => false,
-    dpopRequired: () => false,
-    setHeader() {},
+    native: req,
     start: performance.now(),
-    principal: null,
-    authenticated: true,
-    dpop: undefined,
-  }
+  })
 }
 
 let server: Server | undefined

@@ -7,6 +7,7 @@ import {
   planResponse,
   type ResponseRules,
 } from './response-rules.js'
+import { fakeView } from './fake-view.js'
 
 const site = { label: 'GET /videos', requireResponse: true, knownScopes: undefined }
 
@@ -20,23 +21,7 @@ function rulesOf(response: unknown, meters: readonly Meter[] = [], audits: Audit
   )
 }
 
-const view = {
-  method: 'GET',
-  route: '/videos',
-  message: {},
-  url: '/videos',
-  ip: undefined,
-  requestId: null,
-  log: { info() {}, warn() {}, error() {} },
-  native: {},
-  queryTokenAllowed: () => false,
-  dpopRequired: () => false,
-  setHeader() {},
-  start: 0,
-  principal: null,
-  authenticated: true,
-  dpop: undefined,
-} as unknown as RequestView
+const view = fakeView()
 
 const row = { id: 1, title: 'T', ownerEmail: 'a@example.com' }
 const projected = { id: 1, title: 'T' }

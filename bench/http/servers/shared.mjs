@@ -73,6 +73,28 @@ export function serverArgs(options = {}) {
   return { ...values, pool: Number(values.pool) }
 }
 
+/** The claims of every benchmark token: the guard's route lets them through. */
+function tokenClaims(sub, extra = {}) {
+  return {
+    sub,
+    scope: [...SCOPES, 'profile'],
+    client_id: 'player-svc',
+    tenant: 'acme',
+    expiresIn: '2h',
+    ...extra,
+  }
+}
+
+/**
+ * A token like a warm scenario's (same claims, same size), from an issuer no server trusts: what
+ * the load generator sends a bare server that never reads it, so that bare and guarded servers
+ * parse the same request bytes.
+ */
+export async function carriedToken() {
+  const issuer = await createTestIssuer({ algorithm: 'ES256', issuer: ISSUER, audience: AUDIENCE })
+  return issuer.token(tokenClaims('user-1'))
+}
+
 /**
  * An ES256 test issuer with its JWKS served on loopback by this process, the token sent on every
  * request of a warm scenario, and `pool` distinct tokens (one subject each) for cold ones.
@@ -81,14 +103,7 @@ export function serverArgs(options = {}) {
 export async function issuerWithTokens(pool, extra = {}) {
   const issuer = await createTestIssuer({ algorithm: 'ES256', issuer: ISSUER, audience: AUDIENCE })
   const jwksUri = await issuer.listen()
-  const claims = (sub) => ({
-    sub,
-    scope: [...SCOPES, 'profile'],
-    client_id: 'player-svc',
-    tenant: 'acme',
-    expiresIn: '2h',
-    ...extra,
-  })
+  const claims = (sub) => tokenClaims(sub, extra)
   const warm = await issuer.token(claims('user-1'))
   const tokens = []
   // Minted in batches: jose signs asynchronously, so this is about 4x faster than one by one.

@@ -45,8 +45,8 @@ export interface ProofVerifier {
    * Returns (or resolves) when the proof is valid, bound to the token's key, and used for the
    * first time; throws (or rejects) with `AuthenticationError` (`PCL_DPOP_PROOF_INVALID`,
    * `PCL_DPOP_PROOF_REPLAYED`, `PCL_DPOP_NONCE_REQUIRED`, `PCL_TOKEN_BINDING_MISMATCH`) or
-   * `DependencyError` (`PCL_DPOP_UNAVAILABLE`). Synchronous when the proof's key is known and
-   * the replay cache is in memory.
+   * `DependencyError` (`PCL_DPOP_UNAVAILABLE`). Once the proof's key is known, its signature is
+   * one `crypto.verify` on the thread pool, and the replay check one map or Redis operation.
    */
   verify(context: ProofContext): void | Promise<void>
 }
@@ -194,8 +194,8 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
     }
   }
 
-  // Synchronous when the proof's key was imported before and its replay cache is in memory: a
-  // DPoP request then costs one signature, like a fresh bearer token.
+  // Once the proof's key was imported, a DPoP request costs one signature check (on the thread
+  // pool) and one replay check, like a fresh bearer token.
   function verify(context: ProofContext): void | Promise<void> {
     const jws = preflight(context.proof)
     const id = jws.token.slice(0, jws.token.indexOf('.'))

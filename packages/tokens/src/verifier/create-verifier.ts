@@ -270,9 +270,10 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
     return seconds * 1000
   }
 
-  // The signature check with the key the issuer's source picks from the header alone:
-  // synchronous when the key is at hand and the check needs no jose (every token after the first
-  // of a key and alg), a promise otherwise. Throws or rejects with jose's errors, unmapped.
+  // The signature check with the key the issuer's source picks from the header alone: one
+  // `crypto.verify` on the thread pool when the key is at hand and the check needs no jose (every
+  // token after the first of a key and alg; an HMAC is answered at once), jose otherwise. Throws
+  // or rejects with jose's errors, unmapped.
   function checkSignature(jws: DecodedJws, issuer: CompiledIssuer): void | Promise<void> {
     const several = (err: unknown): Promise<void> => {
       if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err
@@ -288,8 +289,8 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
     return Promise.resolve(key).then((found) => signatures.verify(jws, found), several)
   }
 
-  // The signature first (over the exact bytes), then the claims, as jwtVerify orders them. No
-  // promise on the synchronous path: a fresh token costs its signature, not a chain of ticks.
+  // The signature first (over the exact bytes), then the claims, as jwtVerify orders them: a
+  // fresh token costs its signature and one promise, not jose's chain of ticks.
   function verifyFresh(jws: DecodedJws, issuer: CompiledIssuer): Verified | Promise<Verified> {
     const generation = issuer.source.generation()
     let signed: void | Promise<void>

@@ -169,8 +169,37 @@ export const SIGNATURE_REFUSED = Object.freeze(
 )
 const signatureRefused = (): errors.JWSSignatureVerificationFailed => SIGNATURE_REFUSED
 
-/** Checks a signature: `true` when `signature` is the key's signature of `input` under the alg. */
-type SignatureCheck = (input: Buffer, signature: Buffer) => boolean
+function accepted(valid: boolean): void {
+  if (!valid) throw signatureRefused()
+}
+
+/**
+ * Checks a signature: resolves (or answers) `true` when `signature` is the key's signature of
+ * `input` under the alg.
+ */
+type SignatureCheck = (input: Buffer, signature: Buffer) => boolean | Promise<boolean>
+
+/**
+ * Node's `crypto.verify` on libuv's thread pool, as WebCrypto runs it for jose. On a saturated
+ * core this costs less CPU per signature than the same call on the main thread (about 12% less
+ * per fresh token over HTTP, server pinned to one core; see docs/performance.md): the pool runs
+ * the signature checks of concurrent requests one after the other, with OpenSSL's code and tables
+ * still in the caches, where on the main thread each check evicts the JavaScript of the request
+ * around it and is evicted by it in turn.
+ */
+function verifyOnPool(
+  hash: string | null,
+  input: Buffer,
+  key: KeyObject | Parameters<typeof nodeVerify>[2],
+  signature: Buffer,
+): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    nodeVerify(hash, input, key, signature, (err, valid) => {
+      if (err === null) resolve(valid)
+      else reject(err)
+    })
+  })
+}
 
 // Node 20 has the class as a global only (\`webcrypto.CryptoKey\` is undefined there).
 const WebCryptoKey = (globalThis as unknown as { CryptoKey: abstract new () => object }).CryptoKey
@@ -195,7 +224,7 @@ function keyObjectOf(key: KeyInput): KeyObject {
  */
 function signatureCheck(alg: string, key: KeyObject): SignatureCheck {
   if (alg === 'EdDSA' || alg === 'Ed25519') {
-    return (input, signature) => nodeVerify(null, input, key, signature)
+    return (input, signature) => verifyOnPool(null, input, key, signature)
   }
   const bits = alg.slice(2)
   const hash = `sha${bits}`
@@ -212,12 +241,12 @@ function signatureCheck(alg: string, key: KeyObject): SignatureCheck {
       const bytes = Math.ceil(Number(key.asymmetricKeyDetails?.modulusLength) / 8)
       const pss = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 }
       return (input, signature) =>
-        signature.length === bytes && nodeVerify(hash, input, pss, signature)
+        signature.length === bytes && verifyOnPool(hash, input, pss, signature)
     }
     default: {
       // RS and ES: `dsaEncoding` applies to an ECDSA key only (a JWS signature is r and s).
       const options = { key, dsaEncoding: 'ieee-p1363' as const }
-      return (input, signature) => nodeVerify(hash, input, options, signature)
+      return (input, signature) => verifyOnPool(hash, input, options, signature)
     }
   }
 }
@@ -227,23 +256,27 @@ function signatureCheck(alg: string, key: KeyObject): SignatureCheck {
  * through jose's `compactVerify`, which checks the key itself against the algorithm (key type,
  * curve, a CryptoKey's usages and algorithm, an RSA modulus of at least 2048 bits). Once jose
  * accepted the pair, its later tokens are checked with Node's `crypto.verify` on the key's
- * `KeyObject`: the same OpenSSL operation WebCrypto runs, without a thread-pool round trip, a
- * promise, or a second decoding of the token. A pair jose refused is asked again every time, so
- * it keeps failing exactly as jose fails it. A token is accepted only when every check it meets
- * accepts it: jose's and Node's for the first, Node's for the next ones.
+ * `KeyObject`: the same OpenSSL operation WebCrypto runs, on the same thread pool, without a
+ * second decoding of the token or jose's promise chain (an HMAC, cheap, is checked at once). A
+ * pair jose refused is asked again every time, so it keeps failing exactly as jose fails it. A
+ * token is accepted only when every check it meets accepts it: jose's and Node's for the first,
+ * Node's for the next ones.
  */
 export class SignatureChecks {
   readonly #checks = new WeakMap<object, Map<string, SignatureCheck>>()
 
-  /** Resolves when the signature is valid; throws jose's errors otherwise. */
+  /**
+   * Answers (HMAC) or resolves when the signature is valid; throws or rejects with jose's errors
+   * otherwise (a signature that does not check: one shared error, no stack trace).
+   */
   verify(jws: DecodedJws, key: KeyInput): void | Promise<void> {
     const alg = String(jws.header.alg)
     const check = this.#checks.get(key)?.get(alg)
-    if (check !== undefined) {
-      if (!check(jws.signingInput, jws.signature)) throw signatureRefused()
-      return
-    }
-    return this.#first(jws, key, alg)
+    if (check === undefined) return this.#first(jws, key, alg)
+    const valid = check(jws.signingInput, jws.signature)
+    if (valid === true) return
+    if (valid === false) throw signatureRefused()
+    return valid.then(accepted)
   }
 
   async #first(jws: DecodedJws, key: KeyInput, alg: string): Promise<void> {
@@ -257,7 +290,7 @@ export class SignatureChecks {
     // Node's check too, so that the first token meets the same checks as the next ones: WebCrypto
     // accepts a PSS signature with its leading zero octets stripped, Node's check does not.
     const check = this.#learn(key, alg)
-    if (check !== undefined && !check(jws.signingInput, jws.signature)) throw signatureRefused()
+    if (check !== undefined) accepted(await check(jws.signingInput, jws.signature))
   }
 
   #learn(key: KeyInput, alg: string): SignatureCheck | undefined {

@@ -181,11 +181,11 @@ type SignatureCheck = (input: Buffer, signature: Buffer) => boolean | Promise<bo
 
 /**
  * Node's `crypto.verify` on libuv's thread pool, as WebCrypto runs it for jose. On a saturated
- * core this costs less CPU per signature than the same call on the main thread (about 12% less
- * per fresh token over HTTP, server pinned to one core; see docs/performance.md): the pool runs
- * the signature checks of concurrent requests one after the other, with OpenSSL's code and tables
- * still in the caches, where on the main thread each check evicts the JavaScript of the request
- * around it and is evicted by it in turn.
+ * core this costs less CPU per fresh token than the same call on the main thread (measured over
+ * HTTP, server pinned to one core: docs/performance.md): the pool runs the signature checks of
+ * concurrent requests one after the other, with OpenSSL's code and tables still in the caches,
+ * where on the main thread each check evicts the JavaScript of the request around it and is
+ * evicted by it in turn. A loop with nothing else to do pays the hand-off instead.
  */
 function verifyOnPool(
   hash: string | null,

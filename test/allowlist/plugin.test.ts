@@ -223,6 +223,29 @@ describe('what the guard cannot inspect is refused', () => {
     await vi.waitFor(() => expect(released.sort()).toEqual(['async generator', 'generator']))
   })
 
+  it('a web ReadableStream: 500, and the stream cancelled unread', async () => {
+    let cancelled = false
+    const t = await setup((app) => {
+      app.get('/web', guard({ allow }), (_req, reply) =>
+        reply.type('application/json').send(
+          new ReadableStream<string>({
+            pull(controller) {
+              controller.enqueue(JSON.stringify(row))
+            },
+            cancel() {
+              cancelled = true
+            },
+          }),
+        ),
+      )
+    })
+    const res = await t.get('/web')
+    expect(res.statusCode).toBe(500)
+    expect(res.json()).toMatchObject({ code: 'PCL_RESPONSE_REJECTED' })
+    expect(res.body).not.toContain('10.0.0.7')
+    await vi.waitFor(() => expect(cancelled).toBe(true))
+  })
+
   it('non-JSON content and bodies above maxBodyBytes', async () => {
     const t = await setup((app) => {
       app.get('/html', guard({ allow }), (_req, reply) =>

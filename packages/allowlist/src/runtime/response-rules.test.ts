@@ -180,6 +180,34 @@ describe('values the guard cannot read whole', () => {
     expect(audits[0]).not.toHaveProperty('notOwned')
   })
 
+  it('a web ReadableStream is refused unread and cancelled, locked or not', async () => {
+    const rules = rulesOf(allow)
+    const cancelled: string[] = []
+    const streamOf = (name: string): ReadableStream<string> =>
+      new ReadableStream<string>({
+        pull(controller) {
+          controller.enqueue(JSON.stringify(row))
+        },
+        cancel() {
+          cancelled.push(name)
+        },
+      })
+    const free = streamOf('free')
+    expect(rules.project(view, 200, free)).toMatchObject({
+      kind: 'refuse',
+      problem: { status: 500, body: { code: 'PCL_RESPONSE_REJECTED' } },
+    })
+    const locked = streamOf('locked')
+    const reader = locked.getReader()
+    expect(rules.project(view, 200, locked)).toMatchObject({ kind: 'refuse' })
+    expect(rules.serialized(view, 200, streamOf('sent'), 'application/json')).toMatchObject({
+      kind: 'refuse',
+    })
+    // The locked stream's cancel() rejects; vitest would fail the file on an unhandled one.
+    await vi.waitFor(() => expect(cancelled.sort()).toEqual(['free', 'sent']))
+    reader.releaseLock()
+  })
+
   it('a serialized payload that is neither text nor bytes is refused and released', () => {
     const rules = rulesOf(allow)
     const destroy = vi.fn()

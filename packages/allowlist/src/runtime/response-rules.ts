@@ -151,18 +151,23 @@ function unreadable(body: unknown): string | null {
 }
 
 /**
- * Releases a body the guard refused without reading it: a stream is destroyed (its file
- * descriptor or socket freed), a generator returned. Nothing else holds resources.
+ * Releases a body the guard refused without reading it: a Node stream is destroyed (its file
+ * descriptor or socket freed), a web `ReadableStream` cancelled (its source's `cancel` runs), a
+ * generator returned. Nothing else holds resources.
  */
 export function release(body: unknown): void {
-  const value = body as { destroy?: unknown; return?: unknown }
+  const value = body as { destroy?: unknown; return?: unknown; cancel?: unknown }
   try {
+    let done: unknown
     if (typeof value.destroy === 'function') {
       ;(value.destroy as () => void).call(body)
     } else if (typeof value.return === 'function') {
-      const done = (value.return as () => unknown).call(body)
-      if (done instanceof Promise) done.catch(() => undefined)
+      done = (value.return as () => unknown).call(body)
+    } else if (typeof value.cancel === 'function') {
+      // A locked stream (someone reads it) refuses to be cancelled: it is dropped all the same.
+      done = (value.cancel as () => unknown).call(body)
     }
+    if (done instanceof Promise) done.catch(() => undefined)
   } catch {
     // A body that fails to release is dropped all the same.
   }

@@ -190,7 +190,7 @@ type SignatureCheck = (input: Buffer, signature: Buffer) => boolean | Promise<bo
 function verifyOnPool(
   hash: string | null,
   input: Buffer,
-  key: KeyObject | Parameters<typeof nodeVerify>[2],
+  key: Parameters<typeof nodeVerify>[2],
   signature: Buffer,
 ): Promise<boolean> {
   return new Promise((resolve, reject) => {

@@ -212,9 +212,7 @@ describe('keys picked from the fetched set', () => {
     }
     // A forged signature under the same key is refused, without a fetch either.
     const forged = (await tokenBy(k1)).replace(/\.[^.]+$/, `.${'A'.repeat(86)}`)
-    await expect(Promise.resolve().then(() => verifier.verify(forged))).rejects.toMatchObject({
-      code: 'PCL_TOKEN_INVALID',
-    })
+    expect(await codeOf(() => verifier.verify(forged))).toBe('PCL_TOKEN_INVALID')
     expect(requests()).toBe(0)
   })
 

@@ -303,7 +303,7 @@ describe('soak', () => {
             await one()
             // A server's requests arrive by I/O, so its event loop turns between them and runs
             // what each response left for later (inject's setImmediate callbacks). Once a token
-            // is verified without a thread-pool round trip, nothing else here would let them
+            // is verified without a turn of the loop (a cache hit), nothing else here would let them
             // run: they would pile up, each holding its request, as no server ever sees.
             if (sent % 64 === 0) await new Promise((resolve) => setImmediate(resolve))
           }

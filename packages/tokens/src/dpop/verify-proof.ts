@@ -7,13 +7,12 @@ import {
   type CryptoKey,
   type JWK,
   type JWTPayload,
-  type JWTVerifyOptions,
 } from 'jose'
 import { LRUCache } from 'lru-cache'
 import { PRIVATE_JWK_MEMBERS } from '../lib/inspect-key.js'
 import type { ResolvedDpopOptions } from '../options/resolve-tokens-options.js'
 import {
-  checkClaims as checkJwtClaims,
+  claimChecks,
   decodeJws,
   isObject,
   SignatureChecks,
@@ -46,7 +45,7 @@ export interface ProofVerifier {
    * first time; throws (or rejects) with `AuthenticationError` (`PCL_DPOP_PROOF_INVALID`,
    * `PCL_DPOP_PROOF_REPLAYED`, `PCL_DPOP_NONCE_REQUIRED`, `PCL_TOKEN_BINDING_MISMATCH`) or
    * `DependencyError` (`PCL_DPOP_UNAVAILABLE`). Once the proof's key is known, its signature is
-   * one `crypto.verify` on the thread pool, and the replay check one map or Redis operation.
+   * one batched `crypto.verify`, and the replay check one map or Redis operation.
    */
   verify(context: ProofContext): void | Promise<void>
 }
@@ -120,7 +119,7 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
   const keys = new LRUCache<string, { readonly key: CryptoKey; readonly jkt: string }>({
     max: KEY_CACHE_MAX,
   })
-  const verifyOptions: JWTVerifyOptions = Object.freeze({
+  const checkJwtClaims = claimChecks({
     typ: 'dpop+jwt',
     maxTokenAge: options.maxAge,
     clockTolerance: options.clockTolerance,
@@ -194,8 +193,8 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
     }
   }
 
-  // Once the proof's key was imported, a DPoP request costs one signature check (on the thread
-  // pool) and one replay check, like a fresh bearer token.
+  // Once the proof's key was imported, a DPoP request costs one signature check (batched) and one
+  // replay check, like a fresh bearer token.
   function verify(context: ProofContext): void | Promise<void> {
     const jws = preflight(context.proof)
     const id = jws.token.slice(0, jws.token.indexOf('.'))
@@ -216,14 +215,9 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
     found: { readonly key: CryptoKey; readonly jkt: string },
     context: ProofContext,
   ): void | Promise<void> {
-    let checked: void | Promise<void>
-    try {
-      checked = signatures.verify(jws, found.key)
-    } catch (err) {
-      throw mapProofError(err)
-    }
-    if (checked === undefined) return accept(jws, found.jkt, context)
-    return checked.then(
+    return signatures.verify(
+      jws,
+      found.key,
       () => accept(jws, found.jkt, context),
       (err: unknown) => {
         throw mapProofError(err)
@@ -235,7 +229,7 @@ export function createProofVerifier(options: ResolvedDpopOptions): ProofVerifier
   function accept(jws: DecodedJws, jkt: string, context: ProofContext): void | Promise<void> {
     const { claims } = jws
     try {
-      checkJwtClaims(jws, verifyOptions, Math.floor(Date.now() / 1000))
+      checkJwtClaims(jws, Math.floor(Date.now() / 1000))
     } catch (err) {
       throw mapProofError(err)
     }

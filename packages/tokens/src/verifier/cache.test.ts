@@ -67,8 +67,9 @@ function codeOfSync(run: () => unknown): string {
 }
 
 /**
- * Whether `run` was answered from the cache: no signature checked. (A signature is checked on the
- * thread pool, and a refusal may be thrown or rejected, so a promise tells nothing.)
+ * Whether `run` was answered from the cache: no signature checked. (A signature is checked in a
+ * batch after the caller's callback, and a refusal may be thrown or rejected, so a promise tells
+ * nothing.)
  */
 function fromCache(run: () => unknown): boolean {
   const before = signatureChecks.mock.calls.length

@@ -1,12 +1,6 @@
 import { AuthenticationError, DependencyError, type Principal } from '@portcullis/core'
 import { deadline, NO_TELEMETRY, type Telemetry } from '@portcullis/core/internal'
-import {
-  errors,
-  type CompactJWSHeaderParameters,
-  type JWTPayload,
-  type JWTVerifyOptions,
-  type KeyInput,
-} from 'jose'
+import { errors, type CompactJWSHeaderParameters, type JWTPayload, type KeyInput } from 'jose'
 import { LRUCache } from 'lru-cache'
 import type { KeySource } from '../lib/key-source.js'
 import { mapJoseError } from '../lib/map-jose-error.js'
@@ -17,7 +11,14 @@ import { resolveTokensOptions, type ResolvedIssuer } from '../options/resolve-to
 import { isToken68 } from '../bearer/index.js'
 import { createIntrospector } from '../introspection/index.js'
 import { createSenderCheck, type SenderCheck } from '../sender/create-sender-check.js'
-import { checkClaims, decodeJws, decodeJwsLazily, SignatureChecks, type DecodedJws } from './jws.js'
+import {
+  claimChecks,
+  decodeJws,
+  decodeJwsLazily,
+  SignatureChecks,
+  type ClaimChecks,
+  type DecodedJws,
+} from './jws.js'
 import type { TokensOptions } from '../options/tokens-options.js'
 
 /**
@@ -69,7 +70,8 @@ interface CompiledIssuer {
   readonly issuer: string
   readonly source: KeySource
   readonly algorithms: ReadonlySet<string>
-  readonly verifyOptions: Readonly<JWTVerifyOptions>
+  /** The claim checks of its `verifyOptions`, compiled once. */
+  readonly checkClaims: ClaimChecks
   readonly maxTokenAge: number | undefined
   readonly scopeClaim: ScopeClaim
   readonly getKey: (header: CompactJWSHeaderParameters) => Promise<KeyInput> | KeyInput
@@ -120,7 +122,7 @@ function compile(issuer: ResolvedIssuer, telemetry: Telemetry): CompiledIssuer {
     issuer: issuer.issuer,
     source,
     algorithms: issuer.algorithms,
-    verifyOptions: issuer.verifyOptions,
+    checkClaims: claimChecks(issuer.verifyOptions),
     maxTokenAge: issuer.maxTokenAge,
     scopeClaim: issuer.scopeClaim,
     // Only the protected header reaches the key source: jose's own getters (local and remote
@@ -184,7 +186,7 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
       ? undefined
       : createIntrospector(config.introspection, clockTolerance, config.cacheMax)
   // Concurrent verifications of one new token share one verification.
-  const pending = new Map<string, Promise<Verified>>()
+  const pending = new Map<string, Promise<Principal>>()
   const signatures = new SignatureChecks()
 
   // Each with its code's title as the message; what isRevoked threw (or the deadline) is the cause.
@@ -270,75 +272,87 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
     return seconds * 1000
   }
 
-  // The signature check with the key the issuer's source picks from the header alone: one
-  // `crypto.verify` on the thread pool when the key is at hand and the check needs no jose (every
-  // token after the first of a key and alg; an HMAC is answered at once), jose otherwise. Throws
-  // or rejects with jose's errors, unmapped.
-  function checkSignature(jws: DecodedJws, issuer: CompiledIssuer): void | Promise<void> {
+  // The signature check with the key the issuer's source picks from the header alone, then
+  // `valid()`, as `check().then(valid, refused)`: one batched `crypto.verify` when the key is at
+  // hand and the check needs no jose (every token after the first of a key and alg; an HMAC is
+  // answered at once), jose otherwise. `refused` gets jose's errors, unmapped.
+  function checkSignature(
+    jws: DecodedJws,
+    issuer: CompiledIssuer,
+    valid: () => Principal,
+    refused: (err: unknown) => never,
+  ): Principal | Promise<Principal> {
     const several = (err: unknown): Promise<void> => {
       if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err
-      return firstMatchingKey(err, (key) => signatures.verify(jws, key))
+      return firstMatchingKey(err, (key) => signatures.check(jws, key))
     }
     let key: KeyInput | Promise<KeyInput>
     try {
       key = issuer.getKey(jws.header)
     } catch (err) {
-      return several(err)
+      // No key (or a malformed header): refused at once, as any refusal.
+      if (!(err instanceof errors.JWKSMultipleMatchingKeys)) return refused(err)
+      return several(err).then(valid, refused)
     }
-    if (!isThenable(key)) return signatures.verify(jws, key)
-    return Promise.resolve(key).then((found) => signatures.verify(jws, found), several)
+    if (!isThenable(key)) return signatures.verify(jws, key, valid, refused)
+    return Promise.resolve(key)
+      .then((found) => signatures.check(jws, found), several)
+      .then(valid, refused)
   }
 
-  // The signature first (over the exact bytes), then the claims, as jwtVerify orders them: a
-  // fresh token costs its signature and one promise, not jose's chain of ticks.
-  function verifyFresh(jws: DecodedJws, issuer: CompiledIssuer): Verified | Promise<Verified> {
+  // The signature first (over the exact bytes), then the claims, as jwtVerify orders them. A
+  // fresh token costs its signature check and one promise, which the check settles itself (not
+  // jose's chain of ticks); settled either way, it ends the token's single-flight entry.
+  function verifyFresh(jws: DecodedJws, issuer: CompiledIssuer): Principal | Promise<Principal> {
     const generation = issuer.source.generation()
-    let signed: void | Promise<void>
-    try {
-      signed = checkSignature(jws, issuer)
-    } catch (err) {
-      throw mapJoseError(err)
-    }
-    if (signed === undefined) return signedToken(jws, issuer, generation)
-    return signed.then(
-      () => signedToken(jws, issuer, generation),
+    const { token } = jws
+    return checkSignature(
+      jws,
+      issuer,
+      () => {
+        pending.delete(token)
+        return signedToken(jws, issuer, generation)
+      },
       (err: unknown) => {
+        pending.delete(token)
         throw mapJoseError(err)
       },
     )
   }
 
   // A token whose signature checked: its claims, then the principal, cached.
-  function signedToken(jws: DecodedJws, issuer: CompiledIssuer, generation: number): Verified {
+  function signedToken(jws: DecodedJws, issuer: CompiledIssuer, generation: number): Principal {
     const { token } = jws
+    const now = Date.now()
+    const seconds = Math.floor(now / 1000)
     let claims: JWTPayload
     try {
       // Decoded now when the preflight did not need them (one issuer).
       claims = jws.claims
-      checkClaims(jws, issuer.verifyOptions, Math.floor(Date.now() / 1000))
+      issuer.checkClaims(jws, seconds)
     } catch (err) {
       throw mapJoseError(err)
     }
     // jose compares `iat` with the clock only under maxTokenAge. A token issued in the future is
     // no token this issuer minted yet (a skewed or forged clock): refused like a bad `nbf`. It is
     // checked once, here: a cache hit is later still, so never earlier than `iat` allows.
-    if (
-      typeof claims.iat === 'number' &&
-      claims.iat > Math.floor(Date.now() / 1000) + clockTolerance
-    ) {
+    if (typeof claims.iat === 'number' && claims.iat > seconds + clockTolerance) {
       throw invalid('Token issued in the future (iat), beyond clockTolerance')
     }
-    const verified: Verified = {
-      token,
-      principal: buildPrincipal(claims, issuer.scopeClaim),
-      expiresAt: expiryOf(claims, issuer),
-      source: issuer.source,
-      generation,
+    const principal = buildPrincipal(claims, issuer.scopeClaim)
+    if (cache !== undefined) {
+      const expiresAt = expiryOf(claims, issuer)
+      if (expiresAt > now) {
+        cache.set(cacheKey(token), {
+          token,
+          principal,
+          expiresAt,
+          source: issuer.source,
+          generation,
+        })
+      }
     }
-    if (cache !== undefined && verified.expiresAt > Date.now()) {
-      cache.set(cacheKey(token), verified)
-    }
-    return verified
+    return principal
   }
 
   // What the last call of `verifyToken` found, for telemetry: read right after it returns.
@@ -378,11 +392,11 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
       const { jws, issuer } = preflight(token)
       lastIssuer = issuer.issuer
       const fresh = verifyFresh(jws, issuer)
-      if (!(fresh instanceof Promise)) return admit(fresh.principal)
-      work = fresh.finally(() => pending.delete(token))
+      if (!(fresh instanceof Promise)) return admit(fresh)
+      work = fresh
       pending.set(token, work)
     }
-    return work.then((verified) => admit(verified.principal))
+    return isRevoked === undefined ? work : work.then(admit)
   }
 
   function counted(token: string): Principal | Promise<Principal> {

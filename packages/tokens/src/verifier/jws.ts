@@ -8,6 +8,7 @@ import {
   verify as nodeVerify,
   type JsonWebKey,
 } from 'node:crypto'
+import { setImmediate } from 'node:timers'
 import {
   compactVerify,
   errors,
@@ -167,38 +168,100 @@ export function withoutStack<T>(make: () => T): T {
 export const SIGNATURE_REFUSED = Object.freeze(
   withoutStack(() => new errors.JWSSignatureVerificationFailed()),
 )
-const signatureRefused = (): errors.JWSSignatureVerificationFailed => SIGNATURE_REFUSED
 
-function accepted(valid: boolean): void {
-  if (!valid) throw signatureRefused()
+/** What runs once a signature checked, as in `.then(valid)`: its answer is the check's. */
+type Valid<T> = () => T
+/** What runs when a signature did not check (or its check failed), as in `.then(_, refused)`. */
+type Refused = (err: unknown) => never
+
+/**
+ * Checks a signature, then answers `valid()` (or resolves with it) when `signature` is the key's
+ * signature of `input` under the alg; calls `refused` with the shared refusal otherwise.
+ */
+type SignatureCheck = <T>(
+  input: Buffer,
+  signature: Buffer,
+  valid: Valid<T>,
+  refused: Refused,
+) => T | Promise<Awaited<T>>
+
+// Node's own, taken when this module loads: fake timers installed later by a test (the app's or
+// ours) do not stop signature checks from completing.
+const later = setImmediate
+
+type VerifyKey = Parameters<typeof nodeVerify>[2]
+
+interface PendingCheck {
+  readonly hash: string | null
+  readonly input: Buffer
+  readonly key: VerifyKey
+  readonly signature: Buffer
+  readonly valid: Valid<unknown>
+  readonly refused: Refused
+  readonly resolve: (value: unknown) => void
+  readonly reject: (err: unknown) => void
+}
+
+// A check's continuation, run by the batch: the caller's promise settles with what it answers or
+// throws, with no promise between the check and the continuation.
+function settle(check: PendingCheck, valid: boolean, err: unknown): void {
+  try {
+    check.resolve(valid ? check.valid() : check.refused(err))
+  } catch (thrown) {
+    check.reject(thrown)
+  }
 }
 
 /**
- * Checks a signature: resolves (or answers) `true` when `signature` is the key's signature of
- * `input` under the alg.
+ * Node's `crypto.verify`, batched on the main thread: the checks asked for while the event loop
+ * reads its sockets run one after the other once it has read them (in the loop's check phase),
+ * with OpenSSL's code and tables still in the caches, where a check run inside each request's
+ * callback evicts the JavaScript of the request around it and is evicted by it in turn. Over HTTP
+ * this costs less CPU per fresh token than a check inside the request's callback, and less than
+ * libuv's thread pool (as WebCrypto uses), whose hand-off (a queued work item, a thread wake-up
+ * and an async wake of the loop per check) a loop with nothing else to do pays in full. Measured:
+ * docs/performance.md.
  */
-type SignatureCheck = (input: Buffer, signature: Buffer) => boolean | Promise<boolean>
+export class CheckBatch {
+  #queue: PendingCheck[] = []
+  readonly #flush = (): void => {
+    const queue = this.#queue
+    this.#queue = []
+    for (const check of queue) {
+      let valid: boolean
+      try {
+        valid = nodeVerify(check.hash, check.input, check.key, check.signature)
+      } catch (err) {
+        // A check that throws is refused alone, with Node's error; the rest of the batch runs.
+        settle(check, false, err)
+        continue
+      }
+      settle(check, valid, SIGNATURE_REFUSED)
+    }
+  }
 
-/**
- * Node's `crypto.verify` on libuv's thread pool, as WebCrypto runs it for jose. On a saturated
- * core this costs less CPU per fresh token than the same call on the main thread (measured over
- * HTTP, server pinned to one core: docs/performance.md): the pool runs the signature checks of
- * concurrent requests one after the other, with OpenSSL's code and tables still in the caches,
- * where on the main thread each check evicts the JavaScript of the request around it and is
- * evicted by it in turn. A loop with nothing else to do pays the hand-off instead.
- */
-function verifyOnPool(
-  hash: string | null,
-  input: Buffer,
-  key: Parameters<typeof nodeVerify>[2],
-  signature: Buffer,
-): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    nodeVerify(hash, input, key, signature, (err, valid) => {
-      if (err === null) resolve(valid)
-      else reject(err)
+  verify<T>(
+    hash: string | null,
+    input: Buffer,
+    key: VerifyKey,
+    signature: Buffer,
+    valid: Valid<T>,
+    refused: Refused,
+  ): Promise<Awaited<T>> {
+    return new Promise<Awaited<T>>((resolve, reject) => {
+      if (this.#queue.length === 0) later(this.#flush)
+      this.#queue.push({
+        hash,
+        input,
+        key,
+        signature,
+        valid,
+        refused,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      })
     })
-  })
+  }
 }
 
 // Node 20 has the class as a global only (\`webcrypto.CryptoKey\` is undefined there).
@@ -222,17 +285,21 @@ function keyObjectOf(key: KeyInput): KeyObject {
  * family and its hash (`ES384`: ECDSA with SHA-384). OpenSSL refuses an Ed25519, RSASSA-PKCS1 or
  * (IEEE P1363) ECDSA signature of the wrong length by itself; see the PSS case.
  */
-function signatureCheck(alg: string, key: KeyObject): SignatureCheck {
+function signatureCheck(alg: string, key: KeyObject, batch: CheckBatch): SignatureCheck {
   if (alg === 'EdDSA' || alg === 'Ed25519') {
-    return (input, signature) => verifyOnPool(null, input, key, signature)
+    return (input, signature, valid, refused) =>
+      batch.verify(null, input, key, signature, valid, refused)
   }
   const bits = alg.slice(2)
   const hash = `sha${bits}`
   switch (alg.slice(0, 2)) {
     case 'HS':
-      return (input, signature) => {
+      return (input, signature, valid, refused) => {
         const expected = createHmac(hash, key).update(input).digest()
-        return expected.length === signature.length && timingSafeEqual(expected, signature)
+        if (expected.length !== signature.length || !timingSafeEqual(expected, signature)) {
+          return refused(SIGNATURE_REFUSED)
+        }
+        return valid()
       }
     case 'PS': {
       // RFC 7518 §3.5: a signature exactly as long as the modulus, and a salt as long as the
@@ -240,15 +307,23 @@ function signatureCheck(alg: string, key: KeyObject): SignatureCheck {
       // string, the same integer); this verifier does not.
       const bytes = Math.ceil(Number(key.asymmetricKeyDetails?.modulusLength) / 8)
       const pss = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 }
-      return (input, signature) =>
-        signature.length === bytes && verifyOnPool(hash, input, pss, signature)
+      return (input, signature, valid, refused) =>
+        signature.length === bytes
+          ? batch.verify(hash, input, pss, signature, valid, refused)
+          : refused(SIGNATURE_REFUSED)
     }
     default: {
       // RS and ES: `dsaEncoding` applies to an ECDSA key only (a JWS signature is r and s).
       const options = { key, dsaEncoding: 'ieee-p1363' as const }
-      return (input, signature) => verifyOnPool(hash, input, options, signature)
+      return (input, signature, valid, refused) =>
+        batch.verify(hash, input, options, signature, valid, refused)
     }
   }
+}
+
+const nothing = (): void => undefined
+const rethrow: Refused = (err) => {
+  throw err
 }
 
 /**
@@ -256,7 +331,7 @@ function signatureCheck(alg: string, key: KeyObject): SignatureCheck {
  * through jose's `compactVerify`, which checks the key itself against the algorithm (key type,
  * curve, a CryptoKey's usages and algorithm, an RSA modulus of at least 2048 bits). Once jose
  * accepted the pair, its later tokens are checked with Node's `crypto.verify` on the key's
- * `KeyObject`: the same OpenSSL operation WebCrypto runs, on the same thread pool, without a
+ * `KeyObject`: the same OpenSSL operation WebCrypto runs, batched on the main thread, without a
  * second decoding of the token or jose's promise chain (an HMAC, cheap, is checked at once). A
  * pair jose refused is asked again every time, so it keeps failing exactly as jose fails it. A
  * token is accepted only when every check it meets accepts it: jose's and Node's for the first,
@@ -264,19 +339,32 @@ function signatureCheck(alg: string, key: KeyObject): SignatureCheck {
  */
 export class SignatureChecks {
   readonly #checks = new WeakMap<object, Map<string, SignatureCheck>>()
+  readonly #batch = new CheckBatch()
 
   /**
-   * Answers (HMAC) or resolves when the signature is valid; throws or rejects with jose's errors
-   * otherwise (a signature that does not check: one shared error, no stack trace).
+   * Checks the signature, then answers `valid()` (an HMAC, at once) or resolves with it; calls
+   * `refused` with jose's error otherwise (a signature that does not check: one shared error, no
+   * stack trace), which throws, or rejects the promise with what it throws. As
+   * `check().then(valid, refused)`, without a promise between the check and `valid`.
    */
-  verify(jws: DecodedJws, key: KeyInput): void | Promise<void> {
+  verify<T>(
+    jws: DecodedJws,
+    key: KeyInput,
+    valid: Valid<T>,
+    refused: Refused,
+  ): T | Promise<Awaited<T>> {
     const alg = String(jws.header.alg)
     const check = this.#checks.get(key)?.get(alg)
-    if (check === undefined) return this.#first(jws, key, alg)
-    const valid = check(jws.signingInput, jws.signature)
-    if (valid === true) return
-    if (valid === false) throw signatureRefused()
-    return valid.then(accepted)
+    // A promise answered with a promise takes on its outcome: Awaited, as the checks resolve.
+    if (check === undefined) {
+      return this.#first(jws, key, alg).then(valid, refused) as Promise<Awaited<T>>
+    }
+    return check(jws.signingInput, jws.signature, valid, refused)
+  }
+
+  /** Resolves (or answers) when the signature checks; throws or rejects as {@link verify}. */
+  check(jws: DecodedJws, key: KeyInput): void | Promise<void> {
+    return this.verify(jws, key, nothing, rethrow)
   }
 
   async #first(jws: DecodedJws, key: KeyInput, alg: string): Promise<void> {
@@ -290,13 +378,13 @@ export class SignatureChecks {
     // Node's check too, so that the first token meets the same checks as the next ones: WebCrypto
     // accepts a PSS signature with its leading zero octets stripped, Node's check does not.
     const check = this.#learn(key, alg)
-    if (check !== undefined) accepted(await check(jws.signingInput, jws.signature))
+    if (check !== undefined) await check(jws.signingInput, jws.signature, nothing, rethrow)
   }
 
   #learn(key: KeyInput, alg: string): SignatureCheck | undefined {
     let check: SignatureCheck
     try {
-      check = signatureCheck(alg, keyObjectOf(key))
+      check = signatureCheck(alg, keyObjectOf(key), this.#batch)
     } catch {
       return undefined
     }
@@ -326,79 +414,97 @@ function numericDate(claims: JWTPayload, claim: string): number | undefined {
   return value
 }
 
+/** The claim checks of one set of options, compiled by {@link claimChecks}. */
+export type ClaimChecks = (jws: DecodedJws, now: number) => void
+
 /**
  * The claim checks of jose's `jwtVerify`, in its order and with its errors, on a claims set this
  * module decoded: `typ`, the required claims, `iss`, `aud`, `nbf`, `exp` and `maxTokenAge`
  * (`maxTokenAge`, `issuer`, `audience` and `clockTolerance` as the verifier resolved them:
- * numbers and strings).
+ * numbers and strings). What depends on the options alone (the expected `typ`, the claims that
+ * must be present, the allowed issuers and audiences) is worked out once, here.
  */
+export function claimChecks(options: Readonly<JWTVerifyOptions>): ClaimChecks {
+  const { typ, requiredClaims = [], issuer, audience, maxTokenAge } = options
+  const tolerance = typeof options.clockTolerance === 'number' ? options.clockTolerance : 0
+  const expectedTyp = typ === undefined ? undefined : normalizeTyp(typ)
+  // jose's order: issuer, audience, maxTokenAge's `iat`, then the required claims, each once.
+  const presence = [...requiredClaims]
+  if (maxTokenAge !== undefined) presence.push('iat')
+  if (audience !== undefined) presence.push('aud')
+  if (issuer !== undefined) presence.push('iss')
+  const required = [...new Set(presence.reverse())]
+  const issuers = issuer === undefined ? undefined : Array.isArray(issuer) ? [...issuer] : [issuer]
+  const audiences =
+    audience === undefined ? undefined : typeof audience === 'string' ? [audience] : [...audience]
+  return (jws, now) => {
+    const { claims, header } = jws
+    if (
+      expectedTyp !== undefined &&
+      (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== expectedTyp)
+    ) {
+      claimFailed('unexpected "typ" JWT header value', claims, 'typ', 'check_failed')
+    }
+    for (const claim of required) {
+      if (!Object.hasOwn(claims, claim)) {
+        claimFailed(`missing required "${claim}" claim`, claims, claim, 'missing')
+      }
+    }
+    const iss = claims.iss
+    if (issuers !== undefined && (typeof iss !== 'string' || !issuers.includes(iss))) {
+      claimFailed('unexpected "iss" claim value', claims, 'iss', 'check_failed')
+    }
+    if (audiences !== undefined) {
+      const aud = claims.aud
+      const present =
+        typeof aud === 'string'
+          ? audiences.includes(aud)
+          : Array.isArray(aud) && audiences.some((value) => aud.includes(value))
+      if (!present) claimFailed('unexpected "aud" claim value', claims, 'aud', 'check_failed')
+    }
+    const iat = numericDate(claims, 'iat')
+    const nbf = numericDate(claims, 'nbf')
+    if (nbf !== undefined && nbf > now + tolerance) {
+      claimFailed('"nbf" claim timestamp check failed', claims, 'nbf', 'check_failed')
+    }
+    const exp = numericDate(claims, 'exp')
+    if (exp !== undefined && exp <= now - tolerance) {
+      throw new errors.JWTExpired(
+        '"exp" claim timestamp check failed',
+        claims,
+        'exp',
+        'check_failed',
+      )
+    }
+    if (maxTokenAge !== undefined) {
+      const age = now - (iat as number)
+      if (typeof maxTokenAge !== 'number')
+        throw new TypeError('maxTokenAge must be resolved to seconds')
+      if (age - tolerance > maxTokenAge) {
+        throw new errors.JWTExpired(
+          '"iat" claim timestamp check failed (too far in the past)',
+          claims,
+          'iat',
+          'check_failed',
+        )
+      }
+      if (age < -tolerance) {
+        claimFailed(
+          '"iat" claim timestamp check failed (it should be in the past)',
+          claims,
+          'iat',
+          'check_failed',
+        )
+      }
+    }
+  }
+}
+
+/** {@link claimChecks} of `options`, run once on `jws`. */
 export function checkClaims(
   jws: DecodedJws,
   options: Readonly<JWTVerifyOptions>,
   now: number,
 ): void {
-  const { claims, header } = jws
-  const { typ, requiredClaims = [], issuer, audience, maxTokenAge } = options
-  const tolerance = typeof options.clockTolerance === 'number' ? options.clockTolerance : 0
-  if (
-    typ !== undefined &&
-    (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ))
-  ) {
-    claimFailed('unexpected "typ" JWT header value', claims, 'typ', 'check_failed')
-  }
-  const presence = [...requiredClaims]
-  if (maxTokenAge !== undefined) presence.push('iat')
-  if (audience !== undefined) presence.push('aud')
-  if (issuer !== undefined) presence.push('iss')
-  for (const claim of new Set(presence.reverse())) {
-    if (!Object.hasOwn(claims, claim)) {
-      claimFailed(`missing required "${claim}" claim`, claims, claim, 'missing')
-    }
-  }
-  const iss = claims.iss
-  if (
-    issuer !== undefined &&
-    (typeof iss !== 'string' || !(Array.isArray(issuer) ? issuer : [issuer]).includes(iss))
-  ) {
-    claimFailed('unexpected "iss" claim value', claims, 'iss', 'check_failed')
-  }
-  if (audience !== undefined) {
-    const allowed = typeof audience === 'string' ? [audience] : audience
-    const aud = claims.aud
-    const present =
-      typeof aud === 'string'
-        ? allowed.includes(aud)
-        : Array.isArray(aud) && allowed.some((value) => aud.includes(value))
-    if (!present) claimFailed('unexpected "aud" claim value', claims, 'aud', 'check_failed')
-  }
-  const iat = numericDate(claims, 'iat')
-  const nbf = numericDate(claims, 'nbf')
-  if (nbf !== undefined && nbf > now + tolerance) {
-    claimFailed('"nbf" claim timestamp check failed', claims, 'nbf', 'check_failed')
-  }
-  const exp = numericDate(claims, 'exp')
-  if (exp !== undefined && exp <= now - tolerance) {
-    throw new errors.JWTExpired('"exp" claim timestamp check failed', claims, 'exp', 'check_failed')
-  }
-  if (maxTokenAge !== undefined) {
-    const age = now - (iat as number)
-    if (typeof maxTokenAge !== 'number')
-      throw new TypeError('maxTokenAge must be resolved to seconds')
-    if (age - tolerance > maxTokenAge) {
-      throw new errors.JWTExpired(
-        '"iat" claim timestamp check failed (too far in the past)',
-        claims,
-        'iat',
-        'check_failed',
-      )
-    }
-    if (age < -tolerance) {
-      claimFailed(
-        '"iat" claim timestamp check failed (it should be in the past)',
-        claims,
-        'iat',
-        'check_failed',
-      )
-    }
-  }
+  claimChecks(options)(jws, now)
 }

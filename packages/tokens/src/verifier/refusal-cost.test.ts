@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto'
+import { createPublicKey, randomBytes } from 'node:crypto'
 import { buildPayload, createTestKey, signToken, type TestKey } from '@portcullis/testing'
 import { errors, SignJWT } from 'jose'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { createVerifier } from './create-verifier.js'
-import { decodeJws, SignatureChecks } from './jws.js'
+import { CheckBatch, decodeJws, SignatureChecks, SIGNATURE_REFUSED } from './jws.js'
 
 // A forged token is the cheapest request an attacker can send: refusing it must cost no more
 // than accepting a genuine one (issue 26). These tests pin what that path does not build.
@@ -40,11 +40,11 @@ describe('refusing a forged signature', () => {
   it('throws one shared, frozen error that names no token', async () => {
     const checks = new SignatureChecks()
     const first = decodeJws(await genuine(1))
-    await checks.verify(first, key.publicKey)
+    await checks.check(first, key.publicKey)
     const a = forge(await genuine(2))
     const b = forge(await genuine(3))
-    const errA = await refused(() => checks.verify(decodeJws(a), key.publicKey))
-    const errB = await refused(() => checks.verify(decodeJws(b), key.publicKey))
+    const errA = await refused(() => checks.check(decodeJws(a), key.publicKey))
+    const errB = await refused(() => checks.check(decodeJws(b), key.publicKey))
     expect(errA).toBeInstanceOf(errors.JWSSignatureVerificationFailed)
     expect(errB).toBe(errA)
     expect(Object.isFrozen(errA)).toBe(true)
@@ -79,21 +79,74 @@ describe('refusing a forged signature', () => {
 
   // Why: docs/performance.md, "Fresh tokens". A forged signature takes the same road.
   it.each(['ES256', 'RS256', 'PS256', 'EdDSA'] as const)(
-    'checks a known %s key on the thread pool, off the event loop, forged or not',
+    'checks a known %s key in a batch once the loop has read its sockets, forged or not',
     async (alg) => {
       const signer = await createTestKey({ kid: 'p1', alg })
       const mint = (n: number): Promise<string> =>
         signToken(signer, buildPayload({ issuer: ISSUER, audience: AUDIENCE }, { sub: `u${n}` }))
       const checks = new SignatureChecks()
-      await checks.verify(decodeJws(await mint(1)), signer.publicKey)
-      const good = checks.verify(decodeJws(await mint(2)), signer.publicKey)
-      const bad = checks.verify(decodeJws(forge(await mint(3))), signer.publicKey)
-      expect(good).toBeInstanceOf(Promise)
-      expect(bad).toBeInstanceOf(Promise)
-      await expect(good).resolves.toBeUndefined()
-      await expect(bad).rejects.toBeInstanceOf(errors.JWSSignatureVerificationFailed)
+      await checks.check(decodeJws(await mint(1)), signer.publicKey)
+      const tokens = [await mint(2), forge(await mint(3)), await mint(4)].map(decodeJws)
+      const settled: string[] = []
+      const answers = tokens.map((jws, n) => {
+        const answer = checks.check(jws, signer.publicKey)
+        expect(answer).toBeInstanceOf(Promise)
+        return (answer as Promise<void>).then(
+          () => settled.push(`${n} ok`),
+          (err: unknown) => settled.push(`${n} ${(err as Error).constructor.name}`),
+        )
+      })
+      // Nothing is checked inside the callback that asked: not after its microtasks either.
+      for (let tick = 0; tick < 5; tick++) await Promise.resolve()
+      expect(settled).toEqual([])
+      // All three in the loop's next check phase, in the order they were asked.
+      await new Promise((resolve) => setImmediate(resolve))
+      await Promise.all(answers)
+      expect(settled).toEqual(['0 ok', '1 JWSSignatureVerificationFailed', '2 ok'])
     },
   )
+
+  it('completes its checks under fake timers installed after it loaded', async () => {
+    const checks = new SignatureChecks()
+    await checks.check(decodeJws(await genuine(1)), key.publicKey)
+    vi.useFakeTimers({ toFake: ['setImmediate', 'setTimeout', 'setInterval'] })
+    try {
+      const good = checks.check(decodeJws(await genuine(2)), key.publicKey)
+      const bad = checks.check(decodeJws(forge(await genuine(3))), key.publicKey)
+      await expect(good).resolves.toBeUndefined()
+      await expect(bad).rejects.toBeInstanceOf(errors.JWSSignatureVerificationFailed)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('refuses a check that throws alone: the rest of its batch is still checked', async () => {
+    const batch = new CheckBatch()
+    const [input, signature] = [Buffer.from('a.b'), Buffer.alloc(64)]
+    const valid = (): string => 'valid'
+    const refused = (err: unknown): never => {
+      throw err
+    }
+    // Node throws for a key it cannot read; the check beside it is answered.
+    const broken = batch.verify('sha256', input, 'not a key', signature, valid, refused)
+    const forged = batch.verify('sha256', input, key.publicKey as never, signature, valid, refused)
+    await expect(broken).rejects.toThrow()
+    await expect(forged).rejects.toBe(SIGNATURE_REFUSED)
+    // What `valid` throws is the answer too.
+    const genuineJws = decodeJws(await genuine(4))
+    const keyObject = createPublicKey({ key: key.jwk, format: 'jwk' })
+    const throwing = batch.verify(
+      'sha256',
+      genuineJws.signingInput,
+      { key: keyObject, dsaEncoding: 'ieee-p1363' },
+      genuineJws.signature,
+      () => {
+        throw new Error('claims refused')
+      },
+      refused,
+    )
+    await expect(throwing).rejects.toThrow('claims refused')
+  })
 
   it('checks a known HMAC secret at once: a digest and a constant-time comparison', async () => {
     const secret = randomBytes(32)
@@ -102,13 +155,13 @@ describe('refusing a forged signature', () => {
         .setProtectedHeader({ alg: 'HS256' })
         .sign(secret)
     const checks = new SignatureChecks()
-    await checks.verify(decodeJws(await mint(1)), secret)
-    expect(checks.verify(decodeJws(await mint(2)), secret)).toBeUndefined()
+    await checks.check(decodeJws(await mint(1)), secret)
+    expect(checks.check(decodeJws(await mint(2)), secret)).toBeUndefined()
     const forgedA = decodeJws(forge(await mint(3)))
     const forgedB = decodeJws(forge(await mint(4)))
-    expect(() => checks.verify(forgedA, secret)).toThrow(errors.JWSSignatureVerificationFailed)
-    expect(await refused(() => checks.verify(forgedA, secret))).toBe(
-      await refused(() => checks.verify(forgedB, secret)),
+    expect(() => checks.check(forgedA, secret)).toThrow(errors.JWSSignatureVerificationFailed)
+    expect(await refused(() => checks.check(forgedA, secret))).toBe(
+      await refused(() => checks.check(forgedB, secret)),
     )
   })
 })

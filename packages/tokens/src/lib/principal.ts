@@ -22,14 +22,21 @@ export class ScopeSet extends Set<string> {
   }
 }
 
-/** Freezes a JSON value and everything in it; iterative so that deep nesting cannot overflow. */
+/**
+ * Freezes a JSON value and everything in it; iterative so that deep nesting cannot overflow. Only
+ * objects and arrays are stacked (a claims set is mostly strings and numbers).
+ */
 export function deepFreeze<T>(value: T): T {
-  const stack: unknown[] = [value]
+  if (typeof value !== 'object' || value === null) return value
+  const stack: object[] = [value]
   while (stack.length > 0) {
-    const current = stack.pop()
-    if (typeof current !== 'object' || current === null || Object.isFrozen(current)) continue
+    const current = stack.pop() as Record<string, unknown>
+    if (Object.isFrozen(current)) continue
     Object.freeze(current)
-    for (const child of Object.values(current)) stack.push(child)
+    for (const key of Object.keys(current)) {
+      const child = current[key]
+      if (typeof child === 'object' && child !== null) stack.push(child)
+    }
   }
   return value
 }

@@ -135,6 +135,37 @@ describe('verified-token cache', () => {
     expect(signatureChecks).toHaveBeenCalledTimes(1)
   })
 
+  it('never joins a payload swapped under the signature of a token in flight', async () => {
+    const verifier = verifierWith()
+    const jwt = await token({ sub: 'user-1' })
+    const [header, , signature] = jwt.split('.')
+    const forged = jose.base64url.encode(
+      JSON.stringify(claimsFor(ISSUER, AUDIENCE, { sub: 'admin' })),
+    )
+    const swapped = `${header}.${forged}.${signature}`
+    // The genuine token is in flight when the swapped one and the genuine one arrive again.
+    const [first, attack, again] = await Promise.allSettled([
+      verifier.verify(jwt),
+      verifier.verify(swapped),
+      verifier.verify(jwt),
+    ])
+    expect(first).toMatchObject({ status: 'fulfilled', value: { subject: 'user-1' } })
+    expect(attack).toMatchObject({ status: 'rejected', reason: { code: 'PCL_TOKEN_INVALID' } })
+    expect(again).toMatchObject({ status: 'fulfilled', value: { subject: 'user-1' } })
+    // The genuine token once (the third call joined it), the swapped one on its own.
+    expect(signatureChecks).toHaveBeenCalledTimes(2)
+    // And the other way round: the swapped token in flight first is joined by no genuine one.
+    const fresh = await token({ sub: 'user-2' })
+    const [h2, , s2] = fresh.split('.')
+    const swappedFirst = `${h2}.${forged}.${s2}`
+    const [bad, good] = await Promise.allSettled([
+      verifier.verify(swappedFirst),
+      verifier.verify(fresh),
+    ])
+    expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'PCL_TOKEN_INVALID' } })
+    expect(good).toMatchObject({ status: 'fulfilled', value: { subject: 'user-2' } })
+  })
+
   it('ends an entry at exp minus the clock tolerance', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const t = epochSeconds()

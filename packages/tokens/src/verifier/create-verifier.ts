@@ -185,8 +185,9 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
     config.introspection === undefined
       ? undefined
       : createIntrospector(config.introspection, clockTolerance, config.cacheMax)
-  // Concurrent verifications of one new token share one verification.
-  const pending = new Map<string, Promise<Principal>>()
+  // Concurrent verifications of one new token share one verification, keyed as the cache is (by
+  // the signature segment, hashed once per call for both) and served only for the exact token.
+  const pending = new Map<string, { readonly token: string; readonly work: Promise<Principal> }>()
   const signatures = new SignatureChecks()
 
   // Each with its code's title as the message; what isRevoked threw (or the deadline) is the cause.
@@ -221,9 +222,8 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
     return principal
   }
 
-  function cached(token: string): Verified | undefined {
+  function cached(token: string, key: string): Verified | undefined {
     if (cache === undefined) return undefined
-    const key = cacheKey(token)
     const entry = cache.get(key)
     // Another token with the same signature (a payload swapped under a real signature) is not
     // this entry: it is verified in full, and fails.
@@ -303,18 +303,22 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   // The signature first (over the exact bytes), then the claims, as jwtVerify orders them. A
   // fresh token costs its signature check and one promise, which the check settles itself (not
   // jose's chain of ticks); settled either way, it ends the token's single-flight entry.
-  function verifyFresh(jws: DecodedJws, issuer: CompiledIssuer): Principal | Promise<Principal> {
+  // `slot` is the single-flight key the caller registers the promise under, if it does.
+  function verifyFresh(
+    jws: DecodedJws,
+    issuer: CompiledIssuer,
+    slot: string | undefined,
+  ): Principal | Promise<Principal> {
     const generation = issuer.source.generation()
-    const { token } = jws
     return checkSignature(
       jws,
       issuer,
       () => {
-        pending.delete(token)
+        if (slot !== undefined) pending.delete(slot)
         return signedToken(jws, issuer, generation)
       },
       (err: unknown) => {
-        pending.delete(token)
+        if (slot !== undefined) pending.delete(slot)
         throw mapJoseError(err)
       },
     )
@@ -369,7 +373,8 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
       })
     }
     // Only the exact string verified before is a hit: it was a token68 then.
-    const hit = cached(token)
+    const key = cacheKey(token)
+    const hit = cached(token, key)
     if (hit !== undefined) {
       lastHit = true
       return admit(hit.principal)
@@ -387,14 +392,20 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
       const principal = introspector.verify(token)
       return isThenable(principal) ? principal.then(admit) : admit(principal)
     }
-    let work = pending.get(token)
-    if (work === undefined) {
+    const inFlight = pending.get(key)
+    let work: Promise<Principal>
+    if (inFlight !== undefined && inFlight.token === token) {
+      work = inFlight.work
+    } else {
       const { jws, issuer } = preflight(token)
       lastIssuer = issuer.issuer
-      const fresh = verifyFresh(jws, issuer)
+      // Another token under the same signature while one is in flight is verified on its own
+      // (and fails): it never joins, nor takes, the slot.
+      const slot = inFlight === undefined ? key : undefined
+      const fresh = verifyFresh(jws, issuer, slot)
       if (!(fresh instanceof Promise)) return admit(fresh)
       work = fresh
-      pending.set(token, work)
+      if (slot !== undefined) pending.set(slot, { token, work })
     }
     return isRevoked === undefined ? work : work.then(admit)
   }

@@ -303,29 +303,36 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   // The signature first (over the exact bytes), then the claims, as jwtVerify orders them. A
   // fresh token costs its signature check and one promise, which the check settles itself (not
   // jose's chain of ticks); settled either way, it ends the token's single-flight entry.
-  // `slot` is the single-flight key the caller registers the promise under, if it does.
+  // `key` is the token's cache key; `slot`, whether the caller registers the promise under it
+  // for single flight.
   function verifyFresh(
     jws: DecodedJws,
     issuer: CompiledIssuer,
-    slot: string | undefined,
+    key: string,
+    slot: boolean,
   ): Principal | Promise<Principal> {
     const generation = issuer.source.generation()
     return checkSignature(
       jws,
       issuer,
       () => {
-        if (slot !== undefined) pending.delete(slot)
-        return signedToken(jws, issuer, generation)
+        if (slot) pending.delete(key)
+        return signedToken(jws, issuer, generation, key)
       },
       (err: unknown) => {
-        if (slot !== undefined) pending.delete(slot)
+        if (slot) pending.delete(key)
         throw mapJoseError(err)
       },
     )
   }
 
   // A token whose signature checked: its claims, then the principal, cached.
-  function signedToken(jws: DecodedJws, issuer: CompiledIssuer, generation: number): Principal {
+  function signedToken(
+    jws: DecodedJws,
+    issuer: CompiledIssuer,
+    generation: number,
+    key: string,
+  ): Principal {
     const { token } = jws
     const now = Date.now()
     const seconds = Math.floor(now / 1000)
@@ -347,7 +354,7 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
     if (cache !== undefined) {
       const expiresAt = expiryOf(claims, issuer)
       if (expiresAt > now) {
-        cache.set(cacheKey(token), {
+        cache.set(key, {
           token,
           principal,
           expiresAt,
@@ -401,11 +408,11 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
       lastIssuer = issuer.issuer
       // Another token under the same signature while one is in flight is verified on its own
       // (and fails): it never joins, nor takes, the slot.
-      const slot = inFlight === undefined ? key : undefined
-      const fresh = verifyFresh(jws, issuer, slot)
+      const slot = inFlight === undefined
+      const fresh = verifyFresh(jws, issuer, key, slot)
       if (!(fresh instanceof Promise)) return admit(fresh)
       work = fresh
-      if (slot !== undefined) pending.set(slot, { token, work })
+      if (slot) pending.set(key, { token, work })
     }
     return isRevoked === undefined ? work : work.then(admit)
   }

@@ -15,7 +15,7 @@ import { beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest'
 import type { TokensOptions } from '../options/index.js'
 import { supportedAlgorithms, type SupportedAlgorithm } from '../lib/algorithms.js'
 import { createVerifier, type Verifier } from './create-verifier.js'
-import { checkClaims, decodeJws, type DecodedJws } from './jws.js'
+import { claimChecks, decodeJws, type DecodedJws } from './jws.js'
 
 // jose's compactVerify is the first check of each key and algorithm; Node's crypto.verify every
 // one after. The tests below count the first kind.
@@ -444,7 +444,7 @@ describe('the header and claims jwtVerify refuses, refused without it', () => {
   })
 })
 
-describe('checkClaims: the claim checks of jwtVerify, at their boundaries', () => {
+describe('claimChecks: the claim checks of jwtVerify, at their boundaries', () => {
   const NOW = 1_800_000_000
   const options: jose.JWTVerifyOptions = {
     issuer: ISSUER,
@@ -466,7 +466,7 @@ describe('checkClaims: the claim checks of jwtVerify, at their boundaries', () =
     header: Record<string, unknown> = {},
   ): string => {
     try {
-      checkClaims(decoded(payload, header), { ...options, ...more }, NOW)
+      claimChecks({ ...options, ...more })(decoded(payload, header), NOW)
       return 'ok'
     } catch (err) {
       if (err instanceof jose.errors.JWTExpired) return `expired ${err.claim}`
@@ -537,7 +537,7 @@ describe('checkClaims: the claim checks of jwtVerify, at their boundaries', () =
 
   it('maxTokenAge not resolved to seconds fails closed rather than comparing with a string', () => {
     expect(() =>
-      checkClaims(decoded({ ...base, iat: NOW }), { ...options, maxTokenAge: '5m' }, NOW),
+      claimChecks({ ...options, maxTokenAge: '5m' })(decoded({ ...base, iat: NOW }), NOW),
     ).toThrow(/maxTokenAge must be resolved to seconds/)
   })
 
@@ -550,10 +550,10 @@ describe('checkClaims: the claim checks of jwtVerify, at their boundaries', () =
   })
 })
 
-// decodeJws and checkClaims restate what jwtVerify refuses in the header and the claims. Every
+// decodeJws and claimChecks restate what jwtVerify refuses in the header and the claims. Every
 // correctly signed token below is given to both: each refusal must be jose's own error (class,
 // code, claim, reason, message), so a log reads the same whichever path refused the token.
-describe('decodeJws and checkClaims refuse what jwtVerify refuses, with its errors', () => {
+describe('decodeJws and claimChecks refuse what jwtVerify refuses, with its errors', () => {
   const NOW = 1_800_000_000
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const rawSegment = (value: unknown): string =>
@@ -573,7 +573,7 @@ describe('decodeJws and checkClaims refuse what jwtVerify refuses, with its erro
   }
   const ours = (token: string, options: jose.JWTVerifyOptions): Record<string, unknown> => {
     try {
-      checkClaims(decodeJws(token), options, NOW)
+      claimChecks(options)(decodeJws(token), NOW)
       return { accepted: true }
     } catch (err) {
       return describeError(err)

@@ -499,12 +499,3 @@ export function claimChecks(options: Readonly<JWTVerifyOptions>): ClaimChecks {
     }
   }
 }
-
-/** {@link claimChecks} of `options`, run once on `jws`. */
-export function checkClaims(
-  jws: DecodedJws,
-  options: Readonly<JWTVerifyOptions>,
-  now: number,
-): void {
-  claimChecks(options)(jws, now)
-}

@@ -8,7 +8,8 @@
 //
 // Environment: BENCH_TIME_MS (ms per micro task and per HTTP scenario round), BENCH_ROUNDS
 // (measured HTTP rounds), BENCH_SCENARIOS (HTTP scenarios to measure, comma-separated; bare
-// Fastify always), BENCH_PROFILE (HTTP servers to run under --cpu-prof, comma-separated).
+// Fastify always), BENCH_PROFILE (HTTP servers to run under --cpu-prof, comma-separated),
+// BENCH_SERVER_NODE_ARGS (extra Node flags for every HTTP server, space-separated).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { dirname, resolve } from 'node:path'

@@ -289,6 +289,8 @@ export async function httpBench({
           only.some((id) => id.startsWith('express')))),
   )
   const profileDir = join(tmpdir(), `portcullis-bench-profiles-${process.pid}`)
+  // BENCH_SERVER_NODE_ARGS: extra Node flags for every server (`--trace-gc`, heap sizes).
+  const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
   const servers = {}
   const onSignal = () => {
     void stopAll().then(() => process.exit(130))
@@ -306,7 +308,10 @@ export async function httpBench({
             ...(SERVERS[name].args ?? []),
             ...(SERVERS[name].redis ? ['--redis', redis.url] : []),
           ],
-          execArgv: profile.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+          execArgv: [
+            ...serverNodeArgs,
+            ...(profile.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+          ],
         }),
       ),
     )

@@ -8,7 +8,7 @@ import {
   storeFailure,
 } from './limit-outcomes.js'
 import { maxOf, type LimitSpec } from './limit-spec.js'
-import { ipKey, keyOf } from './request-keys.js'
+import { ipKey, keyOf, keyPerPrincipal } from './request-keys.js'
 
 // The limiter's pieces framework-free: counting keys, per-principal maxima, the outcomes of a
 // count. test/rate-limit and test/express/rate-limit run them over real requests.
@@ -87,6 +87,45 @@ describe('keyOf', () => {
     ] as const) {
       expect(() => keyOf(() => value as string)(request(p))).toThrow(message)
     }
+  })
+})
+
+describe('keyPerPrincipal', () => {
+  const request = (p: Principal | null) => ({ principal: p, ip: '203.0.113.7', native: {} })
+
+  it('builds a principal key once per run of one principal, and each principal its own key', () => {
+    const build = vi.fn(keyOf('principal'))
+    const keyOfRequest = keyPerPrincipal('principal', build)
+    const alice = Object.freeze(principal({ subject: 'alice' }))
+    const bob = Object.freeze(principal({ subject: 'bob' }))
+    expect(keyOfRequest(request(alice))).toBe('p\0https://auth.test\0alice')
+    expect(keyOfRequest(request(alice))).toBe('p\0https://auth.test\0alice')
+    expect(build).toHaveBeenCalledTimes(1)
+    // Interleaved callers never get each other's key.
+    expect(keyOfRequest(request(bob))).toBe('p\0https://auth.test\0bob')
+    expect(keyOfRequest(request(alice))).toBe('p\0https://auth.test\0alice')
+    // Another principal object for the same subject (a new token) is keyed by what it holds.
+    expect(keyOfRequest(request(principal({ subject: 'bob', clientId: 'app-2' })))).toBe(
+      'p\0https://auth.test\0bob',
+    )
+    expect(keyOfRequest(request(null))).toBe('i\x00203.0.113.7')
+    expect(build).toHaveBeenCalledTimes(5)
+  })
+
+  it('a key that failed to build is not remembered; IP keys and key functions run every time', () => {
+    const alice = principal({ subject: 'alice' })
+    let fail = true
+    const keyOfRequest = keyPerPrincipal('client', (r) => {
+      if (fail) throw new TypeError('store unavailable')
+      return keyOf('client')(r)
+    })
+    expect(() => keyOfRequest(request(alice))).toThrow('store unavailable')
+    fail = false
+    expect(keyOfRequest(request(alice))).toBe('c\0https://auth.test\0app-1')
+    const custom = keyOf(() => 'k')
+    expect(keyPerPrincipal(() => 'k', custom)).toBe(custom)
+    const byIp = keyOf('ip')
+    expect(keyPerPrincipal('ip', byIp)).toBe(byIp)
   })
 })
 

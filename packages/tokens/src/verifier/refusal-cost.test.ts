@@ -1,9 +1,18 @@
+import * as nodeCrypto from 'node:crypto'
 import { createPublicKey, randomBytes } from 'node:crypto'
 import { buildPayload, createTestKey, signToken, type TestKey } from '@portcullis/testing'
-import { errors, SignJWT } from 'jose'
+import { errors, generateKeyPair, SignJWT } from 'jose'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { createVerifier } from './create-verifier.js'
 import { CheckBatch, decodeJws, SignatureChecks, SIGNATURE_REFUSED } from './jws.js'
+
+// Node's two signature APIs, watched: which one a check takes is part of its cost.
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof nodeCrypto>()
+  return { ...actual, createVerify: vi.fn(actual.createVerify), verify: vi.fn(actual.verify) }
+})
+const streaming = vi.mocked(nodeCrypto.createVerify)
+const oneShot = vi.mocked(nodeCrypto.verify)
 
 // A forged token is the cheapest request an attacker can send: refusing it must cost no more
 // than accepting a genuine one (issue 26). These tests pin what that path does not build.
@@ -105,6 +114,68 @@ describe('refusing a forged signature', () => {
       expect(settled).toEqual(['0 ok', '1 JWSSignatureVerificationFailed', '2 ok'])
     },
   )
+
+  it.each([
+    ['ES256', 'streaming', 1, 0],
+    ['RS256', 'streaming', 1, 0],
+    ['PS256', 'streaming', 1, 0],
+    ['EdDSA', 'one-shot', 0, 1],
+  ] as const)('checks %s through the %s API', async (alg, _api, streamed, oneShots) => {
+    const signer = await createTestKey({ kid: 'api', alg })
+    const mint = (n: number): Promise<string> =>
+      signToken(signer, buildPayload({ issuer: ISSUER, audience: AUDIENCE }, { sub: `u${n}` }))
+    const checks = new SignatureChecks()
+    await checks.check(decodeJws(await mint(1)), signer.publicKey)
+    const jws = decodeJws(await mint(2))
+    streaming.mockClear()
+    oneShot.mockClear()
+    await checks.check(jws, signer.publicKey)
+    expect([streaming.mock.calls.length, oneShot.mock.calls.length]).toEqual([streamed, oneShots])
+  })
+
+  it.each([
+    ['ES256', 64],
+    ['ES384', 96],
+    ['ES512', 132],
+  ] as const)(
+    'refuses an %s signature that is not %i octets before OpenSSL',
+    async (alg, octets) => {
+      const { privateKey, publicKey } = await generateKeyPair(alg)
+      const mint = (n: number): Promise<string> =>
+        new SignJWT(buildPayload({ issuer: ISSUER, audience: AUDIENCE }, { sub: `u${n}` }))
+          .setProtectedHeader({ alg })
+          .sign(privateKey)
+      const checks = new SignatureChecks()
+      await checks.check(decodeJws(await mint(1)), publicKey)
+      const genuineToken = await mint(2)
+      const [head, payload, signature] = genuineToken.split('.') as [string, string, string]
+      const bytes = Buffer.from(signature, 'base64url')
+      expect(bytes.length).toBe(octets)
+      streaming.mockClear()
+      oneShot.mockClear()
+      for (const wrong of [bytes.subarray(1), Buffer.concat([bytes, Buffer.of(0)])]) {
+        const jws = decodeJws(`${head}.${payload}.${wrong.toString('base64url')}`)
+        expect(await refused(() => checks.check(jws, publicKey))).toBe(SIGNATURE_REFUSED)
+      }
+      expect(streaming).not.toHaveBeenCalled()
+      expect(oneShot).not.toHaveBeenCalled()
+    },
+  )
+
+  it('asks the one-shot API again when the streaming one throws, and answers what it says', async () => {
+    const checks = new SignatureChecks()
+    await checks.check(decodeJws(await genuine(1)), key.publicKey)
+    const throwing = (): never => {
+      throw new Error('streaming verify failed')
+    }
+    const broken = { update: () => ({ verify: throwing }) } as never
+    streaming.mockImplementationOnce(() => broken).mockImplementationOnce(() => broken)
+    const forged = decodeJws(forge(await genuine(3)))
+    oneShot.mockClear()
+    await expect(checks.check(decodeJws(await genuine(2)), key.publicKey)).resolves.toBeUndefined()
+    expect(await refused(() => checks.check(forged, key.publicKey))).toBe(SIGNATURE_REFUSED)
+    expect(oneShot).toHaveBeenCalledTimes(2)
+  })
 
   it('completes its checks under fake timers installed after it loaded', async () => {
     const checks = new SignatureChecks()

@@ -45,7 +45,7 @@ export interface ProofVerifier {
    * first time; throws (or rejects) with `AuthenticationError` (`PCL_DPOP_PROOF_INVALID`,
    * `PCL_DPOP_PROOF_REPLAYED`, `PCL_DPOP_NONCE_REQUIRED`, `PCL_TOKEN_BINDING_MISMATCH`) or
    * `DependencyError` (`PCL_DPOP_UNAVAILABLE`). Once the proof's key is known, its signature is
-   * one batched `crypto.verify`, and the replay check one map or Redis operation.
+   * one batched OpenSSL check, and the replay check one map or Redis operation.
    */
   verify(context: ProofContext): void | Promise<void>
 }

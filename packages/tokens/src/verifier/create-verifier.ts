@@ -273,8 +273,8 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
   }
 
   // The signature check with the key the issuer's source picks from the header alone, then
-  // `valid()`, as `check().then(valid, refused)`: one batched `crypto.verify` when the key is at
-  // hand and the check needs no jose (every token after the first of a key and alg; an HMAC is
+  // `valid()`, as `check().then(valid, refused)`: one batched Node signature check when the key is
+  // at hand and the check needs no jose (every token after the first of a key and alg; an HMAC is
   // answered at once), jose otherwise. `refused` gets jose's errors, unmapped.
   function checkSignature(
     jws: DecodedJws,

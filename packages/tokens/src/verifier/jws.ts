@@ -230,7 +230,7 @@ function checkNow({ hash, input, key, signature }: PendingCheck): boolean {
 }
 
 /**
- * Node's `crypto.verify`, batched on the main thread: the checks asked for while the event loop
+ * Node's signature checks, batched on the main thread: the checks asked for while the event loop
  * reads its sockets run one after the other once it has read them (in the loop's check phase),
  * with OpenSSL's code and tables still in the caches, where a check run inside each request's
  * callback evicts the JavaScript of the request around it and is evicted by it in turn. Over HTTP
@@ -356,7 +356,7 @@ const rethrow: Refused = (err) => {
  * Signature checks per key and algorithm. The first token a key verifies under an algorithm goes
  * through jose's `compactVerify`, which checks the key itself against the algorithm (key type,
  * curve, a CryptoKey's usages and algorithm, an RSA modulus of at least 2048 bits). Once jose
- * accepted the pair, its later tokens are checked with Node's `crypto.verify` on the key's
+ * accepted the pair, its later tokens are checked with Node's `crypto` on the key's
  * `KeyObject`: the same OpenSSL operation WebCrypto runs, batched on the main thread, without a
  * second decoding of the token or jose's promise chain (an HMAC, cheap, is checked at once). A
  * pair jose refused is asked again every time, so it keeps failing exactly as jose fails it. A

@@ -7,7 +7,7 @@
 // Figures are CPU time per verification (the whole process, libuv's thread pool included, which
 // is where WebCrypto's work goes) beside wall time: WebCrypto looks fast on the wall clock by
 // borrowing another core.
-import { verify as nodeVerify, createPublicKey, randomBytes, webcrypto } from 'node:crypto'
+import { createPublicKey, createVerify, randomBytes, webcrypto } from 'node:crypto'
 import { cpuUsage } from 'node:process'
 import { createVerifier } from '@portcullis/tokens'
 import { createTestIssuer } from '@portcullis/testing'
@@ -90,10 +90,14 @@ export async function tokensBench({ time }) {
     return [Buffer.from(token.slice(0, dot)), Buffer.from(token.slice(dot + 1), 'base64url')]
   }
   const tasks = {
-    'node crypto.verify on a KeyObject (the floor)': (token) => {
+    // Node's streaming Verify, as fast-jwt and the verifier check: cheaper than the one-shot
+    // crypto.verify, which builds a job object per call.
+    'node crypto Verify on a KeyObject (the floor)': (token) => {
       const [input, signature] = parts(token)
       const options = { key: keyObject, dsaEncoding: 'ieee-p1363' }
-      if (!nodeVerify('sha256', input, options, signature)) throw new Error('bad signature')
+      if (!createVerify('sha256').update(input).verify(options, signature)) {
+        throw new Error('bad signature')
+      }
     },
     'WebCrypto subtle.verify': async (token) => {
       const [input, signature] = parts(token)
@@ -169,7 +173,7 @@ export async function tokensBench({ time }) {
   const joseForged = median(results['jose jwtVerify'].forgedCpu)
   // What we add around the signature check, accepted and refused: the crypto itself may cost
   // differently for a random signature.
-  const floor = 'node crypto.verify on a KeyObject (the floor)'
+  const floor = 'node crypto Verify on a KeyObject (the floor)'
   const addedAccepted = ours - cpuOf(floor)
   const addedRefused = oursForged - median(results[floor].forgedCpu)
   const cachedOurs = median(warmRuns.map((r) => r.ours))

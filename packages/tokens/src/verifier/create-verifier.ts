@@ -186,7 +186,7 @@ export function buildVerifier(options: TokensOptions, telemetry: Telemetry): Ver
       ? undefined
       : createIntrospector(config.introspection, clockTolerance, config.cacheMax)
   // Concurrent verifications of one new token share one verification, keyed as the cache is (by
-  // the signature segment, hashed once per call for both) and served only for the exact token.
+  // the signature segment, sliced once per call for both) and served only for the exact token.
   const pending = new Map<string, { readonly token: string; readonly work: Promise<Principal> }>()
   const signatures = new SignatureChecks()
 

@@ -17,7 +17,7 @@ import { supportedAlgorithms, type SupportedAlgorithm } from '../lib/algorithms.
 import { createVerifier, type Verifier } from './create-verifier.js'
 import { claimChecks, decodeJws, type DecodedJws } from './jws.js'
 
-// jose's compactVerify is the first check of each key and algorithm; Node's crypto.verify every
+// jose's compactVerify is the first check of each key and algorithm; Node's crypto every
 // one after. The tests below count the first kind.
 vi.mock('jose', async (importOriginal) => {
   const original = await importOriginal<typeof jose>()

@@ -25,8 +25,10 @@ beforeAll(async () => {
   key = await createTestKey({ kid: 'k1', alg: 'ES256' })
 })
 
-const genuine = (n: number): Promise<string> =>
-  signToken(key, buildPayload({ issuer: ISSUER, audience: AUDIENCE }, { sub: `user-${n}` }))
+/** A token `signer` signs for this issuer and audience, for subject `user-<n>`. */
+const signedBy = (signer: TestKey, n: number): Promise<string> =>
+  signToken(signer, buildPayload({ issuer: ISSUER, audience: AUDIENCE }, { sub: `user-${n}` }))
+const genuine = (n: number): Promise<string> => signedBy(key, n)
 
 /** The token with its signature replaced by random bytes of the same length. */
 function forge(token: string): string {
@@ -91,8 +93,7 @@ describe('refusing a forged signature', () => {
     'checks a known %s key in a batch once the loop has read its sockets, forged or not',
     async (alg) => {
       const signer = await createTestKey({ kid: 'p1', alg })
-      const mint = (n: number): Promise<string> =>
-        signToken(signer, buildPayload({ issuer: ISSUER, audience: AUDIENCE }, { sub: `u${n}` }))
+      const mint = (n: number): Promise<string> => signedBy(signer, n)
       const checks = new SignatureChecks()
       await checks.check(decodeJws(await mint(1)), signer.publicKey)
       const tokens = [await mint(2), forge(await mint(3)), await mint(4)].map(decodeJws)
@@ -122,8 +123,7 @@ describe('refusing a forged signature', () => {
     ['EdDSA', 'one-shot', 0, 1],
   ] as const)('checks %s through the %s API', async (alg, _api, streamed, oneShots) => {
     const signer = await createTestKey({ kid: 'api', alg })
-    const mint = (n: number): Promise<string> =>
-      signToken(signer, buildPayload({ issuer: ISSUER, audience: AUDIENCE }, { sub: `u${n}` }))
+    const mint = (n: number): Promise<string> => signedBy(signer, n)
     const checks = new SignatureChecks()
     await checks.check(decodeJws(await mint(1)), signer.publicKey)
     const jws = decodeJws(await mint(2))

@@ -359,6 +359,27 @@ describe.runIf(runRedisTests).each([
         'invalid_request',
       ],
       ['not a JWT', () => Promise.resolve({ body: 'hello' }), 'invalid_request'],
+      [
+        'an unsecured JWT (the signature segment empty)',
+        async () => {
+          const set = await transmitter.set(event())
+          return { body: set.slice(0, set.lastIndexOf('.') + 1) }
+        },
+        'invalid_request',
+      ],
+      [
+        'a JWE (five segments)',
+        async () => ({ body: `${await transmitter.set(event())}.AAAA.BBBB` }),
+        'invalid_request',
+      ],
+      [
+        'a JWS JSON serialization',
+        async () => {
+          const [header, payload, signature] = (await transmitter.set(event())).split('.')
+          return { body: JSON.stringify({ protected: header, payload, signature }) }
+        },
+        'invalid_request',
+      ],
       ['an empty body', () => Promise.resolve({ body: '' }), 'invalid_request'],
       [
         'a body over maxSetBytes (16 KiB)',

@@ -13,6 +13,7 @@ import { PRIVATE_JWK_MEMBERS } from '../lib/inspect-key.js'
 import type { ResolvedDpopOptions } from '../options/resolve-tokens-options.js'
 import {
   claimChecks,
+  COMPACT_JWS,
   decodeJws,
   isObject,
   SignatureChecks,
@@ -49,9 +50,6 @@ export interface ProofVerifier {
    */
   verify(context: ProofContext): void | Promise<void>
 }
-
-// RFC 7515 §7.1: three non-empty base64url segments; anything else is refused before decoding.
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
 // Imported proof keys and their thumbprints, by the proof's exact protected header (its alg and
 // jwk): a client signs every proof with one key and one header, so the key import, the thumbprint

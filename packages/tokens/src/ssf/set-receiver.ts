@@ -19,6 +19,7 @@ import { tokensOptionsSchema } from '../options/tokens-options-schema.js'
 import type { TokensJwksOptions, TokensRedisClient } from '../options/tokens-options.js'
 import type { RedisRevocation } from '../revocation/index.js'
 import { firstMatchingKey } from '../verifier/create-verifier.js'
+import { COMPACT_JWS } from '../verifier/jws.js'
 import { revocationsOf, SetEventError, type SetRevocationAction } from './set-events.js'
 import {
   memorySetReplayStore,
@@ -142,8 +143,6 @@ const defaults = Object.freeze({
   redisPrefix: 'portcullis:set:',
   redisTimeout: 250,
 })
-
-const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/u
 
 const optionsSchema = z.strictObject(
   {

@@ -13,6 +13,7 @@ import { createIntrospector } from '../introspection/index.js'
 import { createSenderCheck, type SenderCheck } from '../sender/create-sender-check.js'
 import {
   claimChecks,
+  COMPACT_JWS,
   decodeJws,
   decodeJwsLazily,
   SignatureChecks,
@@ -97,10 +98,6 @@ interface Verified {
 function cacheKey(token: string): string {
   return token.slice(token.lastIndexOf('.') + 1)
 }
-
-// RFC 7515 §7.1: three base64url segments. A JWE (five), a JWS JSON serialization, or an
-// unsecured JWT (empty signature) is refused here, before any decoding.
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'

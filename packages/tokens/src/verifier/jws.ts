@@ -37,6 +37,13 @@ export interface DecodedJws {
 // U+FFFD characters that could compare equal to something else.
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
+/**
+ * RFC 7515 §7.1: three non-empty base64url segments. A JWE (five), a JWS JSON serialization, or
+ * an unsecured JWT (empty signature) fails it, before any decoding. Access tokens, DPoP proofs
+ * and Security Event Tokens are all tested against this one pattern.
+ */
+export const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
 // A JSON object: not an array, not null (what JSON.parse gives for `{...}`).
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -16,6 +16,8 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close().catch(() => undefined)))
 })
 
+const ALLOW_ID = { authenticated: true, response: { allow: ['id'] } } as const
+
 // What a legacy API-key hook, or a test shortcut left in, might plant.
 const planted: Principal = Object.freeze({
   subject: 'admin',
@@ -476,6 +478,95 @@ describe('responses that slip past', () => {
     const res = await current.app.inject({ url: '/s', headers })
     expect(res.statusCode).toBe(200)
     expect(JSON.parse(res.body)).toEqual({ id: 1 })
+  })
+
+  // A step after the projection fails, and Fastify sends that error instead: its body is checked
+  // as an error body (the projection of the payload that never left does not vouch for it).
+  it.each([
+    [
+      'a reply.serializer that throws',
+      (app: FastifyInstance) =>
+        app.get('/e', { config: { guard: ALLOW_ID } }, (_request, reply) =>
+          reply
+            .serializer(() => {
+              throw new Error('cannot serialize row SECRET-ROW')
+            })
+            .send({ id: 1, secret: 's' }),
+        ),
+    ],
+    [
+      'a response schema the projected body fails',
+      (app: FastifyInstance) =>
+        app.get(
+          '/e',
+          {
+            config: { guard: ALLOW_ID },
+            schema: {
+              response: {
+                200: {
+                  type: 'object',
+                  required: ['secret'],
+                  properties: { id: { type: 'number' }, secret: { type: 'string' } },
+                },
+              },
+            },
+          },
+          () => ({ id: 1, secret: 'SECRET-ROW' }),
+        ),
+    ],
+    [
+      'an onSend hook that fails once',
+      (app: FastifyInstance) => {
+        let failed = false
+        app.addHook('onSend', async (_request, _reply, payload) => {
+          if (failed) return payload
+          failed = true
+          throw new Error('hook failed: SECRET-ROW')
+        })
+        app.get('/e', { config: { guard: ALLOW_ID } }, () => ({ id: 1, secret: 'SECRET-ROW' }))
+      },
+    ],
+  ])('%s: the error body is checked, not let through as projected', async (_case, declare) => {
+    current = await guardedApp((app) => {
+      declare(app)
+    })
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const res = await current.app.inject({ url: '/e', headers })
+    expect(res.statusCode).toBe(500)
+    expect(res.body).not.toContain('SECRET')
+    expect(res.body).not.toContain('message')
+    expect(res.body).not.toContain('stack')
+  })
+
+  it('an error handler answering 200 after a failed response schema: its body is projected', async () => {
+    current = await guardedApp((app) => {
+      app.setErrorHandler((error, _request, reply) =>
+        reply
+          .code(200)
+          .type('application/json')
+          .send(JSON.stringify({ id: 1, secret: 'SECRET-ROW', message: error.message })),
+      )
+      app.get(
+        '/e',
+        {
+          config: { guard: ALLOW_ID },
+          schema: {
+            response: {
+              200: {
+                type: 'object',
+                required: ['title'],
+                properties: { id: { type: 'number' }, title: { type: 'string' } },
+              },
+            },
+          },
+        },
+        () => ({ id: 1, secret: 's' }),
+      )
+    })
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const res = await current.app.inject({ url: '/e', headers })
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ id: 1 })
   })
 })
 

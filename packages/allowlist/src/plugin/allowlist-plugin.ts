@@ -6,6 +6,7 @@ import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
+  onErrorHookHandler,
   onResponseHookHandler,
   onSendHookHandler,
   preSerializationHookHandler,
@@ -35,7 +36,7 @@ const kValue = Symbol.for('portcullis.allowlist.value')
 
 type Tracked = FastifyRequest & {
   [kProjected]?: boolean
-  [kRefusal]?: RenderedProblem
+  [kRefusal]?: RenderedProblem | undefined
   [kChecked]?: boolean
   [kSerialized]?: unknown
   [kValue]?: unknown
@@ -64,6 +65,25 @@ function unchanged(tracked: Tracked, reply: FastifyReply, payload: unknown): boo
   if (payload === tracked[kSerialized]) return true
   const encoding = reply.getHeader('content-encoding')
   return encoding !== undefined && encoding !== 'identity'
+}
+
+/**
+ * Forgets the projection of a payload that never left: Fastify is about to send the error of a
+ * later step (a serializer or a response schema that throws, an onSend hook that fails), and that
+ * body is checked as it is, as an error body, not let through as the projected one.
+ */
+const forgetProjection: onErrorHookHandler = function portcullisForgetProjection(
+  request,
+  _reply,
+  _error,
+  done,
+) {
+  const tracked = request as Tracked
+  tracked[kProjected] = false
+  tracked[kRefusal] = undefined
+  tracked[kSerialized] = undefined
+  tracked[kValue] = undefined
+  done()
 }
 
 /** Replaces the reply's body with a refusal: its status, its headers, problem+json. */
@@ -253,6 +273,7 @@ function portcullisAllowlist(
   // Before every onSend hook the application adds after Portcullis; the startup check refuses
   // the ones added before it on allowlisted routes.
   fastify.addHook('onSend', recordPayload)
+  fastify.addHook('onError', forgetProjection)
   fastify.addHook('onReady', function portcullisCheckBodyHooks(done) {
     try {
       checkBodyHooks(this, bodyRoutes, projectedRoutes, RECORD_HOOK)

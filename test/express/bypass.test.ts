@@ -2,6 +2,7 @@
 // to get a request past the guard. test/fastify/bypass.test.ts holds the Fastify counterparts.
 import type { Principal } from '@portcullis/express'
 import { bearer } from '@portcullis/testing'
+import type { NextFunction, Request, Response } from 'express'
 import { afterEach, describe, expect, it } from 'vitest'
 import { guardedExpress, thrown, type GuardedExpress } from './helpers.js'
 
@@ -282,6 +283,26 @@ describe('a middleware that answers before any guard', () => {
     expect((await current.request('/nowhere')).status).toBe(401)
   })
 
+  it("sends none of its headers: a nested router's OPTIONS answer does not list the methods", async () => {
+    const express = (await import('express')).default
+    current = await guardedExpress((app, guard) => {
+      const v1 = express.Router()
+      v1.route('/videos/:id')
+        .get(guard({ scopes: ['videos:read'] }), (_req, res) => {
+          res.json({ id: 1 })
+        })
+        .delete(guard({ scopes: ['videos:delete'] }), (_req, res) => {
+          res.status(204).end()
+        })
+      app.use('/v1', v1)
+    })
+    const options = await current.request('/v1/videos/1', { method: 'OPTIONS' })
+    expect(options.status).toBe(403)
+    expect(options.json()).toMatchObject({ code: 'PCL_ROUTE_NOT_GUARDED' })
+    expect(options.headers.get('allow')).toBeNull()
+    expect(options.body).not.toMatch(/GET|DELETE/u)
+  })
+
   it('a body that does not parse is still answered problem+json by the error handler', async () => {
     const express = (await import('express')).default
     current = await guardedExpress((app, guard) => {
@@ -312,5 +333,52 @@ describe('a middleware that answers before any guard', () => {
     })
     expect(big.status).toBe(413)
     expect(big.json()).toMatchObject({ code: 'PCL_BODY_TOO_LARGE' })
+  })
+})
+
+describe('response calls after an approval', () => {
+  // An invalid status (an upstream's, forwarded) makes Express throw after the hold approved the
+  // body: the app's error handler that answers next is held like any other response.
+  it.each([
+    [
+      'res.sendStatus(undefined)',
+      (res: Response) => res.sendStatus(undefined as unknown as number),
+    ],
+    [
+      'res.json with statusCode 0',
+      (res: Response) => {
+        res.statusCode = 0
+        res.json({ id: 1, ssn: '123-45-6789' })
+      },
+    ],
+    ['res.redirect(1000, ...)', (res: Response) => res.redirect(1000, '/x')],
+  ])('%s that throws: the error handler after it is still held', async (_case, answer) => {
+    current = await guardedExpress((app, guard) => {
+      app.get('/v', guard({ public: 'probe', response: { allow: ['id'] } }), (_req, res) => {
+        answer(res)
+      })
+      app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+        res.status(500).json({ message: err.message, stack: err.stack, secret: 'S3CR3T' })
+      })
+    })
+    const res = await current.request('/v')
+    expect(res.status).toBe(500)
+    expect(res.body).not.toContain('S3CR3T')
+    expect(res.body).not.toContain('stack')
+    expect(res.body).not.toContain('123-45-6789')
+  })
+
+  it('bytes made in another realm (a vm context) are checked like any others', async () => {
+    const { runInNewContext } = await import('node:vm')
+    current = await guardedExpress((app, guard) => {
+      app.get('/v', guard({ authenticated: true, response: { allow: ['id'] } }), (_req, res) => {
+        res.type('json')
+        const bytes = Buffer.from(JSON.stringify({ id: 1, ssn: '123-45-6789' }))
+        res.end(runInNewContext('new Uint8Array(b)', { b: bytes }) as Uint8Array)
+      })
+    })
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const res = await current.request('/v', { headers })
+    expect(res.body).not.toContain('123-45-6789')
   })
 })

@@ -1,6 +1,7 @@
 import type { RenderedProblem } from '@portcullis/core'
 import { writeProblem, type RequestView } from '@portcullis/core/internal'
 import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { types } from 'node:util'
 import type { ResponseRules, SerializedOutcome } from './response-rules.js'
 
 /** A response method, called on the response with its arguments. */
@@ -154,7 +155,14 @@ export function pass(hold: Hold, res: ServerResponse, down: ResponseMethod, args
 /** Sends an approved body through the method underneath: what follows is that body. */
 export function approve(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]) {
   hold.approved = true
-  return pass(hold, res, down, args)
+  try {
+    return pass(hold, res, down, args)
+  } catch (err) {
+    // The method refused it (an invalid status, say): no approved body went out, so what the app
+    // sends next (its error handler's body) is checked as any other.
+    hold.approved = false
+    throw err
+  }
 }
 
 /**
@@ -204,8 +212,10 @@ export function settled(hold: Hold): boolean {
   return hold.busy || hold.approved
 }
 
+// Bytes from any realm (a `vm` context's Uint8Array fails `instanceof`, and Node sends it all the
+// same).
 function isBytes(value: unknown): value is Uint8Array {
-  return value instanceof Uint8Array
+  return types.isUint8Array(value)
 }
 
 function setHeaders(

@@ -83,6 +83,9 @@ export function sealApp(app: Application, runtime: GuardRuntime): InventoryEntry
         'portcullis: a response no guard admitted (a middleware answering before any guard) was refused with 403; put guard(...) in front of it',
       )
     }
+    // Nothing it set goes out either: a router's automatic OPTIONS answer sets `Allow` (which
+    // would list an unguarded route's methods), an error handler a debugging header.
+    if (!res.headersSent) for (const name of res.getHeaderNames()) res.removeHeader(name)
     const view = viewOf(req, res, runtime.log, NO_RULES, null)
     answerProblem(res, runtime.unbound(view) as RenderedProblem)
     return false

@@ -421,6 +421,64 @@ describe('responses that slip past', () => {
     expect(err.message).toContain('addDebug()')
   })
 
+  it("an onRoute hook that assigns a route's hook lists fails startup: the allowlist's would be gone", async () => {
+    const err = await readyError(
+      await guardedApp((app) => {
+        app.addHook('onRoute', (routeOptions) => {
+          if (routeOptions.url !== '/v') return
+          routeOptions.onSend = [async (_request, _reply, payload) => payload]
+          routeOptions.preSerialization = [async (_request, _reply, payload) => payload]
+        })
+        app.get('/v', { config: { guard: ALLOW_ID } }, () => ({ id: 1, secret: 's' }))
+      }).then((guarded) => (current = guarded).app),
+    )
+    expect(isPortcullisError(err, 'PCL_UNGUARDED_ROUTE')).toBe(true)
+    expect(err.message).toContain('preSerialization, onSend on GET /v')
+    expect(err.routes).toEqual(['GET /v', 'HEAD /v'])
+  })
+
+  it('an onRoute hook after Portcullis that adds an onSend hook after its check fails startup', async () => {
+    const err = await readyError(
+      await guardedApp((app) => {
+        app.addHook('onRoute', (routeOptions) => {
+          const existing = routeOptions.onSend
+          const list = Array.isArray(existing) ? existing : existing ? [existing] : []
+          routeOptions.onSend = [
+            ...list,
+            async (_request: unknown, _reply: unknown, payload: unknown) =>
+              typeof payload === 'string' ? payload.replace(/\}$/u, ',"secret":"s"}') : payload,
+          ]
+        })
+        app.get('/v', { config: { guard: ALLOW_ID } }, () => ({ id: 1, secret: 's' }))
+      }).then((guarded) => (current = guarded).app),
+    )
+    expect(isPortcullisError(err, 'PCL_UNGUARDED_ROUTE')).toBe(true)
+    expect(err.message).toContain('onSend on GET /v')
+  })
+
+  it('an onRoute hook before Portcullis may add hooks: they run before its check', async () => {
+    current = await guardedApp(
+      (app) => {
+        app.get('/v', { config: { guard: ALLOW_ID } }, () => ({ id: 1, secret: 's' }))
+      },
+      {
+        before: (app) => {
+          app.addHook('onRoute', (routeOptions) => {
+            routeOptions.preSerialization = [
+              async (_request: unknown, _reply: unknown, payload: unknown) => ({
+                ...(payload as object),
+                internal: 'added',
+              }),
+            ]
+          })
+        },
+      },
+    )
+    const headers = bearer(await current.issuer.token({ sub: 'u' }))
+    const res = await current.app.inject({ url: '/v', headers })
+    expect(res.json()).toEqual({ id: 1 })
+  })
+
   it("Fastify's own 400 (bad percent-encoding) and 414 (long parameter) are problem+json", async () => {
     current = await guardedApp((app) => {
       app.get('/v/:id', { config: { guard: { authenticated: true } } }, () => ({ ok: true }))

@@ -1,4 +1,8 @@
-import { isPortcullisConfigError, type RenderedProblem } from '@portcullis/core'
+import {
+  isPortcullisConfigError,
+  PortcullisConfigError,
+  type RenderedProblem,
+} from '@portcullis/core'
 import { emitAudit, problemBytes } from '@portcullis/core/internal'
 import { routeStateOf } from '@portcullis/policy/internal'
 import { answeredByGuard, appendRouteHook, registerOnce, viewOf } from '@portcullis/tokens/internal'
@@ -10,6 +14,7 @@ import type {
   onResponseHookHandler,
   onSendHookHandler,
   preSerializationHookHandler,
+  RouteOptions,
 } from 'fastify'
 import fp from 'fastify-plugin'
 import {
@@ -86,6 +91,43 @@ const forgetProjection: onErrorHookHandler = function portcullisForgetProjection
   done()
 }
 
+/** The response hooks the allowlist added to one route's options. */
+interface AppendedHooks {
+  readonly routeOptions: RouteOptions
+  readonly label: string
+  readonly hooks: Readonly<Record<'preSerialization' | 'onSend' | 'onResponse', unknown>>
+}
+
+/**
+ * Refuses to start when an application `onRoute` hook, run after Portcullis's, assigned a route's
+ * hook list (the allowlist's own hooks would be gone, and the route's bodies would leave unchecked
+ * while the inventory still lists its allowlist) or added a hook after the projection or the last
+ * check (it would change the body they approved).
+ */
+function checkRouteHooks(appended: readonly AppendedHooks[]): void {
+  const dropped = new Map<string, string[]>()
+  for (const { routeOptions, label, hooks } of appended) {
+    for (const [stage, hook] of Object.entries(hooks)) {
+      const value = (routeOptions as unknown as Record<string, unknown>)[stage]
+      const list: unknown[] = Array.isArray(value) ? value : [value]
+      // The projection and the last check must still run last: a hook after them would change
+      // the body they approved.
+      const kept = stage === 'onResponse' ? list.includes(hook) : list.at(-1) === hook
+      if (!kept) dropped.set(label, [...(dropped.get(label) ?? []), stage])
+    }
+  }
+  if (dropped.size === 0) return
+  throw new PortcullisConfigError(
+    'PCL_UNGUARDED_ROUTE',
+    [
+      "an onRoute hook replaced Portcullis's response hooks on allowlisted routes, or added hooks after them, so their bodies would leave unchecked:",
+      ...[...dropped].map(([label, stages]) => `  - ${stages.join(', ')} on ${label}`),
+      'Register that onRoute hook before Portcullis, and have it add to routeOptions.<stage> rather than assign it.',
+    ].join('\n'),
+    { routes: [...dropped.keys()] },
+  )
+}
+
 /** Replaces the reply's body with a refusal: its status, its headers, problem+json. */
 function refusal(reply: FastifyReply, problem: RenderedProblem): Buffer {
   reply.code(problem.status)
@@ -126,6 +168,8 @@ function portcullisAllowlist(
   const bodyRoutes: BodyRoutes = new Set()
   // `METHOD /url` of the routes whose success bodies are projected.
   const projectedRoutes: BodyRoutes = new Set()
+  // The route hooks added to each allowlisted route, checked at startup: still there.
+  const appended: AppendedHooks[] = []
 
   fastify.addHook('onRoute', function portcullisCompileAllowlist(routeOptions) {
     const state = routeStateOf(routeOptions)
@@ -265,6 +309,11 @@ function portcullisAllowlist(
     appendRouteHook(routeOptions, 'preSerialization', preSerialization)
     appendRouteHook(routeOptions, 'onSend', onSend)
     appendRouteHook(routeOptions, 'onResponse', onResponse)
+    appended.push({
+      routeOptions,
+      label: `${state.methods.join(',')} ${state.url}`,
+      hooks: { preSerialization, onSend, onResponse },
+    })
   })
 
   // One hook for every route, added now: it runs before the preValidation hooks the application
@@ -277,6 +326,7 @@ function portcullisAllowlist(
   fastify.addHook('onReady', function portcullisCheckBodyHooks(done) {
     try {
       checkBodyHooks(this, bodyRoutes, projectedRoutes, RECORD_HOOK)
+      checkRouteHooks(appended)
       done()
     } catch (err) {
       done(err as Error)

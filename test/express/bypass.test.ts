@@ -123,6 +123,27 @@ describe('app.param callbacks', () => {
     })
     expect(err.message).toContain('PARAM :id at /v1/videos')
   })
+
+  it('declared after seal (a kept router, a module loaded later): refused, never run', async () => {
+    const express = (await import('express')).default
+    const router = express.Router()
+    let loads = 0
+    current = await guardedExpress((app, guard) => {
+      router.get('/:id', guard({ scopes: ['videos:read'] }), (_req, res) => {
+        res.json({ ok: true })
+      })
+      app.use('/v1/videos', router)
+    })
+    const load = (_req: unknown, _res: unknown, next: () => void) => {
+      loads++
+      next()
+    }
+    for (const declare of [() => router.param('id', load), () => current!.app.param('id', load)]) {
+      expect(thrown(declare)).toMatchObject({ code: 'PCL_UNGUARDED_ROUTE' })
+    }
+    expect((await current.request('/v1/videos/1')).status).toBe(401)
+    expect(loads).toBe(0)
+  })
 })
 
 describe('bodies the guard cannot read whole', () => {

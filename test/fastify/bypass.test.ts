@@ -602,7 +602,7 @@ describe('responses that slip past', () => {
         reply
           .code(200)
           .type('application/json')
-          .send(JSON.stringify({ id: 1, secret: 'SECRET-ROW', message: error.message })),
+          .send(JSON.stringify({ id: 1, secret: 'SECRET-ROW', message: (error as Error).message })),
       )
       app.get(
         '/e',

@@ -30,6 +30,20 @@ function refuseLateRoutes(stack: unknown[]): void {
   })
 }
 
+// `router.param(name, fn)` (and `app.param`, which calls it) after seal: its callback would run
+// before the route's guard, which seal refuses when it finds one.
+function refuseLateParams(router: object): void {
+  Object.defineProperty(router, 'param', {
+    configurable: true,
+    value: function refuseLateParam(): never {
+      throw new PortcullisConfigError(
+        'PCL_UNGUARDED_ROUTE',
+        'app.param or router.param after guard.seal(app): its callback would run before the route guard; load the object in the handler, or in a middleware after guard(...)',
+      )
+    },
+  })
+}
+
 /**
  * Proves every route of `app` guarded, binds each guard to its routes, then installs the last
  * middleware (unknown URLs) and error handler. Throws, changing nothing, when a guard is invalid
@@ -103,6 +117,7 @@ export function sealApp(app: Application, runtime: GuardRuntime): InventoryEntry
   app.use(unknownRouteHandler(runtime))
   app.use(errorHandler(runtime))
   for (const stack of walked.stacks) refuseLateRoutes(stack)
+  for (const router of walked.routers) refuseLateParams(router)
   Object.defineProperty(target, kSealed, { value: true })
   return prepared.flatMap((binding) => binding.entries)
 }

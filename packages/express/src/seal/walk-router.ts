@@ -38,6 +38,8 @@ export interface Walked {
   readonly unguarded: string[]
   /** Every router and route stack walked, to refuse routes declared after `seal`. */
   readonly stacks: Layer[][]
+  /** Every router walked, to refuse `param` callbacks declared after `seal`. */
+  readonly routers: object[]
   /** The app and every mounted app, whose request prototypes get `principal: null`. */
   readonly apps: Application[]
 }
@@ -162,6 +164,7 @@ function walkRouter(router: Router, mount: Mount, walked: Walked, walking: Set<o
   if (walking.has(router)) return
   walking.add(router)
   walked.stacks.push(router.stack)
+  walked.routers.push(router)
   // Param callbacks run when a route matches, before its first handler, so before its guard: an
   // anonymous request would make the app load the object (a database read, an existence oracle).
   for (const [name, callbacks] of Object.entries(router.params ?? {})) {
@@ -230,7 +233,7 @@ function walkRouter(router: Router, mount: Mount, walked: Walked, walking: Set<o
 /** Walks an app's router, nested routers and mounted apps included. */
 export function walkApp(app: Application): Walked {
   if (!isExpressApp(app)) throw new TypeError('not an Express application')
-  const walked: Walked = { guards: [], unguarded: [], stacks: [], apps: [app] }
+  const walked: Walked = { guards: [], unguarded: [], stacks: [], routers: [], apps: [app] }
   walkRouter(
     app.router as unknown as Router,
     { prefix: '', params: [], guarded: false },

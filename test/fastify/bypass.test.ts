@@ -18,6 +18,17 @@ afterEach(async () => {
 
 const ALLOW_ID = { authenticated: true, response: { allow: ['id'] } } as const
 
+// A 200 response schema that requires `field` besides `id`.
+const requiring = (field: string) => ({
+  response: {
+    200: {
+      type: 'object',
+      required: [field],
+      properties: { id: { type: 'number' }, [field]: { type: 'string' } },
+    },
+  },
+})
+
 // What a legacy API-key hook, or a test shortcut left in, might plant.
 const planted: Principal = Object.freeze({
   subject: 'admin',
@@ -559,15 +570,7 @@ describe('responses that slip past', () => {
           '/e',
           {
             config: { guard: ALLOW_ID },
-            schema: {
-              response: {
-                200: {
-                  type: 'object',
-                  required: ['secret'],
-                  properties: { id: { type: 'number' }, secret: { type: 'string' } },
-                },
-              },
-            },
+            schema: requiring('secret'),
           },
           () => ({ id: 1, secret: 'SECRET-ROW' }),
         ),
@@ -608,15 +611,7 @@ describe('responses that slip past', () => {
         '/e',
         {
           config: { guard: ALLOW_ID },
-          schema: {
-            response: {
-              200: {
-                type: 'object',
-                required: ['title'],
-                properties: { id: { type: 'number' }, title: { type: 'string' } },
-              },
-            },
-          },
+          schema: requiring('title'),
         },
         () => ({ id: 1, secret: 's' }),
       )

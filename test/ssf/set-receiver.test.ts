@@ -20,6 +20,7 @@ import { RedisServer, runRedisTests } from '../rate-limit/redis-server.js'
 import {
   CAEP,
   createTestTransmitter,
+  receiverOf,
   RISC,
   sessionRevoked,
   type TestTransmitter,
@@ -73,12 +74,7 @@ function parts(
     staleAfter: 1000,
   })
   const receiver = createSetReceiver({
-    issuer: transmitter.issuer,
-    audience: transmitter.audience,
-    algorithms: ['ES256'],
-    jwks: transmitter.jwks,
-    revocation,
-    subjectIssuer: issuer.issuer,
+    ...receiverOf(transmitter, issuer.issuer, revocation),
     replay: { redis },
     ...receiverOptions,
   })

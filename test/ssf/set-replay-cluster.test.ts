@@ -7,7 +7,12 @@ import {
 } from '@portcullis/tokens'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runClusterTests, useRedisCluster } from '../rate-limit/redis-cluster.js'
-import { createTestTransmitter, sessionRevoked, type TestTransmitter } from './transmitter.js'
+import {
+  createTestTransmitter,
+  receiverOf,
+  sessionRevoked,
+  type TestTransmitter,
+} from './transmitter.js'
 
 // The `jti`s of received SETs on a Redis Cluster of three masters, through ioredis Cluster
 // clients: each SET is one key (`SET NX PX`, `DEL`), routed to its slot's master, so that two
@@ -37,12 +42,7 @@ describe.runIf(runClusterTests)('SET replay keys on a Redis Cluster', () => {
     })
     revocations.push(revocation)
     return createSetReceiver({
-      issuer: transmitter.issuer,
-      audience: transmitter.audience,
-      algorithms: ['ES256'],
-      jwks: transmitter.jwks,
-      revocation,
-      subjectIssuer: issuer.issuer,
+      ...receiverOf(transmitter, issuer.issuer, revocation),
       replay: { redis, timeout: 1000 },
     })
   }

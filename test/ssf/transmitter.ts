@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { RedisRevocation, SetReceiverOptions } from '@portcullis/tokens'
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JSONWebKeySet } from 'jose'
 
 // A Shared Signals transmitter for tests: its keys, SETs signed as it (or forged), and an RFC 8936
@@ -107,3 +108,19 @@ export const sessionRevoked = (iss: string, sub: string, sid: string) => ({
     event_timestamp: Math.floor(Date.now() / 1000),
   },
 })
+
+/** What a receiver of `transmitter`'s SETs is given, subjects from `subjectIssuer`'s tokens. */
+export function receiverOf(
+  transmitter: TestTransmitter,
+  subjectIssuer: string,
+  revocation: RedisRevocation,
+): SetReceiverOptions {
+  return {
+    issuer: transmitter.issuer,
+    audience: transmitter.audience,
+    algorithms: ['ES256'],
+    jwks: transmitter.jwks,
+    revocation,
+    subjectIssuer,
+  }
+}

@@ -18,31 +18,22 @@ import { walkApp } from './walk-router.js'
 
 type Sealable = Application & { [kSealed]?: true }
 
-function refuseLateRoutes(stack: unknown[]): void {
-  Object.defineProperty(stack, 'push', {
+// What `seal` proved cannot change after it: `method` of `target` throws from then on.
+function refuseAfterSeal(target: object, method: string, message: string): void {
+  Object.defineProperty(target, method, {
     configurable: true,
-    value: function refuseLateRoute(): never {
-      throw new PortcullisConfigError(
-        'PCL_UNGUARDED_ROUTE',
-        'a route or middleware was added after guard.seal(app), which has already proved every route guarded: declare everything before calling seal',
-      )
+    value: function refusedAfterSeal(): never {
+      throw new PortcullisConfigError('PCL_UNGUARDED_ROUTE', message)
     },
   })
 }
 
-// `router.param(name, fn)` (and `app.param`, which calls it) after seal: its callback would run
-// before the route's guard, which seal refuses when it finds one.
-function refuseLateParams(router: object): void {
-  Object.defineProperty(router, 'param', {
-    configurable: true,
-    value: function refuseLateParam(): never {
-      throw new PortcullisConfigError(
-        'PCL_UNGUARDED_ROUTE',
-        'app.param or router.param after guard.seal(app): its callback would run before the route guard; load the object in the handler, or in a middleware after guard(...)',
-      )
-    },
-  })
-}
+const LATE_ROUTE =
+  'a route or middleware was added after guard.seal(app), which has already proved every route guarded: declare everything before calling seal'
+// `router.param(name, fn)`, and `app.param`, which calls it: its callback would run before the
+// route's guard, which seal refuses when it finds one.
+const LATE_PARAM =
+  'app.param or router.param after guard.seal(app): its callback would run before the route guard; load the object in the handler, or in a middleware after guard(...)'
 
 /**
  * Proves every route of `app` guarded, binds each guard to its routes, then installs the last
@@ -116,8 +107,8 @@ export function sealApp(app: Application, runtime: GuardRuntime): InventoryEntry
   }
   app.use(unknownRouteHandler(runtime))
   app.use(errorHandler(runtime))
-  for (const stack of walked.stacks) refuseLateRoutes(stack)
-  for (const router of walked.routers) refuseLateParams(router)
+  for (const stack of walked.stacks) refuseAfterSeal(stack, 'push', LATE_ROUTE)
+  for (const router of walked.routers) refuseAfterSeal(router, 'param', LATE_PARAM)
   Object.defineProperty(target, kSealed, { value: true })
   return prepared.flatMap((binding) => binding.entries)
 }

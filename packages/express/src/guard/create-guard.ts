@@ -27,7 +27,7 @@ export interface Guard {
    * After every route is declared: proves each route of `app` (nested routers and mounted apps
    * included) has a guard first, or throws `PCL_UNGUARDED_ROUTE` listing every one that has
    * not; then adds the 401/404 answer for unknown URLs and the problem+json error handler.
-   * Routes declared after `seal` are refused.
+   * Routes, middleware and `param` callbacks declared after `seal` are refused.
    */
   seal(app: Application): void
   /**

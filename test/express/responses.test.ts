@@ -204,6 +204,23 @@ describe('res.end, res.write and res.writeHead: covered or refused', () => {
     expect(events.map((e) => e.route)).toEqual(['/write', '/pipe', '/file'])
   })
 
+  it("HEAD on a file route is refused as GET is: not the file's size, type and dates", async () => {
+    const file = join(tmpdir(), `portcullis-express-head-${process.pid}.json`)
+    await writeFile(file, JSON.stringify(row))
+    const t = await setup((app, guarded) => {
+      app.get('/file', guarded({ allow }), (_req, res) => res.sendFile(file))
+      app.get('/download', guarded({ allow }), (_req, res) => res.download(file))
+    })
+    for (const url of ['/file', '/download']) {
+      const res = await t.get(url, undefined, 'HEAD')
+      expect(res.status).toBe(500)
+      expect(res.headers.get('last-modified')).toBeNull()
+      expect(res.headers.get('etag')).toBeNull()
+      expect(res.headers.get('content-disposition')).toBeNull()
+      refused(await t.get(url))
+    }
+  })
+
   it('a stream, a generator or an async generator as res.json or res.send: 500, released unread', async () => {
     const streams: Readable[] = []
     const released: string[] = []

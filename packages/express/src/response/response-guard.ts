@@ -22,11 +22,15 @@ import { slotOf } from '../lib/express-view.js'
  * - `res.json` projects the value before Express serializes it; `res.send` hands objects to
  *   `res.json` and projects strings and Buffers per their `Content-Type`;
  * - `res.redirect` and `res.sendStatus` send what Express writes (a location, a status text),
- *   which holds nothing of the application's.
+ *   which holds nothing of the application's;
+ * - `res.sendFile` (and `res.download`, through it) is refused, on GET and HEAD alike.
  *
  * A route that opts out (`response: { passthrough }`, or no `response` with `requireResponse:
  * false`) leaves success bodies alone; error bodies are still held to problem+json fields.
  */
+// What a file is to the hold: a body it cannot read whole.
+const A_FILE = Object.freeze({})
+
 const expressSteps: HoldSteps = {
   json(hold: Hold, res: ServerResponse, down: ResponseMethod, [body]: unknown[]) {
     if (passes(hold, res.statusCode)) return pass(hold, res, down, [body])
@@ -61,6 +65,22 @@ const expressSteps: HoldSteps = {
 
   sendStatus(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]) {
     return hold.refused && !settled(hold) ? res : approve(hold, res, down, args)
+  },
+
+  // A file is streamed: the hold never sees it whole, so it is refused before Express opens it,
+  // for HEAD too (where Express would send its size, type and dates with no body). `res.download`
+  // sends through `res.sendFile`.
+  sendFile(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]) {
+    if (passes(hold, res.statusCode)) return pass(hold, res, down, args)
+    if (hold.refused) return undefined
+    // Held as any body the hold cannot read whole (a stream): refused.
+    const outcome = hold.rules.serialized(hold.view, res.statusCode, A_FILE, undefined)
+    if (!(outcome instanceof Promise) && outcome.kind === 'refuse') {
+      refuseHeld(hold, res, outcome.problem)
+    } else {
+      res.destroy()
+    }
+    return undefined
   },
 }
 

@@ -28,9 +28,6 @@ import { slotOf } from '../lib/express-view.js'
  * A route that opts out (`response: { passthrough }`, or no `response` with `requireResponse:
  * false`) leaves success bodies alone; error bodies are still held to problem+json fields.
  */
-// What a file is to the hold: a body it cannot read whole.
-const A_FILE = Object.freeze({})
-
 const expressSteps: HoldSteps = {
   json(hold: Hold, res: ServerResponse, down: ResponseMethod, [body]: unknown[]) {
     if (passes(hold, res.statusCode)) return pass(hold, res, down, [body])
@@ -72,14 +69,7 @@ const expressSteps: HoldSteps = {
   // sends through `res.sendFile`.
   sendFile(hold: Hold, res: ServerResponse, down: ResponseMethod, args: unknown[]) {
     if (passes(hold, res.statusCode)) return pass(hold, res, down, args)
-    if (hold.refused) return undefined
-    // Held as any body the hold cannot read whole (a stream): refused.
-    const outcome = hold.rules.serialized(hold.view, res.statusCode, A_FILE, undefined)
-    if (!(outcome instanceof Promise) && outcome.kind === 'refuse') {
-      refuseHeld(hold, res, outcome.problem)
-    } else {
-      res.destroy()
-    }
+    if (!hold.refused) refuseHeld(hold, res, hold.rules.uninspectable(hold.view, 'a file'))
     return undefined
   },
 }

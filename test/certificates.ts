@@ -20,8 +20,13 @@ function der(tag: number, ...parts: Buffer[]): Buffer {
 const sequence = (...parts: Buffer[]): Buffer => der(0x30, ...parts)
 const set = (...parts: Buffer[]): Buffer => der(0x31, ...parts)
 function integer(bytes: Buffer): Buffer {
-  // A positive INTEGER: a leading zero when the high bit is set.
-  return der(0x02, (bytes[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes)
+  // A positive INTEGER in its shortest form (X.690 §8.3.2: no leading zero octet unless the next
+  // has its high bit set, which a positive number then needs). A random serial starting with a
+  // zero octet was encoded as is, and OpenSSL refused the certificate ("illegal padding").
+  let start = 0
+  while (start < bytes.length - 1 && bytes[start] === 0) start++
+  const value = bytes.subarray(start)
+  return der(0x02, (value[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), value]) : value)
 }
 function oid(dotted: string): Buffer {
   const [first = 0, second = 0, ...rest] = dotted.split('.').map(Number)
